@@ -1,0 +1,31 @@
+# Package lists and the installer shared by scripts/quickstart and
+# scripts/test (sourced, not run).  Debian 12 package names.
+
+VP_BUILD_PACKAGES="cmake make gcc pkg-config gettext libglib2.0-dev
+    libjson-glib-dev libxml2-dev libvirt-dev"
+VP_TEST_PACKAGES="python3 qemu-utils clang libclang-rt-14-dev util-linux"
+
+# Installs the named packages that are missing.  As root directly; as an
+# ordinary user through sudo; without sudo it names the command to run.
+vp_install_packages() {
+    local missing=() pkg
+    for pkg in "$@"; do
+        if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null |
+                grep -q 'install ok installed'; then
+            missing+=("$pkg")
+        fi
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+
+    local cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing[*]}"
+    echo "Installing: ${missing[*]}"
+    if [ "$(id -u)" -eq 0 ]; then
+        sh -c "$cmd"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo sh -c "$cmd"
+    else
+        echo "These packages are missing and there is no sudo here; as root, run:" >&2
+        echo "    $cmd" >&2
+        return 1
+    fi
+}

@@ -1,0 +1,305 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <glib/gi18n.h>
+
+#include "error.h"
+#include "interrupt.h"
+#include "qcow2-reader.h"
+#include "size.h"
+
+VpGlobalOptions vp_global;
+
+static const GOptionEntry vp_global_entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &vp_global.json,
+      N_("Print one JSON document on stdout"), NULL },
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &vp_global.quiet,
+      N_("Print nothing but errors"), NULL },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &vp_global.verbose,
+      N_("Explain each step on stderr"), NULL },
+    G_OPTION_ENTRY_NULL,
+};
+
+gboolean
+vp_cli_parse(const VpCommand *cmd, int *argc, char ***argv, GError **error,
+             const GOptionEntry *entries, ...)
+{
+    g_autofree char *params = g_strdup_printf("%s %s", cmd->name, cmd->params);
+    g_autoptr(GOptionContext) ctx = g_option_context_new(params);
+    va_list ap;
+
+    g_option_context_set_translation_domain(ctx, GETTEXT_PACKAGE);
+    g_option_context_set_summary(ctx, _(cmd->summary));
+    if (cmd->description != NULL) {
+        g_option_context_set_description(ctx, _(cmd->description));
+    }
+    va_start(ap, entries);
+    for (const GOptionEntry *e = entries; e != NULL;
+         e = va_arg(ap, const GOptionEntry *)) {
+        g_option_context_add_main_entries(ctx, e, GETTEXT_PACKAGE);
+    }
+    va_end(ap);
+    g_option_context_add_main_entries(ctx, vp_global_entries, GETTEXT_PACKAGE);
+    if (!g_option_context_parse(ctx, argc, argv, error)) {
+        return FALSE;
+    }
+    if (vp_global.json) {
+        vp_global.quiet = TRUE; /* stdout holds the document alone */
+    }
+    return TRUE;
+}
+
+int
+vp_cli_fail(GError *error)
+{
+    int code = VP_EXIT_FAILED;
+
+    if (error->domain == G_OPTION_ERROR ||
+        (error->domain == VP_ERROR && error->code == VP_ERROR_INVALID)) {
+        code = VP_EXIT_USAGE;
+    } else if (error->domain == VP_ERROR && error->code == VP_ERROR_CANCELLED) {
+        code = 128 + vp_interrupt_signal();
+    }
+    g_printerr("%s: %s\n", g_get_prgname(), error->message);
+    g_error_free(error);
+    return code;
+}
+
+void
+vp_cli_print_json(JsonNode *root)
+{
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+
+    json_generator_set_pretty(gen, TRUE);
+    json_generator_set_root(gen, root);
+    g_autofree char *text = json_generator_to_data(gen, NULL);
+    g_print("%s\n", text);
+    json_node_unref(root);
+}
+
+GOptionEntry *
+vp_disk_option_entries(VpDiskArgs *args)
+{
+    const GOptionEntry entries[] = {
+        { "format", 0, 0, G_OPTION_ARG_STRING, &args->format,
+          N_("Image format: qcow2 (default) or raw"), N_("FORMAT") },
+        { "preallocation", 0, 0, G_OPTION_ARG_STRING, &args->preallocation,
+          N_("off, metadata (default for qcow2), falloc or full"), N_("MODE") },
+        { "cluster-size", 0, 0, G_OPTION_ARG_STRING, &args->cluster_size,
+          N_("qcow2 cluster size, 512 to 2M (default 64K)"), N_("SIZE") },
+        { "compat", 0, 0, G_OPTION_ARG_STRING, &args->compat,
+          N_("qcow2 compatibility level: 0.10 or 1.1 (default)"), N_("LEVEL") },
+        { "refcount-bits", 0, 0, G_OPTION_ARG_STRING, &args->refcount_bits,
+          N_("Refcount width: 1, 2, 4, 8, 16 (default), 32 or 64"), N_("BITS") },
+        { "lazy-refcounts", 0, 0, G_OPTION_ARG_NONE, &args->lazy_refcounts,
+          N_("Set the lazy refcounts feature"), NULL },
+        { "extended-l2", 0, 0, G_OPTION_ARG_NONE, &args->extended_l2,
+          N_("Use extended L2 entries with 32 subclusters"), NULL },
+        { "backing", 0, 0, G_OPTION_ARG_FILENAME, &args->backing,
+          N_("Backing file of the new image"), N_("FILE") },
+        { "backing-format", 0, 0, G_OPTION_ARG_STRING, &args->backing_format,
+          N_("Format of the backing file (never guessed)"), N_("FORMAT") },
+        G_OPTION_ENTRY_NULL,
+    };
+    return g_memdup2(entries, sizeof(entries));
+}
+
+static gboolean
+vp_disk_refuse_for_raw(const VpDiskArgs *args, GError **error)
+{
+    const char *what = NULL;
+
+    if (args->cluster_size != NULL) {
+        what = "--cluster-size";
+    } else if (args->compat != NULL) {
+        what = "--compat";
+    } else if (args->refcount_bits != NULL) {
+        what = "--refcount-bits";
+    } else if (args->lazy_refcounts) {
+        what = "--lazy-refcounts";
+    } else if (args->extended_l2) {
+        what = "--extended-l2";
+    }
+    if (what != NULL) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("%1$s applies to qcow2 images only; drop it or use "
+                      "--format qcow2"), what);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean
+vp_disk_args_resolve(const VpDiskArgs *args, VpImageOptions *opts,
+                     GError **error)
+{
+    guint64 value;
+
+    if (args->format != NULL &&
+        !vp_image_format_from_string(args->format, &opts->format)) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("invalid --format '%1$s': use qcow2 or raw"),
+                    args->format);
+        return FALSE;
+    }
+    if (opts->format == VP_FORMAT_RAW) {
+        /* A raw file has no metadata: sparse unless asked otherwise. */
+        opts->preallocation = VP_PREALLOC_OFF;
+        if (!vp_disk_refuse_for_raw(args, error)) {
+            return FALSE;
+        }
+    }
+    if (args->preallocation != NULL &&
+        !vp_preallocation_from_string(args->preallocation,
+                                      &opts->preallocation)) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("invalid --preallocation '%1$s': use off, metadata, "
+                      "falloc or full"), args->preallocation);
+        return FALSE;
+    }
+    if (args->cluster_size != NULL) {
+        if (!vp_size_parse(args->cluster_size, "--cluster-size", &value,
+                           error)) {
+            return FALSE;
+        }
+        if (value > G_MAXUINT32) {
+            g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                        _("invalid --cluster-size '%1$s': use a power of two "
+                          "from 512 bytes to 2M, such as 64K"),
+                        args->cluster_size);
+            return FALSE;
+        }
+        opts->cluster_size = (guint32)value;
+    }
+    if (args->compat != NULL) {
+        if (g_str_equal(args->compat, "0.10") || g_str_equal(args->compat, "v2")) {
+            opts->version = 2;
+        } else if (g_str_equal(args->compat, "1.1") ||
+                   g_str_equal(args->compat, "v3")) {
+            opts->version = 3;
+        } else {
+            g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                        _("invalid --compat '%1$s': use 0.10 or 1.1"),
+                        args->compat);
+            return FALSE;
+        }
+    }
+    if (args->refcount_bits != NULL) {
+        if (!g_ascii_string_to_unsigned(args->refcount_bits, 10, 1, 64, &value,
+                                        NULL) ||
+            (value & (value - 1)) != 0) {
+            g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                        _("invalid --refcount-bits '%1$s': use 1, 2, 4, 8, 16, "
+                          "32 or 64"), args->refcount_bits);
+            return FALSE;
+        }
+        opts->refcount_bits = (guint32)value;
+    }
+    opts->lazy_refcounts = args->lazy_refcounts;
+    opts->extended_l2 = args->extended_l2;
+    opts->backing_file = args->backing;
+    opts->backing_format = args->backing_format;
+    return TRUE;
+}
+
+void
+vp_disk_args_clear(VpDiskArgs *args)
+{
+    g_free(args->format);
+    g_free(args->preallocation);
+    g_free(args->cluster_size);
+    g_free(args->compat);
+    g_free(args->refcount_bits);
+    g_free(args->backing);
+    g_free(args->backing_format);
+    *args = (VpDiskArgs){ 0 };
+}
+
+gboolean
+vp_image_file_open(const char *path, VpImageFile *file, GError **error)
+{
+    struct stat st;
+    gboolean is_qcow2 = FALSE;
+
+    *file = (VpImageFile){ .fd = open(path, O_RDONLY | O_CLOEXEC) };
+    if (file->fd < 0) {
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+                    _("cannot open '%1$s': %2$s"), path, g_strerror(errno));
+        return FALSE;
+    }
+    if (fstat(file->fd, &st) < 0 || S_ISDIR(st.st_mode)) {
+        g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
+                    _("'%1$s' is a directory, not an image file"), path);
+        return FALSE;
+    }
+    if (S_ISBLK(st.st_mode)) {
+        off_t end = lseek(file->fd, 0, SEEK_END);
+        file->length = end > 0 ? (guint64)end : 0;
+    } else {
+        file->length = (guint64)st.st_size;
+        file->allocated = (guint64)st.st_blocks * 512;
+    }
+    if (!vp_qcow2_probe(vp_read_fd, GINT_TO_POINTER(file->fd), &is_qcow2,
+                        error)) {
+        return FALSE;
+    }
+    if (is_qcow2) {
+        file->img = vp_qcow2_image_open(vp_read_fd, GINT_TO_POINTER(file->fd),
+                                        file->length, path, error);
+        return file->img != NULL;
+    }
+    return TRUE;
+}
+
+void
+vp_image_file_clear(VpImageFile *file)
+{
+    g_clear_pointer(&file->img, vp_qcow2_image_free);
+    if (file->fd >= 0) {
+        close(file->fd);
+    }
+    file->fd = -1;
+}
+
+gboolean
+vp_cli_one_file(const VpCommand *cmd, int argc, char **argv, GError **error)
+{
+    if (argc == 2) {
+        return TRUE;
+    }
+    g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                argc < 2 ? _("%1$s needs a FILE; see 'virt-provision %1$s "
+                             "--help'")
+                         : _("%1$s takes exactly one FILE; see "
+                             "'virt-provision %1$s --help'"),
+                cmd->name);
+    return FALSE;
+}
+
+void
+vp_json_add_int(JsonBuilder *b, const char *name, guint64 value)
+{
+    json_builder_set_member_name(b, name);
+    json_builder_add_int_value(b, (gint64)value);
+}
+
+void
+vp_json_add_string(JsonBuilder *b, const char *name, const char *value)
+{
+    json_builder_set_member_name(b, name);
+    json_builder_add_string_value(b, value);
+}
+
+void
+vp_json_add_bool(JsonBuilder *b, const char *name, gboolean value)
+{
+    json_builder_set_member_name(b, name);
+    json_builder_add_boolean_value(b, value);
+}

@@ -1,0 +1,104 @@
+/* The command-line layer: option parsing, printing, exit codes.
+ * Only this layer prints; everything below reports through GError. */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include "image-options.h"
+
+/* Exit codes of the design: 0 success, 1 the operation failed, 2 bad usage
+ * or input.  `check` adds qemu-img check's 2 (corrupt) and 3 (leaks). */
+enum {
+    VP_EXIT_OK = 0,
+    VP_EXIT_FAILED = 1,
+    VP_EXIT_USAGE = 2,
+    VP_EXIT_CHECK_CORRUPT = 2,
+    VP_EXIT_CHECK_LEAKS = 3,
+    VP_EXIT_CHECK_UNSUPPORTED = 63, /* qemu-img's "format has no checks" */
+};
+
+typedef struct {
+    gboolean json;
+    gboolean quiet;
+    gboolean verbose;
+} VpGlobalOptions;
+
+extern VpGlobalOptions vp_global;
+
+/* A subcommand: parses its own ARGV (which still holds the global options)
+ * and returns an exit code. */
+typedef struct VpCommand VpCommand;
+struct VpCommand {
+    const char *name;
+    const char *params;  /* e.g. "FILE" */
+    const char *summary; /* N_() */
+    const char *description; /* N_(), shown after the options in --help */
+    int (*run)(const VpCommand *cmd, int argc, char **argv);
+};
+
+/* Parses ARGV for CMD with its ENTRIES (NULL-terminated tables, any number
+ * before the final NULL) plus the global options.  On a usage error returns
+ * FALSE with G_OPTION_ERROR set. */
+gboolean vp_cli_parse(const VpCommand *cmd, int *argc, char ***argv,
+                      GError **error, const GOptionEntry *entries, ...)
+    G_GNUC_NULL_TERMINATED;
+
+/* Prints ERROR as one line on stderr and returns its exit code.  Takes
+ * ownership of ERROR. */
+int vp_cli_fail(GError *error);
+
+/* Prints ROOT as the single JSON document on stdout.  Takes ownership. */
+void vp_cli_print_json(JsonNode *root);
+
+/* The DISK options shared by every command that creates an image. */
+typedef struct {
+    char *format;
+    char *preallocation;
+    char *cluster_size;
+    char *compat;
+    char *refcount_bits;
+    gboolean lazy_refcounts;
+    gboolean extended_l2;
+    char *backing;
+    char *backing_format;
+} VpDiskArgs;
+
+/* Option entries writing into ARGS; valid while ARGS lives.  Caller frees
+ * the returned array (not the strings in it). */
+GOptionEntry *vp_disk_option_entries(VpDiskArgs *args);
+
+/* Turns the parsed text into OPTS (SIZE is set by the caller).  Fails with
+ * VP_ERROR_INVALID naming the option. */
+gboolean vp_disk_args_resolve(const VpDiskArgs *args, VpImageOptions *opts,
+                              GError **error);
+void vp_disk_args_clear(VpDiskArgs *args);
+
+int vp_cmd_image(const VpCommand *cmd, int argc, char **argv);
+int vp_cmd_info(const VpCommand *cmd, int argc, char **argv);
+int vp_cmd_check(const VpCommand *cmd, int argc, char **argv);
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VpDiskArgs, vp_disk_args_clear)
+
+/* An image file opened for reading by info and check. */
+typedef struct {
+    int fd;
+    guint64 length;      /* bytes */
+    guint64 allocated;   /* bytes on disk (st_blocks * 512) */
+    struct VpQcow2Image *img; /* NULL when the file is not qcow2 */
+} VpImageFile;
+
+/* Opens PATH read-only; IMG is set when it carries the qcow2 magic and
+ * opens cleanly.  Errors name PATH. */
+gboolean vp_image_file_open(const char *path, VpImageFile *file,
+                            GError **error);
+void vp_image_file_clear(VpImageFile *file);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VpImageFile, vp_image_file_clear)
+
+/* Exactly one positional FILE after parsing, else a usage error. */
+gboolean vp_cli_one_file(const VpCommand *cmd, int argc, char **argv,
+                         GError **error);
+
+void vp_json_add_int(JsonBuilder *b, const char *name, guint64 value);
+void vp_json_add_string(JsonBuilder *b, const char *name, const char *value);
+void vp_json_add_bool(JsonBuilder *b, const char *name, gboolean value);

@@ -1,0 +1,126 @@
+/* virt-provision image FILE --size SIZE [DISK] [--force]: the offline
+ * qemu-img create of this project, through the same emitter that feeds
+ * libvirt upload streams. */
+#include <sys/stat.h>
+
+#include <glib/gi18n.h>
+
+#include "cli.h"
+#include "error.h"
+#include "interrupt.h"
+#include "qcow2-emit.h"
+#include "qcow2-layout.h"
+#include "sink-file.h"
+#include "size.h"
+
+static JsonNode *
+vp_image_report_json(const char *path, const VpQcow2Layout *layout,
+                     guint64 actual)
+{
+    const VpImageOptions *o = &layout->opts;
+    g_autoptr(JsonBuilder) b = json_builder_new();
+
+    json_builder_begin_object(b);
+    vp_json_add_string(b, "filename", path);
+    vp_json_add_string(b, "format", vp_image_format_to_string(o->format));
+    vp_json_add_int(b, "virtual-size", layout->virtual_size);
+    vp_json_add_int(b, "file-length", layout->file_length);
+    vp_json_add_int(b, "actual-size", actual);
+    vp_json_add_string(b, "preallocation", vp_preallocation_to_string(o->preallocation));
+    if (o->format == VP_FORMAT_QCOW2) {
+        vp_json_add_int(b, "cluster-size", layout->cluster_size);
+        vp_json_add_string(b, "compat", o->version >= 3 ? "1.1" : "0.10");
+        vp_json_add_int(b, "refcount-bits", o->refcount_bits);
+        vp_json_add_bool(b, "lazy-refcounts", o->lazy_refcounts);
+        vp_json_add_bool(b, "extended-l2", o->extended_l2);
+        vp_json_add_int(b, "data-offset", layout->data_offset);
+    }
+    if (o->backing_file != NULL) {
+        vp_json_add_string(b, "backing-filename", o->backing_file);
+        vp_json_add_string(b, "backing-filename-format", o->backing_format);
+    }
+    json_builder_end_object(b);
+    return json_builder_get_root(b);
+}
+
+static void
+vp_image_report_human(const char *path, const VpQcow2Layout *layout,
+                      guint64 actual)
+{
+    const VpImageOptions *o = &layout->opts;
+    g_autofree char *vsize = vp_size_format(layout->virtual_size);
+    g_autofree char *flen = vp_size_format(layout->file_length);
+    g_autofree char *disk = vp_size_format(actual);
+
+    if (o->format == VP_FORMAT_RAW) {
+        g_print(_("Created '%1$s': raw, virtual size %2$s, preallocation %3$s, "
+                  "%4$s on disk\n"),
+                path, vsize, vp_preallocation_to_string(o->preallocation), disk);
+        return;
+    }
+    g_autofree char *cs = vp_size_format(layout->cluster_size);
+    g_print(_("Created '%1$s': qcow2 (compat %2$s), virtual size %3$s, "
+              "preallocation %4$s, %5$s clusters, file length %6$s, %7$s on "
+              "disk\n"),
+            path, o->version >= 3 ? "1.1" : "0.10", vsize,
+            vp_preallocation_to_string(o->preallocation), cs, flen, disk);
+}
+
+int
+vp_cmd_image(const VpCommand *cmd, int argc, char **argv)
+{
+    g_autoptr(GError) error = NULL;
+    g_auto(VpDiskArgs) disk = { 0 };
+    g_autofree GOptionEntry *disk_entries = vp_disk_option_entries(&disk);
+    g_autofree char *size_text = NULL;
+    gboolean force = FALSE;
+    const GOptionEntry entries[] = {
+        { "size", 's', 0, G_OPTION_ARG_STRING, &size_text,
+          N_("Virtual size of the disk, such as 20G"), N_("SIZE") },
+        { "force", 'f', 0, G_OPTION_ARG_NONE, &force,
+          N_("Replace FILE if it exists"), NULL },
+        G_OPTION_ENTRY_NULL,
+    };
+    VpImageOptions opts;
+    VpQcow2Layout layout;
+
+    if (!vp_cli_parse(cmd, &argc, &argv, &error, entries, disk_entries, NULL)) {
+        return vp_cli_fail(g_steal_pointer(&error));
+    }
+    if (argc != 2) {
+        g_set_error_literal(&error, VP_ERROR, VP_ERROR_INVALID,
+                            argc < 2 ? _("image needs the FILE to create; see "
+                                         "'virt-provision image --help'")
+                                     : _("image takes exactly one FILE; see "
+                                         "'virt-provision image --help'"));
+        return vp_cli_fail(g_steal_pointer(&error));
+    }
+    const char *path = argv[1];
+    if (size_text == NULL) {
+        g_set_error_literal(&error, VP_ERROR, VP_ERROR_INVALID,
+                            _("image needs --size, such as --size 20G"));
+        return vp_cli_fail(g_steal_pointer(&error));
+    }
+
+    vp_image_options_init(&opts);
+    if (!vp_size_parse(size_text, "--size", &opts.size, &error) ||
+        !vp_disk_args_resolve(&disk, &opts, &error) ||
+        !vp_qcow2_layout_compute(&opts, &layout, &error)) {
+        return vp_cli_fail(g_steal_pointer(&error));
+    }
+
+    vp_interrupt_install();
+    g_autoptr(VpSink) sink = vp_file_sink_new(path, force, &error);
+    if (sink == NULL || !vp_image_emit(&layout, sink, &error)) {
+        return vp_cli_fail(g_steal_pointer(&error));
+    }
+
+    struct stat st;
+    guint64 actual = stat(path, &st) == 0 ? (guint64)st.st_blocks * 512 : 0;
+    if (vp_global.json) {
+        vp_cli_print_json(vp_image_report_json(path, &layout, actual));
+    } else if (!vp_global.quiet) {
+        vp_image_report_human(path, &layout, actual);
+    }
+    return VP_EXIT_OK;
+}

@@ -1,0 +1,176 @@
+/* virt-provision info FILE: what `ls -l`, `du` and `qemu-img info` say of an
+ * image, side by side, plus how much of the guest is preallocated. */
+#include <glib/gi18n.h>
+
+#include "cli.h"
+#include "error.h"
+#include "qcow2-format.h"
+#include "qcow2-reader.h"
+#include "size.h"
+
+typedef struct {
+    const char *path;
+    const VpImageFile *file;
+    const VpQcow2Meta *meta; /* NULL for raw */
+    guint64 guest_clusters;
+    guint64 mapped;
+    const char *prealloc;
+} VpInfo;
+
+/* The preallocation state from the mapping and the file's allocation: a
+ * fully mapped image whose data area is mostly allocated on disk was made
+ * with falloc or full (or has been written all over); one that is mostly
+ * holes has metadata preallocation. */
+static const char *
+vp_info_prealloc_state(const VpInfo *info)
+{
+    if (info->mapped == 0) {
+        return "off";
+    }
+    if (info->mapped < info->guest_clusters) {
+        return "partial";
+    }
+    guint64 mapped_bytes = info->mapped * info->meta->cluster_size;
+    return info->file->allocated >= mapped_bytes / 2 ? "falloc/full"
+                                                     : "metadata";
+}
+
+static JsonNode *
+vp_info_json(const VpInfo *info)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    const VpQcow2Meta *m = info->meta;
+
+    json_builder_begin_object(b);
+    vp_json_add_string(b, "filename", info->path);
+    vp_json_add_string(b, "format", m != NULL ? "qcow2" : "raw");
+    vp_json_add_int(b, "virtual-size",
+                    m != NULL ? m->virtual_size : info->file->length);
+    vp_json_add_int(b, "actual-size", info->file->allocated);
+    vp_json_add_int(b, "file-length", info->file->length);
+    if (m == NULL) {
+        vp_json_add_bool(b, "dirty-flag", FALSE);
+        json_builder_end_object(b);
+        return json_builder_get_root(b);
+    }
+    vp_json_add_int(b, "cluster-size", m->cluster_size);
+    vp_json_add_bool(b, "dirty-flag",
+                     (m->incompatible_features & VP_QCOW2_INCOMPAT_DIRTY) != 0);
+    if (m->backing_file != NULL) {
+        vp_json_add_string(b, "backing-filename", m->backing_file);
+        if (m->backing_format != NULL) {
+            vp_json_add_string(b, "backing-filename-format", m->backing_format);
+        }
+    }
+    vp_json_add_string(b, "preallocation", info->prealloc);
+    vp_json_add_int(b, "guest-clusters", info->guest_clusters);
+    vp_json_add_int(b, "mapped-clusters", info->mapped);
+    vp_json_add_int(b, "snapshots", m->nb_snapshots);
+
+    json_builder_set_member_name(b, "format-specific");
+    json_builder_begin_object(b);
+    vp_json_add_string(b, "type", "qcow2");
+    json_builder_set_member_name(b, "data");
+    json_builder_begin_object(b);
+    vp_json_add_string(b, "compat", m->version >= 3 ? "1.1" : "0.10");
+    vp_json_add_string(b, "compression-type",
+                       m->compression_type == VP_QCOW2_COMPRESSION_ZSTD ? "zstd"
+                                                                        : "zlib");
+    if (m->version >= 3) {
+        vp_json_add_bool(b, "lazy-refcounts",
+                         (m->compatible_features & VP_QCOW2_COMPAT_LAZY_REFCOUNTS) != 0);
+    }
+    vp_json_add_int(b, "refcount-bits", m->refcount_bits);
+    if (m->version >= 3) {
+        vp_json_add_bool(b, "corrupt",
+                         (m->incompatible_features & VP_QCOW2_INCOMPAT_CORRUPT) != 0);
+        vp_json_add_bool(b, "extended-l2", m->extended_l2);
+    }
+    json_builder_end_object(b);
+    json_builder_end_object(b);
+    json_builder_end_object(b);
+    return json_builder_get_root(b);
+}
+
+static void
+vp_info_print_size(const char *label, guint64 bytes)
+{
+    g_autofree char *text = vp_size_format(bytes);
+    g_print("%-22s %s (%" G_GUINT64_FORMAT " bytes)\n", label, text, bytes);
+}
+
+static const char *
+vp_bool_text(gboolean value)
+{
+    return value ? "true" : "false";
+}
+
+static void
+vp_info_human(const VpInfo *info)
+{
+    const VpQcow2Meta *m = info->meta;
+
+    g_print("%-22s %s\n", _("image:"), info->path);
+    g_print("%-22s %s\n", _("file format:"), m != NULL ? "qcow2" : "raw");
+    vp_info_print_size(_("virtual size:"),
+                       m != NULL ? m->virtual_size : info->file->length);
+    vp_info_print_size(_("file length:"), info->file->length);
+    vp_info_print_size(_("disk size:"), info->file->allocated);
+    if (m == NULL) {
+        return;
+    }
+    g_print("%-22s %" G_GUINT64_FORMAT "\n", _("cluster size:"), m->cluster_size);
+    g_print("%-22s %s (%" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT " %s)\n",
+            _("preallocation:"), info->prealloc, info->mapped,
+            info->guest_clusters, _("guest clusters mapped"));
+    if (m->backing_file != NULL) {
+        g_print("%-22s %s\n", _("backing file:"), m->backing_file);
+        g_print("%-22s %s\n", _("backing file format:"),
+                m->backing_format != NULL ? m->backing_format : _("(not recorded)"));
+    }
+    if (m->nb_snapshots > 0) {
+        g_print("%-22s %u\n", _("snapshots:"), m->nb_snapshots);
+    }
+    g_print("%-22s %s\n", _("compat:"), m->version >= 3 ? "1.1" : "0.10");
+    g_print("%-22s %u\n", _("refcount bits:"), m->refcount_bits);
+    if (m->version >= 3) {
+        g_print("%-22s %s\n", _("lazy refcounts:"),
+                vp_bool_text(m->compatible_features & VP_QCOW2_COMPAT_LAZY_REFCOUNTS));
+        g_print("%-22s %s\n", _("extended l2:"), vp_bool_text(m->extended_l2));
+        g_print("%-22s %s\n", _("dirty:"),
+                vp_bool_text(m->incompatible_features & VP_QCOW2_INCOMPAT_DIRTY));
+        g_print("%-22s %s\n", _("corrupt:"),
+                vp_bool_text(m->incompatible_features & VP_QCOW2_INCOMPAT_CORRUPT));
+    }
+}
+
+int
+vp_cmd_info(const VpCommand *cmd, int argc, char **argv)
+{
+    g_autoptr(GError) error = NULL;
+    g_auto(VpImageFile) file = { .fd = -1 };
+    const GOptionEntry entries[] = { G_OPTION_ENTRY_NULL };
+
+    if (!vp_cli_parse(cmd, &argc, &argv, &error, entries, NULL) ||
+        !vp_cli_one_file(cmd, argc, argv, &error) ||
+        !vp_image_file_open(argv[1], &file, &error)) {
+        return vp_cli_fail(g_steal_pointer(&error));
+    }
+    VpInfo info = { .path = argv[1], .file = &file };
+    if (file.img != NULL) {
+        info.meta = vp_qcow2_image_meta(file.img);
+        guint64 cs = info.meta->cluster_size;
+        info.guest_clusters = info.meta->virtual_size / cs +
+                              (info.meta->virtual_size % cs != 0);
+        if (!vp_qcow2_image_count_mapped(file.img, &info.mapped, &error)) {
+            return vp_cli_fail(g_steal_pointer(&error));
+        }
+        info.prealloc = vp_info_prealloc_state(&info);
+    }
+    if (vp_global.json) {
+        vp_cli_print_json(vp_info_json(&info));
+    } else if (!vp_global.quiet) {
+        vp_info_human(&info);
+    }
+    return VP_EXIT_OK;
+}

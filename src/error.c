@@ -1,0 +1,3 @@
+#include "error.h"
+
+G_DEFINE_QUARK(vp-error-quark, vp_error)

@@ -1,0 +1,327 @@
+#include "qcow2-emit.h"
+
+#include <string.h>
+
+#include "interrupt.h"
+#include "qcow2-format.h"
+
+/* Zero runs at least this long become holes rather than written zeros. */
+#define VP_EMIT_HOLE_MIN 4096
+
+typedef struct {
+    VpSink *sink;
+    guint8 *buf;  /* VP_EMIT_CHUNK bytes */
+    gsize used;
+    guint64 pos;  /* file offset of buf[0] */
+} VpEmitter;
+
+static gboolean
+vp_emitter_flush(VpEmitter *e, GError **error)
+{
+    if (e->used == 0) {
+        return TRUE;
+    }
+    if (!vp_interrupt_check(error) ||
+        !vp_sink_write(e->sink, e->pos, e->buf, e->used, error)) {
+        return FALSE;
+    }
+    e->pos += e->used;
+    e->used = 0;
+    return TRUE;
+}
+
+static gboolean
+vp_emitter_put(VpEmitter *e, const void *data, gsize len, GError **error)
+{
+    const guint8 *p = data;
+
+    while (len > 0) {
+        if (e->used == VP_EMIT_CHUNK && !vp_emitter_flush(e, error)) {
+            return FALSE;
+        }
+        gsize n = MIN(len, VP_EMIT_CHUNK - e->used);
+        memcpy(e->buf + e->used, p, n);
+        e->used += n;
+        p += n;
+        len -= n;
+    }
+    return TRUE;
+}
+
+/* LEN zero bytes: short runs go into the buffer, long ones become a hole. */
+static gboolean
+vp_emitter_zeros(VpEmitter *e, guint64 len, GError **error)
+{
+    if (len < VP_EMIT_HOLE_MIN && len <= VP_EMIT_CHUNK - e->used) {
+        memset(e->buf + e->used, 0, len);
+        e->used += len;
+        return TRUE;
+    }
+    if (!vp_emitter_flush(e, error) ||
+        !vp_sink_hole(e->sink, e->pos, len, error)) {
+        return FALSE;
+    }
+    e->pos += len;
+    return TRUE;
+}
+
+/* A table of COUNT entries of ENTRY_BYTES (8 or 16): entry i's first word is
+ * (BASE + i * STEP) | FLAGS, its second word (16-byte entries) is WORD1.
+ * Then zeros up to TOTAL bytes.  The caller has checked that no value
+ * overflows. */
+static gboolean
+vp_emitter_table(VpEmitter *e, guint64 count, guint64 base, guint64 step,
+                 guint64 flags, guint64 word1, guint32 entry_bytes,
+                 guint64 total, GError **error)
+{
+    guint64 i = 0;
+    guint64 word1_be = GUINT64_TO_BE(word1);
+
+    while (i < count) {
+        gsize room = (VP_EMIT_CHUNK - e->used) / entry_bytes;
+        if (room == 0) {
+            if (!vp_emitter_flush(e, error)) {
+                return FALSE;
+            }
+            continue;
+        }
+        guint64 n = MIN((guint64)room, count - i);
+        guint8 *p = e->buf + e->used;
+        for (guint64 k = 0; k < n; k++, p += entry_bytes) {
+            guint64 v = GUINT64_TO_BE((base + (i + k) * step) | flags);
+            memcpy(p, &v, 8);
+            if (entry_bytes == 16) {
+                memcpy(p + 8, &word1_be, 8);
+            }
+        }
+        e->used += n * entry_bytes;
+        i += n;
+    }
+    return vp_emitter_zeros(e, total - count * entry_bytes, error);
+}
+
+/* One refcount block with every entry equal to 1, in the width's packing:
+ * sub-byte widths fill each byte from its least significant bit, wider ones
+ * are big-endian. */
+static guint8 *
+vp_refblock_of_ones(const VpQcow2Layout *layout)
+{
+    guint32 bits = layout->opts.refcount_bits;
+    guint8 *block = g_malloc0(layout->cluster_size);
+
+    if (bits < 8) {
+        guint8 byte = 0;
+        for (guint32 shift = 0; shift < 8; shift += bits) {
+            byte |= (guint8)(1u << shift);
+        }
+        memset(block, byte, layout->cluster_size);
+    } else {
+        for (guint64 i = bits / 8 - 1; i < layout->cluster_size; i += bits / 8) {
+            block[i] = 1;
+        }
+    }
+    return block;
+}
+
+static gboolean
+vp_emit_refblocks(const VpQcow2Layout *layout, VpEmitter *e, GError **error)
+{
+    g_autofree guint8 *ones = vp_refblock_of_ones(layout);
+    guint64 cs = layout->cluster_size;
+    guint32 bits = layout->opts.refcount_bits;
+
+    for (guint64 b = 0; b < layout->refblock_count; b++) {
+        guint64 first = b * layout->refblock_entries;
+        guint64 n = MIN(layout->refblock_entries, layout->used_clusters - first);
+        guint64 full_bytes = n * bits / 8;
+        guint32 rest_bits = (guint32)(n * bits % 8);
+
+        if (!vp_emitter_put(e, ones, full_bytes, error)) {
+            return FALSE;
+        }
+        guint64 done = full_bytes;
+        if (rest_bits != 0) {
+            guint8 partial = ones[0] & (guint8)((1u << rest_bits) - 1);
+            if (!vp_emitter_put(e, &partial, 1, error)) {
+                return FALSE;
+            }
+            done++;
+        }
+        if (!vp_emitter_zeros(e, cs - done, error)) {
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static void
+vp_put_be32(guint8 *p, guint32 v)
+{
+    v = GUINT32_TO_BE(v);
+    memcpy(p, &v, 4);
+}
+
+static gsize
+vp_header_ext(guint8 *p, guint32 type, const void *data, guint32 len)
+{
+    vp_put_be32(p, type);
+    vp_put_be32(p + 4, len);
+    memcpy(p + 8, data, len);
+    return 8 + ((len + 7) & ~7u);
+}
+
+/* The feature names qemu 7.2 records: tools print these for unknown bits. */
+static gsize
+vp_feature_table(guint8 *p)
+{
+    static const VpQcow2FeatureName features[] = {
+        { 0, VP_QCOW2_INCOMPAT_DIRTY_BITNR, "dirty bit" },
+        { 0, VP_QCOW2_INCOMPAT_CORRUPT_BITNR, "corrupt bit" },
+        { 0, VP_QCOW2_INCOMPAT_DATA_FILE_BITNR, "external data file" },
+        { 0, VP_QCOW2_INCOMPAT_COMPRESSION_BITNR, "compression type" },
+        { 0, VP_QCOW2_INCOMPAT_EXTL2_BITNR, "extended L2 entries" },
+        { 1, VP_QCOW2_COMPAT_LAZY_REFCOUNTS_BITNR, "lazy refcounts" },
+        { 2, VP_QCOW2_AUTOCLEAR_BITMAPS_BITNR, "bitmaps" },
+        { 2, VP_QCOW2_AUTOCLEAR_DATA_FILE_RAW_BITNR, "raw external data" },
+    };
+    return vp_header_ext(p, VP_QCOW2_EXT_FEATURE_TABLE, features,
+                         sizeof(features));
+}
+
+guint8 *
+vp_qcow2_build_header(const VpQcow2Layout *layout)
+{
+    const VpImageOptions *o = &layout->opts;
+    guint8 *buf = g_malloc0(layout->header_bytes);
+    gboolean v3 = o->version >= 3;
+    VpQcow2Header h = {
+        .magic = GUINT32_TO_BE(VP_QCOW2_MAGIC),
+        .version = GUINT32_TO_BE(o->version),
+        .cluster_bits = GUINT32_TO_BE(layout->cluster_bits),
+        .size = GUINT64_TO_BE(layout->virtual_size),
+        .l1_size = GUINT32_TO_BE((guint32)layout->l1_size),
+        .l1_table_offset = GUINT64_TO_BE(layout->l1_offset),
+        .refcount_table_offset = GUINT64_TO_BE(layout->reftable_offset),
+        .refcount_table_clusters = GUINT32_TO_BE((guint32)layout->reftable_clusters),
+    };
+
+    if (o->backing_file != NULL) {
+        h.backing_file_offset = GUINT64_TO_BE(layout->backing_offset);
+        h.backing_file_size = GUINT32_TO_BE((guint32)strlen(o->backing_file));
+    }
+    if (v3) {
+        guint64 incompat = o->extended_l2 ? VP_QCOW2_INCOMPAT_EXTL2 : 0;
+        guint64 compat = o->lazy_refcounts ? VP_QCOW2_COMPAT_LAZY_REFCOUNTS : 0;
+        h.incompatible_features = GUINT64_TO_BE(incompat);
+        h.compatible_features = GUINT64_TO_BE(compat);
+        h.refcount_order = GUINT32_TO_BE(layout->refcount_order);
+        h.header_length = GUINT32_TO_BE(VP_QCOW2_V3_HEADER_LEN);
+        h.compression_type = VP_QCOW2_COMPRESSION_ZLIB;
+    }
+
+    gsize pos = v3 ? VP_QCOW2_V3_HEADER_LEN : VP_QCOW2_V2_HEADER_LEN;
+    memcpy(buf, &h, pos);
+    if (o->backing_format != NULL) {
+        pos += vp_header_ext(buf + pos, VP_QCOW2_EXT_BACKING_FORMAT,
+                             o->backing_format,
+                             (guint32)strlen(o->backing_format));
+    }
+    if (v3 && layout->cluster_size > 4096) {
+        pos += vp_feature_table(buf + pos);
+    }
+    pos += 8; /* end of extensions: type 0, length 0, already zero */
+    if (o->backing_file != NULL) {
+        g_assert(pos == layout->backing_offset);
+        memcpy(buf + pos, o->backing_file, strlen(o->backing_file));
+        pos += strlen(o->backing_file);
+    }
+    g_assert(pos == layout->header_bytes);
+    return buf;
+}
+
+static gboolean
+vp_emit_data_area(const VpQcow2Layout *layout, VpEmitter *e, guint64 len,
+                  GError **error)
+{
+    gboolean ok = FALSE;
+
+    if (!vp_emitter_flush(e, error)) {
+        return FALSE;
+    }
+    switch (layout->opts.preallocation) {
+    case VP_PREALLOC_OFF:
+    case VP_PREALLOC_METADATA:
+        ok = vp_sink_hole(e->sink, e->pos, len, error);
+        break;
+    case VP_PREALLOC_FALLOC:
+        ok = vp_sink_allocate(e->sink, e->pos, len, error);
+        break;
+    case VP_PREALLOC_FULL:
+        ok = vp_sink_zero(e->sink, e->pos, len, error);
+        break;
+    }
+    e->pos += len;
+    return ok;
+}
+
+static gboolean
+vp_emit_qcow2(const VpQcow2Layout *layout, VpEmitter *e, GError **error)
+{
+    guint64 cs = layout->cluster_size;
+    g_autofree guint8 *header = vp_qcow2_build_header(layout);
+
+    if (!vp_emitter_put(e, header, layout->header_bytes, error) ||
+        !vp_emitter_zeros(e, cs - layout->header_bytes, error)) {
+        return FALSE;
+    }
+    if (!vp_emitter_table(e, layout->refblock_count, layout->refblock_offset,
+                          cs, 0, 0, 8, layout->reftable_clusters * cs, error) ||
+        !vp_emit_refblocks(layout, e, error)) {
+        return FALSE;
+    }
+    if (layout->opts.preallocation == VP_PREALLOC_OFF) {
+        /* An empty L1 table; the file ends with it, as qemu's does. */
+        return vp_emitter_zeros(e, layout->l1_size * 8, error) &&
+               vp_emitter_flush(e, error);
+    }
+
+    /* Preallocated clusters that must read as zeros carry the zero flag
+     * (standard L2) or all "reads as zero" subcluster bits (extended L2).
+     * Otherwise extended L2 leaves every subcluster unallocated, so reads
+     * fall through to a backing file, as qemu does. */
+    gboolean ext = layout->opts.extended_l2;
+    guint64 l2_flags = VP_QCOW2_OFLAG_COPIED;
+    guint64 l2_word1 = 0;
+    if (layout->opts.zero_flag && ext) {
+        l2_word1 = VP_QCOW2_SUBCLUSTER_ZERO_ALL;
+    } else if (layout->opts.zero_flag) {
+        l2_flags |= VP_QCOW2_OFLAG_ZERO;
+    }
+    return vp_emitter_table(e, layout->l1_size, layout->l2_offset, cs,
+                            VP_QCOW2_OFLAG_COPIED, 0, 8,
+                            layout->l1_clusters * cs, error) &&
+           vp_emitter_table(e, layout->guest_clusters, layout->data_offset,
+                            cs, l2_flags, l2_word1, layout->l2_entry_bytes,
+                            layout->l2_count * cs, error) &&
+           vp_emit_data_area(layout, e, layout->data_clusters * cs, error);
+}
+
+gboolean
+vp_image_emit(const VpQcow2Layout *layout, VpSink *sink, GError **error)
+{
+    g_autofree guint8 *buf = g_malloc(VP_EMIT_CHUNK);
+    VpEmitter e = { .sink = sink, .buf = buf };
+    gboolean ok;
+
+    if (layout->opts.format == VP_FORMAT_RAW) {
+        ok = vp_emit_data_area(layout, &e, layout->virtual_size, error);
+    } else {
+        ok = vp_emit_qcow2(layout, &e, error);
+    }
+    if (!ok || !vp_emitter_flush(&e, error)) {
+        return FALSE;
+    }
+    g_assert(e.pos == layout->file_length);
+    return vp_interrupt_check(error) &&
+           vp_sink_commit(sink, layout->file_length, error);
+}

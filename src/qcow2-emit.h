@@ -1,0 +1,26 @@
+/* The image emitter: turns a layout into bytes, in file order, into a sink.
+ *
+ * Memory does not grow with the image: refcount blocks and L2 tables of a
+ * new image are arithmetic (entry i of the L2 area points at data_offset +
+ * i * cluster_size), so they are generated a chunk at a time into one bounded
+ * buffer.  Runs of zeros become holes; the data area becomes a hole
+ * (metadata), an allocation (falloc) or written zeros (full). */
+#pragma once
+
+#include <glib.h>
+
+#include "qcow2-layout.h"
+#include "sink.h"
+
+/* Bytes the emitter buffers before handing them to the sink. */
+#define VP_EMIT_CHUNK (1024 * 1024)
+
+/* Emits the image LAYOUT describes (qcow2 or raw) into SINK and commits it.
+ * Polls vp_interrupt_check() between chunks.  On failure the sink is left
+ * uncommitted; the caller frees it, which discards the partial result. */
+gboolean vp_image_emit(const VpQcow2Layout *layout, VpSink *sink,
+                       GError **error);
+
+/* The header cluster's used bytes (LAYOUT->header_bytes of them) in a new
+ * buffer: header, extensions and backing file name.  Exposed for tests. */
+guint8 *vp_qcow2_build_header(const VpQcow2Layout *layout);

@@ -1,0 +1,279 @@
+#include "qcow2-layout.h"
+
+#include <glib/gi18n.h>
+
+#include "error.h"
+#include "qcow2-format.h"
+#include "size.h"
+
+#define VP_SECTOR_SIZE 512
+
+/* Bytes needed in cluster 0 before the backing file name: header, the
+ * backing format extension, the feature name table, the end marker. */
+static guint64
+vp_qcow2_header_area(const VpImageOptions *opts)
+{
+    guint64 len = opts->version >= 3 ? VP_QCOW2_V3_HEADER_LEN
+                                     : VP_QCOW2_V2_HEADER_LEN;
+
+    if (opts->backing_format != NULL) {
+        len += sizeof(VpQcow2ExtHeader) +
+               ((strlen(opts->backing_format) + 7) & ~(guint64)7);
+    }
+    /* qemu writes the feature name table for v3 images whose first cluster
+     * has room to spare; tools print feature names from it. */
+    if (opts->version >= 3 && opts->cluster_size > 4096) {
+        len += sizeof(VpQcow2ExtHeader) + 8 * sizeof(VpQcow2FeatureName);
+    }
+    return len + sizeof(VpQcow2ExtHeader);
+}
+
+guint64
+vp_qcow2_layout_max_size(guint32 cluster_size, gboolean extended_l2)
+{
+    guint64 l2_entries = cluster_size / (extended_l2 ? 16 : 8);
+    guint64 max_l1 = VP_QCOW2_MAX_L1_BYTES / 8;
+    guint64 max = 0;
+
+    /* At most 2^22 * 2^18 * 2^21 = 2^61: cannot overflow. */
+    max = max_l1 * l2_entries * cluster_size;
+    return max;
+}
+
+static gboolean
+vp_qcow2_validate_options(const VpImageOptions *opts, GError **error)
+{
+    guint32 cs = opts->cluster_size;
+
+    if (cs < (1u << VP_QCOW2_MIN_CLUSTER_BITS) ||
+        cs > (1u << VP_QCOW2_MAX_CLUSTER_BITS) || (cs & (cs - 1)) != 0) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("invalid --cluster-size %1$u: use a power of two from "
+                      "512 bytes to 2M, such as 64K"),
+                    cs);
+        return FALSE;
+    }
+    if (opts->version != 2 && opts->version != 3) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("invalid qcow2 version %1$u: use --compat 0.10 or 1.1"),
+                    opts->version);
+        return FALSE;
+    }
+    guint32 rb = opts->refcount_bits;
+    if (rb == 0 || rb > 64 || (rb & (rb - 1)) != 0) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("invalid --refcount-bits %1$u: use a power of two from "
+                      "1 to 64"),
+                    rb);
+        return FALSE;
+    }
+    if (opts->version < 3) {
+        const char *what = NULL;
+        if (rb != 16) {
+            what = "--refcount-bits";
+        } else if (opts->lazy_refcounts) {
+            what = "--lazy-refcounts";
+        } else if (opts->extended_l2) {
+            what = "--extended-l2";
+        } else if (opts->zero_flag) {
+            what = "zero clusters";
+        }
+        if (what != NULL) {
+            g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                        _("%1$s needs qcow2 version 3; use --compat 1.1 "
+                          "instead of --compat 0.10"),
+                        what);
+            return FALSE;
+        }
+    }
+    if (opts->extended_l2 && cs < VP_QCOW2_MIN_EXTENDED_L2_CLUSTER) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("--extended-l2 needs clusters of at least 16K, not %1$u "
+                      "bytes; use --cluster-size 16K or larger"),
+                    cs);
+        return FALSE;
+    }
+    if ((opts->backing_file == NULL) != (opts->backing_format == NULL)) {
+        g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
+                            _("--backing and --backing-format go together: "
+                              "the backing file's format is never guessed"));
+        return FALSE;
+    }
+    if (opts->backing_file != NULL) {
+        if (opts->backing_file[0] == '\0' || opts->backing_format[0] == '\0') {
+            g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
+                                _("--backing and --backing-format must not be "
+                                  "empty"));
+            return FALSE;
+        }
+        if (strlen(opts->backing_file) > VP_QCOW2_MAX_BACKING_NAME) {
+            g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                        _("backing file name is longer than %1$u bytes"),
+                        VP_QCOW2_MAX_BACKING_NAME);
+            return FALSE;
+        }
+        /* A preallocated cluster hides the backing file unless its
+         * subclusters stay unallocated: qemu's rule. */
+        if (opts->preallocation != VP_PREALLOC_OFF && !opts->extended_l2) {
+            g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                        _("--preallocation %1$s with a backing file would "
+                          "hide the backing file's data; add --extended-l2 "
+                          "or use --preallocation off"),
+                        vp_preallocation_to_string(opts->preallocation));
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static gboolean
+vp_layout_add(guint64 *acc, guint64 value, GError **error)
+{
+    if (!g_uint64_checked_add(acc, *acc, value)) {
+        g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
+                            _("the image would be larger than 16 EiB"));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+vp_raw_layout(const VpImageOptions *opts, VpQcow2Layout *layout,
+              GError **error)
+{
+    if (opts->backing_file != NULL) {
+        g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
+                            _("a raw image cannot have a backing file; use "
+                              "--format qcow2"));
+        return FALSE;
+    }
+    if (opts->preallocation == VP_PREALLOC_METADATA) {
+        g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
+                            _("a raw image has no metadata to preallocate; "
+                              "use --preallocation off, falloc or full"));
+        return FALSE;
+    }
+    layout->data_offset = 0;
+    layout->file_length = layout->virtual_size;
+    return TRUE;
+}
+
+gboolean
+vp_qcow2_layout_compute(const VpImageOptions *opts, VpQcow2Layout *layout,
+                        GError **error)
+{
+    *layout = (VpQcow2Layout){ .opts = *opts };
+
+    /* qemu-img rounds every size up to a whole sector. */
+    if (opts->size > G_MAXUINT64 - (VP_SECTOR_SIZE - 1)) {
+        g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
+                            _("--size is too large: the limit is 16 EiB"));
+        return FALSE;
+    }
+    layout->virtual_size = (opts->size + VP_SECTOR_SIZE - 1) &
+                           ~(guint64)(VP_SECTOR_SIZE - 1);
+    if (opts->format == VP_FORMAT_RAW) {
+        return vp_raw_layout(opts, layout, error);
+    }
+    if (!vp_qcow2_validate_options(opts, error)) {
+        return FALSE;
+    }
+
+    guint64 cs = opts->cluster_size;
+    layout->cluster_size = cs;
+    layout->cluster_bits = (guint32)g_bit_nth_lsf(cs, -1);
+    layout->refcount_order = (guint32)g_bit_nth_lsf(opts->refcount_bits, -1);
+    layout->l2_entry_bytes = opts->extended_l2 ? 16 : 8;
+    layout->l2_entries = cs / layout->l2_entry_bytes;
+
+    guint64 max = vp_qcow2_layout_max_size(opts->cluster_size,
+                                           opts->extended_l2);
+    if (layout->virtual_size > max) {
+        g_autofree char *size_text = vp_size_format(layout->virtual_size);
+        g_autofree char *max_text = vp_size_format(max);
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("--size %1$s is more than %2$s, the most qcow2 can "
+                      "address with %3$u-byte clusters; use a larger "
+                      "--cluster-size"),
+                    size_text, max_text, opts->cluster_size);
+        return FALSE;
+    }
+    layout->guest_clusters = layout->virtual_size / cs +
+                             (layout->virtual_size % cs != 0);
+    layout->l1_size = layout->guest_clusters / layout->l2_entries +
+                      (layout->guest_clusters % layout->l2_entries != 0);
+    layout->l1_clusters = (layout->l1_size * 8 + cs - 1) / cs;
+
+    layout->header_bytes = vp_qcow2_header_area(opts);
+    if (opts->backing_file != NULL) {
+        layout->backing_offset = layout->header_bytes;
+        layout->header_bytes += strlen(opts->backing_file);
+    }
+    if (layout->header_bytes > cs) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("the header and backing file name need %1$" G_GUINT64_FORMAT
+                      " bytes, more than one %2$u-byte cluster; use a larger "
+                      "--cluster-size or a shorter backing file name"),
+                    layout->header_bytes, opts->cluster_size);
+        return FALSE;
+    }
+
+    gboolean prealloc = opts->preallocation != VP_PREALLOC_OFF;
+    layout->l2_count = prealloc ? layout->l1_size : 0;
+    layout->data_clusters = prealloc ? layout->guest_clusters : 0;
+    layout->refblock_entries = cs * 8 / opts->refcount_bits;
+
+    /* The refcount structures count themselves, so their size is the fixed
+     * point of: blocks = ceil(all clusters / entries per block), table =
+     * ceil(blocks * 8 / cluster size).  Both only grow, so this ends. */
+    guint64 fixed = 1 + layout->l1_clusters + layout->l2_count;
+    if (!vp_layout_add(&fixed, layout->data_clusters, error)) {
+        return FALSE;
+    }
+    guint64 rt = 0;
+    guint64 rb = 0;
+    for (;;) {
+        guint64 total = fixed + rt + rb;
+        guint64 rb_new = total / layout->refblock_entries +
+                         (total % layout->refblock_entries != 0);
+        guint64 rt_new = (rb_new * 8 + cs - 1) / cs;
+        if (rb_new == rb && rt_new == rt) {
+            break;
+        }
+        rb = rb_new;
+        rt = rt_new;
+    }
+    if (rt * cs > VP_QCOW2_MAX_REFTABLE_BYTES) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("the image needs a refcount table of %1$" G_GUINT64_FORMAT
+                      " bytes, more than qemu's limit of 8 MiB; use a larger "
+                      "--cluster-size or fewer --refcount-bits"),
+                    rt * cs);
+        return FALSE;
+    }
+    layout->reftable_clusters = rt;
+    layout->refblock_count = rb;
+    layout->used_clusters = fixed + rt + rb;
+
+    /* With the counts bounded by the L1 and refcount table caps, these
+     * products stay far below 2^64; the host offset cap is what binds. */
+    layout->reftable_offset = cs;
+    layout->refblock_offset = layout->reftable_offset + rt * cs;
+    layout->l1_offset = layout->refblock_offset + rb * cs;
+    layout->l2_offset = layout->l1_offset + layout->l1_clusters * cs;
+    layout->data_offset = layout->l2_offset + layout->l2_count * cs;
+    if (layout->used_clusters > VP_QCOW2_MAX_HOST_OFFSET / cs) {
+        g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
+                            _("the image would pass qcow2's 64 PiB limit on "
+                              "host offsets; use a smaller --size"));
+        return FALSE;
+    }
+    if (prealloc) {
+        layout->file_length = layout->used_clusters * cs;
+    } else {
+        /* As qemu: the file ends with the last L1 entry, not on a cluster
+         * boundary. */
+        layout->file_length = layout->l1_offset + layout->l1_size * 8;
+    }
+    return TRUE;
+}

@@ -1,0 +1,98 @@
+/* Reading and checking qcow2 images that may be hostile.
+ *
+ * Every offset and size read from an image is validated before use: header
+ * fields against qemu's limits, table positions against overflow, table sizes
+ * against caps.  Reads past the end of the image return zeros, as qemu's file
+ * layer does, so a truncated image is judged the way qemu-img judges it.
+ * Memory is bounded by the caps (L1 32 MiB, refcount table 8 MiB) plus, for
+ * check, two bytes per cluster of the file. */
+#pragma once
+
+#include <glib.h>
+
+/* Reads LEN bytes at OFFSET into BUF; bytes past the end of the source are
+ * zeros.  Returns FALSE with an error only when the source itself fails. */
+typedef gboolean (*VpReadFunc)(gpointer opaque, guint64 offset, void *buf,
+                               gsize len, GError **error);
+
+typedef struct {
+    guint32 version;          /* 2 or 3 */
+    guint32 cluster_bits;
+    guint64 cluster_size;
+    guint64 virtual_size;
+    guint32 refcount_bits;
+    guint32 header_length;
+    guint64 incompatible_features;
+    guint64 compatible_features;
+    guint64 autoclear_features;
+    guint32 compression_type; /* 0 zlib, 1 zstd */
+    guint32 l1_size;
+    guint64 l1_offset;
+    guint64 reftable_offset;
+    guint32 reftable_clusters;
+    guint32 nb_snapshots;
+    guint64 snapshots_offset;
+    gboolean extended_l2;
+    char *backing_file;       /* NULL without one */
+    char *backing_format;     /* NULL when the image does not say */
+    guint64 file_length;      /* length of the source, bytes */
+} VpQcow2Meta;
+
+typedef struct VpQcow2Image VpQcow2Image;
+
+/* Opens an image through READ.  NAME is used in messages.  Fails with
+ * VP_ERROR_CORRUPT when the header is not valid qcow2 (including "not qcow2
+ * at all": see vp_qcow2_probe), VP_ERROR_UNSUPPORTED for valid features this
+ * reader does not handle (encryption, external data files). */
+VpQcow2Image *vp_qcow2_image_open(VpReadFunc read, gpointer opaque,
+                                  guint64 length, const char *name,
+                                  GError **error);
+void vp_qcow2_image_free(VpQcow2Image *img);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpQcow2Image, vp_qcow2_image_free)
+
+/* TRUE when the first bytes carry the qcow2 magic. */
+gboolean vp_qcow2_probe(VpReadFunc read, gpointer opaque, gboolean *is_qcow2,
+                        GError **error);
+
+const VpQcow2Meta *vp_qcow2_image_meta(const VpQcow2Image *img);
+
+/* Counts guest clusters that have a host cluster or compressed data: the
+ * "mapped" half of the preallocation state.  Reads every L2 table once. */
+gboolean vp_qcow2_image_count_mapped(VpQcow2Image *img, guint64 *mapped,
+                                     GError **error);
+
+typedef struct {
+    guint64 corruptions;
+    guint64 leaks;
+    guint64 check_errors;
+    guint64 image_end_offset;
+    guint64 total_clusters;     /* guest clusters */
+    guint64 allocated_clusters;
+    guint64 fragmented_clusters;
+    guint64 compressed_clusters;
+    GPtrArray *messages;        /* of char *: the first problems found */
+    guint64 messages_dropped;   /* problems beyond the ones kept */
+} VpQcow2Check;
+
+/* Rebuilds every refcount from the header, the active and snapshot L1/L2
+ * tables and the refcount structures, and compares them with the stored
+ * ones, classifying problems as qemu-img check does.  Fills RESULT (which the
+ * caller clears with vp_qcow2_check_clear).  Returns FALSE only when the
+ * check could not be carried out (memory, I/O). */
+gboolean vp_qcow2_image_check(VpQcow2Image *img, VpQcow2Check *result,
+                              GError **error);
+void vp_qcow2_check_clear(VpQcow2Check *result);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VpQcow2Check, vp_qcow2_check_clear)
+
+/* Readers for the two sources the tool has: a file descriptor (OPAQUE is
+ * GINT_TO_POINTER(fd)) and a memory buffer (OPAQUE is a VpMemSource). */
+gboolean vp_read_fd(gpointer opaque, guint64 offset, void *buf, gsize len,
+                    GError **error);
+
+typedef struct {
+    const guint8 *data;
+    gsize len;
+} VpMemSource;
+
+gboolean vp_read_mem(gpointer opaque, guint64 offset, void *buf, gsize len,
+                     GError **error);

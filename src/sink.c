@@ -1,0 +1,40 @@
+#include "sink.h"
+
+gboolean
+vp_sink_write(VpSink *sink, guint64 offset, const guint8 *buf, gsize len,
+              GError **error)
+{
+    return len == 0 || sink->ops->write(sink, offset, buf, len, error);
+}
+
+gboolean
+vp_sink_hole(VpSink *sink, guint64 offset, guint64 len, GError **error)
+{
+    return len == 0 || sink->ops->hole(sink, offset, len, error);
+}
+
+gboolean
+vp_sink_allocate(VpSink *sink, guint64 offset, guint64 len, GError **error)
+{
+    return len == 0 || sink->ops->allocate(sink, offset, len, error);
+}
+
+gboolean
+vp_sink_zero(VpSink *sink, guint64 offset, guint64 len, GError **error)
+{
+    return len == 0 || sink->ops->zero(sink, offset, len, error);
+}
+
+gboolean
+vp_sink_commit(VpSink *sink, guint64 length, GError **error)
+{
+    return sink->ops->commit(sink, length, error);
+}
+
+void
+vp_sink_free(VpSink *sink)
+{
+    if (sink != NULL) {
+        sink->ops->free(sink);
+    }
+}
