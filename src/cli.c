@@ -18,6 +18,9 @@
 VpGlobalOptions vp_global;
 
 static const GOptionEntry vp_global_entries[] = {
+    { "connect", 'c', 0, G_OPTION_ARG_STRING, &vp_global.connect,
+      N_("libvirt URI to connect to (default: LIBVIRT_DEFAULT_URI, then "
+         "libvirt's default)"), N_("URI") },
     { "json", 0, 0, G_OPTION_ARG_NONE, &vp_global.json,
       N_("Print one JSON document on stdout"), NULL },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &vp_global.quiet,

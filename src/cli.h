@@ -19,6 +19,7 @@ enum {
 };
 
 typedef struct {
+    char *connect; /* -c/--connect URI */
     gboolean json;
     gboolean quiet;
     gboolean verbose;
@@ -74,6 +75,7 @@ gboolean vp_disk_args_resolve(const VpDiskArgs *args, VpImageOptions *opts,
                               GError **error);
 void vp_disk_args_clear(VpDiskArgs *args);
 
+int vp_cmd_provision(const VpCommand *cmd, int argc, char **argv);
 int vp_cmd_image(const VpCommand *cmd, int argc, char **argv);
 int vp_cmd_info(const VpCommand *cmd, int argc, char **argv);
 int vp_cmd_check(const VpCommand *cmd, int argc, char **argv);

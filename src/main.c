@@ -10,6 +10,20 @@
 
 static const VpCommand vp_commands[] = {
     {
+        .name = "provision",
+        .params = "",
+        .summary = N_("Create a preallocated qcow2 volume in a libvirt pool and "
+                      "a guest that installs onto it (the default command)."),
+        .description = N_("Examples:\n"
+                          "  virt-provision --pool default --name zabbix "
+                          "--size 20G --cdrom debian.iso\n"
+                          "  virt-provision -c qemu:///session --pool default "
+                          "--name ci-42 --size 20G --import --start\n"
+                          "  virt-provision --pool default --name data --size "
+                          "1T --no-define\n"),
+        .run = vp_cmd_provision,
+    },
+    {
         .name = "image",
         .params = N_("FILE"),
         .summary = N_("Write a new qcow2 (or raw) image file, with no libvirt "
@@ -45,14 +59,17 @@ static void
 vp_print_usage(FILE *out)
 {
     fprintf(out, "%s\n\n%s\n",
-            _("Usage: virt-provision [GLOBAL OPTIONS] COMMAND [OPTIONS]"),
+            _("Usage: virt-provision [GLOBAL OPTIONS] [COMMAND] [OPTIONS]\n"
+              "       virt-provision --pool POOL --name NAME --size SIZE "
+              "[OPTIONS]"),
             _("Commands:"));
     for (gsize i = 0; i < G_N_ELEMENTS(vp_commands); i++) {
         fprintf(out, "  %-8s %s\n", vp_commands[i].name,
                 _(vp_commands[i].summary));
     }
-    fprintf(out, "\n%s\n  %s\n  %s\n  %s\n  %s\n  %s\n\n%s\n",
+    fprintf(out, "\n%s\n  %s\n  %s\n  %s\n  %s\n  %s\n  %s\n\n%s\n",
             _("Global options:"),
+            _("-c, --connect URI  libvirt URI (default: LIBVIRT_DEFAULT_URI)"),
             _("--json          print one JSON document on stdout"),
             _("-q, --quiet     print nothing but errors"),
             _("-v, --verbose   explain each step on stderr"),
@@ -60,6 +77,20 @@ vp_print_usage(FILE *out)
             _("-h, --help      show this help; COMMAND --help for a command"),
             _("Exit status: 0 success, 1 the operation failed, 2 bad usage "
               "or input."));
+}
+
+static gboolean
+vp_is_global_option(const char *arg)
+{
+    static const char *const globals[] = {
+        "-c", "--connect", "--json", "-q", "--quiet", "-v", "--verbose",
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(globals); i++) {
+        if (strcmp(arg, globals[i]) == 0) {
+            return TRUE;
+        }
+    }
+    return g_str_has_prefix(arg, "--connect=");
 }
 
 static const VpCommand *
@@ -84,25 +115,28 @@ main(int argc, char **argv)
     textdomain(GETTEXT_PACKAGE);
     g_set_prgname("virt-provision");
 
-    /* The command is the first word that is not an option. */
+    /* The command is the first argument that is not a global option (or
+     * a global option's value).  With none, the command is provision, which
+     * is the whole point: virt-provision --pool default --name x --size 20G */
     int index = 1;
-    while (index < argc && argv[index][0] == '-' && strcmp(argv[index], "--") != 0) {
+    while (index < argc && vp_is_global_option(argv[index])) {
+        if (strcmp(argv[index], "-c") == 0 || strcmp(argv[index], "--connect") == 0) {
+            index++;
+        }
         index++;
     }
-    if (index >= argc) {
-        for (int i = 1; i < argc; i++) {
-            if (strcmp(argv[i], "--version") == 0) {
-                printf("virt-provision %s\n", VP_VERSION);
-                return VP_EXIT_OK;
-            }
-            if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-                vp_print_usage(stdout);
-                return VP_EXIT_OK;
-            }
-        }
-        g_printerr(_("%1$s: no command given; see 'virt-provision --help'\n"),
-                   g_get_prgname());
-        return VP_EXIT_USAGE;
+    if (index < argc && strcmp(argv[index], "--version") == 0) {
+        printf("virt-provision %s\n", VP_VERSION);
+        return VP_EXIT_OK;
+    }
+    if (argc == 1 || (index < argc && (strcmp(argv[index], "-h") == 0 ||
+                                      strcmp(argv[index], "--help") == 0))) {
+        vp_print_usage(stdout);
+        return VP_EXIT_OK;
+    }
+    if (index >= argc || argv[index][0] == '-') {
+        const VpCommand *provision = vp_find_command("provision");
+        return provision->run(provision, argc, argv);
     }
     const VpCommand *cmd = vp_find_command(argv[index]);
     if (cmd == NULL) {

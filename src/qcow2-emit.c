@@ -251,7 +251,10 @@ vp_emit_data_area(const VpQcow2Layout *layout, VpEmitter *e, guint64 len,
     switch (layout->opts.preallocation) {
     case VP_PREALLOC_OFF:
     case VP_PREALLOC_METADATA:
-        ok = vp_sink_hole(e->sink, e->pos, len, error);
+        /* Clusters flagged to read as zeros need no bytes at all, not even
+         * zeros on a block device. */
+        ok = layout->opts.zero_flag ? vp_sink_skip(e->sink, e->pos, len, error)
+                                    : vp_sink_hole(e->sink, e->pos, len, error);
         break;
     case VP_PREALLOC_FALLOC:
         ok = vp_sink_allocate(e->sink, e->pos, len, error);

@@ -26,6 +26,15 @@ vp_sink_zero(VpSink *sink, guint64 offset, guint64 len, GError **error)
 }
 
 gboolean
+vp_sink_skip(VpSink *sink, guint64 offset, guint64 len, GError **error)
+{
+    if (sink->ops->skip == NULL) {
+        return vp_sink_hole(sink, offset, len, error);
+    }
+    return len == 0 || sink->ops->skip(sink, offset, len, error);
+}
+
+gboolean
 vp_sink_commit(VpSink *sink, guint64 length, GError **error)
 {
     return sink->ops->commit(sink, length, error);

@@ -24,6 +24,11 @@ typedef struct {
     /* LEN bytes at OFFSET must be written with zeros (preallocation full). */
     gboolean (*zero)(VpSink *sink, guint64 offset, guint64 len,
                      GError **error);
+    /* LEN bytes at OFFSET whose content does not matter: preallocated
+     * clusters flagged to read as zeros.  Always the last extent.  Optional:
+     * without it, a hole. */
+    gboolean (*skip)(VpSink *sink, guint64 offset, guint64 len,
+                     GError **error);
     /* Every extent has been given; the image is LENGTH bytes long.  Makes
      * the result durable and visible under its final name. */
     gboolean (*commit)(VpSink *sink, guint64 length, GError **error);
@@ -42,6 +47,8 @@ gboolean vp_sink_hole(VpSink *sink, guint64 offset, guint64 len,
 gboolean vp_sink_allocate(VpSink *sink, guint64 offset, guint64 len,
                           GError **error);
 gboolean vp_sink_zero(VpSink *sink, guint64 offset, guint64 len,
+                      GError **error);
+gboolean vp_sink_skip(VpSink *sink, guint64 offset, guint64 len,
                       GError **error);
 gboolean vp_sink_commit(VpSink *sink, guint64 length, GError **error);
 /* Frees SINK; an uncommitted result is discarded.  NULL is ignored. */

@@ -1,0 +1,262 @@
+#include "domain-xml.h"
+
+#include <glib/gi18n.h>
+
+#include "error.h"
+#include "xml-util.h"
+
+void
+vp_domain_spec_clear(VpDomainSpec *s)
+{
+    g_free(s->name);
+    g_free(s->virt_type);
+    g_free(s->arch);
+    g_free(s->machine);
+    g_free(s->emulator);
+    g_free(s->disk_path);
+    g_free(s->disk_format);
+    g_free(s->disk_bus);
+    g_free(s->disk_target);
+    g_free(s->cache);
+    g_free(s->io);
+    g_free(s->discard);
+    g_free(s->cdrom);
+    g_free(s->kernel);
+    g_free(s->initrd);
+    g_free(s->cmdline);
+    g_free(s->net_source);
+    g_free(s->graphics);
+    *s = (VpDomainSpec){ 0 };
+}
+
+static void
+vp_domain_os(xmlNodePtr root, const VpDomainSpec *s)
+{
+    xmlNodePtr os = vp_xml_child(root, "os", NULL);
+    xmlNodePtr type = vp_xml_child(os, "type", "hvm");
+
+    vp_xml_attr(type, "arch", s->arch);
+    vp_xml_attr(type, "machine", s->machine);
+    switch (s->install) {
+    case VP_INSTALL_KERNEL:
+        vp_xml_child(os, "kernel", s->kernel);
+        if (s->initrd != NULL) {
+            vp_xml_child(os, "initrd", s->initrd);
+        }
+        if (s->cmdline != NULL) {
+            vp_xml_child(os, "cmdline", s->cmdline);
+        }
+        break;
+    case VP_INSTALL_CDROM:
+        /* The installer first; once it has written the disk, the disk. */
+        vp_xml_attr(vp_xml_child(os, "boot", NULL), "dev", "cdrom");
+        vp_xml_attr(vp_xml_child(os, "boot", NULL), "dev", "hd");
+        break;
+    case VP_INSTALL_IMPORT:
+    case VP_INSTALL_NONE:
+        vp_xml_attr(vp_xml_child(os, "boot", NULL), "dev", "hd");
+        break;
+    }
+}
+
+static void
+vp_domain_disk(xmlNodePtr devices, const VpDomainSpec *s)
+{
+    xmlNodePtr disk = vp_xml_child(devices, "disk", NULL);
+    vp_xml_attr(disk, "type", s->disk_block ? "block" : "file");
+    vp_xml_attr(disk, "device", "disk");
+
+    xmlNodePtr driver = vp_xml_child(disk, "driver", NULL);
+    vp_xml_attr(driver, "name", "qemu");
+    vp_xml_attr(driver, "type", s->disk_format);
+    vp_xml_attr(driver, "cache", s->cache);
+    vp_xml_attr(driver, "io", s->io);
+    vp_xml_attr(driver, "discard", s->discard);
+
+    vp_xml_attr(vp_xml_child(disk, "source", NULL),
+                s->disk_block ? "dev" : "file", s->disk_path);
+    xmlNodePtr target = vp_xml_child(disk, "target", NULL);
+    vp_xml_attr(target, "dev", s->disk_target);
+    vp_xml_attr(target, "bus", s->disk_bus);
+}
+
+static void
+vp_domain_cdrom(xmlNodePtr devices, const VpDomainSpec *s)
+{
+    xmlNodePtr disk = vp_xml_child(devices, "disk", NULL);
+    vp_xml_attr(disk, "type", "file");
+    vp_xml_attr(disk, "device", "cdrom");
+    xmlNodePtr driver = vp_xml_child(disk, "driver", NULL);
+    vp_xml_attr(driver, "name", "qemu");
+    vp_xml_attr(driver, "type", "raw");
+    vp_xml_attr(vp_xml_child(disk, "source", NULL), "file", s->cdrom);
+    xmlNodePtr target = vp_xml_child(disk, "target", NULL);
+    vp_xml_attr(target, "dev", "sda");
+    vp_xml_attr(target, "bus", "sata");
+    vp_xml_child(disk, "readonly", NULL);
+}
+
+static void
+vp_domain_net(xmlNodePtr devices, const VpDomainSpec *s)
+{
+    xmlNodePtr iface = NULL;
+
+    switch (s->net) {
+    case VP_NET_NONE:
+        return;
+    case VP_NET_DEFAULT:
+    case VP_NET_NETWORK:
+        iface = vp_xml_child(devices, "interface", NULL);
+        vp_xml_attr(iface, "type", "network");
+        vp_xml_attr(vp_xml_child(iface, "source", NULL), "network",
+                    s->net_source != NULL ? s->net_source : "default");
+        break;
+    case VP_NET_BRIDGE:
+        iface = vp_xml_child(devices, "interface", NULL);
+        vp_xml_attr(iface, "type", "bridge");
+        vp_xml_attr(vp_xml_child(iface, "source", NULL), "bridge",
+                    s->net_source);
+        break;
+    case VP_NET_USER:
+        iface = vp_xml_child(devices, "interface", NULL);
+        vp_xml_attr(iface, "type", "user");
+        break;
+    }
+    vp_xml_attr(vp_xml_child(iface, "model", NULL), "type", "virtio");
+}
+
+static void
+vp_domain_console(xmlNodePtr devices)
+{
+    xmlNodePtr serial = vp_xml_child(devices, "serial", NULL);
+    vp_xml_attr(serial, "type", "pty");
+    vp_xml_attr(vp_xml_child(serial, "target", NULL), "port", "0");
+    xmlNodePtr console = vp_xml_child(devices, "console", NULL);
+    vp_xml_attr(console, "type", "pty");
+    xmlNodePtr target = vp_xml_child(console, "target", NULL);
+    vp_xml_attr(target, "type", "serial");
+    vp_xml_attr(target, "port", "0");
+}
+
+char *
+vp_domain_xml_build(const VpDomainSpec *s)
+{
+    g_autoptr(xmlDoc) doc = xmlNewDoc(BAD_CAST "1.0");
+    xmlNodePtr root = xmlNewNode(NULL, BAD_CAST "domain");
+
+    xmlDocSetRootElement(doc, root);
+    vp_xml_attr(root, "type", s->virt_type);
+    vp_xml_child(root, "name", s->name);
+    char text[32];
+    g_snprintf(text, sizeof(text), "%" G_GUINT64_FORMAT, s->memory / 1024);
+    vp_xml_attr(vp_xml_child(root, "memory", text), "unit", "KiB");
+    g_snprintf(text, sizeof(text), "%u", s->vcpus);
+    vp_xml_child(root, "vcpu", text);
+    vp_domain_os(root, s);
+
+    xmlNodePtr features = vp_xml_child(root, "features", NULL);
+    vp_xml_child(features, "acpi", NULL);
+    vp_xml_child(features, "apic", NULL);
+    if (g_strcmp0(s->virt_type, "kvm") == 0) {
+        vp_xml_attr(vp_xml_child(root, "cpu", NULL), "mode", "host-passthrough");
+    }
+    vp_xml_attr(vp_xml_child(root, "clock", NULL), "offset", "utc");
+    vp_xml_child(root, "on_poweroff", "destroy");
+    vp_xml_child(root, "on_reboot", "restart");
+    vp_xml_child(root, "on_crash", "destroy");
+
+    xmlNodePtr devices = vp_xml_child(root, "devices", NULL);
+    if (s->emulator != NULL) {
+        vp_xml_child(devices, "emulator", s->emulator);
+    }
+    vp_domain_disk(devices, s);
+    if (s->install == VP_INSTALL_CDROM) {
+        vp_domain_cdrom(devices, s);
+    }
+    vp_domain_net(devices, s);
+    vp_domain_console(devices);
+    if (s->graphics != NULL && g_strcmp0(s->graphics, "none") != 0) {
+        xmlNodePtr graphics = vp_xml_child(devices, "graphics", NULL);
+        vp_xml_attr(graphics, "type", s->graphics);
+        /* Reachable through the host (ssh tunnel), not the whole network. */
+        vp_xml_attr(graphics, "listen", "127.0.0.1");
+        vp_xml_attr(vp_xml_child(vp_xml_child(devices, "video", NULL), "model",
+                                 NULL), "type", "virtio");
+    }
+    vp_xml_attr(vp_xml_child(devices, "memballoon", NULL), "model", "virtio");
+    xmlNodePtr rng = vp_xml_child(devices, "rng", NULL);
+    vp_xml_attr(rng, "model", "virtio");
+    vp_xml_attr(vp_xml_child(rng, "backend", "/dev/urandom"), "model", "random");
+    return vp_xml_to_string(doc);
+}
+
+char *
+vp_volume_xml_build(const char *name, guint64 capacity)
+{
+    g_autoptr(xmlDoc) doc = xmlNewDoc(BAD_CAST "1.0");
+    xmlNodePtr root = xmlNewNode(NULL, BAD_CAST "volume");
+    char text[32];
+
+    xmlDocSetRootElement(doc, root);
+    vp_xml_child(root, "name", name);
+    g_snprintf(text, sizeof(text), "%" G_GUINT64_FORMAT, capacity);
+    vp_xml_attr(vp_xml_child(root, "capacity", text), "unit", "bytes");
+    vp_xml_attr(vp_xml_child(root, "allocation", "0"), "unit", "bytes");
+    xmlNodePtr target = vp_xml_child(root, "target", NULL);
+    vp_xml_attr(vp_xml_child(target, "format", NULL), "type", "raw");
+    return vp_xml_to_string(doc);
+}
+
+char *
+vp_pool_dir_xml_build(const char *name, const char *path)
+{
+    g_autoptr(xmlDoc) doc = xmlNewDoc(BAD_CAST "1.0");
+    xmlNodePtr root = xmlNewNode(NULL, BAD_CAST "pool");
+
+    xmlDocSetRootElement(doc, root);
+    vp_xml_attr(root, "type", "dir");
+    vp_xml_child(root, "name", name);
+    vp_xml_child(vp_xml_child(root, "target", NULL), "path", path);
+    return vp_xml_to_string(doc);
+}
+
+gboolean
+vp_domcaps_parse(const char *xml, char **machine, char **emulator,
+                 GError **error)
+{
+    g_autoptr(xmlDoc) doc = vp_xml_parse(xml, _("domain capabilities"), error);
+
+    if (doc == NULL) {
+        return FALSE;
+    }
+    *machine = vp_xml_xpath_string(doc, "/domainCapabilities/machine");
+    *emulator = vp_xml_xpath_string(doc, "/domainCapabilities/path");
+    return TRUE;
+}
+
+gboolean
+vp_volume_xml_parse(const char *xml, char **path, char **format,
+                    GError **error)
+{
+    g_autoptr(xmlDoc) doc = vp_xml_parse(xml, _("volume XML"), error);
+
+    if (doc == NULL) {
+        return FALSE;
+    }
+    *path = vp_xml_xpath_string(doc, "/volume/target/path");
+    *format = vp_xml_xpath_string(doc, "/volume/target/format/@type");
+    return TRUE;
+}
+
+gboolean
+vp_pool_xml_parse(const char *xml, char **type, char **path, GError **error)
+{
+    g_autoptr(xmlDoc) doc = vp_xml_parse(xml, _("pool XML"), error);
+
+    if (doc == NULL) {
+        return FALSE;
+    }
+    *type = vp_xml_xpath_string(doc, "/pool/@type");
+    *path = vp_xml_xpath_string(doc, "/pool/target/path");
+    return TRUE;
+}

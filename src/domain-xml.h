@@ -1,0 +1,78 @@
+/* XML documents for libvirt: the domain of a new guest, the volume and pool
+ * definitions, and what is read back from domain capabilities and volume
+ * XML.  Pure: built with libxml2, no libvirt headers, unit-tested with
+ * golden files. */
+#pragma once
+
+#include <glib.h>
+
+typedef enum {
+    VP_INSTALL_NONE,   /* --no-define: no domain at all */
+    VP_INSTALL_CDROM,  /* boot an installer ISO, then the disk */
+    VP_INSTALL_KERNEL, /* direct kernel boot: --kernel/--initrd/--cmdline */
+    VP_INSTALL_IMPORT, /* the disk already holds a system */
+} VpInstallKind;
+
+typedef enum {
+    VP_NET_DEFAULT, /* network 'default' if active, else user networking */
+    VP_NET_NETWORK,
+    VP_NET_BRIDGE,
+    VP_NET_USER,
+    VP_NET_NONE,
+} VpNetKind;
+
+typedef struct {
+    char *name;
+    guint64 memory;       /* bytes */
+    guint vcpus;
+    char *virt_type;      /* "kvm" or "qemu" */
+    char *arch;           /* NULL: libvirt's default */
+    char *machine;        /* canonical machine name, NULL for default */
+    char *emulator;       /* NULL: libvirt's default */
+
+    char *disk_path;      /* volume path */
+    gboolean disk_block;  /* type='block' (logical pools) */
+    char *disk_format;    /* "qcow2" or "raw" */
+    char *disk_bus;       /* "virtio" */
+    char *disk_target;    /* "vda" */
+    char *cache;          /* NULL: hypervisor default */
+    char *io;
+    char *discard;
+
+    VpInstallKind install;
+    char *cdrom;
+    char *kernel;
+    char *initrd;
+    char *cmdline;
+
+    VpNetKind net;
+    char *net_source;     /* network or bridge name */
+    char *graphics;       /* "none", "vnc", "spice" */
+} VpDomainSpec;
+
+void vp_domain_spec_clear(VpDomainSpec *spec);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VpDomainSpec, vp_domain_spec_clear)
+
+/* The domain XML for SPEC.  Caller frees. */
+char *vp_domain_xml_build(const VpDomainSpec *spec);
+
+/* XML for a new, empty volume NAME in a pool (format raw, capacity
+ * CAPACITY bytes): the emitter's bytes arrive afterwards by upload, and
+ * libvirt then probes the qcow2 header. */
+char *vp_volume_xml_build(const char *name, guint64 capacity);
+
+/* XML for a directory pool NAME at PATH (the default pool). */
+char *vp_pool_dir_xml_build(const char *name, const char *path);
+
+/* From domain capabilities XML: the canonical machine name and the
+ * emulator path.  FALSE when the document lacks them. */
+gboolean vp_domcaps_parse(const char *xml, char **machine, char **emulator,
+                          GError **error);
+
+/* From a volume's XML: its target path and format type.  Caller frees. */
+gboolean vp_volume_xml_parse(const char *xml, char **path, char **format,
+                             GError **error);
+
+/* From a pool's XML: its type attribute and target path. */
+gboolean vp_pool_xml_parse(const char *xml, char **type, char **path,
+                           GError **error);

@@ -1,0 +1,500 @@
+#include "provision.h"
+
+#include <string.h>
+
+#include <glib/gi18n.h>
+
+#include "error.h"
+#include "interrupt.h"
+#include "qcow2-emit.h"
+#include "transaction.h"
+#include "virt.h"
+
+/* How long an undo waits for a daemon that went away to come back. */
+#define VP_RECONNECT_MS 15000
+
+void
+vp_provision_result_clear(VpProvisionResult *r)
+{
+    g_free(r->uri);
+    g_free(r->pool);
+    g_free(r->volume);
+    g_free(r->volume_path);
+    g_free(r->volume_format);
+    g_free(r->domain);
+    g_free(r->domain_xml);
+    g_free(r->uuid);
+    *r = (VpProvisionResult){ 0 };
+}
+
+static void G_GNUC_PRINTF(2, 3)
+vp_step(const VpProvisionPlan *plan, const char *format, ...)
+{
+    if (!plan->verbose) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, format);
+    g_autofree char *text = g_strdup_vprintf(format, ap);
+    va_end(ap);
+    /* Workflows do not print results; progress on stderr is the verbose
+     * mode's whole point. */
+    g_printerr("virt-provision: %s\n", text);
+}
+
+/* ---- undo steps ------------------------------------------------------- */
+
+typedef struct {
+    VpVirt *virt; /* borrowed: outlives the transaction */
+    char *pool;
+    char *name;
+} VpUndoTarget;
+
+static VpUndoTarget *
+vp_undo_target(VpVirt *virt, const char *pool, const char *name)
+{
+    VpUndoTarget *t = g_new0(VpUndoTarget, 1);
+    t->virt = virt;
+    t->pool = g_strdup(pool);
+    t->name = g_strdup(name);
+    return t;
+}
+
+static void
+vp_undo_target_free(gpointer p)
+{
+    VpUndoTarget *t = p;
+    g_free(t->pool);
+    g_free(t->name);
+    g_free(t);
+}
+
+static gboolean
+vp_undo_volume(gpointer data, GError **error)
+{
+    VpUndoTarget *t = data;
+    return vp_virt_ensure_alive(t->virt, VP_RECONNECT_MS, error) &&
+           vp_virt_volume_delete(t->virt, t->pool, t->name, error);
+}
+
+static gboolean
+vp_undo_pool(gpointer data, GError **error)
+{
+    VpUndoTarget *t = data;
+    return vp_virt_ensure_alive(t->virt, VP_RECONNECT_MS, error) &&
+           vp_virt_pool_remove(t->virt, t->pool, error);
+}
+
+static gboolean
+vp_undo_define(gpointer data, GError **error)
+{
+    VpUndoTarget *t = data;
+    return vp_virt_ensure_alive(t->virt, VP_RECONNECT_MS, error) &&
+           vp_virt_domain_undefine(t->virt, t->name, error);
+}
+
+static gboolean
+vp_undo_start(gpointer data, GError **error)
+{
+    VpUndoTarget *t = data;
+    return vp_virt_ensure_alive(t->virt, VP_RECONNECT_MS, error) &&
+           vp_virt_domain_destroy(t->virt, t->name, error);
+}
+
+/* ---- planning --------------------------------------------------------- */
+
+static gboolean
+vp_check_name(const char *name, GError **error)
+{
+    if (name == NULL || name[0] == '\0') {
+        g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
+                            _("--name is required: the name of the guest, "
+                              "such as --name zabbix"));
+        return FALSE;
+    }
+    if (!g_utf8_validate(name, -1, NULL) || strchr(name, '/') != NULL ||
+        name[0] == '.' || strpbrk(name, "\n\r\t") != NULL) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("invalid --name '%1$s': a guest name cannot contain '/' "
+                      "or control characters, nor start with '.'"), name);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Which pool types hold files, and which hold block devices; the rest
+ * cannot take a qcow2 image written through a stream. */
+static gboolean
+vp_pool_kind(const char *pool, const char *type, VpImageFormat format,
+             gboolean *block, GError **error)
+{
+    static const char *const file_types[] = { "dir", "fs", "netfs", "gluster" };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(file_types); i++) {
+        if (g_strcmp0(type, file_types[i]) == 0) {
+            *block = FALSE;
+            return TRUE;
+        }
+    }
+    if (g_strcmp0(type, "logical") == 0) {
+        *block = TRUE;
+        return TRUE;
+    }
+    if (format == VP_FORMAT_RAW) {
+        *block = TRUE;
+        return TRUE;
+    }
+    g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                _("pool '%1$s' is of type '%2$s', which cannot hold a qcow2 "
+                  "image; use --format raw or a dir, fs, netfs or logical pool"),
+                pool, type != NULL ? type : "?");
+    return FALSE;
+}
+
+/* Virt type, machine and emulator from the host's domain capabilities. */
+static gboolean
+vp_fill_hypervisor(VpVirt *virt, VpDomainSpec *d, GError **error)
+{
+    g_autofree char *caps = NULL;
+
+    if (d->virt_type == NULL) {
+        g_autoptr(GError) local = NULL;
+        caps = vp_virt_domain_caps(virt, "kvm", d->arch, d->machine, &local);
+        d->virt_type = g_strdup(caps != NULL ? "kvm" : "qemu");
+    }
+    if (caps == NULL && d->machine == NULL &&
+        (d->arch == NULL || g_strcmp0(d->arch, "x86_64") == 0)) {
+        /* q35 where the host has it: PCIe, SATA, as virt-install picks. */
+        caps = vp_virt_domain_caps(virt, d->virt_type, d->arch, "q35", NULL);
+    }
+    if (caps == NULL) {
+        caps = vp_virt_domain_caps(virt, d->virt_type, d->arch, d->machine,
+                                   error);
+        if (caps == NULL) {
+            return FALSE;
+        }
+    }
+    g_autofree char *machine = NULL;
+    g_autofree char *emulator = NULL;
+    if (!vp_domcaps_parse(caps, &machine, &emulator, error)) {
+        return FALSE;
+    }
+    if (machine != NULL) {
+        g_free(d->machine);
+        d->machine = g_steal_pointer(&machine);
+    }
+    if (d->emulator == NULL) {
+        d->emulator = g_steal_pointer(&emulator);
+    }
+    return TRUE;
+}
+
+static gboolean
+vp_fill_network(VpVirt *virt, VpDomainSpec *d, GError **error)
+{
+    gboolean exists;
+    gboolean active;
+
+    if (d->net != VP_NET_DEFAULT) {
+        return TRUE;
+    }
+    if (!vp_virt_network_state(virt, "default", &exists, &active, error)) {
+        return FALSE;
+    }
+    d->net = exists && active ? VP_NET_NETWORK : VP_NET_USER;
+    if (d->net == VP_NET_NETWORK) {
+        d->net_source = g_strdup("default");
+    }
+    return TRUE;
+}
+
+static char *
+vp_default_pool_path(VpVirt *virt)
+{
+    if (vp_virt_is_session(virt)) {
+        return g_build_filename(g_get_user_data_dir(), "libvirt", "images", NULL);
+    }
+    return g_strdup("/var/lib/libvirt/images");
+}
+
+static gboolean
+vp_plan_pool(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
+             char **pool_path, gboolean *block, GError **error)
+{
+    g_auto(VpPoolInfo) pool = { 0 };
+
+    if (!vp_virt_pool_info(virt, plan->pool, &pool, error)) {
+        return FALSE;
+    }
+    if (!pool.exists) {
+        if (g_strcmp0(plan->pool, "default") != 0) {
+            g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
+                        _("storage pool '%1$s' does not exist on '%2$s'; list "
+                          "pools with virsh pool-list --all"),
+                        plan->pool, vp_virt_uri(virt));
+            return FALSE;
+        }
+        /* As virt-install: a missing default pool becomes a directory. */
+        *pool_path = vp_default_pool_path(virt);
+        *block = FALSE;
+        r->pool_created = TRUE;
+        return TRUE;
+    }
+    if (!pool.active) {
+        g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
+                    _("storage pool '%1$s' is not active; start it with virsh "
+                      "pool-start %1$s"), plan->pool);
+        return FALSE;
+    }
+    if (!vp_pool_kind(plan->pool, pool.type, plan->image.format, block, error)) {
+        return FALSE;
+    }
+    *pool_path = g_strdup(pool.path);
+    return TRUE;
+}
+
+static gboolean
+vp_plan_conflicts(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
+                  GError **error)
+{
+    gboolean exists = FALSE;
+
+    if (!r->pool_created &&
+        !vp_virt_volume_exists(virt, plan->pool, r->volume, &exists, error)) {
+        return FALSE;
+    }
+    if (exists) {
+        g_set_error(error, VP_ERROR, VP_ERROR_EXISTS,
+                    _("volume '%1$s' already exists in pool '%2$s'; choose "
+                      "another --name, or delete it with virsh vol-delete "
+                      "--pool %2$s %1$s"), r->volume, plan->pool);
+        return FALSE;
+    }
+    if (plan->define &&
+        !vp_virt_domain_exists(virt, plan->name, &exists, error)) {
+        return FALSE;
+    }
+    if (plan->define && exists) {
+        g_set_error(error, VP_ERROR, VP_ERROR_EXISTS,
+                    _("domain '%1$s' already exists; choose another --name, or "
+                      "remove it with virsh undefine %1$s"), plan->name);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* ---- doing ------------------------------------------------------------ */
+
+static gboolean
+vp_write_volume(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
+                gboolean block, VpTransaction *t, GError **error)
+{
+    /* A file grows with the upload; a block device must be big enough for
+     * the whole image from the start. */
+    guint64 capacity = block ? r->layout.file_length : 0;
+    g_autofree char *what = g_strdup_printf(_("volume '%1$s' in pool '%2$s'"),
+                                            r->volume, plan->pool);
+
+    vp_step(plan, _("creating volume '%1$s' in pool '%2$s'"), r->volume,
+            plan->pool);
+    g_free(r->volume_path);
+    r->volume_path = vp_virt_volume_create(virt, plan->pool, r->volume,
+                                           capacity, error);
+    if (r->volume_path == NULL) {
+        return FALSE;
+    }
+    vp_transaction_push(t, what, vp_undo_volume,
+                        vp_undo_target(virt, plan->pool, r->volume),
+                        vp_undo_target_free);
+
+    vp_step(plan, _("uploading %1$" G_GUINT64_FORMAT " bytes of image "
+                    "(sparse)"), r->layout.file_length);
+    g_autoptr(VpSink) sink = vp_virt_upload_sink_new(virt, plan->pool, r->volume,
+                                                     block, error);
+    if (sink == NULL || !vp_image_emit(&r->layout, sink, error)) {
+        return FALSE;
+    }
+
+    g_auto(VpVolumeInfo) info = { 0 };
+    if (!vp_virt_volume_info(virt, plan->pool, r->volume, &info, error)) {
+        return FALSE;
+    }
+    const char *want = vp_image_format_to_string(plan->image.format);
+    /* libvirt probes the uploaded header; anything else means the bytes did
+     * not arrive as written. */
+    if (!block && (g_strcmp0(info.format, want) != 0 ||
+                   info.capacity != r->layout.virtual_size)) {
+        g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
+                    _("libvirt reports volume '%1$s' as %2$s of %3$"
+                      G_GUINT64_FORMAT " bytes after the upload, not %4$s of "
+                      "%5$" G_GUINT64_FORMAT " bytes"),
+                    r->volume, info.format != NULL ? info.format : "?",
+                    info.capacity, want, r->layout.virtual_size);
+        return FALSE;
+    }
+    r->volume_format = g_strdup(info.format != NULL ? info.format : want);
+    r->capacity = info.capacity;
+    r->allocation = info.allocation;
+    r->file_length = info.physical;
+    return TRUE;
+}
+
+static gboolean
+vp_make_domain(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
+               VpTransaction *t, GError **error)
+{
+    g_autofree char *what = g_strdup_printf(_("domain '%1$s'"), plan->name);
+
+    vp_step(plan, _("defining domain '%1$s'"), plan->name);
+    r->uuid = vp_virt_domain_define(virt, r->domain_xml, error);
+    if (r->uuid == NULL) {
+        return FALSE;
+    }
+    r->defined = TRUE;
+    vp_transaction_push(t, what, vp_undo_define,
+                        vp_undo_target(virt, NULL, plan->name),
+                        vp_undo_target_free);
+    if (plan->autostart &&
+        !vp_virt_domain_set_autostart(virt, plan->name, TRUE, error)) {
+        return FALSE;
+    }
+    r->autostart = plan->autostart;
+    if (plan->start) {
+        vp_step(plan, _("starting domain '%1$s'"), plan->name);
+        if (!vp_interrupt_check(error) ||
+            !vp_virt_domain_start(virt, plan->name, error)) {
+            return FALSE;
+        }
+        r->started = TRUE;
+        g_autofree char *running = g_strdup_printf(_("running domain '%1$s'"),
+                                                   plan->name);
+        vp_transaction_push(t, running, vp_undo_start,
+                            vp_undo_target(virt, NULL, plan->name),
+                            vp_undo_target_free);
+    }
+    return TRUE;
+}
+
+static gboolean
+vp_provision_plan(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
+                  gboolean *block, GError **error)
+{
+    g_autofree char *pool_path = NULL;
+
+    if (!vp_plan_pool(virt, plan, r, &pool_path, block, error)) {
+        return FALSE;
+    }
+    /* Block devices may hold stale data: preallocated clusters must read as
+     * zeros whatever is there (v3 zero flag; v2 has none, so zeros are
+     * written). */
+    if (*block && plan->image.format == VP_FORMAT_QCOW2 &&
+        plan->image.preallocation == VP_PREALLOC_METADATA) {
+        if (plan->image.version >= 3) {
+            plan->image.zero_flag = TRUE;
+        } else {
+            plan->image.preallocation = VP_PREALLOC_FULL;
+        }
+    }
+    if (!vp_qcow2_layout_compute(&plan->image, &r->layout, error) ||
+        !vp_plan_conflicts(virt, plan, r, error)) {
+        return FALSE;
+    }
+    r->volume_path = g_build_filename(pool_path, r->volume, NULL);
+    if (!plan->define) {
+        return TRUE;
+    }
+    VpDomainSpec *d = &plan->domain;
+    d->name = g_strdup(plan->name);
+    d->disk_path = g_strdup(r->volume_path);
+    d->disk_block = *block;
+    d->disk_format = g_strdup(vp_image_format_to_string(plan->image.format));
+    if (!vp_fill_hypervisor(virt, d, error) || !vp_fill_network(virt, d, error)) {
+        return FALSE;
+    }
+    r->domain_xml = vp_domain_xml_build(d);
+    return TRUE;
+}
+
+gboolean
+vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
+{
+    gboolean block = FALSE;
+
+    *r = (VpProvisionResult){ 0 };
+    if (!vp_check_name(plan->name, error)) {
+        return FALSE;
+    }
+    if (plan->image.size == 0) {
+        g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
+                            _("--size must be more than 0 for a guest disk, "
+                              "such as --size 20G"));
+        return FALSE;
+    }
+    if (plan->define && plan->domain.install == VP_INSTALL_NONE) {
+        g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
+                            _("say how the guest installs: --cdrom ISO, "
+                              "--kernel KERNEL [--initrd INITRD], or --import; "
+                              "or --no-define for the volume alone"));
+        return FALSE;
+    }
+    /* Every option is checked before a connection is even made. */
+    if (!vp_qcow2_layout_compute(&plan->image, &r->layout, error)) {
+        return FALSE;
+    }
+    r->pool = g_strdup(plan->pool);
+    r->domain = g_strdup(plan->name);
+    r->volume = g_strdup_printf("%s.%s", plan->name,
+                                plan->image.format == VP_FORMAT_RAW ? "img"
+                                                                    : "qcow2");
+
+    g_autoptr(VpVirt) virt = vp_virt_connect(plan->uri, error);
+    if (virt == NULL) {
+        return FALSE;
+    }
+    r->uri = g_strdup(vp_virt_uri(virt));
+    vp_step(plan, _("connected to '%1$s'"), r->uri);
+    if (!vp_provision_plan(virt, plan, r, &block, error)) {
+        return FALSE;
+    }
+    if (plan->print_xml || plan->dry_run) {
+        return TRUE;
+    }
+
+    g_autoptr(VpTransaction) t = vp_transaction_new();
+    gboolean ok = TRUE;
+    if (r->pool_created) {
+        g_autofree char *pool_path = g_path_get_dirname(r->volume_path);
+        g_autofree char *what = g_strdup_printf(_("storage pool '%1$s'"),
+                                                plan->pool);
+        vp_step(plan, _("creating directory pool '%1$s' at '%2$s'"),
+                plan->pool, pool_path);
+        ok = vp_virt_pool_create_dir(virt, plan->pool, pool_path, error);
+        if (ok) {
+            vp_transaction_push(t, what, vp_undo_pool,
+                                vp_undo_target(virt, plan->pool, NULL),
+                                vp_undo_target_free);
+        }
+    }
+    ok = ok && vp_write_volume(virt, plan, r, block, t, error);
+    if (ok && plan->define) {
+        /* The XML named the path the pool would give; use libvirt's. */
+        g_free(plan->domain.disk_path);
+        plan->domain.disk_path = g_strdup(r->volume_path);
+        g_free(r->domain_xml);
+        r->domain_xml = vp_domain_xml_build(&plan->domain);
+        ok = vp_interrupt_check(error) && vp_make_domain(virt, plan, r, t, error);
+    }
+    if (!ok) {
+        g_autoptr(GError) undo_error = NULL;
+        vp_step(plan, _("undoing what this run created"));
+        if (!vp_transaction_rollback(t, &undo_error)) {
+            g_prefix_error(error, "%s; ", undo_error->message);
+        }
+        r->defined = FALSE;
+        r->started = FALSE;
+        return FALSE;
+    }
+    vp_transaction_commit(t);
+    r->created = TRUE;
+    return TRUE;
+}

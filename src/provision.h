@@ -1,0 +1,55 @@
+/* The provision workflow: one pool volume written by the project's own
+ * emitter through a libvirt upload stream, and a domain that installs onto
+ * it.  The whole plan is validated before the first change; every change
+ * registers its undo, so a failure or an interrupt leaves the host as it
+ * was. */
+#pragma once
+
+#include <glib.h>
+
+#include "domain-xml.h"
+#include "image-options.h"
+#include "qcow2-layout.h"
+
+typedef struct {
+    const char *uri;      /* NULL: LIBVIRT_DEFAULT_URI or libvirt's default */
+    const char *pool;
+    const char *name;     /* domain name; the volume is NAME.qcow2/.img */
+    VpImageOptions image; /* size and DISK options */
+    VpDomainSpec domain;  /* what the user chose; the rest is filled in */
+    gboolean define;      /* FALSE with --no-define: the volume alone */
+    gboolean start;
+    gboolean autostart;
+    gboolean print_xml;   /* print the domain XML, create nothing */
+    gboolean dry_run;     /* validate and report, create nothing */
+    gboolean verbose;
+} VpProvisionPlan;
+
+typedef struct {
+    char *uri;
+    char *pool;
+    gboolean pool_created;
+    char *volume;
+    char *volume_path;
+    char *volume_format;  /* as libvirt reports it */
+    guint64 capacity;     /* as libvirt reports it, bytes */
+    guint64 allocation;   /* bytes */
+    guint64 file_length;  /* bytes */
+    VpQcow2Layout layout;
+    char *domain;
+    char *domain_xml;
+    char *uuid;
+    gboolean defined;
+    gboolean started;
+    gboolean autostart;
+    gboolean created;     /* FALSE for --dry-run and --print-xml */
+} VpProvisionResult;
+
+void vp_provision_result_clear(VpProvisionResult *r);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VpProvisionResult, vp_provision_result_clear)
+
+/* Carries out PLAN.  On failure everything this run created is removed
+ * again; the error says what failed (and, if an undo failed too, what was
+ * left behind). */
+gboolean vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *result,
+                          GError **error);

@@ -1,0 +1,100 @@
+/* The libvirt boundary: the only code that includes the libvirt headers.
+ * Connection, pools, volumes, upload streams, domains; every libvirt error
+ * becomes a GError (VP_ERROR_FAILED unless stated) whose message says what
+ * was attempted and libvirt's reason. */
+#pragma once
+
+#include <glib.h>
+
+#include "sink.h"
+
+typedef struct VpVirt VpVirt;
+
+/* Connects to URI, or LIBVIRT_DEFAULT_URI, or libvirt's default when both
+ * are NULL.  The error names the URI tried and how to start a daemon. */
+VpVirt *vp_virt_connect(const char *uri, GError **error);
+void vp_virt_free(VpVirt *virt);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpVirt, vp_virt_free)
+
+/* The URI actually connected to. */
+const char *vp_virt_uri(VpVirt *virt);
+/* TRUE for qemu:///session-style (unprivileged) connections. */
+gboolean vp_virt_is_session(VpVirt *virt);
+
+/* Makes sure the connection still works; when the daemon went away,
+ * reconnects to the same URI, trying for up to TIMEOUT_MS.  Used by undo
+ * steps, which must reach the daemon to remove what was created. */
+gboolean vp_virt_ensure_alive(VpVirt *virt, guint timeout_ms, GError **error);
+
+typedef struct {
+    gboolean exists;
+    gboolean active;
+    char *type;  /* "dir", "logical", ... */
+    char *path;  /* target path */
+    guint64 available; /* bytes */
+} VpPoolInfo;
+void vp_pool_info_clear(VpPoolInfo *info);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VpPoolInfo, vp_pool_info_clear)
+
+gboolean vp_virt_pool_info(VpVirt *virt, const char *pool, VpPoolInfo *info,
+                           GError **error);
+/* Defines, builds, starts and marks autostart a directory pool. */
+gboolean vp_virt_pool_create_dir(VpVirt *virt, const char *pool,
+                                 const char *path, GError **error);
+/* Undo of vp_virt_pool_create_dir: stops and undefines (keeps the
+ * directory only if it holds files). */
+gboolean vp_virt_pool_remove(VpVirt *virt, const char *pool, GError **error);
+
+gboolean vp_virt_volume_exists(VpVirt *virt, const char *pool,
+                               const char *name, gboolean *exists,
+                               GError **error);
+/* Creates an empty raw volume of CAPACITY bytes; returns its path. */
+char *vp_virt_volume_create(VpVirt *virt, const char *pool, const char *name,
+                            guint64 capacity, GError **error);
+gboolean vp_virt_volume_delete(VpVirt *virt, const char *pool,
+                               const char *name, GError **error);
+
+typedef struct {
+    char *path;
+    char *format;
+    guint64 capacity;   /* bytes */
+    guint64 allocation; /* bytes */
+    guint64 physical;   /* bytes: file length */
+} VpVolumeInfo;
+void vp_volume_info_clear(VpVolumeInfo *info);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VpVolumeInfo, vp_volume_info_clear)
+
+/* Refreshes the pool, then reports the volume as libvirt now sees it. */
+gboolean vp_virt_volume_info(VpVirt *virt, const char *pool,
+                             const char *name, VpVolumeInfo *info,
+                             GError **error);
+
+/* A sink that uploads into volume NAME through a sparse stream.  Holes
+ * travel as stream holes unless WRITE_HOLES (block devices that may not
+ * read back zeros), when they travel as zero bytes.  Commit finishes the
+ * stream; freeing without commit aborts it. */
+VpSink *vp_virt_upload_sink_new(VpVirt *virt, const char *pool,
+                                const char *name, gboolean write_holes,
+                                GError **error);
+
+gboolean vp_virt_domain_exists(VpVirt *virt, const char *name,
+                               gboolean *exists, GError **error);
+/* Defines XML; returns the new domain's UUID string. */
+char *vp_virt_domain_define(VpVirt *virt, const char *xml, GError **error);
+gboolean vp_virt_domain_undefine(VpVirt *virt, const char *name,
+                                 GError **error);
+gboolean vp_virt_domain_start(VpVirt *virt, const char *name, GError **error);
+gboolean vp_virt_domain_destroy(VpVirt *virt, const char *name,
+                                GError **error);
+gboolean vp_virt_domain_set_autostart(VpVirt *virt, const char *name,
+                                      gboolean autostart, GError **error);
+
+/* Domain capabilities XML for VIRT_TYPE/ARCH/MACHINE (NULLs: defaults);
+ * NULL with an error when the hypervisor does not offer that combination. */
+char *vp_virt_domain_caps(VpVirt *virt, const char *virt_type,
+                          const char *arch, const char *machine,
+                          GError **error);
+
+gboolean vp_virt_network_state(VpVirt *virt, const char *name,
+                               gboolean *exists, gboolean *active,
+                               GError **error);

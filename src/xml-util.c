@@ -1,0 +1,71 @@
+#include "xml-util.h"
+
+#include <string.h>
+
+#include <glib/gi18n.h>
+#include <libxml/parser.h>
+
+#include "error.h"
+
+xmlNodePtr
+vp_xml_child(xmlNodePtr parent, const char *name, const char *text)
+{
+    xmlNodePtr node = xmlNewChild(parent, NULL, BAD_CAST name, NULL);
+    if (text != NULL) {
+        /* xmlNodeAddContent escapes; xmlNewChild's content would not. */
+        xmlNodeAddContent(node, BAD_CAST text);
+    }
+    return node;
+}
+
+void
+vp_xml_attr(xmlNodePtr node, const char *name, const char *value)
+{
+    if (value != NULL) {
+        xmlSetProp(node, BAD_CAST name, BAD_CAST value);
+    }
+}
+
+void
+vp_xml_attr_u64(xmlNodePtr node, const char *name, guint64 value)
+{
+    char text[32];
+    g_snprintf(text, sizeof(text), "%" G_GUINT64_FORMAT, value);
+    vp_xml_attr(node, name, text);
+}
+
+char *
+vp_xml_to_string(xmlDocPtr doc)
+{
+    g_autoptr(xmlBuffer) buf = xmlBufferCreate();
+    xmlNodeDump(buf, doc, xmlDocGetRootElement(doc), 0, 1);
+    return g_strdup_printf("%s\n", (const char *)xmlBufferContent(buf));
+}
+
+xmlDocPtr
+vp_xml_parse(const char *text, const char *what, GError **error)
+{
+    xmlDocPtr doc = xmlReadMemory(text, (int)strlen(text), what, NULL,
+                                  XML_PARSE_NONET | XML_PARSE_NOBLANKS);
+    if (doc == NULL) {
+        const xmlError *e = xmlGetLastError();
+        g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
+                    _("cannot parse %1$s: %2$s"), what,
+                    e != NULL && e->message != NULL ? g_strchomp(e->message)
+                                                    : _("invalid XML"));
+    }
+    return doc;
+}
+
+char *
+vp_xml_xpath_string(xmlDocPtr doc, const char *xpath)
+{
+    g_autoptr(xmlXPathContext) ctx = xmlXPathNewContext(doc);
+    g_autofree char *expr = g_strdup_printf("string(%s)", xpath);
+    g_autoptr(xmlXPathObject) obj = xmlXPathEvalExpression(BAD_CAST expr, ctx);
+
+    if (obj == NULL || obj->stringval == NULL || obj->stringval[0] == '\0') {
+        return NULL;
+    }
+    return g_strdup((const char *)obj->stringval);
+}
