@@ -129,8 +129,13 @@ main(int argc, char **argv)
         printf("virt-provision %s\n", VP_VERSION);
         return VP_EXIT_OK;
     }
-    if (argc == 1 || (index < argc && (strcmp(argv[index], "-h") == 0 ||
-                                      strcmp(argv[index], "--help") == 0))) {
+    if (argc == 1) {
+        g_printerr(_("%1$s: no command given; see 'virt-provision --help'\n"),
+                   g_get_prgname());
+        return VP_EXIT_USAGE;
+    }
+    if (index < argc && (strcmp(argv[index], "-h") == 0 ||
+                         strcmp(argv[index], "--help") == 0)) {
         vp_print_usage(stdout);
         return VP_EXIT_OK;
     }
