@@ -141,10 +141,9 @@ vp_domain_console(xmlNodePtr devices)
 char *
 vp_domain_xml_build(const VpDomainSpec *s)
 {
-    g_autoptr(xmlDoc) doc = xmlNewDoc(BAD_CAST "1.0");
-    xmlNodePtr root = xmlNewNode(NULL, BAD_CAST "domain");
+    xmlNodePtr root;
+    g_autoptr(xmlDoc) doc = vp_xml_new_doc("domain", &root);
 
-    xmlDocSetRootElement(doc, root);
     vp_xml_attr(root, "type", s->virt_type);
     vp_xml_child(root, "name", s->name);
     char text[32];
@@ -193,11 +192,10 @@ vp_domain_xml_build(const VpDomainSpec *s)
 char *
 vp_volume_xml_build(const char *name, guint64 capacity)
 {
-    g_autoptr(xmlDoc) doc = xmlNewDoc(BAD_CAST "1.0");
-    xmlNodePtr root = xmlNewNode(NULL, BAD_CAST "volume");
+    xmlNodePtr root;
+    g_autoptr(xmlDoc) doc = vp_xml_new_doc("volume", &root);
     char text[32];
 
-    xmlDocSetRootElement(doc, root);
     vp_xml_child(root, "name", name);
     g_snprintf(text, sizeof(text), "%" G_GUINT64_FORMAT, capacity);
     vp_xml_attr(vp_xml_child(root, "capacity", text), "unit", "bytes");
@@ -210,10 +208,9 @@ vp_volume_xml_build(const char *name, guint64 capacity)
 char *
 vp_pool_dir_xml_build(const char *name, const char *path)
 {
-    g_autoptr(xmlDoc) doc = xmlNewDoc(BAD_CAST "1.0");
-    xmlNodePtr root = xmlNewNode(NULL, BAD_CAST "pool");
+    xmlNodePtr root;
+    g_autoptr(xmlDoc) doc = vp_xml_new_doc("pool", &root);
 
-    xmlDocSetRootElement(doc, root);
     vp_xml_attr(root, "type", "dir");
     vp_xml_child(root, "name", name);
     vp_xml_child(vp_xml_child(root, "target", NULL), "path", path);

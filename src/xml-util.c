@@ -7,6 +7,18 @@
 
 #include "error.h"
 
+xmlDocPtr
+vp_xml_new_doc(const char *name, xmlNodePtr *root)
+{
+    xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
+    /* Declared UTF-8, so non-ASCII text is written as itself, not as
+     * character references. */
+    doc->encoding = xmlStrdup(BAD_CAST "UTF-8");
+    *root = xmlNewNode(NULL, BAD_CAST name);
+    xmlDocSetRootElement(doc, *root);
+    return doc;
+}
+
 xmlNodePtr
 vp_xml_child(xmlNodePtr parent, const char *name, const char *text)
 {
@@ -46,7 +58,8 @@ xmlDocPtr
 vp_xml_parse(const char *text, const char *what, GError **error)
 {
     xmlDocPtr doc = xmlReadMemory(text, (int)strlen(text), what, NULL,
-                                  XML_PARSE_NONET | XML_PARSE_NOBLANKS);
+                                  XML_PARSE_NONET | XML_PARSE_NOBLANKS |
+                                  XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
     if (doc == NULL) {
         const xmlError *e = xmlGetLastError();
         g_set_error(error, VP_ERROR, VP_ERROR_FAILED,

@@ -12,6 +12,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlBuffer, xmlBufferFree)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlXPathContext, xmlXPathFreeContext)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlXPathObject, xmlXPathFreeObject)
 
+/* A new UTF-8 document whose root element is NAME. */
+xmlDocPtr vp_xml_new_doc(const char *name, xmlNodePtr *root);
+
 /* A new child element NAME of PARENT with optional TEXT content (escaped). */
 xmlNodePtr vp_xml_child(xmlNodePtr parent, const char *name, const char *text);
 /* Sets attribute NAME to VALUE (escaped); a NULL VALUE sets nothing. */

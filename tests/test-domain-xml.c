@@ -1,0 +1,172 @@
+/* Domain, volume and pool XML against golden files in tests/data/.
+ *
+ * Regenerate the golden files after an intended change with
+ *   VP_REGENERATE_GOLDEN=1 build/tests/test-domain-xml
+ * and review the change with git diff (CI never sets the variable).
+ * tests/validate-golden.sh checks every golden domain with
+ * libvirt's own schema (virt-xml-validate). */
+#include <string.h>
+
+#include <glib.h>
+#include <libxml/parser.h>
+
+#include "domain-xml.h"
+
+static const char *data_dir;
+
+static void
+golden(const char *name, const char *xml)
+{
+    g_autofree char *path = g_build_filename(data_dir, name, NULL);
+    g_autofree char *expected = NULL;
+    g_autoptr(GError) error = NULL;
+
+    if (g_getenv("VP_REGENERATE_GOLDEN") != NULL) {
+        g_assert_true(g_file_set_contents(path, xml, -1, &error));
+        g_test_message("regenerated %s; review the change with git diff", path);
+        return;
+    }
+    g_assert_true(g_file_get_contents(path, &expected, NULL, &error));
+    g_assert_no_error(error);
+    g_assert_cmpstr(xml, ==, expected);
+
+    /* Whatever the text, it must be well-formed XML. */
+    xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), name, NULL,
+                                  XML_PARSE_NONET);
+    g_assert_nonnull(doc);
+    xmlFreeDoc(doc);
+}
+
+static void
+base_spec(VpDomainSpec *s, const char *name)
+{
+    *s = (VpDomainSpec){
+        .name = g_strdup(name),
+        .memory = G_GUINT64_CONSTANT(2) << 30,
+        .vcpus = 2,
+        .virt_type = g_strdup("qemu"),
+        .machine = g_strdup("pc-q35-7.2"),
+        .emulator = g_strdup("/usr/bin/qemu-system-x86_64"),
+        .disk_path = g_strdup("/var/lib/libvirt/images/zabbix.qcow2"),
+        .disk_format = g_strdup("qcow2"),
+        .disk_bus = g_strdup("virtio"),
+        .disk_target = g_strdup("vda"),
+        .cache = g_strdup("none"),
+        .io = g_strdup("native"),
+        .net = VP_NET_NETWORK,
+        .net_source = g_strdup("default"),
+        .graphics = g_strdup("none"),
+    };
+}
+
+static void
+test_cdrom(void)
+{
+    g_auto(VpDomainSpec) s;
+    base_spec(&s, "zabbix");
+    s.install = VP_INSTALL_CDROM;
+    s.cdrom = g_strdup("/srv/iso/debian-12.iso");
+    s.graphics = (g_free(s.graphics), g_strdup("vnc"));
+    g_autofree char *xml = vp_domain_xml_build(&s);
+    golden("domain-cdrom.xml", xml);
+}
+
+static void
+test_kernel(void)
+{
+    g_auto(VpDomainSpec) s;
+    base_spec(&s, "ci-42");
+    s.install = VP_INSTALL_KERNEL;
+    s.kernel = g_strdup("/srv/boot/vmlinuz");
+    s.initrd = g_strdup("/srv/boot/initrd.img");
+    s.cmdline = g_strdup("console=ttyS0 root=/dev/vda1 quiet");
+    s.net = VP_NET_USER;
+    g_autofree char *xml = vp_domain_xml_build(&s);
+    golden("domain-kernel.xml", xml);
+}
+
+static void
+test_import_kvm_block(void)
+{
+    g_auto(VpDomainSpec) s;
+    base_spec(&s, "db1");
+    s.install = VP_INSTALL_IMPORT;
+    s.virt_type = (g_free(s.virt_type), g_strdup("kvm"));
+    s.disk_block = TRUE;
+    s.disk_path = (g_free(s.disk_path), g_strdup("/dev/vg0/db1.qcow2"));
+    s.discard = g_strdup("unmap");
+    s.net = VP_NET_BRIDGE;
+    s.net_source = (g_free(s.net_source), g_strdup("br0"));
+    g_autofree char *xml = vp_domain_xml_build(&s);
+    golden("domain-import-block.xml", xml);
+}
+
+/* User text full of XML metacharacters and non-ASCII: escaped, never
+ * markup. */
+static void
+test_hostile_names(void)
+{
+    g_auto(VpDomainSpec) s;
+    base_spec(&s, "<zab&bix \"guest\" 'ü' 虚拟机>");
+    s.install = VP_INSTALL_KERNEL;
+    s.kernel = g_strdup("/srv/boot/vmlinuz&<x>");
+    s.cmdline = g_strdup("console=ttyS0 x=\"a&b\" y='<c>' ]]>");
+    s.disk_path = (g_free(s.disk_path),
+                   g_strdup("/pool/<zab&bix \"guest\" 'ü' 虚拟机>.qcow2"));
+    s.net = VP_NET_NONE;
+    g_autofree char *xml = vp_domain_xml_build(&s);
+    golden("domain-hostile.xml", xml);
+    g_assert_null(strstr(xml, "<zab"));
+    g_assert_nonnull(strstr(xml, "&lt;zab&amp;bix"));
+}
+
+static void
+test_volume_and_pool(void)
+{
+    g_autofree char *vol = vp_volume_xml_build("a&b<c>.qcow2", 0);
+    golden("volume.xml", vol);
+    g_autofree char *pool = vp_pool_dir_xml_build("default",
+                                                  "/var/lib/libvirt/images");
+    golden("pool-dir.xml", pool);
+}
+
+static void
+test_parsers(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *machine = NULL;
+    g_autofree char *emulator = NULL;
+    g_autofree char *path = NULL;
+    g_autofree char *format = NULL;
+
+    g_assert_true(vp_domcaps_parse(
+        "<domainCapabilities><path>/usr/bin/qemu-system-x86_64</path>"
+        "<domain>qemu</domain><machine>pc-q35-7.2</machine>"
+        "<arch>x86_64</arch></domainCapabilities>", &machine, &emulator, &error));
+    g_assert_cmpstr(machine, ==, "pc-q35-7.2");
+    g_assert_cmpstr(emulator, ==, "/usr/bin/qemu-system-x86_64");
+    g_assert_true(vp_volume_xml_parse(
+        "<volume><name>x</name><target><path>/p/x</path>"
+        "<format type='qcow2'/></target></volume>", &path, &format, &error));
+    g_assert_cmpstr(path, ==, "/p/x");
+    g_assert_cmpstr(format, ==, "qcow2");
+    g_assert_false(vp_volume_xml_parse("<volume>", &path, &format, &error));
+    g_assert_nonnull(error);
+}
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    data_dir = g_getenv("VP_TEST_DATA");
+    if (data_dir == NULL) {
+        data_dir = VP_TEST_DATA;
+    }
+    g_test_add_func("/domain-xml/cdrom", test_cdrom);
+    g_test_add_func("/domain-xml/kernel", test_kernel);
+    g_test_add_func("/domain-xml/import-kvm-block", test_import_kvm_block);
+    g_test_add_func("/domain-xml/hostile-names", test_hostile_names);
+    g_test_add_func("/domain-xml/volume-and-pool", test_volume_and_pool);
+    g_test_add_func("/domain-xml/parsers", test_parsers);
+    return g_test_run();
+}
