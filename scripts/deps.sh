@@ -3,6 +3,8 @@
 
 VP_BUILD_PACKAGES="cmake make gcc pkg-config gettext libglib2.0-dev
     libjson-glib-dev libxml2-dev libvirt-dev"
+VP_RUNTIME_PACKAGES="libvirt-daemon libvirt-clients libvirt-daemon-driver-qemu
+    qemu-system-x86 qemu-utils"
 VP_TEST_PACKAGES="python3 qemu-utils clang libclang-rt-14-dev util-linux"
 
 # Installs the named packages that are missing.  As root directly; as an

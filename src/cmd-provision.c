@@ -114,7 +114,7 @@ vp_install_media(const VpProvisionArgs *a, VpDomainSpec *d, GError **error)
     d->install = a->cdrom != NULL    ? VP_INSTALL_CDROM
                  : a->kernel != NULL ? VP_INSTALL_KERNEL
                  : a->import         ? VP_INSTALL_IMPORT
-                                     : VP_INSTALL_NONE;
+                                     : VP_INSTALL_PXE;
     d->cdrom = g_strdup(a->cdrom);
     d->kernel = g_strdup(a->kernel);
     d->initrd = g_strdup(a->initrd);
@@ -181,8 +181,18 @@ vp_domain_from_args(const VpProvisionArgs *a, VpDomainSpec *d, GError **error)
                      : g_str_equal(d->cache, "none") ? "native" : NULL);
     d->discard = g_strdup(a->discard);
     d->graphics = g_strdup(a->graphics != NULL ? a->graphics : "none");
-    return vp_parse_network(a->network, d, error) &&
-           vp_install_media(a, d, error);
+    if (!vp_parse_network(a->network, d, error) ||
+        !vp_install_media(a, d, error)) {
+        return FALSE;
+    }
+    if (d->install == VP_INSTALL_PXE && d->net == VP_NET_NONE) {
+        g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
+                            _("without --cdrom, --kernel or --import the guest "
+                              "installs from the network, which --network none "
+                              "rules out; choose one of them"));
+        return FALSE;
+    }
+    return TRUE;
 }
 
 static JsonNode *
@@ -297,7 +307,9 @@ vp_cmd_provision(const VpCommand *cmd, int argc, char **argv)
         { "cmdline", 0, 0, G_OPTION_ARG_STRING, &a.cmdline,
           N_("Kernel command line for --kernel"), N_("ARGS") },
         { "import", 0, 0, G_OPTION_ARG_NONE, &a.import,
-          N_("Boot from the disk itself (no installer)"), NULL },
+          N_("Boot from the disk itself (no installer); without --cdrom, "
+             "--kernel or --import the guest boots from the network (PXE)"),
+          NULL },
         { "network", 0, 0, G_OPTION_ARG_STRING, &a.network,
           N_("network=NAME, bridge=BR, user or none (default: network "
              "'default' if active, else user)"), N_("SPEC") },

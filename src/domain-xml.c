@@ -52,8 +52,13 @@ vp_domain_os(xmlNodePtr root, const VpDomainSpec *s)
         vp_xml_attr(vp_xml_child(os, "boot", NULL), "dev", "cdrom");
         vp_xml_attr(vp_xml_child(os, "boot", NULL), "dev", "hd");
         break;
+    case VP_INSTALL_PXE:
+        /* As a CI lab's installer server expects: PXE until the disk holds
+         * a system, then the disk. */
+        vp_xml_attr(vp_xml_child(os, "boot", NULL), "dev", "network");
+        vp_xml_attr(vp_xml_child(os, "boot", NULL), "dev", "hd");
+        break;
     case VP_INSTALL_IMPORT:
-    case VP_INSTALL_NONE:
         vp_xml_attr(vp_xml_child(os, "boot", NULL), "dev", "hd");
         break;
     }

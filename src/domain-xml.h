@@ -7,7 +7,7 @@
 #include <glib.h>
 
 typedef enum {
-    VP_INSTALL_NONE,   /* --no-define: no domain at all */
+    VP_INSTALL_PXE,    /* no media given: network boot, then the disk */
     VP_INSTALL_CDROM,  /* boot an installer ISO, then the disk */
     VP_INSTALL_KERNEL, /* direct kernel boot: --kernel/--initrd/--cmdline */
     VP_INSTALL_IMPORT, /* the disk already holds a system */

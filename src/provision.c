@@ -430,13 +430,6 @@ vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
                               "such as --size 20G"));
         return FALSE;
     }
-    if (plan->define && plan->domain.install == VP_INSTALL_NONE) {
-        g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
-                            _("say how the guest installs: --cdrom ISO, "
-                              "--kernel KERNEL [--initrd INITRD], or --import; "
-                              "or --no-define for the volume alone"));
-        return FALSE;
-    }
     /* Every option is checked before a connection is even made. */
     if (!vp_qcow2_layout_compute(&plan->image, &r->layout, error)) {
         return FALSE;

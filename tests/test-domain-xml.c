@@ -71,6 +71,17 @@ test_cdrom(void)
     golden("domain-cdrom.xml", xml);
 }
 
+/* The product command names no media: network boot, then the disk. */
+static void
+test_pxe(void)
+{
+    g_auto(VpDomainSpec) s;
+    base_spec(&s, "zabbix");
+    s.install = VP_INSTALL_PXE;
+    g_autofree char *xml = vp_domain_xml_build(&s);
+    golden("domain-pxe.xml", xml);
+}
+
 static void
 test_kernel(void)
 {
@@ -163,6 +174,7 @@ main(int argc, char **argv)
         data_dir = VP_TEST_DATA;
     }
     g_test_add_func("/domain-xml/cdrom", test_cdrom);
+    g_test_add_func("/domain-xml/pxe", test_pxe);
     g_test_add_func("/domain-xml/kernel", test_kernel);
     g_test_add_func("/domain-xml/import-kvm-block", test_import_kvm_block);
     g_test_add_func("/domain-xml/hostile-names", test_hostile_names);
