@@ -1,12 +1,28 @@
 /* virt-provision: entry point.  Finds the subcommand and hands it the rest
- * of the command line; global options may stand before or after it. */
+ * of the command line; global options may stand before or after it.
+ *
+ * This file builds two programs.  virt-provision itself links no libvirt:
+ * the offline commands (image, info, check) start in a few milliseconds and
+ * a few MiB.  For the commands that talk to libvirt it executes
+ * virt-provision-libvirt (built with VP_WITH_LIBVIRT) with the same
+ * arguments. */
+#include <errno.h>
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <glib/gi18n.h>
 
 #include "cli.h"
+
+#ifdef VP_WITH_LIBVIRT
+#define VP_LIBVIRT_RUN(fn) fn
+#else
+static int vp_exec_libvirt(const VpCommand *cmd, int argc, char **argv);
+#define VP_LIBVIRT_RUN(fn) vp_exec_libvirt
+static char **vp_original_argv;
+#endif
 
 static const VpCommand vp_commands[] = {
     {
@@ -21,7 +37,7 @@ static const VpCommand vp_commands[] = {
                           "--name ci-42 --size 20G --import --start\n"
                           "  virt-provision --pool default --name data --size "
                           "1T --no-define\n"),
-        .run = vp_cmd_provision,
+        .run = VP_LIBVIRT_RUN(vp_cmd_provision),
     },
     {
         .name = "image",
@@ -79,6 +95,38 @@ vp_print_usage(FILE *out)
               "or input."));
 }
 
+#ifndef VP_WITH_LIBVIRT
+/* The libvirt-linked program: next to this one (a build tree, or an
+ * installation that keeps them together), else in the libexec directory. */
+static char *
+vp_libvirt_program(void)
+{
+    g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
+
+    if (self != NULL) {
+        g_autofree char *dir = g_path_get_dirname(self);
+        char *beside = g_build_filename(dir, "virt-provision-libvirt", NULL);
+        if (g_file_test(beside, G_FILE_TEST_IS_EXECUTABLE)) {
+            return beside;
+        }
+        g_free(beside);
+    }
+    return g_build_filename(VP_LIBEXECDIR, "virt-provision-libvirt", NULL);
+}
+
+static int
+vp_exec_libvirt(const VpCommand *cmd, int argc, char **argv)
+{
+    g_autofree char *program = vp_libvirt_program();
+
+    execv(program, vp_original_argv);
+    g_printerr(_("%1$s: cannot run '%2$s' for the %3$s command: %4$s; "
+                 "reinstall virt-provision\n"),
+               g_get_prgname(), program, cmd->name, g_strerror(errno));
+    return VP_EXIT_FAILED;
+}
+#endif
+
 static gboolean
 vp_is_global_option(const char *arg)
 {
@@ -114,6 +162,9 @@ main(int argc, char **argv)
     bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
     textdomain(GETTEXT_PACKAGE);
     g_set_prgname("virt-provision");
+#ifndef VP_WITH_LIBVIRT
+    vp_original_argv = argv;
+#endif
 
     /* The command is the first argument that is not a global option (or
      * a global option's value).  With none, the command is provision, which
