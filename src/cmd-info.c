@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "error.h"
+#include "file-alloc.h"
 #include "qcow2-format.h"
 #include "qcow2-reader.h"
 #include "size.h"
@@ -17,12 +18,13 @@ typedef struct {
     const char *prealloc;
 } VpInfo;
 
-/* The preallocation state from the mapping and the file's allocation: a
- * fully mapped image whose data area is mostly allocated on disk was made
- * with falloc or full (or has been written all over); one that is mostly
- * holes has metadata preallocation. */
+/* The preallocation state from the mapping and from what the file system
+ * allocated inside the mapped data clusters (metadata excluded, so tiny
+ * images judge right): a fully mapped image whose data clusters are mostly
+ * allocated was made with falloc or full (or has been written all over);
+ * one whose data clusters are mostly holes has metadata preallocation. */
 static const char *
-vp_info_prealloc_state(const VpInfo *info)
+vp_info_prealloc_state(const VpInfo *info, guint64 data_allocated)
 {
     if (info->mapped == 0) {
         return "off";
@@ -31,8 +33,7 @@ vp_info_prealloc_state(const VpInfo *info)
         return "partial";
     }
     guint64 mapped_bytes = info->mapped * info->meta->cluster_size;
-    return info->file->allocated >= mapped_bytes / 2 ? "falloc/full"
-                                                     : "metadata";
+    return data_allocated >= mapped_bytes / 2 ? "falloc/full" : "metadata";
 }
 
 static JsonNode *
@@ -162,10 +163,20 @@ vp_cmd_info(const VpCommand *cmd, int argc, char **argv)
         guint64 cs = info.meta->cluster_size;
         info.guest_clusters = info.meta->virtual_size / cs +
                               (info.meta->virtual_size % cs != 0);
-        if (!vp_qcow2_image_count_mapped(file.img, &info.mapped, &error)) {
+        g_autoptr(GArray) runs = g_array_new(FALSE, FALSE, sizeof(VpRange));
+        gboolean complete = FALSE;
+        guint64 data_allocated = 0;
+        /* A million runs is a badly fragmented image; past that, the whole
+         * file's allocation is a good enough measure. */
+        if (!vp_qcow2_image_count_mapped(file.img, &info.mapped, runs, 1u << 20,
+                                         &complete, &error)) {
             return vp_cli_fail(g_steal_pointer(&error));
         }
-        info.prealloc = vp_info_prealloc_state(&info);
+        if (!complete || !vp_file_allocated_in(file.fd, runs, &data_allocated,
+                                               NULL)) {
+            data_allocated = file.allocated;
+        }
+        info.prealloc = vp_info_prealloc_state(&info, data_allocated);
     }
     if (vp_global.json) {
         vp_cli_print_json(vp_info_json(&info));

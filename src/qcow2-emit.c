@@ -123,12 +123,43 @@ vp_refblock_of_ones(const VpQcow2Layout *layout)
     return block;
 }
 
+/* Sets refcount entry I of BLOCK to 1, in the width's packing. */
+static void
+vp_refblock_set_one(guint8 *block, guint64 i, guint32 bits)
+{
+    if (bits < 8) {
+        block[i * bits / 8] |= (guint8)(1u << (i * bits % 8));
+    } else {
+        block[(i + 1) * (bits / 8) - 1] = 1;
+    }
+}
+
+/* A block that covers part of the gap before the data area (at most one or
+ * two blocks, as the gap is smaller than 4 KiB): built entry by entry. */
+static gboolean
+vp_emit_refblock_with_gap(const VpQcow2Layout *layout, VpEmitter *e,
+                          guint64 first, guint64 n, GError **error)
+{
+    g_autofree guint8 *block = g_malloc0(layout->cluster_size);
+    guint64 gap_start = layout->meta_clusters;
+    guint64 gap_end = gap_start + layout->gap_clusters;
+
+    for (guint64 i = 0; i < n; i++) {
+        if (first + i < gap_start || first + i >= gap_end) {
+            vp_refblock_set_one(block, i, layout->opts.refcount_bits);
+        }
+    }
+    return vp_emitter_put(e, block, layout->cluster_size, error);
+}
+
 static gboolean
 vp_emit_refblocks(const VpQcow2Layout *layout, VpEmitter *e, GError **error)
 {
     g_autofree guint8 *ones = vp_refblock_of_ones(layout);
     guint64 cs = layout->cluster_size;
     guint32 bits = layout->opts.refcount_bits;
+    guint64 gap_start = layout->meta_clusters;
+    guint64 gap_end = gap_start + layout->gap_clusters;
 
     for (guint64 b = 0; b < layout->refblock_count; b++) {
         guint64 first = b * layout->refblock_entries;
@@ -136,6 +167,12 @@ vp_emit_refblocks(const VpQcow2Layout *layout, VpEmitter *e, GError **error)
         guint64 full_bytes = n * bits / 8;
         guint32 rest_bits = (guint32)(n * bits % 8);
 
+        if (first < gap_end && first + n > gap_start) {
+            if (!vp_emit_refblock_with_gap(layout, e, first, n, error)) {
+                return FALSE;
+            }
+            continue;
+        }
         if (!vp_emitter_put(e, ones, full_bytes, error)) {
             return FALSE;
         }
@@ -306,6 +343,7 @@ vp_emit_qcow2(const VpQcow2Layout *layout, VpEmitter *e, GError **error)
            vp_emitter_table(e, layout->guest_clusters, layout->data_offset,
                             cs, l2_flags, l2_word1, layout->l2_entry_bytes,
                             layout->l2_count * cs, error) &&
+           vp_emitter_zeros(e, layout->gap_clusters * cs, error) &&
            vp_emit_data_area(layout, e, layout->data_clusters * cs, error);
 }
 

@@ -7,6 +7,7 @@
 #include "size.h"
 
 #define VP_SECTOR_SIZE 512
+#define VP_DATA_ALIGN 4096
 
 /* Bytes needed in cluster 0 before the backing file name: header, the
  * backing format extension, the feature name table, the end marker. */
@@ -223,25 +224,37 @@ vp_qcow2_layout_compute(const VpImageOptions *opts, VpQcow2Layout *layout,
     layout->data_clusters = prealloc ? layout->guest_clusters : 0;
     layout->refblock_entries = cs * 8 / opts->refcount_bits;
 
+    /* Guest blocks of 4 KiB must not straddle host file-system blocks (nor
+     * O_DIRECT sectors): with smaller clusters the data area starts on a
+     * 4 KiB boundary, after a few free clusters. */
+    guint64 align = MAX(cs, VP_DATA_ALIGN);
+    guint64 fixed = 1 + layout->l1_clusters + layout->l2_count;
+
     /* The refcount structures count themselves, so their size is the fixed
      * point of: blocks = ceil(all clusters / entries per block), table =
-     * ceil(blocks * 8 / cluster size).  Both only grow, so this ends. */
-    guint64 fixed = 1 + layout->l1_clusters + layout->l2_count;
-    if (!vp_layout_add(&fixed, layout->data_clusters, error)) {
-        return FALSE;
-    }
+     * ceil(blocks * 8 / cluster size).  Both only grow (the gap is below
+     * one alignment unit), so this ends. */
     guint64 rt = 0;
     guint64 rb = 0;
+    guint64 gap = 0;
     for (;;) {
-        guint64 total = fixed + rt + rb;
+        guint64 meta = fixed + rt + rb;
+        guint64 gap_new = layout->data_clusters > 0
+                              ? ((align - meta * cs % align) % align) / cs
+                              : 0;
+        guint64 total = meta + gap_new;
+        if (!vp_layout_add(&total, layout->data_clusters, error)) {
+            return FALSE;
+        }
         guint64 rb_new = total / layout->refblock_entries +
                          (total % layout->refblock_entries != 0);
         guint64 rt_new = (rb_new * 8 + cs - 1) / cs;
-        if (rb_new == rb && rt_new == rt) {
+        if (rb_new == rb && rt_new == rt && gap_new == gap) {
             break;
         }
         rb = rb_new;
         rt = rt_new;
+        gap = gap_new;
     }
     if (rt * cs > VP_QCOW2_MAX_REFTABLE_BYTES) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
@@ -253,7 +266,9 @@ vp_qcow2_layout_compute(const VpImageOptions *opts, VpQcow2Layout *layout,
     }
     layout->reftable_clusters = rt;
     layout->refblock_count = rb;
-    layout->used_clusters = fixed + rt + rb;
+    layout->meta_clusters = fixed + rt + rb;
+    layout->gap_clusters = gap;
+    layout->used_clusters = layout->meta_clusters + gap + layout->data_clusters;
 
     /* With the counts bounded by the L1 and refcount table caps, these
      * products stay far below 2^64; the host offset cap is what binds. */
@@ -261,7 +276,7 @@ vp_qcow2_layout_compute(const VpImageOptions *opts, VpQcow2Layout *layout,
     layout->refblock_offset = layout->reftable_offset + rt * cs;
     layout->l1_offset = layout->refblock_offset + rb * cs;
     layout->l2_offset = layout->l1_offset + layout->l1_clusters * cs;
-    layout->data_offset = layout->l2_offset + layout->l2_count * cs;
+    layout->data_offset = (layout->meta_clusters + gap) * cs;
     if (layout->used_clusters > VP_QCOW2_MAX_HOST_OFFSET / cs) {
         g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
                             _("the image would pass qcow2's 64 PiB limit on "

@@ -8,6 +8,8 @@
  *                        of the image including themselves
  *   L1 table             l1_clusters clusters (l1_size entries used)
  *   L2 tables            l2_count clusters (preallocated images only)
+ *   (gap)                gap_clusters free clusters (refcount 0), so that
+ *                        the data area starts on a 4 KiB boundary
  *   data area            guest offset X at host offset data_offset + X
  *
  * This is valid qcow2 (qemu interleaves L2 tables with data instead), has no
@@ -43,10 +45,14 @@ typedef struct {
     guint64 l1_clusters;
     guint64 l2_offset;
     guint64 l2_count;
+    guint64 gap_clusters;   /* free clusters before the data area */
     guint64 data_offset;
     guint64 data_clusters;  /* clusters placed in the data area */
 
-    guint64 used_clusters;  /* clusters 0 .. used_clusters-1 have refcount 1 */
+    /* Clusters 0 .. used_clusters-1 are covered by the refcount blocks; all
+     * have refcount 1 but the gap. */
+    guint64 used_clusters;
+    guint64 meta_clusters;  /* header .. last L2 table */
     guint64 file_length;    /* bytes */
 } VpQcow2Layout;
 

@@ -471,14 +471,44 @@ vp_cluster_type(const VpQcow2Image *img, guint64 entry)
                                           : VP_CLUSTER_UNALLOCATED;
 }
 
+static gint
+vp_range_compare(gconstpointer a, gconstpointer b)
+{
+    const VpRange *x = a;
+    const VpRange *y = b;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* Adds the cluster at OFFSET to RUNS, extending the last run when it is
+ * adjacent.  Returns FALSE once MAX_RUNS would be exceeded. */
+static gboolean
+vp_runs_add(GArray *runs, guint max_runs, guint64 offset, guint64 length)
+{
+    if (runs->len > 0) {
+        VpRange *last = &g_array_index(runs, VpRange, runs->len - 1);
+        if (last->offset + last->length == offset) {
+            last->length += length;
+            return TRUE;
+        }
+    }
+    if (runs->len >= max_runs) {
+        return FALSE;
+    }
+    VpRange r = { offset, length };
+    g_array_append_val(runs, r);
+    return TRUE;
+}
+
 gboolean
-vp_qcow2_image_count_mapped(VpQcow2Image *img, guint64 *mapped,
+vp_qcow2_image_count_mapped(VpQcow2Image *img, guint64 *mapped, GArray *runs,
+                            guint max_runs, gboolean *runs_complete,
                             GError **error)
 {
     const VpQcow2Meta *m = &img->meta;
     g_autofree guint8 *l2 = g_malloc(m->cluster_size);
     guint64 guest = m->virtual_size / m->cluster_size +
                     (m->virtual_size % m->cluster_size != 0);
+    gboolean complete = runs != NULL;
 
     *mapped = 0;
     for (guint64 i = 0; i < m->l1_size; i++) {
@@ -498,7 +528,17 @@ vp_qcow2_image_count_mapped(VpQcow2Image *img, guint64 *mapped,
                 type == VP_CLUSTER_COMPRESSED) {
                 (*mapped)++;
             }
+            if (complete && (type == VP_CLUSTER_NORMAL ||
+                             type == VP_CLUSTER_ZERO_ALLOC)) {
+                complete = vp_runs_add(runs, max_runs,
+                                       entry & VP_QCOW2_OFFSET_MASK,
+                                       m->cluster_size);
+            }
         }
+    }
+    if (runs != NULL) {
+        g_array_sort(runs, vp_range_compare);
+        *runs_complete = complete;
     }
     return TRUE;
 }

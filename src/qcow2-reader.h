@@ -56,10 +56,21 @@ gboolean vp_qcow2_probe(VpReadFunc read, gpointer opaque, gboolean *is_qcow2,
 
 const VpQcow2Meta *vp_qcow2_image_meta(const VpQcow2Image *img);
 
+/* A range of host bytes. */
+typedef struct {
+    guint64 offset;
+    guint64 length;
+} VpRange;
+
 /* Counts guest clusters that have a host cluster or compressed data: the
- * "mapped" half of the preallocation state.  Reads every L2 table once. */
+ * "mapped" half of the preallocation state.  Reads every L2 table once.
+ * When RUNS is not NULL, appends the host ranges of the mapped data
+ * clusters to it (adjacent clusters merged, sorted by offset) as long as
+ * there are at most MAX_RUNS of them; *RUNS_COMPLETE says whether all
+ * fitted. */
 gboolean vp_qcow2_image_count_mapped(VpQcow2Image *img, guint64 *mapped,
-                                     GError **error);
+                                     GArray *runs, guint max_runs,
+                                     gboolean *runs_complete, GError **error);
 
 typedef struct {
     guint64 corruptions;

@@ -7,7 +7,7 @@ below as a stable API (add to it, do not change it):
     Result                 what run() returns: argv, rc, out, err, .cmdline
     run(argv, cwd=None, timeout=None) -> Result      never raises on rc != 0
     vp_bin() -> str        $VP_BIN, absolute and executable, else raises
-    vp(*args, cwd=None) -> Result                    runs the virt-provision binary
+    vp(*args, cwd=None, timeout=None) -> Result      runs virt-provision
     require_tools()        raises unless qemu-img and qemu-io are on PATH
     create(path, size, fmt="qcow2", options=None, backing=None,
            backing_fmt=None)                         qemu-img create -q, raises

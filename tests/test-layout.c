@@ -76,6 +76,11 @@ test_refcounts_cover_themselves(void)
                 g_assert_cmpuint(l.guest_clusters * l.cluster_size, >=,
                                  l.virtual_size);
                 g_assert_cmpuint(l.virtual_size % 512, ==, 0);
+                /* The data area starts on a 4 KiB boundary. */
+                if (l.data_clusters > 0) {
+                    g_assert_cmpuint(l.data_offset % 4096, ==, 0);
+                }
+                g_assert_cmpuint(l.gap_clusters * l.cluster_size, <, 4096);
             }
         }
     }

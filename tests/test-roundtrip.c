@@ -147,7 +147,8 @@ roundtrip(const Case *c)
     }
 
     guint64 mapped;
-    g_assert_true(vp_qcow2_image_count_mapped(img, &mapped, &error));
+    g_assert_true(vp_qcow2_image_count_mapped(img, &mapped, NULL, 0, NULL,
+                                              &error));
     guint64 expect = c->prealloc == VP_PREALLOC_OFF ? 0 : l.guest_clusters;
     g_assert_cmpuint(mapped, ==, expect);
 
