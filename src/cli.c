@@ -159,6 +159,11 @@ vp_disk_args_resolve(const VpDiskArgs *args, VpImageOptions *opts,
             return FALSE;
         }
     }
+    /* As qemu-img: an overlay starts empty, so that reads fall through to
+     * its backing file; preallocation there needs --extended-l2 and asking. */
+    if (args->backing != NULL && args->preallocation == NULL) {
+        opts->preallocation = VP_PREALLOC_OFF;
+    }
     if (args->preallocation != NULL &&
         !vp_preallocation_from_string(args->preallocation,
                                       &opts->preallocation)) {

@@ -10,6 +10,7 @@
 #include "interrupt.h"
 #include "qcow2-emit.h"
 #include "qcow2-layout.h"
+#include "qcow2-reader.h"
 #include "sink-file.h"
 #include "size.h"
 
@@ -66,6 +67,43 @@ vp_image_report_human(const char *path, const VpQcow2Layout *layout,
             vp_preallocation_to_string(o->preallocation), cs, flen, disk);
 }
 
+/* Without --size an overlay takes its backing file's virtual size, read
+ * from a header this tool parses itself (qcow2) or the length (raw); the
+ * format is the one stated with --backing-format, never guessed. */
+static gboolean
+vp_backing_size(const char *image, const VpDiskArgs *disk, guint64 *size,
+                GError **error)
+{
+    g_auto(VpImageFile) file = { .fd = -1 };
+    g_autofree char *dir = g_path_get_dirname(image);
+    /* A relative backing name is relative to the overlay, as in qemu. */
+    g_autofree char *path = g_path_is_absolute(disk->backing)
+                                ? g_strdup(disk->backing)
+                                : g_build_filename(dir, disk->backing, NULL);
+    const char *format = disk->backing_format;
+
+    if (g_strcmp0(format, "qcow2") != 0 && g_strcmp0(format, "raw") != 0) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("give --size: this tool reads the size of qcow2 and raw "
+                      "backing files only, not of '%1$s'"),
+                    format != NULL ? format : "?");
+        return FALSE;
+    }
+    if (!vp_image_file_open(path, &file, error)) {
+        return FALSE;
+    }
+    if (g_str_equal(format, "qcow2") && file.img == NULL) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("backing file '%1$s' is not qcow2, although "
+                      "--backing-format says so"), path);
+        return FALSE;
+    }
+    *size = file.img != NULL && g_str_equal(format, "qcow2")
+                ? vp_qcow2_image_meta(file.img)->virtual_size
+                : file.length;
+    return TRUE;
+}
+
 int
 vp_cmd_image(const VpCommand *cmd, int argc, char **argv)
 {
@@ -96,15 +134,18 @@ vp_cmd_image(const VpCommand *cmd, int argc, char **argv)
         return vp_cli_fail(g_steal_pointer(&error));
     }
     const char *path = argv[1];
-    if (size_text == NULL) {
+    vp_image_options_init(&opts);
+    if (size_text == NULL && disk.backing == NULL) {
         g_set_error_literal(&error, VP_ERROR, VP_ERROR_INVALID,
                             _("image needs --size, such as --size 20G"));
         return vp_cli_fail(g_steal_pointer(&error));
     }
-
-    vp_image_options_init(&opts);
-    if (!vp_size_parse(size_text, "--size", &opts.size, &error) ||
-        !vp_disk_args_resolve(&disk, &opts, &error) ||
+    if (size_text != NULL
+            ? !vp_size_parse(size_text, "--size", &opts.size, &error)
+            : !vp_backing_size(path, &disk, &opts.size, &error)) {
+        return vp_cli_fail(g_steal_pointer(&error));
+    }
+    if (!vp_disk_args_resolve(&disk, &opts, &error) ||
         !vp_qcow2_layout_compute(&opts, &layout, &error)) {
         return vp_cli_fail(g_steal_pointer(&error));
     }
