@@ -8,6 +8,7 @@
  * arguments. */
 #include <errno.h>
 #include <locale.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -162,6 +163,9 @@ main(int argc, char **argv)
     bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
     textdomain(GETTEXT_PACKAGE);
     g_set_prgname("virt-provision");
+    /* A daemon that goes away mid-stream must be an error to unwind from,
+     * not a signal that kills the tool before its undo runs. */
+    signal(SIGPIPE, SIG_IGN);
 #ifndef VP_WITH_LIBVIRT
     vp_original_argv = argv;
 #endif

@@ -31,12 +31,18 @@ vp_virt_silent(void *opaque, virErrorPtr err)
 {
 }
 
-/* The last libvirt error as text, for messages. */
+/* The last libvirt error as text, for messages: one line, as every error of
+ * the tool (libvirt passes on multi-line messages of helpers). */
 static const char *
 vp_virt_reason(void)
 {
+    static char *reason;
     const char *msg = virGetLastErrorMessage();
-    return msg != NULL ? msg : _("unknown libvirt error");
+
+    g_free(reason);
+    reason = g_strdup(msg != NULL ? msg : _("unknown libvirt error"));
+    g_strdelimit(g_strstrip(reason), "\r\n", ' ');
+    return reason;
 }
 
 static int
