@@ -6,6 +6,7 @@
 #include <json-glib/json-glib.h>
 
 #include "image-options.h"
+#include "qcow2-layout.h"
 
 /* Exit codes of the design: 0 success, 1 the operation failed, 2 bad usage
  * or input.  `check` adds qemu-img check's 2 (corrupt) and 3 (leaks). */
@@ -75,7 +76,37 @@ gboolean vp_disk_args_resolve(const VpDiskArgs *args, VpImageOptions *opts,
                               GError **error);
 void vp_disk_args_clear(VpDiskArgs *args);
 
+/* What `image` prints about a file it wrote (convert prints the same). */
+JsonNode *vp_image_report_json(const char *path,
+                               const VpQcow2Layout *layout,
+                               guint64 actual);
+void vp_image_report_human(const char *path,
+                           const VpQcow2Layout *layout, guint64 actual);
+
+/* convert's options, shared by the offline form (FILE to FILE, in this
+ * program) and the domain form (virt-provision-libvirt). */
+typedef struct {
+    VpDiskArgs disk;
+    char *source_format;
+    gboolean force;
+    char *domain;
+    char *target;
+    char *pool;
+    gboolean keep_source;
+    gboolean delete_source;
+    gboolean print_diff;
+} VpConvertArgs;
+
+/* Option entries writing into ARGS (DISK options come separately from
+ * vp_disk_option_entries).  Caller frees the array. */
+GOptionEntry *vp_convert_option_entries(VpConvertArgs *args);
+void vp_convert_args_clear(VpConvertArgs *args);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VpConvertArgs, vp_convert_args_clear)
+
+int vp_cmd_convert_file(const VpCommand *cmd, int argc, char **argv);
+int vp_cmd_convert_domain(const VpCommand *cmd, int argc, char **argv);
 int vp_cmd_provision(const VpCommand *cmd, int argc, char **argv);
+int vp_cmd_attach(const VpCommand *cmd, int argc, char **argv);
 int vp_cmd_image(const VpCommand *cmd, int argc, char **argv);
 int vp_cmd_info(const VpCommand *cmd, int argc, char **argv);
 int vp_cmd_check(const VpCommand *cmd, int argc, char **argv);

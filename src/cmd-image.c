@@ -14,7 +14,7 @@
 #include "sink-file.h"
 #include "size.h"
 
-static JsonNode *
+JsonNode *
 vp_image_report_json(const char *path, const VpQcow2Layout *layout,
                      guint64 actual)
 {
@@ -44,7 +44,7 @@ vp_image_report_json(const char *path, const VpQcow2Layout *layout,
     return json_builder_get_root(b);
 }
 
-static void
+void
 vp_image_report_human(const char *path, const VpQcow2Layout *layout,
                       guint64 actual)
 {

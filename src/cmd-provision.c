@@ -259,11 +259,18 @@ vp_provision_human(const VpProvisionPlan *plan, const VpProvisionResult *r)
     if (r->pool_created) {
         g_print(_("Created storage pool '%1$s'\n"), r->pool);
     }
-    g_print(_("Created volume '%1$s' in pool '%2$s': %3$s (%4$s), %5$s, "
-              "preallocation %6$s, %7$s clusters\n  %8$s\n"),
-            r->volume, r->pool, r->volume_format,
-            o->version >= 3 ? "compat 1.1" : "compat 0.10", size,
-            vp_preallocation_to_string(o->preallocation), cs, r->volume_path);
+    if (o->format == VP_FORMAT_RAW) {
+        g_print(_("Created volume '%1$s' in pool '%2$s': raw, %3$s, "
+                  "preallocation %4$s\n  %5$s\n"),
+                r->volume, r->pool, size,
+                vp_preallocation_to_string(o->preallocation), r->volume_path);
+    } else {
+        g_print(_("Created volume '%1$s' in pool '%2$s': qcow2 (compat %3$s), "
+                  "%4$s, preallocation %5$s, %6$s clusters\n  %7$s\n"),
+                r->volume, r->pool, o->version >= 3 ? "1.1" : "0.10", size,
+                vp_preallocation_to_string(o->preallocation), cs,
+                r->volume_path);
+    }
     if (r->started) {
         g_print(_("Defined and started domain '%1$s' (UUID %2$s); console: "
                   "virsh console %1$s\n"), r->domain, r->uuid);

@@ -1,9 +1,14 @@
 #include "domain-xml.h"
 
+#include <string.h>
+
 #include <glib/gi18n.h>
 
 #include "error.h"
 #include "xml-util.h"
+
+/* PCIe root ports kept free for hot-plugging disks into q35 guests. */
+#define VP_SPARE_ROOT_PORTS 4
 
 void
 vp_domain_spec_clear(VpDomainSpec *s)
@@ -64,9 +69,10 @@ vp_domain_os(xmlNodePtr root, const VpDomainSpec *s)
     }
 }
 
-static void
-vp_domain_disk(xmlNodePtr devices, const VpDomainSpec *s)
+void *
+vp_domain_xml_add_disk(void *devices_node, const VpDomainSpec *s)
 {
+    xmlNodePtr devices = devices_node;
     xmlNodePtr disk = vp_xml_child(devices, "disk", NULL);
     vp_xml_attr(disk, "type", s->disk_block ? "block" : "file");
     vp_xml_attr(disk, "device", "disk");
@@ -83,6 +89,7 @@ vp_domain_disk(xmlNodePtr devices, const VpDomainSpec *s)
     xmlNodePtr target = vp_xml_child(disk, "target", NULL);
     vp_xml_attr(target, "dev", s->disk_target);
     vp_xml_attr(target, "bus", s->disk_bus);
+    return disk;
 }
 
 static void
@@ -173,7 +180,7 @@ vp_domain_xml_build(const VpDomainSpec *s)
     if (s->emulator != NULL) {
         vp_xml_child(devices, "emulator", s->emulator);
     }
-    vp_domain_disk(devices, s);
+    vp_domain_xml_add_disk(devices, s);
     if (s->install == VP_INSTALL_CDROM) {
         vp_domain_cdrom(devices, s);
     }
@@ -186,6 +193,21 @@ vp_domain_xml_build(const VpDomainSpec *s)
         vp_xml_attr(graphics, "listen", "127.0.0.1");
         vp_xml_attr(vp_xml_child(vp_xml_child(devices, "video", NULL), "model",
                                  NULL), "type", "virtio");
+    }
+    /* On q35 every hot-plugged device needs a free PCIe root port, and
+     * libvirt only adds the ports the defined devices use: keep a few spare
+     * for attach --live, as virt-install does. */
+    if (s->machine != NULL && strstr(s->machine, "q35") != NULL) {
+        /* The root complex must come first, or libvirt numbers a port 0. */
+        xmlNodePtr root_complex = vp_xml_child(devices, "controller", NULL);
+        vp_xml_attr(root_complex, "type", "pci");
+        vp_xml_attr(root_complex, "index", "0");
+        vp_xml_attr(root_complex, "model", "pcie-root");
+        for (int i = 0; i < VP_SPARE_ROOT_PORTS; i++) {
+            xmlNodePtr port = vp_xml_child(devices, "controller", NULL);
+            vp_xml_attr(port, "type", "pci");
+            vp_xml_attr(port, "model", "pcie-root-port");
+        }
     }
     vp_xml_attr(vp_xml_child(devices, "memballoon", NULL), "model", "virtio");
     xmlNodePtr rng = vp_xml_child(devices, "rng", NULL);

@@ -53,6 +53,11 @@ typedef struct {
 void vp_domain_spec_clear(VpDomainSpec *spec);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VpDomainSpec, vp_domain_spec_clear)
 
+/* Appends SPEC's disk (the disk_* fields) to DEVICES, a <devices>
+ * element (libxml2 node; declared loosely to keep libxml2 out of this
+ * header's users).  Returns the new <disk> element. */
+void *vp_domain_xml_add_disk(void *devices, const VpDomainSpec *spec);
+
 /* The domain XML for SPEC.  Caller frees. */
 char *vp_domain_xml_build(const VpDomainSpec *spec);
 

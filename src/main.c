@@ -17,6 +17,8 @@
 
 #include "cli.h"
 
+static int vp_run_convert(const VpCommand *cmd, int argc, char **argv);
+
 #ifdef VP_WITH_LIBVIRT
 #define VP_LIBVIRT_RUN(fn) fn
 #else
@@ -41,6 +43,18 @@ static const VpCommand vp_commands[] = {
         .run = VP_LIBVIRT_RUN(vp_cmd_provision),
     },
     {
+        .name = "attach",
+        .params = "",
+        .summary = N_("Add a new preallocated qcow2 volume to a domain as a "
+                      "disk, on the next free target."),
+        .description = N_("Examples:\n"
+                          "  virt-provision attach --domain web1 --pool default "
+                          "--size 100G\n"
+                          "  virt-provision attach --domain web1 --pool default "
+                          "--size 100G --live\n"),
+        .run = VP_LIBVIRT_RUN(vp_cmd_attach),
+    },
+    {
         .name = "image",
         .params = N_("FILE"),
         .summary = N_("Write a new qcow2 (or raw) image file, with no libvirt "
@@ -61,6 +75,17 @@ static const VpCommand vp_commands[] = {
                       "preallocation state."),
         .description = N_("Example:\n  virt-provision info --json disk.qcow2\n"),
         .run = vp_cmd_info,
+    },
+    {
+        .name = "convert",
+        .params = N_("SRC DST | --domain DOMAIN"),
+        .summary = N_("Copy a raw or qcow2 disk into a new preallocated qcow2 "
+                      "image, or switch a domain's disk to one."),
+        .description = N_("Examples:\n"
+                          "  virt-provision convert guest.img guest.qcow2\n"
+                          "  virt-provision convert --domain web1 --disk vda\n"
+                          "  virt-provision convert --domain web1 --print-diff\n"),
+        .run = vp_run_convert,
     },
     {
         .name = "check",
@@ -127,6 +152,23 @@ vp_exec_libvirt(const VpCommand *cmd, int argc, char **argv)
     return VP_EXIT_FAILED;
 }
 #endif
+
+/* convert works on files here, on domains through libvirt. */
+static int
+vp_run_convert(const VpCommand *cmd, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--domain") == 0 || strcmp(argv[i], "-d") == 0 ||
+            g_str_has_prefix(argv[i], "--domain=")) {
+#ifdef VP_WITH_LIBVIRT
+            return vp_cmd_convert_domain(cmd, argc, argv);
+#else
+            return vp_exec_libvirt(cmd, argc, argv);
+#endif
+        }
+    }
+    return vp_cmd_convert_file(cmd, argc, argv);
+}
 
 static gboolean
 vp_is_global_option(const char *arg)

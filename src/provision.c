@@ -9,9 +9,7 @@
 #include "qcow2-emit.h"
 #include "transaction.h"
 #include "virt.h"
-
-/* How long an undo waits for a daemon that went away to come back. */
-#define VP_RECONNECT_MS 15000
+#include "workflow.h"
 
 void
 vp_provision_result_clear(VpProvisionResult *r)
@@ -25,80 +23,6 @@ vp_provision_result_clear(VpProvisionResult *r)
     g_free(r->domain_xml);
     g_free(r->uuid);
     *r = (VpProvisionResult){ 0 };
-}
-
-static void G_GNUC_PRINTF(2, 3)
-vp_step(const VpProvisionPlan *plan, const char *format, ...)
-{
-    if (!plan->verbose) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, format);
-    g_autofree char *text = g_strdup_vprintf(format, ap);
-    va_end(ap);
-    /* Workflows do not print results; progress on stderr is the verbose
-     * mode's whole point. */
-    g_printerr("virt-provision: %s\n", text);
-}
-
-/* ---- undo steps ------------------------------------------------------- */
-
-typedef struct {
-    VpVirt *virt; /* borrowed: outlives the transaction */
-    char *pool;
-    char *name;
-} VpUndoTarget;
-
-static VpUndoTarget *
-vp_undo_target(VpVirt *virt, const char *pool, const char *name)
-{
-    VpUndoTarget *t = g_new0(VpUndoTarget, 1);
-    t->virt = virt;
-    t->pool = g_strdup(pool);
-    t->name = g_strdup(name);
-    return t;
-}
-
-static void
-vp_undo_target_free(gpointer p)
-{
-    VpUndoTarget *t = p;
-    g_free(t->pool);
-    g_free(t->name);
-    g_free(t);
-}
-
-static gboolean
-vp_undo_volume(gpointer data, GError **error)
-{
-    VpUndoTarget *t = data;
-    return vp_virt_ensure_alive(t->virt, VP_RECONNECT_MS, error) &&
-           vp_virt_volume_delete(t->virt, t->pool, t->name, error);
-}
-
-static gboolean
-vp_undo_pool(gpointer data, GError **error)
-{
-    VpUndoTarget *t = data;
-    return vp_virt_ensure_alive(t->virt, VP_RECONNECT_MS, error) &&
-           vp_virt_pool_remove(t->virt, t->pool, error);
-}
-
-static gboolean
-vp_undo_define(gpointer data, GError **error)
-{
-    VpUndoTarget *t = data;
-    return vp_virt_ensure_alive(t->virt, VP_RECONNECT_MS, error) &&
-           vp_virt_domain_undefine(t->virt, t->name, error);
-}
-
-static gboolean
-vp_undo_start(gpointer data, GError **error)
-{
-    VpUndoTarget *t = data;
-    return vp_virt_ensure_alive(t->virt, VP_RECONNECT_MS, error) &&
-           vp_virt_domain_destroy(t->virt, t->name, error);
 }
 
 /* ---- planning --------------------------------------------------------- */
@@ -120,35 +44,6 @@ vp_check_name(const char *name, GError **error)
         return FALSE;
     }
     return TRUE;
-}
-
-/* Which pool types hold files, and which hold block devices; the rest
- * cannot take a qcow2 image written through a stream. */
-static gboolean
-vp_pool_kind(const char *pool, const char *type, VpImageFormat format,
-             gboolean *block, GError **error)
-{
-    static const char *const file_types[] = { "dir", "fs", "netfs", "gluster" };
-
-    for (gsize i = 0; i < G_N_ELEMENTS(file_types); i++) {
-        if (g_strcmp0(type, file_types[i]) == 0) {
-            *block = FALSE;
-            return TRUE;
-        }
-    }
-    if (g_strcmp0(type, "logical") == 0) {
-        *block = TRUE;
-        return TRUE;
-    }
-    if (format == VP_FORMAT_RAW) {
-        *block = TRUE;
-        return TRUE;
-    }
-    g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                _("pool '%1$s' is of type '%2$s', which cannot hold a qcow2 "
-                  "image; use --format raw or a dir, fs, netfs or logical pool"),
-                pool, type != NULL ? type : "?");
-    return FALSE;
 }
 
 /* Virt type, machine and emulator from the host's domain capabilities. */
@@ -246,7 +141,7 @@ vp_plan_pool(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
                       "pool-start %1$s"), plan->pool);
         return FALSE;
     }
-    if (!vp_pool_kind(plan->pool, pool.type, plan->image.format, block, error)) {
+    if (!vp_workflow_pool_kind(plan->pool, pool.type, plan->image.format, block, error)) {
         return FALSE;
     }
     *pool_path = g_strdup(pool.path);
@@ -289,50 +184,15 @@ static gboolean
 vp_write_volume(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
                 gboolean block, VpTransaction *t, GError **error)
 {
-    /* A file grows with the upload; a block device must be big enough for
-     * the whole image from the start. */
-    guint64 capacity = block ? r->layout.file_length : 0;
-    g_autofree char *what = g_strdup_printf(_("volume '%1$s' in pool '%2$s'"),
-                                            r->volume, plan->pool);
-
-    vp_step(plan, _("creating volume '%1$s' in pool '%2$s'"), r->volume,
-            plan->pool);
-    g_free(r->volume_path);
-    r->volume_path = vp_virt_volume_create(virt, plan->pool, r->volume,
-                                           capacity, error);
-    if (r->volume_path == NULL) {
-        return FALSE;
-    }
-    vp_transaction_push(t, what, vp_undo_volume,
-                        vp_undo_target(virt, plan->pool, r->volume),
-                        vp_undo_target_free);
-
-    vp_step(plan, _("uploading %1$" G_GUINT64_FORMAT " bytes of image "
-                    "(sparse)"), r->layout.file_length);
-    g_autoptr(VpSink) sink = vp_virt_upload_sink_new(virt, plan->pool, r->volume,
-                                                     block, error);
-    if (sink == NULL || !vp_image_emit(&r->layout, sink, error)) {
-        return FALSE;
-    }
-
     g_auto(VpVolumeInfo) info = { 0 };
-    if (!vp_virt_volume_info(virt, plan->pool, r->volume, &info, error)) {
+
+    if (!vp_workflow_write_volume(virt, plan->pool, r->volume, &r->layout,
+                                  block, NULL, t, plan->verbose, &info, error)) {
         return FALSE;
     }
-    const char *want = vp_image_format_to_string(plan->image.format);
-    /* libvirt probes the uploaded header; anything else means the bytes did
-     * not arrive as written. */
-    if (!block && (g_strcmp0(info.format, want) != 0 ||
-                   info.capacity != r->layout.virtual_size)) {
-        g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
-                    _("libvirt reports volume '%1$s' as %2$s of %3$"
-                      G_GUINT64_FORMAT " bytes after the upload, not %4$s of "
-                      "%5$" G_GUINT64_FORMAT " bytes"),
-                    r->volume, info.format != NULL ? info.format : "?",
-                    info.capacity, want, r->layout.virtual_size);
-        return FALSE;
-    }
-    r->volume_format = g_strdup(info.format != NULL ? info.format : want);
+    g_free(r->volume_path);
+    r->volume_path = g_steal_pointer(&info.path);
+    r->volume_format = g_steal_pointer(&info.format);
     r->capacity = info.capacity;
     r->allocation = info.allocation;
     r->file_length = info.physical;
@@ -345,22 +205,22 @@ vp_make_domain(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
 {
     g_autofree char *what = g_strdup_printf(_("domain '%1$s'"), plan->name);
 
-    vp_step(plan, _("defining domain '%1$s'"), plan->name);
+    vp_workflow_step(plan->verbose, _("defining domain '%1$s'"), plan->name);
     r->uuid = vp_virt_domain_define(virt, r->domain_xml, error);
     if (r->uuid == NULL) {
         return FALSE;
     }
     r->defined = TRUE;
-    vp_transaction_push(t, what, vp_undo_define,
-                        vp_undo_target(virt, NULL, plan->name),
-                        vp_undo_target_free);
+    vp_transaction_push(t, what, vp_undo_undefine,
+                        vp_undo_data(virt, NULL, plan->name, NULL),
+                        vp_undo_data_free);
     if (plan->autostart &&
         !vp_virt_domain_set_autostart(virt, plan->name, TRUE, error)) {
         return FALSE;
     }
     r->autostart = plan->autostart;
     if (plan->start) {
-        vp_step(plan, _("starting domain '%1$s'"), plan->name);
+        vp_workflow_step(plan->verbose, _("starting domain '%1$s'"), plan->name);
         if (!vp_interrupt_check(error) ||
             !vp_virt_domain_start(virt, plan->name, error)) {
             return FALSE;
@@ -368,9 +228,9 @@ vp_make_domain(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
         r->started = TRUE;
         g_autofree char *running = g_strdup_printf(_("running domain '%1$s'"),
                                                    plan->name);
-        vp_transaction_push(t, running, vp_undo_start,
-                            vp_undo_target(virt, NULL, plan->name),
-                            vp_undo_target_free);
+        vp_transaction_push(t, running, vp_undo_destroy,
+                            vp_undo_data(virt, NULL, plan->name, NULL),
+                            vp_undo_data_free);
     }
     return TRUE;
 }
@@ -445,7 +305,7 @@ vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
         return FALSE;
     }
     r->uri = g_strdup(vp_virt_uri(virt));
-    vp_step(plan, _("connected to '%1$s'"), r->uri);
+    vp_workflow_step(plan->verbose, _("connected to '%1$s'"), r->uri);
     if (!vp_provision_plan(virt, plan, r, &block, error)) {
         return FALSE;
     }
@@ -459,13 +319,13 @@ vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
         g_autofree char *pool_path = g_path_get_dirname(r->volume_path);
         g_autofree char *what = g_strdup_printf(_("storage pool '%1$s'"),
                                                 plan->pool);
-        vp_step(plan, _("creating directory pool '%1$s' at '%2$s'"),
+        vp_workflow_step(plan->verbose, _("creating directory pool '%1$s' at '%2$s'"),
                 plan->pool, pool_path);
         ok = vp_virt_pool_create_dir(virt, plan->pool, pool_path, error);
         if (ok) {
             vp_transaction_push(t, what, vp_undo_pool,
-                                vp_undo_target(virt, plan->pool, NULL),
-                                vp_undo_target_free);
+                                vp_undo_data(virt, plan->pool, NULL, NULL),
+                                vp_undo_data_free);
         }
     }
     ok = ok && vp_write_volume(virt, plan, r, block, t, error);
@@ -479,7 +339,7 @@ vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
     }
     if (!ok) {
         g_autoptr(GError) undo_error = NULL;
-        vp_step(plan, _("undoing what this run created"));
+        vp_workflow_step(plan->verbose, _("undoing what this run created"));
         if (!vp_transaction_rollback(t, &undo_error)) {
             g_prefix_error(error, "%s; ", undo_error->message);
         }

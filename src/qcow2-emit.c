@@ -2,6 +2,10 @@
 
 #include <string.h>
 
+#include <gio/gio.h>
+#include <glib/gi18n.h>
+
+#include "error.h"
 #include "interrupt.h"
 #include "qcow2-format.h"
 
@@ -276,22 +280,22 @@ vp_qcow2_build_header(const VpQcow2Layout *layout)
     return buf;
 }
 
+/* LEN bytes at the emitter's position that read as zeros, by
+ * preallocation mode. */
 static gboolean
-vp_emit_data_area(const VpQcow2Layout *layout, VpEmitter *e, guint64 len,
-                  GError **error)
+vp_emit_zero_run(const VpQcow2Layout *layout, VpEmitter *e, guint64 len,
+                 gboolean last, GError **error)
 {
     gboolean ok = FALSE;
 
-    if (!vp_emitter_flush(e, error)) {
-        return FALSE;
-    }
     switch (layout->opts.preallocation) {
     case VP_PREALLOC_OFF:
     case VP_PREALLOC_METADATA:
         /* Clusters flagged to read as zeros need no bytes at all, not even
-         * zeros on a block device. */
-        ok = layout->opts.zero_flag ? vp_sink_skip(e->sink, e->pos, len, error)
-                                    : vp_sink_hole(e->sink, e->pos, len, error);
+         * zeros on a block device (only ever the tail). */
+        ok = last && layout->opts.zero_flag
+                 ? vp_sink_skip(e->sink, e->pos, len, error)
+                 : vp_sink_hole(e->sink, e->pos, len, error);
         break;
     case VP_PREALLOC_FALLOC:
         ok = vp_sink_allocate(e->sink, e->pos, len, error);
@@ -304,8 +308,77 @@ vp_emit_data_area(const VpQcow2Layout *layout, VpEmitter *e, guint64 len,
     return ok;
 }
 
+/* LEN bytes of guest data from SRC at POS: copied in the kernel when both
+ * ends allow, else read through the emitter's buffer. */
 static gboolean
-vp_emit_qcow2(const VpQcow2Layout *layout, VpEmitter *e, GError **error)
+vp_emit_copy_run(VpEmitter *e, VpSource *src, guint64 pos, guint64 len,
+                 GError **error)
+{
+    guint64 fd_offset;
+    int fd = vp_source_raw_fd(src, pos, &fd_offset);
+
+    if (fd >= 0) {
+        g_autoptr(GError) local = NULL;
+        if (vp_sink_copy(e->sink, e->pos, fd, fd_offset, len, &local)) {
+            e->pos += len;
+            return TRUE;
+        }
+        if (!g_error_matches(local, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED)) {
+            g_propagate_error(error, g_steal_pointer(&local));
+            return FALSE;
+        }
+    }
+    while (len > 0) {
+        gsize n = (gsize)MIN(len, (guint64)VP_EMIT_CHUNK);
+        if (!vp_source_read(src, pos, e->buf, n, error)) {
+            return FALSE;
+        }
+        e->used = n;
+        if (!vp_emitter_flush(e, error)) {
+            return FALSE;
+        }
+        pos += n;
+        len -= n;
+    }
+    return TRUE;
+}
+
+/* The data area: LEN bytes, from SRC when there is one. */
+static gboolean
+vp_emit_data_area(const VpQcow2Layout *layout, VpEmitter *e, guint64 len,
+                  VpSource *src, GError **error)
+{
+    guint64 pos = 0;
+    guint64 src_end = src != NULL ? MIN(src->size, len) : 0;
+
+    if (!vp_emitter_flush(e, error)) {
+        return FALSE;
+    }
+    while (pos < src_end) {
+        guint64 run;
+        gboolean data;
+        if (!vp_interrupt_check(error) ||
+            !vp_source_extent(src, pos, &run, &data, error)) {
+            return FALSE;
+        }
+        run = MIN(run, src_end - pos);
+        if (run == 0) {
+            g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
+                        _("'%1$s' ended early while being read"), src->name);
+            return FALSE;
+        }
+        if (data ? !vp_emit_copy_run(e, src, pos, run, error)
+                 : !vp_emit_zero_run(layout, e, run, FALSE, error)) {
+            return FALSE;
+        }
+        pos += run;
+    }
+    return pos == len || vp_emit_zero_run(layout, e, len - pos, TRUE, error);
+}
+
+static gboolean
+vp_emit_qcow2(const VpQcow2Layout *layout, VpEmitter *e, VpSource *src,
+              GError **error)
 {
     guint64 cs = layout->cluster_size;
     g_autofree guint8 *header = vp_qcow2_build_header(layout);
@@ -344,20 +417,26 @@ vp_emit_qcow2(const VpQcow2Layout *layout, VpEmitter *e, GError **error)
                             cs, l2_flags, l2_word1, layout->l2_entry_bytes,
                             layout->l2_count * cs, error) &&
            vp_emitter_zeros(e, layout->gap_clusters * cs, error) &&
-           vp_emit_data_area(layout, e, layout->data_clusters * cs, error);
+           vp_emit_data_area(layout, e, layout->data_clusters * cs, src, error);
 }
 
 gboolean
-vp_image_emit(const VpQcow2Layout *layout, VpSink *sink, GError **error)
+vp_image_emit_from(const VpQcow2Layout *layout, VpSink *sink, VpSource *src,
+                   GError **error)
 {
     g_autofree guint8 *buf = g_malloc(VP_EMIT_CHUNK);
     VpEmitter e = { .sink = sink, .buf = buf };
     gboolean ok;
 
+    if (src != NULL && src->size > layout->virtual_size) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("'%1$s' is larger than the image to write"), src->name);
+        return FALSE;
+    }
     if (layout->opts.format == VP_FORMAT_RAW) {
-        ok = vp_emit_data_area(layout, &e, layout->virtual_size, error);
+        ok = vp_emit_data_area(layout, &e, layout->virtual_size, src, error);
     } else {
-        ok = vp_emit_qcow2(layout, &e, error);
+        ok = vp_emit_qcow2(layout, &e, src, error);
     }
     if (!ok || !vp_emitter_flush(&e, error)) {
         return FALSE;
@@ -365,4 +444,10 @@ vp_image_emit(const VpQcow2Layout *layout, VpSink *sink, GError **error)
     g_assert(e.pos == layout->file_length);
     return vp_interrupt_check(error) &&
            vp_sink_commit(sink, layout->file_length, error);
+}
+
+gboolean
+vp_image_emit(const VpQcow2Layout *layout, VpSink *sink, GError **error)
+{
+    return vp_image_emit_from(layout, sink, NULL, error);
 }

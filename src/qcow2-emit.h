@@ -11,6 +11,7 @@
 
 #include "qcow2-layout.h"
 #include "sink.h"
+#include "source.h"
 
 /* Bytes the emitter buffers before handing them to the sink. */
 #define VP_EMIT_CHUNK (1024 * 1024)
@@ -20,6 +21,14 @@
  * uncommitted; the caller frees it, which discards the partial result. */
 gboolean vp_image_emit(const VpQcow2Layout *layout, VpSink *sink,
                        GError **error);
+
+/* As vp_image_emit, with the data area filled from SRC (a conversion): its
+ * data runs are copied to data_offset + guest offset, copy_file_range where
+ * the sink and source allow; its zero runs are treated as the whole data
+ * area is without a source (hole, allocation or zeros by preallocation).
+ * SRC->size must not exceed LAYOUT's virtual size. */
+gboolean vp_image_emit_from(const VpQcow2Layout *layout, VpSink *sink,
+                            VpSource *src, GError **error);
 
 /* The header cluster's used bytes (LAYOUT->header_bytes of them) in a new
  * buffer: header, extensions and backing file name.  Exposed for tests. */

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <gio/gio.h>
+#include <zlib.h>
 #include <glib/gi18n.h>
 
 #include "error.h"
@@ -35,6 +36,8 @@ struct VpQcow2Image {
     guint64 reftable_size;    /* entries */
     VpQcow2Snapshot *snapshots;
     guint64 snapshots_size;   /* bytes of the snapshot table */
+    guint8 *l2_cache;         /* the L2 table last read by guest_map */
+    guint64 l2_cache_offset;  /* its host offset, 0 when empty */
 };
 
 gboolean
@@ -437,6 +440,7 @@ vp_qcow2_image_free(VpQcow2Image *img)
     g_free(img->l1);
     g_free(img->reftable);
     g_free(img->snapshots);
+    g_free(img->l2_cache);
     g_free(img->name);
     g_free(img);
 }
@@ -539,6 +543,169 @@ vp_qcow2_image_count_mapped(VpQcow2Image *img, guint64 *mapped, GArray *runs,
     if (runs != NULL) {
         g_array_sort(runs, vp_range_compare);
         *runs_complete = complete;
+    }
+    return TRUE;
+}
+
+/* ---- guest reads ---------------------------------------------------- */
+
+gboolean
+vp_qcow2_image_read_host(VpQcow2Image *img, guint64 offset, void *buf,
+                         gsize len, GError **error)
+{
+    return vp_img_read(img, offset, buf, len, error);
+}
+
+static gboolean
+vp_guest_l2_entry(VpQcow2Image *img, guint64 cluster, guint64 *entry,
+                  guint64 *bitmap, GError **error)
+{
+    const VpQcow2Meta *m = &img->meta;
+    guint64 index = cluster / img->l2_entries;
+
+    *entry = 0;
+    *bitmap = 0;
+    if (index >= m->l1_size) {
+        return TRUE;
+    }
+    guint64 l2_offset = img->l1[index] & VP_QCOW2_OFFSET_MASK;
+    if (l2_offset == 0) {
+        return TRUE;
+    }
+    if (l2_offset & (m->cluster_size - 1)) {
+        g_set_error(error, VP_ERROR, VP_ERROR_CORRUPT,
+                    _("'%1$s' is corrupt: an L2 table is not cluster aligned; "
+                      "run virt-provision check"), img->name);
+        return FALSE;
+    }
+    if (img->l2_cache == NULL) {
+        img->l2_cache = g_malloc(m->cluster_size);
+    }
+    if (img->l2_cache_offset != l2_offset) {
+        if (!vp_img_read(img, l2_offset, img->l2_cache, m->cluster_size, error)) {
+            img->l2_cache_offset = 0;
+            return FALSE;
+        }
+        img->l2_cache_offset = l2_offset;
+    }
+    const guint8 *p = img->l2_cache + (cluster % img->l2_entries) * img->l2_entry_bytes;
+    *entry = vp_be64_at(p);
+    *bitmap = m->extended_l2 ? vp_be64_at(p + 8) : 0;
+    return TRUE;
+}
+
+gboolean
+vp_qcow2_image_guest_map(VpQcow2Image *img, guint64 offset, VpGuestKind *kind,
+                         guint64 *len, guint64 *host, GError **error)
+{
+    const VpQcow2Meta *m = &img->meta;
+    guint64 cs = m->cluster_size;
+    guint64 in_cluster = offset & (cs - 1);
+    guint64 entry;
+    guint64 bitmap;
+
+    *host = 0;
+    *len = cs - in_cluster;
+    if (!vp_guest_l2_entry(img, offset >> m->cluster_bits, &entry, &bitmap,
+                           error)) {
+        return FALSE;
+    }
+    guint64 cluster_host = entry & VP_QCOW2_OFFSET_MASK;
+    switch (vp_cluster_type(img, entry)) {
+    case VP_CLUSTER_COMPRESSED:
+        *kind = VP_GUEST_COMPRESSED;
+        return TRUE;
+    case VP_CLUSTER_ZERO_PLAIN:
+    case VP_CLUSTER_ZERO_ALLOC:
+        *kind = VP_GUEST_ZERO;
+        return TRUE;
+    case VP_CLUSTER_UNALLOCATED:
+    case VP_CLUSTER_NORMAL:
+        break;
+    }
+    if (!m->extended_l2) {
+        *kind = cluster_host != 0 ? VP_GUEST_DATA : VP_GUEST_BACKING;
+        *host = cluster_host + in_cluster;
+    } else {
+        /* Extended L2: the subcluster's own bits decide. */
+        guint64 sc_size = cs / VP_QCOW2_SUBCLUSTERS;
+        guint32 sc = (guint32)(in_cluster / sc_size);
+        *len = sc_size - in_cluster % sc_size;
+        if ((bitmap >> (32 + sc)) & 1) {
+            *kind = VP_GUEST_ZERO;
+        } else if ((bitmap >> sc) & 1) {
+            if (cluster_host == 0) {
+                g_set_error(error, VP_ERROR, VP_ERROR_CORRUPT,
+                            _("'%1$s' is corrupt: an allocated subcluster "
+                              "has no host cluster; run virt-provision check"),
+                            img->name);
+                return FALSE;
+            }
+            *kind = VP_GUEST_DATA;
+            *host = cluster_host + in_cluster;
+        } else {
+            *kind = VP_GUEST_BACKING;
+        }
+    }
+    if (*kind == VP_GUEST_DATA && (cluster_host & (cs - 1)) != 0) {
+        g_set_error(error, VP_ERROR, VP_ERROR_CORRUPT,
+                    _("'%1$s' is corrupt: a data cluster is not aligned; run "
+                      "virt-provision check"), img->name);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean
+vp_qcow2_image_read_compressed(VpQcow2Image *img, guint64 offset, guint8 *buf,
+                               GError **error)
+{
+    const VpQcow2Meta *m = &img->meta;
+    guint64 entry;
+    guint64 bitmap;
+
+    if (m->compression_type != VP_QCOW2_COMPRESSION_ZLIB) {
+        g_set_error(error, VP_ERROR, VP_ERROR_UNSUPPORTED,
+                    _("'%1$s' uses zstd compression, which this tool does not "
+                      "read; use qemu-img convert"), img->name);
+        return FALSE;
+    }
+    if (!vp_guest_l2_entry(img, offset >> m->cluster_bits, &entry, &bitmap,
+                           error)) {
+        return FALSE;
+    }
+    guint32 csize_shift = 62 - (m->cluster_bits - 8);
+    guint64 csize_mask = (G_GUINT64_CONSTANT(1) << (m->cluster_bits - 8)) - 1;
+    guint64 coffset = entry & ((G_GUINT64_CONSTANT(1) << csize_shift) - 1);
+    guint64 sectors = ((entry >> csize_shift) & csize_mask) + 1;
+    /* At most cluster_size / 256 * 512 bytes: bounded by the format. */
+    gsize csize = (gsize)(sectors * 512 - (coffset & 511));
+    g_autofree guint8 *in = g_malloc(csize);
+
+    if (!vp_img_read(img, coffset, in, csize, error)) {
+        return FALSE;
+    }
+    /* qcow2 stores raw deflate data (no zlib header), window 2^12. */
+    z_stream z = { 0 };
+    if (inflateInit2(&z, -12) != Z_OK) {
+        g_set_error_literal(error, VP_ERROR, VP_ERROR_FAILED,
+                            _("cannot initialise zlib"));
+        return FALSE;
+    }
+    z.next_in = in;
+    z.avail_in = (uInt)csize;
+    z.next_out = buf;
+    z.avail_out = (uInt)m->cluster_size;
+    int ret = inflate(&z, Z_FINISH);
+    gboolean full = z.avail_out == 0;
+    inflateEnd(&z);
+    /* The compressed run may be padded, so Z_BUF_ERROR with a full output
+     * is as good as Z_STREAM_END. */
+    if (!full || (ret != Z_STREAM_END && ret != Z_BUF_ERROR && ret != Z_OK)) {
+        g_set_error(error, VP_ERROR, VP_ERROR_CORRUPT,
+                    _("'%1$s' is corrupt: a compressed cluster does not "
+                      "decompress to a whole cluster"), img->name);
+        return FALSE;
     }
     return TRUE;
 }

@@ -95,6 +95,31 @@ gboolean vp_qcow2_image_check(VpQcow2Image *img, VpQcow2Check *result,
 void vp_qcow2_check_clear(VpQcow2Check *result);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VpQcow2Check, vp_qcow2_check_clear)
 
+/* What the guest sees at a guest offset. */
+typedef enum {
+    VP_GUEST_ZERO,       /* reads as zeros: zero cluster or subcluster */
+    VP_GUEST_DATA,       /* stored at a host offset */
+    VP_GUEST_COMPRESSED, /* stored compressed; read with read_compressed */
+    VP_GUEST_BACKING,    /* not in this image: the backing file, or zeros */
+} VpGuestKind;
+
+/* Maps guest byte OFFSET (< virtual size): its kind, for how many bytes
+ * from OFFSET that holds (to the end of its cluster or subcluster), and for
+ * DATA the host offset of OFFSET.  Fails with VP_ERROR_CORRUPT on entries
+ * no valid image has. */
+gboolean vp_qcow2_image_guest_map(VpQcow2Image *img, guint64 offset,
+                                  VpGuestKind *kind, guint64 *len,
+                                  guint64 *host, GError **error);
+
+/* Reads the whole guest cluster holding OFFSET, which must be COMPRESSED,
+ * into BUF (cluster_size bytes).  zlib only. */
+gboolean vp_qcow2_image_read_compressed(VpQcow2Image *img, guint64 offset,
+                                        guint8 *buf, GError **error);
+
+/* Reads LEN bytes at host OFFSET of the image file. */
+gboolean vp_qcow2_image_read_host(VpQcow2Image *img, guint64 offset,
+                                  void *buf, gsize len, GError **error);
+
 /* Readers for the two sources the tool has: a file descriptor (OPAQUE is
  * GINT_TO_POINTER(fd)) and a memory buffer (OPAQUE is a VpMemSource). */
 gboolean vp_read_fd(gpointer opaque, guint64 offset, void *buf, gsize len,

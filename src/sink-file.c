@@ -137,6 +137,43 @@ vp_file_sink_zero(VpSink *sink, guint64 offset, guint64 len, GError **error)
     return TRUE;
 }
 
+static gboolean
+vp_file_sink_copy(VpSink *sink, guint64 offset, int fd, guint64 fd_offset,
+                  guint64 len, GError **error)
+{
+    VpFileSink *s = (VpFileSink *)sink;
+    loff_t in = (loff_t)fd_offset;
+    loff_t out = (loff_t)offset;
+    gboolean started = FALSE;
+
+    while (len > 0) {
+        if (!vp_interrupt_check(error)) {
+            return FALSE;
+        }
+        /* Chunks keep Ctrl-C responsive; the kernel may reflink each. */
+        size_t chunk = (size_t)MIN(len, (guint64)(64 << 20));
+        ssize_t n = copy_file_range(fd, &in, s->fd, &out, chunk, 0);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && !started &&
+            (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
+             errno == EOPNOTSUPP || errno == EBADF)) {
+            g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                                "copy_file_range");
+            return FALSE;
+        }
+        if (n <= 0) {
+            vp_file_sink_set_errno(s, n < 0 ? errno : EIO, error);
+            return FALSE;
+        }
+        started = TRUE;
+        len -= (guint64)n;
+    }
+    vp_file_sink_kick(s, (guint64)out);
+    return TRUE;
+}
+
 /* Links the finished inode at a fresh hidden name in the directory, for a
  * rename that replaces PATH. */
 static char *
@@ -251,6 +288,7 @@ static const VpSinkOps vp_file_sink_ops = {
     .hole = vp_file_sink_hole,
     .allocate = vp_file_sink_allocate,
     .zero = vp_file_sink_zero,
+    .copy = vp_file_sink_copy,
     .commit = vp_file_sink_commit,
     .free = vp_file_sink_free,
 };

@@ -1,5 +1,7 @@
 #include "sink.h"
 
+#include <gio/gio.h>
+
 gboolean
 vp_sink_write(VpSink *sink, guint64 offset, const guint8 *buf, gsize len,
               GError **error)
@@ -23,6 +25,18 @@ gboolean
 vp_sink_zero(VpSink *sink, guint64 offset, guint64 len, GError **error)
 {
     return len == 0 || sink->ops->zero(sink, offset, len, error);
+}
+
+gboolean
+vp_sink_copy(VpSink *sink, guint64 offset, int fd, guint64 fd_offset,
+             guint64 len, GError **error)
+{
+    if (sink->ops->copy == NULL) {
+        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                            "no copy");
+        return FALSE;
+    }
+    return len == 0 || sink->ops->copy(sink, offset, fd, fd_offset, len, error);
 }
 
 gboolean

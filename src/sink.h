@@ -24,6 +24,12 @@ typedef struct {
     /* LEN bytes at OFFSET must be written with zeros (preallocation full). */
     gboolean (*zero)(VpSink *sink, guint64 offset, guint64 len,
                      GError **error);
+    /* Optional: LEN bytes at OFFSET copied from descriptor FD at FD_OFFSET
+     * without passing through user space (copy_file_range; a reflink on
+     * XFS or btrfs).  Fails with G_IO_ERROR_NOT_SUPPORTED when it cannot,
+     * before writing anything, and the caller copies by reading. */
+    gboolean (*copy)(VpSink *sink, guint64 offset, int fd, guint64 fd_offset,
+                     guint64 len, GError **error);
     /* LEN bytes at OFFSET whose content does not matter: preallocated
      * clusters flagged to read as zeros.  Always the last extent.  Optional:
      * without it, a hole. */
@@ -48,6 +54,8 @@ gboolean vp_sink_allocate(VpSink *sink, guint64 offset, guint64 len,
                           GError **error);
 gboolean vp_sink_zero(VpSink *sink, guint64 offset, guint64 len,
                       GError **error);
+gboolean vp_sink_copy(VpSink *sink, guint64 offset, int fd, guint64 fd_offset,
+                      guint64 len, GError **error);
 gboolean vp_sink_skip(VpSink *sink, guint64 offset, guint64 len,
                       GError **error);
 gboolean vp_sink_commit(VpSink *sink, guint64 length, GError **error);

@@ -9,14 +9,17 @@
 #include "domain-xml.h"
 #include "error.h"
 #include "interrupt.h"
+#include "source.h"
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(virStoragePool, virStoragePoolFree)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(virStorageVol, virStorageVolFree)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(virDomain, virDomainFree)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(virNetwork, virNetworkFree)
 
-/* libvirt messages can be long; one stream message carries at most 256 KiB. */
-#define VP_STREAM_CHUNK (128 * 1024)
+/* One stream message carries at most 262120 bytes of payload
+ * (VIR_NET_MESSAGE_LEGACY_PAYLOAD_MAX); fewer, fuller messages mean fewer
+ * round trips. */
+#define VP_STREAM_CHUNK (256 * 1024 - 4096)
 
 struct VpVirt {
     virConnectPtr conn;
@@ -281,10 +284,9 @@ vp_virt_volume_exists(VpVirt *virt, const char *pool_name, const char *name,
     if (pool == NULL) {
         return FALSE;
     }
-    if (virStoragePoolRefresh(pool, 0) < 0) {
-        return vp_virt_fail(error, _("cannot refresh storage pool '%1$s'"),
-                            pool_name);
-    }
+    /* No pool refresh: it probes every image in the pool, which costs a
+     * CI lab's big pools dearly.  A file libvirt does not know yet makes the
+     * volume creation fail instead, before anything is written. */
     g_autoptr(virStorageVol) vol = virStorageVolLookupByName(pool, name);
     if (vol == NULL && vp_virt_code() != VIR_ERR_NO_STORAGE_VOL) {
         return vp_virt_fail(error, _("cannot look up volume '%1$s'"), name);
@@ -333,9 +335,9 @@ vp_virt_volume_delete(VpVirt *virt, const char *pool_name, const char *name,
 
 gboolean
 vp_virt_volume_info(VpVirt *virt, const char *pool_name, const char *name,
-                    VpVolumeInfo *info, GError **error)
+                    gboolean refresh, VpVolumeInfo *info, GError **error)
 {
-    g_autoptr(virStorageVol) vol = vp_virt_volume(virt, pool_name, name, TRUE,
+    g_autoptr(virStorageVol) vol = vp_virt_volume(virt, pool_name, name, refresh,
                                                   error);
     virStorageVolInfo vinfo;
 
@@ -502,6 +504,209 @@ vp_virt_upload_sink_new(VpVirt *virt, const char *pool_name, const char *name,
     return g_steal_pointer(&sink);
 }
 
+gboolean
+vp_virt_is_local(VpVirt *virt)
+{
+    g_autoptr(GUri) uri = g_uri_parse(virt->actual_uri, G_URI_FLAGS_NONE, NULL);
+    const char *host = uri != NULL ? g_uri_get_host(uri) : NULL;
+    return uri != NULL && (host == NULL || host[0] == '\0');
+}
+
+void
+vp_volume_ref_clear(VpVolumeRef *ref)
+{
+    g_free(ref->pool);
+    g_free(ref->name);
+    g_free(ref->path);
+    g_free(ref->format);
+    *ref = (VpVolumeRef){ 0 };
+}
+
+static gboolean
+vp_virt_fill_ref(virStorageVolPtr vol, VpVolumeRef *ref, GError **error)
+{
+    g_autoptr(virStoragePool) pool = virStoragePoolLookupByVolume(vol);
+    virStorageVolInfo info;
+    char *xml = virStorageVolGetXMLDesc(vol, 0);
+
+    if (pool == NULL || xml == NULL || virStorageVolGetInfo(vol, &info) < 0) {
+        free(xml);
+        return vp_virt_fail(error, _("cannot read volume '%1$s'"),
+                            virStorageVolGetName(vol));
+    }
+    ref->pool = g_strdup(virStoragePoolGetName(pool));
+    ref->name = g_strdup(virStorageVolGetName(vol));
+    ref->capacity = info.capacity;
+    gboolean ok = vp_volume_xml_parse(xml, &ref->path, &ref->format, error);
+    free(xml);
+    return ok;
+}
+
+gboolean
+vp_virt_volume_by_path(VpVirt *virt, const char *path, VpVolumeRef *ref,
+                       gboolean *found, GError **error)
+{
+    g_autoptr(virStorageVol) vol = virStorageVolLookupByPath(virt->conn, path);
+
+    *ref = (VpVolumeRef){ 0 };
+    *found = vol != NULL;
+    if (vol == NULL) {
+        if (vp_virt_code() == VIR_ERR_NO_STORAGE_VOL) {
+            return TRUE;
+        }
+        return vp_virt_fail(error, _("cannot look up the volume at '%1$s'"), path);
+    }
+    return vp_virt_fill_ref(vol, ref, error);
+}
+
+gboolean
+vp_virt_volume_by_name(VpVirt *virt, const char *pool, const char *name,
+                       VpVolumeRef *ref, GError **error)
+{
+    g_autoptr(virStorageVol) vol = vp_virt_volume(virt, pool, name, TRUE, error);
+
+    *ref = (VpVolumeRef){ 0 };
+    return vol != NULL && vp_virt_fill_ref(vol, ref, error);
+}
+
+/* ---- download stream source ------------------------------------------- */
+
+typedef struct {
+    VpSource parent;
+    virStreamPtr stream;
+    gboolean finished;
+    guint64 pos;        /* guest offset of buf[0] / of the pending hole */
+    guint8 *buf;        /* data received and not yet read */
+    gsize buf_len;
+    gsize buf_used;     /* consumed part of buf */
+    guint64 hole;       /* pending hole bytes */
+    gboolean eof;
+} VpDownloadSource;
+
+static gboolean
+vp_download_fill(VpDownloadSource *d, GError **error)
+{
+    if (d->buf_used < d->buf_len || d->hole > 0 || d->eof) {
+        return TRUE;
+    }
+    int n = virStreamRecvFlags(d->stream, (char *)d->buf, VP_STREAM_CHUNK,
+                               VIR_STREAM_RECV_STOP_AT_HOLE);
+    if (n == -3) {
+        long long len = 0;
+        if (virStreamRecvHole(d->stream, &len, 0) < 0) {
+            return vp_virt_fail(error, _("cannot download '%1$s'"),
+                                d->parent.name);
+        }
+        d->hole = (guint64)len;
+        return TRUE;
+    }
+    if (n < 0) {
+        return vp_virt_fail(error, _("cannot download '%1$s'"), d->parent.name);
+    }
+    if (n == 0) {
+        d->eof = TRUE;
+    }
+    d->buf_len = (gsize)n;
+    d->buf_used = 0;
+    return TRUE;
+}
+
+static gboolean
+vp_download_extent(VpSource *src, guint64 pos, guint64 *len, gboolean *data,
+                   GError **error)
+{
+    VpDownloadSource *d = (VpDownloadSource *)src;
+
+    if (pos != d->pos) {
+        g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
+                    "download of '%s' read out of order", src->name);
+        return FALSE;
+    }
+    if (!vp_download_fill(d, error)) {
+        return FALSE;
+    }
+    if (d->hole > 0) {
+        /* The caller takes the whole run, so the hole is consumed here. */
+        *data = FALSE;
+        *len = d->hole;
+        d->pos += d->hole;
+        d->hole = 0;
+    } else if (d->eof) {
+        *data = FALSE; /* the stream ended: the rest reads as zeros */
+        *len = src->size - pos;
+        d->pos = src->size;
+    } else {
+        *data = TRUE;
+        *len = d->buf_len - d->buf_used;
+    }
+    return TRUE;
+}
+
+static gboolean
+vp_download_read(VpSource *src, guint64 pos, guint8 *buf, gsize len,
+                 GError **error)
+{
+    VpDownloadSource *d = (VpDownloadSource *)src;
+
+    if (pos != d->pos || len > d->buf_len - d->buf_used) {
+        g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
+                    "download of '%s' read out of order", src->name);
+        return FALSE;
+    }
+    memcpy(buf, d->buf + d->buf_used, len);
+    d->buf_used += len;
+    d->pos += len;
+    return TRUE;
+}
+
+static void
+vp_download_free(VpSource *src)
+{
+    VpDownloadSource *d = (VpDownloadSource *)src;
+    if (d->stream != NULL) {
+        if (d->eof) {
+            virStreamFinish(d->stream);
+        } else {
+            virStreamAbort(d->stream);
+        }
+        virStreamFree(d->stream);
+    }
+    g_free(d->buf);
+    g_free(d);
+}
+
+static const VpSourceOps vp_download_ops = {
+    .extent = vp_download_extent,
+    .read = vp_download_read,
+    .free = vp_download_free,
+};
+
+VpSource *
+vp_virt_download_source_new(VpVirt *virt, const char *pool, const char *name,
+                            guint64 size, GError **error)
+{
+    g_autoptr(virStorageVol) vol = vp_virt_volume(virt, pool, name, FALSE, error);
+
+    if (vol == NULL) {
+        return NULL;
+    }
+    VpDownloadSource *d = g_new0(VpDownloadSource, 1);
+    g_autoptr(VpSource) src = &d->parent;
+    d->parent.ops = &vp_download_ops;
+    d->parent.size = size;
+    d->parent.format = g_strdup("raw");
+    d->parent.name = g_strdup(name);
+    d->buf = g_malloc(VP_STREAM_CHUNK);
+    d->stream = virStreamNew(virt->conn, 0);
+    if (d->stream == NULL ||
+        virStorageVolDownload(vol, d->stream, 0, 0,
+                              VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM) < 0) {
+        vp_virt_fail(error, _("cannot start downloading volume '%1$s'"), name);
+        return NULL;
+    }
+    return g_steal_pointer(&src);
+}
+
 /* ---- domains ---------------------------------------------------------- */
 
 static virDomainPtr
@@ -524,6 +729,88 @@ vp_virt_domain_exists(VpVirt *virt, const char *name, gboolean *exists,
         return vp_virt_fail(error, _("cannot look up domain '%1$s'"), name);
     }
     *exists = dom != NULL;
+    return TRUE;
+}
+
+char *
+vp_virt_domain_xml(VpVirt *virt, const char *name, gboolean inactive,
+                   GError **error)
+{
+    g_autoptr(virDomain) dom = vp_virt_domain(virt, name, error);
+
+    if (dom == NULL) {
+        return NULL;
+    }
+    char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_SECURE |
+                                         (inactive ? VIR_DOMAIN_XML_INACTIVE : 0));
+    if (xml == NULL) {
+        vp_virt_fail(error, _("cannot read the definition of domain '%1$s'"),
+                     name);
+        return NULL;
+    }
+    char *result = g_strdup(xml);
+    free(xml);
+    return result;
+}
+
+gboolean
+vp_virt_domain_is_active(VpVirt *virt, const char *name, gboolean *active,
+                         GError **error)
+{
+    g_autoptr(virDomain) dom = vp_virt_domain(virt, name, error);
+
+    if (dom == NULL) {
+        return FALSE;
+    }
+    int state = virDomainIsActive(dom);
+    if (state < 0) {
+        return vp_virt_fail(error, _("cannot tell whether domain '%1$s' runs"),
+                            name);
+    }
+    *active = state == 1;
+    return TRUE;
+}
+
+gboolean
+vp_virt_domain_redefine(VpVirt *virt, const char *xml, GError **error)
+{
+    g_autoptr(virDomain) dom = virDomainDefineXMLFlags(virt->conn, xml,
+                                                       VIR_DOMAIN_DEFINE_VALIDATE);
+    if (dom == NULL) {
+        return vp_virt_fail(error, _("libvirt refused the new domain definition"));
+    }
+    return TRUE;
+}
+
+gboolean
+vp_virt_domain_attach_live(VpVirt *virt, const char *name,
+                           const char *device_xml, GError **error)
+{
+    g_autoptr(virDomain) dom = vp_virt_domain(virt, name, error);
+
+    if (dom == NULL) {
+        return FALSE;
+    }
+    if (virDomainAttachDeviceFlags(dom, device_xml, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+        return vp_virt_fail(error, _("cannot hot-plug the disk into domain '%1$s'"),
+                            name);
+    }
+    return TRUE;
+}
+
+gboolean
+vp_virt_domain_detach_live(VpVirt *virt, const char *name,
+                           const char *device_xml, GError **error)
+{
+    g_autoptr(virDomain) dom = vp_virt_domain(virt, name, error);
+
+    if (dom == NULL) {
+        return FALSE;
+    }
+    if (virDomainDetachDeviceFlags(dom, device_xml, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+        return vp_virt_fail(error, _("cannot unplug the disk from domain '%1$s'"),
+                            name);
+    }
     return TRUE;
 }
 

@@ -64,10 +64,11 @@ typedef struct {
 void vp_volume_info_clear(VpVolumeInfo *info);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VpVolumeInfo, vp_volume_info_clear)
 
-/* Refreshes the pool, then reports the volume as libvirt now sees it. */
+/* Reports the volume as libvirt sees it, after refreshing the whole pool
+ * when REFRESH. */
 gboolean vp_virt_volume_info(VpVirt *virt, const char *pool,
-                             const char *name, VpVolumeInfo *info,
-                             GError **error);
+                             const char *name, gboolean refresh,
+                             VpVolumeInfo *info, GError **error);
 
 /* A sink that uploads into volume NAME through a sparse stream.  Holes
  * travel as stream holes unless WRITE_HOLES (block devices that may not
@@ -76,6 +77,49 @@ gboolean vp_virt_volume_info(VpVirt *virt, const char *pool,
 VpSink *vp_virt_upload_sink_new(VpVirt *virt, const char *pool,
                                 const char *name, gboolean write_holes,
                                 GError **error);
+
+/* TRUE when the URI names no host (the daemon runs on this machine), so
+ * that files it reports can be read directly. */
+gboolean vp_virt_is_local(VpVirt *virt);
+
+typedef struct {
+    char *pool;
+    char *name;
+    char *path;
+    char *format;
+    guint64 capacity; /* bytes */
+} VpVolumeRef;
+void vp_volume_ref_clear(VpVolumeRef *ref);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VpVolumeRef, vp_volume_ref_clear)
+
+/* The pool volume at PATH; *FOUND FALSE when no pool holds it. */
+gboolean vp_virt_volume_by_path(VpVirt *virt, const char *path,
+                                VpVolumeRef *ref, gboolean *found,
+                                GError **error);
+gboolean vp_virt_volume_by_name(VpVirt *virt, const char *pool,
+                                const char *name, VpVolumeRef *ref,
+                                GError **error);
+
+/* A source reading volume NAME of POOL through a sparse download stream,
+ * strictly in order (as the emitter reads).  SIZE is its virtual size. */
+struct VpSource *vp_virt_download_source_new(VpVirt *virt, const char *pool,
+                                             const char *name, guint64 size,
+                                             GError **error);
+
+/* The domain's definition (INACTIVE: the persistent one), with secure
+ * details, as libvirt formats it. */
+char *vp_virt_domain_xml(VpVirt *virt, const char *name, gboolean inactive,
+                         GError **error);
+gboolean vp_virt_domain_is_active(VpVirt *virt, const char *name,
+                                  gboolean *active, GError **error);
+/* Replaces an existing domain's persistent definition with XML. */
+gboolean vp_virt_domain_redefine(VpVirt *virt, const char *xml,
+                                 GError **error);
+/* Hot-plugs or unplugs the device XML into the running domain only. */
+gboolean vp_virt_domain_attach_live(VpVirt *virt, const char *name,
+                                    const char *device_xml, GError **error);
+gboolean vp_virt_domain_detach_live(VpVirt *virt, const char *name,
+                                    const char *device_xml, GError **error);
 
 gboolean vp_virt_domain_exists(VpVirt *virt, const char *name,
                                gboolean *exists, GError **error);

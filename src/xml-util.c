@@ -47,11 +47,17 @@ vp_xml_attr_u64(xmlNodePtr node, const char *name, guint64 value)
 }
 
 char *
-vp_xml_to_string(xmlDocPtr doc)
+vp_xml_to_string_node(xmlNodePtr node)
 {
     g_autoptr(xmlBuffer) buf = xmlBufferCreate();
-    xmlNodeDump(buf, doc, xmlDocGetRootElement(doc), 0, 1);
+    xmlNodeDump(buf, node->doc, node, 0, 1);
     return g_strdup_printf("%s\n", (const char *)xmlBufferContent(buf));
+}
+
+char *
+vp_xml_to_string(xmlDocPtr doc)
+{
+    return vp_xml_to_string_node(xmlDocGetRootElement(doc));
 }
 
 xmlDocPtr

@@ -21,6 +21,9 @@ xmlNodePtr vp_xml_child(xmlNodePtr parent, const char *name, const char *text);
 void vp_xml_attr(xmlNodePtr node, const char *name, const char *value);
 void vp_xml_attr_u64(xmlNodePtr node, const char *name, guint64 value);
 
+/* NODE (and its children) as text, indented.  Caller frees. */
+char *vp_xml_to_string_node(xmlNodePtr node);
+
 /* DOC as text, indented, without the XML declaration.  Caller frees. */
 char *vp_xml_to_string(xmlDocPtr doc);
 

@@ -1,0 +1,311 @@
+#include "domain-edit.h"
+
+#include <string.h>
+
+#include <glib/gi18n.h>
+
+#include "error.h"
+#include "xml-util.h"
+
+void
+vp_disk_info_free(VpDiskInfo *d)
+{
+    if (d == NULL) {
+        return;
+    }
+    g_free(d->device);
+    g_free(d->type);
+    g_free(d->target);
+    g_free(d->bus);
+    g_free(d->path);
+    g_free(d->pool);
+    g_free(d->volume);
+    g_free(d->format);
+    g_free(d);
+}
+
+xmlDocPtr
+vp_domain_parse(const char *xml, GError **error)
+{
+    xmlDocPtr doc = vp_xml_parse(xml, _("domain XML"), error);
+    if (doc != NULL && !xmlStrEqual(xmlDocGetRootElement(doc)->name,
+                                    BAD_CAST "domain")) {
+        g_set_error_literal(error, VP_ERROR, VP_ERROR_FAILED,
+                            _("the domain XML has no <domain> element"));
+        xmlFreeDoc(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+static char *
+vp_prop(xmlNodePtr node, const char *name)
+{
+    xmlChar *v = node != NULL ? xmlGetProp(node, BAD_CAST name) : NULL;
+    char *r = g_strdup((const char *)v);
+    xmlFree(v);
+    return r;
+}
+
+static xmlNodePtr
+vp_child(xmlNodePtr node, const char *name)
+{
+    for (xmlNodePtr c = node != NULL ? node->children : NULL; c != NULL; c = c->next) {
+        if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, BAD_CAST name)) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+static xmlNodePtr
+vp_devices(xmlDocPtr doc)
+{
+    xmlNodePtr root = xmlDocGetRootElement(doc);
+    xmlNodePtr devices = vp_child(root, "devices");
+    return devices != NULL ? devices : vp_xml_child(root, "devices", NULL);
+}
+
+GPtrArray *
+vp_domain_disks(xmlDocPtr doc)
+{
+    GPtrArray *disks = g_ptr_array_new_with_free_func((GDestroyNotify)vp_disk_info_free);
+    xmlNodePtr devices = vp_devices(doc);
+
+    for (xmlNodePtr c = devices->children; c != NULL; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE || !xmlStrEqual(c->name, BAD_CAST "disk")) {
+            continue;
+        }
+        VpDiskInfo *d = g_new0(VpDiskInfo, 1);
+        xmlNodePtr source = vp_child(c, "source");
+        xmlNodePtr target = vp_child(c, "target");
+        d->node = c;
+        d->device = vp_prop(c, "device");
+        if (d->device == NULL) {
+            d->device = g_strdup("disk"); /* libvirt's default */
+        }
+        d->type = vp_prop(c, "type");
+        d->target = vp_prop(target, "dev");
+        d->bus = vp_prop(target, "bus");
+        d->format = vp_prop(vp_child(c, "driver"), "type");
+        if (g_strcmp0(d->type, "file") == 0) {
+            d->path = vp_prop(source, "file");
+        } else if (g_strcmp0(d->type, "block") == 0) {
+            d->path = vp_prop(source, "dev");
+        } else if (g_strcmp0(d->type, "volume") == 0) {
+            d->pool = vp_prop(source, "pool");
+            d->volume = vp_prop(source, "volume");
+        }
+        g_ptr_array_add(disks, d);
+    }
+    return disks;
+}
+
+/* "vd" + 0 -> "vda", 25 -> "vdz", 26 -> "vdaa", as libvirt numbers disks. */
+static char *
+vp_target_name(const char *prefix, guint index)
+{
+    char letters[8];
+    int n = 0;
+    guint i = index + 1;
+
+    while (i > 0 && n < (int)sizeof(letters)) {
+        letters[n++] = (char)('a' + (i - 1) % 26);
+        i = (i - 1) / 26;
+    }
+    GString *name = g_string_new(prefix);
+    while (n > 0) {
+        g_string_append_c(name, letters[--n]);
+    }
+    return g_string_free(name, FALSE);
+}
+
+static gboolean
+vp_target_taken(const GPtrArray *disks, const GPtrArray *taken, const char *name)
+{
+    for (guint i = 0; i < disks->len; i++) {
+        const VpDiskInfo *d = g_ptr_array_index(disks, i);
+        if (g_strcmp0(d->target, name) == 0) {
+            return TRUE;
+        }
+    }
+    for (guint i = 0; taken != NULL && i < taken->len; i++) {
+        if (g_strcmp0(g_ptr_array_index(taken, i), name) == 0) {
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+char *
+vp_domain_free_target(xmlDocPtr doc, const char *bus, const GPtrArray *taken)
+{
+    g_autoptr(GPtrArray) disks = vp_domain_disks(doc);
+    const char *prefix = g_strcmp0(bus, "ide") == 0      ? "hd"
+                         : g_strcmp0(bus, "virtio") == 0 ? "vd"
+                                                         : "sd";
+
+    for (guint i = 0;; i++) {
+        char *name = vp_target_name(prefix, i);
+        if (!vp_target_taken(disks, taken, name)) {
+            return name;
+        }
+        g_free(name);
+    }
+}
+
+void
+vp_domain_switch_disk(VpDiskInfo *disk, const char *path, gboolean block,
+                      const char *format)
+{
+    xmlNodePtr node = disk->node;
+    xmlNodePtr source = vp_child(node, "source");
+    xmlNodePtr driver = vp_child(node, "driver");
+
+    vp_xml_attr(node, "type", block ? "block" : "file");
+    if (source == NULL) {
+        source = xmlNewNode(NULL, BAD_CAST "source");
+        xmlAddChild(node, source);
+    }
+    /* The source's own children (seclabel, reservations) stay; only the
+     * attributes that name the image change. */
+    static const char *const naming[] = { "file", "dev", "pool", "volume",
+                                          "mode", "protocol", "name" };
+    for (gsize i = 0; i < G_N_ELEMENTS(naming); i++) {
+        xmlUnsetProp(source, BAD_CAST naming[i]);
+    }
+    vp_xml_attr(source, block ? "dev" : "file", path);
+    if (driver == NULL) {
+        driver = xmlNewNode(NULL, BAD_CAST "driver");
+        xmlAddPrevSibling(node->children != NULL ? node->children : source, driver);
+        vp_xml_attr(driver, "name", "qemu");
+    }
+    vp_xml_attr(driver, "type", format);
+    xmlNodePtr backing = vp_child(node, "backingStore");
+    if (backing != NULL) {
+        xmlUnlinkNode(backing);
+        xmlFreeNode(backing);
+    }
+    g_free(disk->type);
+    disk->type = g_strdup(block ? "block" : "file");
+    g_free(disk->path);
+    disk->path = g_strdup(path);
+    g_free(disk->format);
+    disk->format = g_strdup(format);
+}
+
+void
+vp_domain_append_disk(xmlDocPtr doc, const VpDomainSpec *spec)
+{
+    xmlNodePtr devices = vp_devices(doc);
+    xmlNodePtr last_disk = NULL;
+
+    for (xmlNodePtr c = devices->children; c != NULL; c = c->next) {
+        if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, BAD_CAST "disk")) {
+            last_disk = c;
+        }
+    }
+    xmlNodePtr disk = vp_domain_xml_add_disk(devices, spec);
+    /* Next to the other disks, where a reader (and libvirt) expects it. */
+    if (last_disk != NULL) {
+        xmlUnlinkNode(disk);
+        xmlAddNextSibling(last_disk, disk);
+    }
+}
+
+char *
+vp_domain_format(xmlDocPtr doc)
+{
+    return vp_xml_to_string(doc);
+}
+
+/* ---- unified diff ----------------------------------------------------- */
+
+typedef struct {
+    char op;       /* ' ', '-', '+' */
+    const char *line;
+} VpDiffLine;
+
+char *
+vp_text_diff(const char *old_text, const char *new_text, const char *old_name,
+             const char *new_name)
+{
+    g_auto(GStrv) a = g_strsplit(old_text, "\n", -1);
+    g_auto(GStrv) b = g_strsplit(new_text, "\n", -1);
+    guint n = g_strv_length(a);
+    guint m = g_strv_length(b);
+
+    /* Longest common subsequence: definitions are a few hundred lines. */
+    g_autofree guint *lcs = g_new0(guint, (gsize)(n + 1) * (m + 1));
+#define LCS(i, j) lcs[(gsize)(i) * (m + 1) + (j)]
+    for (guint i = n; i-- > 0;) {
+        for (guint j = m; j-- > 0;) {
+            LCS(i, j) = g_str_equal(a[i], b[j]) ? LCS(i + 1, j + 1) + 1
+                                                : MAX(LCS(i + 1, j), LCS(i, j + 1));
+        }
+    }
+    g_autoptr(GArray) script = g_array_new(FALSE, FALSE, sizeof(VpDiffLine));
+    guint i = 0;
+    guint j = 0;
+    while (i < n || j < m) {
+        VpDiffLine l;
+        if (i < n && j < m && g_str_equal(a[i], b[j])) {
+            l = (VpDiffLine){ ' ', a[i] };
+            i++;
+            j++;
+        } else if (i < n && (j == m || LCS(i + 1, j) >= LCS(i, j + 1))) {
+            /* Removals before additions, as diff -u prints them. */
+            l = (VpDiffLine){ '-', a[i++] };
+        } else {
+            l = (VpDiffLine){ '+', b[j++] };
+        }
+        g_array_append_val(script, l);
+    }
+#undef LCS
+
+    /* Hunks: changes closer than 2 * 3 context lines share one. */
+    GString *out = g_string_new(NULL);
+    guint len = script->len;
+    guint k = 0;
+    while (k < len) {
+        while (k < len && g_array_index(script, VpDiffLine, k).op == ' ') {
+            k++;
+        }
+        if (k == len) {
+            break;
+        }
+        guint last = k;
+        for (guint t = k + 1; t < len && t <= last + 6; t++) {
+            if (g_array_index(script, VpDiffLine, t).op != ' ') {
+                last = t;
+            }
+        }
+        guint from = k >= 3 ? k - 3 : 0;
+        guint to = MIN(len, last + 4);
+        guint old_line = 1;
+        guint new_line = 1;
+        for (guint t = 0; t < from; t++) {
+            char op = g_array_index(script, VpDiffLine, t).op;
+            old_line += op != '+';
+            new_line += op != '-';
+        }
+        guint old_count = 0;
+        guint new_count = 0;
+        for (guint t = from; t < to; t++) {
+            char op = g_array_index(script, VpDiffLine, t).op;
+            old_count += op != '+';
+            new_count += op != '-';
+        }
+        if (out->len == 0) {
+            g_string_append_printf(out, "--- %s\n+++ %s\n", old_name, new_name);
+        }
+        g_string_append_printf(out, "@@ -%u,%u +%u,%u @@\n", old_line,
+                               old_count, new_line, new_count);
+        for (guint t = from; t < to; t++) {
+            const VpDiffLine *l = &g_array_index(script, VpDiffLine, t);
+            g_string_append_printf(out, "%c%s\n", l->op, l->line);
+        }
+        k = to;
+    }
+    return g_string_free(out, FALSE);
+}

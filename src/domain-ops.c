@@ -1,0 +1,536 @@
+#include "domain-ops.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+
+#include "domain-edit.h"
+#include "error.h"
+#include "interrupt.h"
+#include "virt.h"
+#include "workflow.h"
+#include "xml-util.h"
+
+void
+vp_domain_op_result_clear(VpDomainOpResult *r)
+{
+    g_free(r->uri);
+    g_free(r->domain);
+    g_free(r->target);
+    g_free(r->old_path);
+    g_free(r->old_format);
+    g_free(r->pool);
+    g_free(r->volume);
+    g_free(r->path);
+    g_free(r->diff);
+    g_free(r->backup);
+    *r = (VpDomainOpResult){ 0 };
+}
+
+/* Keeps the previous definition where the user can restore it from with
+ * virsh define: $XDG_STATE_HOME/virt-provision/DOMAIN-TIME.xml. */
+static char *
+vp_save_backup(const char *domain, const char *xml, GError **error)
+{
+    g_autofree char *dir = g_build_filename(g_get_user_state_dir(),
+                                            "virt-provision", NULL);
+    g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+    g_autofree char *stamp = g_date_time_format(now, "%Y%m%dT%H%M%S.%fZ");
+    g_autofree char *safe = g_strdup(domain);
+    g_strdelimit(safe, "/", '_');
+    g_autofree char *base = g_strdup_printf("%s-%s.xml", safe, stamp);
+    char *path = g_build_filename(dir, base, NULL);
+
+    if (g_mkdir_with_parents(dir, 0700) < 0 ||
+        !g_file_set_contents(path, xml, -1, error)) {
+        if (error != NULL && *error == NULL) {
+            g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
+                        _("cannot create '%1$s' to keep the previous definition"),
+                        dir);
+        }
+        g_free(path);
+        return NULL;
+    }
+    return path;
+}
+
+/* Normalised texts of the definition before and after, and their diff:
+ * both through libxml2, so the diff shows the edit, not libvirt's quoting. */
+static char *
+vp_definition_diff(const char *domain, xmlDocPtr before, xmlDocPtr after)
+{
+    g_autofree char *a = vp_domain_format(before);
+    g_autofree char *b = vp_domain_format(after);
+    g_autofree char *name_a = g_strdup_printf("%s (defined)", domain);
+    g_autofree char *name_b = g_strdup_printf("%s (new)", domain);
+    return vp_text_diff(a, b, name_a, name_b);
+}
+
+static gboolean
+vp_open_domain(VpVirt *virt, VpDomainOpPlan *plan, gboolean *active,
+               xmlDocPtr *doc, char **xml, GError **error)
+{
+    if (!vp_virt_domain_is_active(virt, plan->domain, active, error)) {
+        return FALSE;
+    }
+    *xml = vp_virt_domain_xml(virt, plan->domain, TRUE, error);
+    if (*xml == NULL) {
+        return FALSE;
+    }
+    *doc = vp_domain_parse(*xml, error);
+    return *doc != NULL;
+}
+
+/* Defines the edited document and registers the way back. */
+static gboolean
+vp_apply_definition(VpVirt *virt, VpDomainOpPlan *plan, xmlDocPtr doc,
+                    const char *old_xml, VpTransaction *t, GError **error)
+{
+    g_autofree char *new_xml = vp_domain_format(doc);
+    g_autofree char *what = g_strdup_printf(_("the new definition of domain "
+                                              "'%1$s'"), plan->domain);
+
+    vp_workflow_step(plan->verbose, _("redefining domain '%1$s'"), plan->domain);
+    if (!vp_interrupt_check(error) ||
+        !vp_virt_domain_redefine(virt, new_xml, error)) {
+        return FALSE;
+    }
+    vp_transaction_push(t, what, vp_undo_redefine,
+                        vp_undo_data(virt, NULL, plan->domain, old_xml),
+                        vp_undo_data_free);
+    return TRUE;
+}
+
+static gboolean
+vp_finish(VpTransaction *t, gboolean ok, gboolean verbose, GError **error)
+{
+    if (ok) {
+        vp_transaction_commit(t);
+        return TRUE;
+    }
+    g_autoptr(GError) undo_error = NULL;
+    vp_workflow_step(verbose, _("undoing what this run changed"));
+    if (!vp_transaction_rollback(t, &undo_error)) {
+        g_prefix_error(error, "%s; ", undo_error->message);
+    }
+    return FALSE;
+}
+
+static void
+vp_fill_volume(VpDomainOpResult *r, VpVolumeInfo *info)
+{
+    g_free(r->path);
+    r->path = g_steal_pointer(&info->path);
+    r->capacity = info->capacity;
+    r->allocation = info->allocation;
+    r->file_length = info->physical;
+}
+
+/* ---- attach ----------------------------------------------------------- */
+
+gboolean
+vp_attach_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
+{
+    gboolean active = FALSE;
+    gboolean block = FALSE;
+    g_autoptr(xmlDoc) doc = NULL;
+    g_autofree char *old_xml = NULL;
+    g_auto(VpPoolInfo) pool = { 0 };
+
+    *r = (VpDomainOpResult){ 0 };
+    if (plan->image.size == 0) {
+        g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
+                            _("--size must be more than 0, such as --size 20G"));
+        return FALSE;
+    }
+    if (!vp_qcow2_layout_compute(&plan->image, &r->layout, error)) {
+        return FALSE;
+    }
+    g_autoptr(VpVirt) virt = vp_virt_connect(plan->uri, error);
+    if (virt == NULL || !vp_open_domain(virt, plan, &active, &doc, &old_xml, error)) {
+        return FALSE;
+    }
+    r->uri = g_strdup(vp_virt_uri(virt));
+    r->domain = g_strdup(plan->domain);
+    if (plan->live && !active) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("--live needs a running domain, and '%1$s' is shut off; "
+                      "drop --live"), plan->domain);
+        return FALSE;
+    }
+
+    /* Targets used by the running guest count too: a disk hot-plugged
+     * without --config is there even if the definition does not say so. */
+    g_autoptr(GPtrArray) taken = g_ptr_array_new_with_free_func(g_free);
+    if (active) {
+        g_autofree char *live_xml = vp_virt_domain_xml(virt, plan->domain, FALSE,
+                                                       error);
+        g_autoptr(xmlDoc) live = live_xml != NULL ? vp_domain_parse(live_xml, error)
+                                                  : NULL;
+        if (live == NULL) {
+            return FALSE;
+        }
+        g_autoptr(GPtrArray) disks = vp_domain_disks(live);
+        for (guint i = 0; i < disks->len; i++) {
+            VpDiskInfo *d = g_ptr_array_index(disks, i);
+            g_ptr_array_add(taken, g_strdup(d->target));
+        }
+    }
+    const char *bus = plan->bus != NULL ? plan->bus : "virtio";
+    if (plan->target != NULL) {
+        g_autofree char *free_name = NULL;
+        g_autoptr(GPtrArray) disks = vp_domain_disks(doc);
+        for (guint i = 0; i < disks->len + taken->len; i++) {
+            const char *t = i < disks->len
+                                ? ((VpDiskInfo *)g_ptr_array_index(disks, i))->target
+                                : g_ptr_array_index(taken, i - disks->len);
+            if (g_strcmp0(t, plan->target) == 0) {
+                g_set_error(error, VP_ERROR, VP_ERROR_EXISTS,
+                            _("domain '%1$s' already has a disk at target "
+                              "'%2$s'; choose another --target or leave it out"),
+                            plan->domain, plan->target);
+                return FALSE;
+            }
+        }
+        r->target = g_strdup(plan->target);
+    } else {
+        r->target = vp_domain_free_target(doc, bus, taken);
+    }
+    r->volume = plan->volume != NULL
+                    ? g_strdup(plan->volume)
+                    : g_strdup_printf("%s-%s.%s", plan->domain, r->target,
+                                      plan->image.format == VP_FORMAT_RAW ? "img"
+                                                                          : "qcow2");
+    r->pool = g_strdup(plan->pool);
+
+    if (!vp_virt_pool_info(virt, plan->pool, &pool, error)) {
+        return FALSE;
+    }
+    if (!pool.exists || !pool.active) {
+        g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
+                    !pool.exists ? _("storage pool '%1$s' does not exist; list "
+                                     "pools with virsh pool-list --all")
+                                 : _("storage pool '%1$s' is not active; start "
+                                     "it with virsh pool-start %1$s"),
+                    plan->pool);
+        return FALSE;
+    }
+    if (!vp_workflow_pool_kind(plan->pool, pool.type, plan->image.format, &block,
+                               error)) {
+        return FALSE;
+    }
+    if (block && plan->image.format == VP_FORMAT_QCOW2 &&
+        plan->image.preallocation == VP_PREALLOC_METADATA) {
+        if (plan->image.version >= 3) {
+            plan->image.zero_flag = TRUE;
+        } else {
+            plan->image.preallocation = VP_PREALLOC_FULL;
+        }
+        if (!vp_qcow2_layout_compute(&plan->image, &r->layout, error)) {
+            return FALSE;
+        }
+    }
+    gboolean exists = FALSE;
+    if (!vp_virt_volume_exists(virt, plan->pool, r->volume, &exists, error)) {
+        return FALSE;
+    }
+    if (exists) {
+        g_set_error(error, VP_ERROR, VP_ERROR_EXISTS,
+                    _("volume '%1$s' already exists in pool '%2$s'; choose "
+                      "another --name"), r->volume, plan->pool);
+        return FALSE;
+    }
+
+    /* The new disk as the definition will hold it. */
+    VpDomainSpec disk = {
+        .disk_path = g_build_filename(pool.path, r->volume, NULL),
+        .disk_block = block,
+        .disk_format = g_strdup(vp_image_format_to_string(plan->image.format)),
+        .disk_bus = g_strdup(bus),
+        .disk_target = g_strdup(r->target),
+        .cache = g_strdup("none"),
+        .io = g_strdup("native"),
+    };
+    g_autoptr(xmlDoc) before = xmlCopyDoc(doc, 1);
+    vp_domain_append_disk(doc, &disk);
+    r->diff = vp_definition_diff(plan->domain, before, doc);
+    if (plan->print_diff) {
+        vp_domain_spec_clear(&disk);
+        return TRUE;
+    }
+
+    g_autoptr(VpTransaction) t = vp_transaction_new();
+    g_auto(VpVolumeInfo) info = { 0 };
+    gboolean ok = vp_workflow_write_volume(virt, plan->pool, r->volume, &r->layout,
+                                           block, NULL, t, plan->verbose, &info,
+                                           error);
+    if (ok) {
+        vp_fill_volume(r, &info);
+        /* libvirt's path for the volume, in case the pool maps names. */
+        g_autoptr(GPtrArray) disks = vp_domain_disks(doc);
+        VpDiskInfo *added = g_ptr_array_index(disks, disks->len - 1);
+        vp_domain_switch_disk(added, r->path, block,
+                              vp_image_format_to_string(plan->image.format));
+        g_free(disk.disk_path);
+        disk.disk_path = g_strdup(r->path);
+        ok = vp_apply_definition(virt, plan, doc, old_xml, t, error);
+    }
+    if (ok && plan->live) {
+        g_autoptr(xmlDoc) one = NULL;
+        xmlNodePtr root;
+        one = vp_xml_new_doc("devices", &root);
+        vp_domain_xml_add_disk(root, &disk);
+        g_autofree char *disk_xml = vp_xml_to_string_node(root->children);
+        g_autofree char *what = g_strdup_printf(_("disk '%1$s' of running domain "
+                                                  "'%2$s'"), r->target,
+                                                plan->domain);
+        vp_workflow_step(plan->verbose, _("hot-plugging '%1$s'"), r->target);
+        ok = vp_virt_domain_attach_live(virt, plan->domain, disk_xml, error);
+        if (ok) {
+            r->live = TRUE;
+            vp_transaction_push(t, what, vp_undo_detach,
+                                vp_undo_data(virt, NULL, plan->domain, disk_xml),
+                                vp_undo_data_free);
+        }
+    }
+    vp_domain_spec_clear(&disk);
+    r->backup = ok ? vp_save_backup(plan->domain, old_xml, NULL) : NULL;
+    r->changed = ok;
+    return vp_finish(t, ok, plan->verbose, error);
+}
+
+/* ---- convert ---------------------------------------------------------- */
+
+static VpDiskInfo *
+vp_pick_disk(GPtrArray *disks, VpDomainOpPlan *plan, GError **error)
+{
+    VpDiskInfo *found = NULL;
+    guint count = 0;
+    g_autoptr(GString) targets = g_string_new(NULL);
+
+    for (guint i = 0; i < disks->len; i++) {
+        VpDiskInfo *d = g_ptr_array_index(disks, i);
+        if (g_strcmp0(d->device, "disk") != 0) {
+            continue;
+        }
+        g_string_append_printf(targets, "%s%s", targets->len ? ", " : "",
+                               d->target != NULL ? d->target : "?");
+        count++;
+        if (plan->target == NULL || g_strcmp0(d->target, plan->target) == 0) {
+            found = d;
+        }
+    }
+    if (plan->target == NULL && count > 1) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("domain '%1$s' has several disks (%2$s); choose one with "
+                      "--disk"), plan->domain, targets->str);
+        return NULL;
+    }
+    if (found == NULL && plan->target != NULL) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("domain '%1$s' has no disk at target '%2$s'; its disks "
+                      "are: %3$s"), plan->domain, plan->target,
+                    targets->len > 0 ? targets->str : _("none"));
+        return NULL;
+    }
+    if (found == NULL) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("domain '%1$s' has no disk to convert"), plan->domain);
+        return NULL;
+    }
+    return found;
+}
+
+/* Where the disk's bytes come from: the file itself when this machine can
+ * read it (copy_file_range, reflinks), else a sparse download stream. */
+static VpSource *
+vp_convert_source(VpVirt *virt, const VpDiskInfo *disk, const VpVolumeRef *vol,
+                  gboolean have_vol, GError **error)
+{
+    if (vp_virt_is_local(virt) && g_access(disk->path, R_OK) == 0) {
+        return vp_source_open_file(disk->path, disk->format, error);
+    }
+    if (!have_vol) {
+        g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
+                    _("'%1$s' is neither readable here nor a volume of a pool, "
+                      "so it cannot be read"), disk->path);
+        return NULL;
+    }
+    if (g_strcmp0(disk->format, "raw") != 0) {
+        g_set_error(error, VP_ERROR, VP_ERROR_UNSUPPORTED,
+                    _("a %1$s disk on a remote host cannot be read through a "
+                      "stream; run virt-provision on that host"), disk->format);
+        return NULL;
+    }
+    return vp_virt_download_source_new(virt, vol->pool, vol->name, vol->capacity,
+                                       error);
+}
+
+static char *
+vp_new_volume_name(const char *old_name, const char *format)
+{
+    g_autofree char *stem = g_strdup(old_name);
+    char *dot = strrchr(stem, '.');
+    if (dot != NULL && dot != stem) {
+        *dot = '\0';
+    }
+    /* qcow2 to qcow2 must not collide with itself. */
+    if (g_strcmp0(format, "qcow2") == 0) {
+        return g_strdup_printf("%s-prealloc.qcow2", stem);
+    }
+    return g_strdup_printf("%s.qcow2", stem);
+}
+
+gboolean
+vp_convert_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
+{
+    gboolean active = FALSE;
+    gboolean block = FALSE;
+    gboolean have_vol = FALSE;
+    g_autoptr(xmlDoc) doc = NULL;
+    g_autofree char *old_xml = NULL;
+    g_auto(VpVolumeRef) vol = { 0 };
+    g_auto(VpPoolInfo) pool = { 0 };
+
+    *r = (VpDomainOpResult){ 0 };
+    if (plan->image.format != VP_FORMAT_QCOW2 ||
+        plan->image.preallocation == VP_PREALLOC_OFF) {
+        g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
+                            _("convert writes preallocated qcow2: drop --format "
+                              "raw and --preallocation off"));
+        return FALSE;
+    }
+    g_autoptr(VpVirt) virt = vp_virt_connect(plan->uri, error);
+    if (virt == NULL || !vp_open_domain(virt, plan, &active, &doc, &old_xml, error)) {
+        return FALSE;
+    }
+    r->uri = g_strdup(vp_virt_uri(virt));
+    r->domain = g_strdup(plan->domain);
+    if (active) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("domain '%1$s' is running; its disk can only be copied "
+                      "while nothing writes to it: shut it down first (virsh "
+                      "shutdown %1$s)"), plan->domain);
+        return FALSE;
+    }
+    g_autoptr(GPtrArray) disks = vp_domain_disks(doc);
+    VpDiskInfo *disk = vp_pick_disk(disks, plan, error);
+    if (disk == NULL) {
+        return FALSE;
+    }
+    r->target = g_strdup(disk->target);
+    if (disk->pool != NULL && disk->volume != NULL) {
+        if (!vp_virt_volume_by_name(virt, disk->pool, disk->volume, &vol, error)) {
+            return FALSE;
+        }
+        have_vol = TRUE;
+        disk->path = g_strdup(vol.path);
+    } else if (disk->path == NULL) {
+        g_set_error(error, VP_ERROR, VP_ERROR_UNSUPPORTED,
+                    _("disk '%1$s' is not a file, block device or pool volume; "
+                      "only those can be converted"), r->target);
+        return FALSE;
+    } else if (!vp_virt_volume_by_path(virt, disk->path, &vol, &have_vol, error)) {
+        return FALSE;
+    }
+    /* libvirt reads a disk without a driver type as raw. */
+    if (disk->format == NULL) {
+        disk->format = g_strdup("raw");
+    }
+    if (g_strcmp0(disk->format, "raw") != 0 && g_strcmp0(disk->format, "qcow2") != 0) {
+        g_set_error(error, VP_ERROR, VP_ERROR_UNSUPPORTED,
+                    _("disk '%1$s' is %2$s; convert reads raw and qcow2 disks"),
+                    r->target, disk->format);
+        return FALSE;
+    }
+    r->old_path = g_strdup(disk->path);
+    r->old_format = g_strdup(disk->format);
+    r->pool = g_strdup(plan->pool != NULL ? plan->pool : vol.pool);
+    if (r->pool == NULL) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("'%1$s' belongs to no pool; name the pool for the new "
+                      "volume with --pool"), disk->path);
+        return FALSE;
+    }
+    if (!vp_virt_pool_info(virt, r->pool, &pool, error)) {
+        return FALSE;
+    }
+    if (!pool.exists || !pool.active) {
+        g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
+                    _("storage pool '%1$s' does not exist or is not active"),
+                    r->pool);
+        return FALSE;
+    }
+    if (!vp_workflow_pool_kind(r->pool, pool.type, VP_FORMAT_QCOW2, &block, error)) {
+        return FALSE;
+    }
+    g_autofree char *base = g_path_get_basename(disk->path);
+    r->volume = vp_new_volume_name(have_vol ? vol.name : base, disk->format);
+    gboolean exists = FALSE;
+    if (!vp_virt_volume_exists(virt, r->pool, r->volume, &exists, error)) {
+        return FALSE;
+    }
+    if (exists) {
+        g_set_error(error, VP_ERROR, VP_ERROR_EXISTS,
+                    _("volume '%1$s' already exists in pool '%2$s'; remove it "
+                      "first (virsh vol-delete --pool %2$s %1$s)"),
+                    r->volume, r->pool);
+        return FALSE;
+    }
+
+    g_autoptr(VpSource) src = vp_convert_source(virt, disk, &vol, have_vol, error);
+    if (src == NULL) {
+        return FALSE;
+    }
+    plan->image.size = src->size;
+    /* On a block device, zero runs are written: per-cluster zero flags would
+     * hide the copied data too. */
+    if (block) {
+        plan->image.preallocation = VP_PREALLOC_FULL;
+    }
+    if (!vp_qcow2_layout_compute(&plan->image, &r->layout, error)) {
+        return FALSE;
+    }
+    g_autoptr(xmlDoc) before = xmlCopyDoc(doc, 1);
+    g_autofree char *planned = g_build_filename(pool.path, r->volume, NULL);
+    vp_domain_switch_disk(disk, planned, block, "qcow2");
+    r->diff = vp_definition_diff(plan->domain, before, doc);
+    if (plan->print_diff) {
+        return TRUE;
+    }
+
+    g_autoptr(VpTransaction) t = vp_transaction_new();
+    g_auto(VpVolumeInfo) info = { 0 };
+    vp_workflow_step(plan->verbose, _("copying '%1$s' (%2$s) into '%3$s'"),
+                     r->old_path, r->old_format, r->volume);
+    gboolean ok = vp_workflow_write_volume(virt, r->pool, r->volume, &r->layout,
+                                           block, src, t, plan->verbose, &info,
+                                           error);
+    if (ok) {
+        vp_fill_volume(r, &info);
+        vp_domain_switch_disk(disk, r->path, block, "qcow2");
+        ok = vp_apply_definition(virt, plan, doc, old_xml, t, error);
+    }
+    if (ok) {
+        r->backup = vp_save_backup(plan->domain, old_xml, error);
+        ok = r->backup != NULL;
+    }
+    if (!vp_finish(t, ok, plan->verbose, error)) {
+        return FALSE;
+    }
+    r->changed = TRUE;
+    /* Only once the domain uses the new volume; not undoable, so last. */
+    if (plan->delete_source && have_vol) {
+        vp_workflow_step(plan->verbose, _("deleting the source volume '%1$s'"),
+                         vol.name);
+        if (!vp_virt_volume_delete(virt, vol.pool, vol.name, error)) {
+            g_prefix_error(error, _("the domain now uses '%1$s', but "),
+                           r->volume);
+            return FALSE;
+        }
+        r->source_deleted = TRUE;
+    }
+    return TRUE;
+}

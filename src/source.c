@@ -1,0 +1,384 @@
+#include "source.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <glib/gi18n.h>
+
+#include "error.h"
+#include "qcow2-reader.h"
+
+/* A backing chain longer than this is a loop or an attack. */
+#define VP_MAX_CHAIN 16
+/* Runs reported at once, so a huge zero image costs bounded work per call. */
+#define VP_MAX_RUN (G_GUINT64_CONSTANT(256) << 20)
+
+gboolean
+vp_source_extent(VpSource *src, guint64 pos, guint64 *len, gboolean *data,
+                 GError **error)
+{
+    return src->ops->extent(src, pos, len, data, error);
+}
+
+gboolean
+vp_source_read(VpSource *src, guint64 pos, guint8 *buf, gsize len,
+               GError **error)
+{
+    return src->ops->read(src, pos, buf, len, error);
+}
+
+int
+vp_source_raw_fd(VpSource *src, guint64 pos, guint64 *fd_offset)
+{
+    return src->ops->raw_fd != NULL ? src->ops->raw_fd(src, pos, fd_offset) : -1;
+}
+
+void
+vp_source_free(VpSource *src)
+{
+    if (src != NULL) {
+        g_free(src->format);
+        g_free(src->name);
+        src->ops->free(src);
+    }
+}
+
+/* ---- raw files -------------------------------------------------------- */
+
+typedef struct {
+    VpSource parent;
+    int fd;
+    guint64 length; /* bytes in the file; beyond reads as zeros */
+} VpRawSource;
+
+static gboolean
+vp_raw_extent(VpSource *src, guint64 pos, guint64 *len, gboolean *data,
+              GError **error)
+{
+    VpRawSource *r = (VpRawSource *)src;
+    guint64 end = MIN(src->size, pos + VP_MAX_RUN);
+
+    if (pos >= r->length) {
+        *data = FALSE;
+        *len = end - pos;
+        return TRUE;
+    }
+    off_t d = lseek(r->fd, (off_t)pos, SEEK_DATA);
+    if (d < 0 && errno == ENXIO) {
+        d = (off_t)r->length; /* no data after POS */
+    } else if (d < 0) {
+        /* No SEEK_DATA here: everything is data. */
+        *data = TRUE;
+        *len = end - pos;
+        return TRUE;
+    }
+    if ((guint64)d > pos) {
+        *data = FALSE;
+        *len = MIN((guint64)d, end) - pos;
+        return TRUE;
+    }
+    off_t h = lseek(r->fd, (off_t)pos, SEEK_HOLE);
+    *data = TRUE;
+    *len = MIN(h < 0 ? r->length : (guint64)h, end) - pos;
+    return TRUE;
+}
+
+static gboolean
+vp_raw_read(VpSource *src, guint64 pos, guint8 *buf, gsize len, GError **error)
+{
+    VpRawSource *r = (VpRawSource *)src;
+    return vp_read_fd(GINT_TO_POINTER(r->fd), pos, buf, len, error);
+}
+
+static int
+vp_raw_fd(VpSource *src, guint64 pos, guint64 *fd_offset)
+{
+    VpRawSource *r = (VpRawSource *)src;
+    *fd_offset = pos;
+    return pos < r->length ? r->fd : -1;
+}
+
+static void
+vp_raw_free(VpSource *src)
+{
+    VpRawSource *r = (VpRawSource *)src;
+    if (r->fd >= 0) {
+        close(r->fd);
+    }
+    g_free(r);
+}
+
+static const VpSourceOps vp_raw_ops = {
+    .extent = vp_raw_extent,
+    .read = vp_raw_read,
+    .raw_fd = vp_raw_fd,
+    .free = vp_raw_free,
+};
+
+/* ---- qcow2 images ----------------------------------------------------- */
+
+typedef struct {
+    VpSource parent;
+    int fd;
+    VpQcow2Image *img;
+    VpSource *backing;      /* NULL: unallocated reads as zeros */
+    guint64 cluster_size;
+    guint8 *cluster;        /* last decompressed cluster */
+    guint64 cluster_guest;  /* its guest offset, G_MAXUINT64 when none */
+} VpQcow2Source;
+
+/* The backing file's answer for [POS, POS+LEN): beyond its end, zeros. */
+static gboolean
+vp_backing_extent(VpQcow2Source *q, guint64 pos, guint64 *len, gboolean *data,
+                  GError **error)
+{
+    if (q->backing == NULL || pos >= q->backing->size) {
+        *data = FALSE;
+        return TRUE;
+    }
+    guint64 blen;
+    if (!vp_source_extent(q->backing, pos, &blen, data, error)) {
+        return FALSE;
+    }
+    *len = MIN(*len, blen);
+    return TRUE;
+}
+
+static gboolean
+vp_qcow2_extent(VpSource *src, guint64 pos, guint64 *len, gboolean *data,
+                GError **error)
+{
+    VpQcow2Source *q = (VpQcow2Source *)src;
+    guint64 end = MIN(src->size, pos + VP_MAX_RUN);
+    guint64 at = pos;
+    gboolean first = TRUE;
+
+    /* Merge consecutive pieces of the same kind. */
+    while (at < end) {
+        VpGuestKind kind;
+        guint64 piece;
+        guint64 host;
+        gboolean piece_data;
+        if (!vp_qcow2_image_guest_map(q->img, at, &kind, &piece, &host, error)) {
+            return FALSE;
+        }
+        piece = MIN(piece, end - at);
+        if (kind == VP_GUEST_BACKING) {
+            if (!vp_backing_extent(q, at, &piece, &piece_data, error)) {
+                return FALSE;
+            }
+        } else {
+            piece_data = kind != VP_GUEST_ZERO;
+        }
+        if (first) {
+            *data = piece_data;
+            first = FALSE;
+        } else if (piece_data != *data) {
+            break;
+        }
+        at += piece;
+    }
+    *len = at - pos;
+    return TRUE;
+}
+
+static gboolean
+vp_qcow2_read(VpSource *src, guint64 pos, guint8 *buf, gsize len,
+              GError **error)
+{
+    VpQcow2Source *q = (VpQcow2Source *)src;
+
+    while (len > 0) {
+        VpGuestKind kind;
+        guint64 piece;
+        guint64 host;
+        if (!vp_qcow2_image_guest_map(q->img, pos, &kind, &piece, &host, error)) {
+            return FALSE;
+        }
+        gsize n = (gsize)MIN((guint64)len, piece);
+        switch (kind) {
+        case VP_GUEST_DATA:
+            if (!vp_qcow2_image_read_host(q->img, host, buf, n, error)) {
+                return FALSE;
+            }
+            break;
+        case VP_GUEST_COMPRESSED: {
+            guint64 start = pos & ~(q->cluster_size - 1);
+            if (q->cluster_guest != start) {
+                q->cluster_guest = G_MAXUINT64;
+                if (!vp_qcow2_image_read_compressed(q->img, pos, q->cluster,
+                                                    error)) {
+                    return FALSE;
+                }
+                q->cluster_guest = start;
+            }
+            memcpy(buf, q->cluster + (pos - start), n);
+            break;
+        }
+        case VP_GUEST_BACKING:
+            if (q->backing != NULL && pos < q->backing->size) {
+                n = (gsize)MIN((guint64)n, q->backing->size - pos);
+                if (!vp_source_read(q->backing, pos, buf, n, error)) {
+                    return FALSE;
+                }
+                break;
+            }
+            /* No backing data here: zeros. */
+            G_GNUC_FALLTHROUGH;
+        case VP_GUEST_ZERO:
+            memset(buf, 0, n);
+            break;
+        }
+        buf += n;
+        pos += n;
+        len -= n;
+    }
+    return TRUE;
+}
+
+static void
+vp_qcow2_source_free(VpSource *src)
+{
+    VpQcow2Source *q = (VpQcow2Source *)src;
+    vp_qcow2_image_free(q->img);
+    vp_source_free(q->backing);
+    if (q->fd >= 0) {
+        close(q->fd);
+    }
+    g_free(q->cluster);
+    g_free(q);
+}
+
+static const VpSourceOps vp_qcow2_ops = {
+    .extent = vp_qcow2_extent,
+    .read = vp_qcow2_read,
+    .free = vp_qcow2_source_free,
+};
+
+static VpSource *vp_source_open_depth(const char *path, const char *format,
+                                      int depth, GError **error);
+
+static gboolean
+vp_qcow2_open_backing(VpQcow2Source *q, const char *path, int depth,
+                      GError **error)
+{
+    const VpQcow2Meta *m = vp_qcow2_image_meta(q->img);
+    g_autofree char *dir = g_path_get_dirname(path);
+
+    if (m->backing_file == NULL) {
+        return TRUE;
+    }
+    if (depth >= VP_MAX_CHAIN) {
+        g_set_error(error, VP_ERROR, VP_ERROR_CORRUPT,
+                    _("the backing chain of '%1$s' is longer than %2$d images; "
+                      "is it a loop?"), path, VP_MAX_CHAIN);
+        return FALSE;
+    }
+    g_autofree char *backing = g_path_is_absolute(m->backing_file)
+                                   ? g_strdup(m->backing_file)
+                                   : g_build_filename(dir, m->backing_file, NULL);
+    const char *format = m->backing_format;
+    if (format != NULL && g_strcmp0(format, "raw") != 0 &&
+        g_strcmp0(format, "qcow2") != 0) {
+        g_set_error(error, VP_ERROR, VP_ERROR_UNSUPPORTED,
+                    _("backing file '%1$s' of '%2$s' is %3$s, which this tool "
+                      "does not read; use qemu-img convert"),
+                    backing, path, format);
+        return FALSE;
+    }
+    /* Unrecorded: only a qcow2 header this tool parses can tell. */
+    g_autoptr(VpSource) b = vp_source_open_depth(backing, format, depth + 1, error);
+    if (b == NULL) {
+        return FALSE;
+    }
+    if (format == NULL && g_strcmp0(b->format, "qcow2") != 0) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("'%1$s' does not record its backing file's format and "
+                      "'%2$s' is not qcow2; the format is never guessed: "
+                      "record it with qemu-img rebase -u -F FORMAT"),
+                    path, backing);
+        return FALSE;
+    }
+    q->backing = g_steal_pointer(&b);
+    return TRUE;
+}
+
+static VpSource *
+vp_source_open_depth(const char *path, const char *format, int depth,
+                     GError **error)
+{
+    struct stat st;
+    gboolean is_qcow2 = FALSE;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+                    _("cannot open '%1$s': %2$s"), path, g_strerror(errno));
+        return NULL;
+    }
+    if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
+        g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
+                    _("'%1$s' is a directory, not an image file"), path);
+        close(fd);
+        return NULL;
+    }
+    guint64 length = (guint64)st.st_size;
+    if (S_ISBLK(st.st_mode)) {
+        off_t end = lseek(fd, 0, SEEK_END);
+        length = end > 0 ? (guint64)end : 0;
+    }
+    if (!vp_qcow2_probe(vp_read_fd, GINT_TO_POINTER(fd), &is_qcow2, error)) {
+        close(fd);
+        return NULL;
+    }
+    if (format == NULL) {
+        format = is_qcow2 ? "qcow2" : "raw";
+    }
+    if (g_str_equal(format, "raw")) {
+        VpRawSource *r = g_new0(VpRawSource, 1);
+        r->parent.ops = &vp_raw_ops;
+        r->parent.size = length;
+        r->fd = fd;
+        r->length = length;
+        r->parent.format = g_strdup("raw");
+        r->parent.name = g_strdup(path);
+        return &r->parent;
+    }
+    if (!g_str_equal(format, "qcow2")) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("source format '%1$s' is not one this tool reads; use raw "
+                      "or qcow2"), format);
+        close(fd);
+        return NULL;
+    }
+    VpQcow2Source *q = g_new0(VpQcow2Source, 1);
+    g_autoptr(VpSource) src = &q->parent;
+    q->parent.ops = &vp_qcow2_ops;
+    q->parent.format = g_strdup("qcow2");
+    q->parent.name = g_strdup(path);
+    q->fd = fd;
+    q->cluster_guest = G_MAXUINT64;
+    q->img = vp_qcow2_image_open(vp_read_fd, GINT_TO_POINTER(fd), length, path,
+                                 error);
+    if (q->img == NULL) {
+        return NULL;
+    }
+    const VpQcow2Meta *m = vp_qcow2_image_meta(q->img);
+    q->parent.size = m->virtual_size;
+    q->cluster_size = m->cluster_size;
+    q->cluster = g_malloc(m->cluster_size);
+    if (!vp_qcow2_open_backing(q, path, depth, error)) {
+        return NULL;
+    }
+    return g_steal_pointer(&src);
+}
+
+VpSource *
+vp_source_open_file(const char *path, const char *format, GError **error)
+{
+    return vp_source_open_depth(path, format, 0, error);
+}

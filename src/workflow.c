@@ -1,0 +1,195 @@
+#include "workflow.h"
+
+#include <glib/gi18n.h>
+
+#include "error.h"
+#include "qcow2-emit.h"
+
+void
+vp_workflow_step(gboolean verbose, const char *format, ...)
+{
+    if (!verbose) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, format);
+    g_autofree char *text = g_strdup_vprintf(format, ap);
+    va_end(ap);
+    /* Progress on stderr is the verbose mode's whole point; results are
+     * printed by the CLI. */
+    g_printerr("virt-provision: %s\n", text);
+}
+
+typedef struct {
+    VpVirt *virt; /* borrowed: outlives the transaction */
+    char *pool;
+    char *name;
+    char *xml;
+} VpUndoData;
+
+gpointer
+vp_undo_data(VpVirt *virt, const char *pool, const char *name, const char *xml)
+{
+    VpUndoData *u = g_new0(VpUndoData, 1);
+    u->virt = virt;
+    u->pool = g_strdup(pool);
+    u->name = g_strdup(name);
+    u->xml = g_strdup(xml);
+    return u;
+}
+
+void
+vp_undo_data_free(gpointer data)
+{
+    VpUndoData *u = data;
+    g_free(u->pool);
+    g_free(u->name);
+    g_free(u->xml);
+    g_free(u);
+}
+
+static gboolean
+vp_undo_alive(VpUndoData *u, GError **error)
+{
+    return vp_virt_ensure_alive(u->virt, VP_RECONNECT_MS, error);
+}
+
+gboolean
+vp_undo_volume(gpointer data, GError **error)
+{
+    VpUndoData *u = data;
+    return vp_undo_alive(u, error) &&
+           vp_virt_volume_delete(u->virt, u->pool, u->name, error);
+}
+
+gboolean
+vp_undo_pool(gpointer data, GError **error)
+{
+    VpUndoData *u = data;
+    return vp_undo_alive(u, error) && vp_virt_pool_remove(u->virt, u->pool, error);
+}
+
+gboolean
+vp_undo_undefine(gpointer data, GError **error)
+{
+    VpUndoData *u = data;
+    return vp_undo_alive(u, error) &&
+           vp_virt_domain_undefine(u->virt, u->name, error);
+}
+
+gboolean
+vp_undo_destroy(gpointer data, GError **error)
+{
+    VpUndoData *u = data;
+    return vp_undo_alive(u, error) &&
+           vp_virt_domain_destroy(u->virt, u->name, error);
+}
+
+gboolean
+vp_undo_redefine(gpointer data, GError **error)
+{
+    VpUndoData *u = data;
+    return vp_undo_alive(u, error) &&
+           vp_virt_domain_redefine(u->virt, u->xml, error);
+}
+
+gboolean
+vp_undo_detach(gpointer data, GError **error)
+{
+    VpUndoData *u = data;
+    return vp_undo_alive(u, error) &&
+           vp_virt_domain_detach_live(u->virt, u->name, u->xml, error);
+}
+
+gboolean
+vp_workflow_pool_kind(const char *pool, const char *type, VpImageFormat format,
+                      gboolean *block, GError **error)
+{
+    static const char *const file_types[] = { "dir", "fs", "netfs", "gluster" };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(file_types); i++) {
+        if (g_strcmp0(type, file_types[i]) == 0) {
+            *block = FALSE;
+            return TRUE;
+        }
+    }
+    if (g_strcmp0(type, "logical") == 0 || format == VP_FORMAT_RAW) {
+        *block = TRUE;
+        return TRUE;
+    }
+    g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                _("pool '%1$s' is of type '%2$s', which cannot hold a qcow2 "
+                  "image; use --format raw or a dir, fs, netfs or logical pool"),
+                pool, type != NULL ? type : "?");
+    return FALSE;
+}
+
+gboolean
+vp_workflow_write_volume(VpVirt *virt, const char *pool, const char *name,
+                         const VpQcow2Layout *layout, gboolean block,
+                         VpSource *src, VpTransaction *t, gboolean verbose,
+                         VpVolumeInfo *info, GError **error)
+{
+    /* A file grows with the upload; a block device must be big enough for
+     * the whole image from the start. */
+    guint64 capacity = block ? layout->file_length : 0;
+    g_autofree char *what = g_strdup_printf(_("volume '%1$s' in pool '%2$s'"),
+                                            name, pool);
+
+    *info = (VpVolumeInfo){ 0 };
+    vp_workflow_step(verbose, _("creating volume '%1$s' in pool '%2$s'"), name,
+                     pool);
+    g_autofree char *path = vp_virt_volume_create(virt, pool, name, capacity,
+                                                  error);
+    if (path == NULL) {
+        return FALSE;
+    }
+    vp_transaction_push(t, what, vp_undo_volume,
+                        vp_undo_data(virt, pool, name, NULL), vp_undo_data_free);
+
+    vp_workflow_step(verbose, _("uploading the %1$" G_GUINT64_FORMAT "-byte "
+                                "image (sparse)"), layout->file_length);
+    g_autoptr(VpSink) sink = vp_virt_upload_sink_new(virt, pool, name, block,
+                                                     error);
+    if (sink == NULL || !vp_image_emit_from(layout, sink, src, error)) {
+        return FALSE;
+    }
+    const char *want = vp_image_format_to_string(layout->opts.format);
+    /* libvirt refreshes a volume once an upload ends and probes the header;
+     * only when it has not got round to it yet is the pool refreshed. */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        vp_volume_info_clear(info);
+        if (!vp_virt_volume_info(virt, pool, name, attempt > 0, info, error)) {
+            return FALSE;
+        }
+        if (block || (g_strcmp0(info->format, want) == 0 &&
+                      info->capacity == layout->virtual_size &&
+                      info->physical == layout->file_length)) {
+            break;
+        }
+    }
+    /* Anything else means the bytes did not arrive as written, such as a
+     * file system that cannot hold a file this long. */
+    if (!block && (g_strcmp0(info->format, want) != 0 ||
+                   info->capacity != layout->virtual_size)) {
+        g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
+                    _("libvirt reports volume '%1$s' as %2$s of %3$"
+                      G_GUINT64_FORMAT " bytes after the upload, not %4$s of "
+                      "%5$" G_GUINT64_FORMAT " bytes"),
+                    name, info->format != NULL ? info->format : "?",
+                    info->capacity, want, layout->virtual_size);
+        return FALSE;
+    }
+    if (!block && info->physical != layout->file_length) {
+        g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
+                    _("only %1$" G_GUINT64_FORMAT " of the %2$" G_GUINT64_FORMAT
+                      " bytes of volume '%3$s' arrived; the pool's file system "
+                      "may not take files this long (ext4 stops at 16 TiB)"),
+                    info->physical, layout->file_length, name);
+        return FALSE;
+    }
+    if (info->format == NULL) {
+        info->format = g_strdup(want);
+    }
+    return TRUE;
+}

@@ -1,0 +1,47 @@
+/* Pieces shared by the workflows (provision, attach, convert): progress
+ * lines for --verbose, the undo steps, and writing a pool volume with the
+ * project's own emitter through an upload stream. */
+#pragma once
+
+#include <glib.h>
+
+#include "image-options.h"
+#include "qcow2-layout.h"
+#include "source.h"
+#include "transaction.h"
+#include "virt.h"
+
+/* How long an undo waits for a daemon that went away to come back. */
+#define VP_RECONNECT_MS 15000
+
+/* A progress line on stderr when VERBOSE. */
+void vp_workflow_step(gboolean verbose, const char *format, ...)
+    G_GNUC_PRINTF(2, 3);
+
+/* Undo steps; DATA from vp_undo_data(), freed with vp_undo_data_free.
+ * Each reconnects first when the daemon went away. */
+gpointer vp_undo_data(VpVirt *virt, const char *pool, const char *name,
+                      const char *xml);
+void vp_undo_data_free(gpointer data);
+gboolean vp_undo_volume(gpointer data, GError **error);     /* pool, name */
+gboolean vp_undo_pool(gpointer data, GError **error);       /* pool */
+gboolean vp_undo_undefine(gpointer data, GError **error);   /* name */
+gboolean vp_undo_destroy(gpointer data, GError **error);    /* name */
+gboolean vp_undo_redefine(gpointer data, GError **error);   /* xml: the old */
+gboolean vp_undo_detach(gpointer data, GError **error);     /* name, xml */
+
+/* Whether pool POOL of TYPE holds block devices (*BLOCK) or files; fails
+ * for pool types that cannot take FORMAT through a stream. */
+gboolean vp_workflow_pool_kind(const char *pool, const char *type,
+                               VpImageFormat format, gboolean *block,
+                               GError **error);
+
+/* Creates volume NAME in POOL and fills it with LAYOUT's image (the data
+ * area from SRC when not NULL), registering the volume's removal in T.
+ * Then checks that libvirt reports the format and capacity asked for, and
+ * fills INFO from what it reports. */
+gboolean vp_workflow_write_volume(VpVirt *virt, const char *pool,
+                                  const char *name, const VpQcow2Layout *layout,
+                                  gboolean block, VpSource *src,
+                                  VpTransaction *t, gboolean verbose,
+                                  VpVolumeInfo *info, GError **error);
