@@ -230,40 +230,124 @@ vp_disk_args_clear(VpDiskArgs *args)
     *args = (VpDiskArgs){ 0 };
 }
 
+typedef struct {
+    VpProgress progress;
+    const char *label;
+    gint64 start;  /* monotonic, microseconds */
+    gint64 last;
+    gboolean drawn;
+} VpProgressBar;
+
+/* Seconds as "1:05" or "1:02:03". */
+static char *
+vp_clock(guint64 seconds)
+{
+    if (seconds >= 3600) {
+        return g_strdup_printf("%" G_GUINT64_FORMAT ":%02u:%02u", seconds / 3600,
+                               (guint)(seconds / 60 % 60), (guint)(seconds % 60));
+    }
+    return g_strdup_printf("%u:%02u", (guint)(seconds / 60), (guint)(seconds % 60));
+}
+
+static void
+vp_progress_draw(guint64 done, guint64 total, gpointer user)
+{
+    VpProgressBar *bar = user;
+    gint64 now = g_get_monotonic_time();
+    gboolean finished = done >= total;
+
+    /* Quick work shows no bar at all; long work redraws ten times a
+     * second. */
+    if (!finished && (now - bar->start < 500000 || now - bar->last < 100000)) {
+        return;
+    }
+    if (finished && !bar->drawn) {
+        return;
+    }
+    bar->last = now;
+    bar->drawn = TRUE;
+    double elapsed = (double)(now - bar->start) / 1e6;
+    double rate = elapsed > 0 ? (double)done / elapsed : 0;
+    guint percent = total > 0 ? (guint)(100.0 * (double)done / (double)total) : 100;
+    char cells[21];
+    guint filled = percent / 5;
+    for (guint i = 0; i < 20; i++) {
+        cells[i] = i < filled ? '#' : '.';
+    }
+    cells[20] = '\0';
+    g_autofree char *done_text = vp_size_format(done);
+    g_autofree char *total_text = vp_size_format(total);
+    g_autofree char *rate_text = vp_size_format((guint64)rate);
+    g_autofree char *left = rate > 0 ? vp_clock((guint64)((double)(total - done) / rate))
+                                     : g_strdup("?");
+    g_autofree char *took = vp_clock((guint64)elapsed);
+    /* TRANSLATORS: progress bar: label, bar, percent, done, total, rate per
+     * second, time left (or taken); keep it under 80 columns. */
+    g_printerr(finished ? _("\r%1$s [%2$s] %3$3u%% %4$s/%5$s %6$s/s, took %7$s\033[K\n")
+                        : _("\r%1$s [%2$s] %3$3u%% %4$s/%5$s %6$s/s, %7$s left\033[K"),
+               bar->label, cells, percent, done_text, total_text, rate_text,
+               finished ? took : left);
+}
+
+const VpProgress *
+vp_cli_progress(const char *label)
+{
+    static VpProgressBar bar;
+
+    if (vp_global.quiet || vp_global.json || !isatty(STDERR_FILENO)) {
+        return NULL;
+    }
+    bar = (VpProgressBar){
+        .progress = { vp_progress_draw, &bar },
+        .label = label,
+        .start = g_get_monotonic_time(),
+    };
+    return &bar.progress;
+}
+
 gboolean
-vp_image_file_open(const char *path, VpImageFile *file, GError **error)
+vp_image_file_open_fd(int fd, const char *name, VpImageFile *file,
+                      GError **error)
 {
     struct stat st;
     gboolean is_qcow2 = FALSE;
 
-    *file = (VpImageFile){ .fd = open(path, O_RDONLY | O_CLOEXEC) };
-    if (file->fd < 0) {
-        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-                    _("cannot open '%1$s': %2$s"), path, g_strerror(errno));
-        return FALSE;
-    }
-    if (fstat(file->fd, &st) < 0 || S_ISDIR(st.st_mode)) {
+    *file = (VpImageFile){ .fd = fd };
+    if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
         g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
-                    _("'%1$s' is a directory, not an image file"), path);
+                    _("'%1$s' is a directory, not an image file"), name);
         return FALSE;
     }
     if (S_ISBLK(st.st_mode)) {
-        off_t end = lseek(file->fd, 0, SEEK_END);
+        off_t end = lseek(fd, 0, SEEK_END);
         file->length = end > 0 ? (guint64)end : 0;
     } else {
         file->length = (guint64)st.st_size;
         file->allocated = (guint64)st.st_blocks * 512;
     }
-    if (!vp_qcow2_probe(vp_read_fd, GINT_TO_POINTER(file->fd), &is_qcow2,
-                        error)) {
+    if (!vp_qcow2_probe(vp_read_fd, GINT_TO_POINTER(fd), &is_qcow2, error)) {
         return FALSE;
     }
     if (is_qcow2) {
-        file->img = vp_qcow2_image_open(vp_read_fd, GINT_TO_POINTER(file->fd),
-                                        file->length, path, error);
+        file->img = vp_qcow2_image_open(vp_read_fd, GINT_TO_POINTER(fd),
+                                        file->length, name, error);
         return file->img != NULL;
     }
     return TRUE;
+}
+
+gboolean
+vp_image_file_open(const char *path, VpImageFile *file, GError **error)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        *file = (VpImageFile){ .fd = -1 };
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+                    _("cannot open '%1$s': %2$s"), path, g_strerror(errno));
+        return FALSE;
+    }
+    return vp_image_file_open_fd(fd, path, file, error);
 }
 
 void

@@ -6,6 +6,7 @@
 #include <json-glib/json-glib.h>
 
 #include "image-options.h"
+#include "progress.h"
 #include "qcow2-layout.h"
 
 /* Exit codes of the design: 0 success, 1 the operation failed, 2 bad usage
@@ -76,6 +77,12 @@ gboolean vp_disk_args_resolve(const VpDiskArgs *args, VpImageOptions *opts,
                               GError **error);
 void vp_disk_args_clear(VpDiskArgs *args);
 
+/* A progress bar on stderr for long work: bytes, rate and time left.
+ * Returns NULL (no bar) unless stderr is a terminal and neither --quiet nor
+ * --json was given; the bar appears only once the work has taken a moment.
+ * LABEL says what is going on ("writing"); borrowed. */
+const VpProgress *vp_cli_progress(const char *label);
+
 /* What `image` prints about a file it wrote (convert prints the same). */
 JsonNode *vp_image_report_json(const char *path,
                                const VpQcow2Layout *layout,
@@ -106,6 +113,7 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VpConvertArgs, vp_convert_args_clear)
 int vp_cmd_convert_file(const VpCommand *cmd, int argc, char **argv);
 int vp_cmd_convert_domain(const VpCommand *cmd, int argc, char **argv);
 int vp_cmd_provision(const VpCommand *cmd, int argc, char **argv);
+int vp_cmd_info_volume(const VpCommand *cmd, int argc, char **argv);
 int vp_cmd_attach(const VpCommand *cmd, int argc, char **argv);
 int vp_cmd_image(const VpCommand *cmd, int argc, char **argv);
 int vp_cmd_info(const VpCommand *cmd, int argc, char **argv);
@@ -125,6 +133,12 @@ typedef struct {
  * opens cleanly.  Errors name PATH. */
 gboolean vp_image_file_open(const char *path, VpImageFile *file,
                             GError **error);
+/* The same for an open descriptor FD (taken over), NAME for messages. */
+gboolean vp_image_file_open_fd(int fd, const char *name, VpImageFile *file,
+                               GError **error);
+
+/* Prints what info prints about FILE (opened), named NAME; exit code. */
+int vp_info_report(const char *name, VpImageFile *file);
 void vp_image_file_clear(VpImageFile *file);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VpImageFile, vp_image_file_clear)
 

@@ -158,6 +158,7 @@ vp_cmd_attach(const VpCommand *cmd, int argc, char **argv)
     plan.live = live;
     plan.print_diff = print_diff;
     plan.verbose = vp_global.verbose;
+    plan.progress = vp_cli_progress(_("uploading"));
     vp_interrupt_install();
     if (!vp_attach_run(&plan, &result, &error)) {
         return vp_cli_fail(g_steal_pointer(&error));
@@ -209,6 +210,7 @@ vp_cmd_convert_domain(const VpCommand *cmd, int argc, char **argv)
     plan.delete_source = a.delete_source;
     plan.print_diff = a.print_diff;
     plan.verbose = vp_global.verbose;
+    plan.progress = vp_cli_progress(_("copying"));
     vp_interrupt_install();
     if (!vp_convert_run(&plan, &result, &error)) {
         return vp_cli_fail(g_steal_pointer(&error));

@@ -152,6 +152,8 @@ vp_cmd_image(const VpCommand *cmd, int argc, char **argv)
 
     vp_interrupt_install();
     g_autoptr(VpSink) sink = vp_file_sink_new(path, force, &error);
+    sink = vp_progress_sink_new(sink, layout.file_length,
+                                vp_cli_progress(_("writing")));
     if (sink == NULL || !vp_image_emit(&layout, sink, &error)) {
         return vp_cli_fail(g_steal_pointer(&error));
     }

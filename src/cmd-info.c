@@ -146,6 +146,40 @@ vp_info_human(const VpInfo *info)
 }
 
 int
+vp_info_report(const char *name, VpImageFile *file)
+{
+    g_autoptr(GError) error = NULL;
+    VpInfo info = { .path = name, .file = file };
+
+    if (file->img != NULL) {
+        info.meta = vp_qcow2_image_meta(file->img);
+        guint64 cs = info.meta->cluster_size;
+        info.guest_clusters = info.meta->virtual_size / cs +
+                              (info.meta->virtual_size % cs != 0);
+        g_autoptr(GArray) runs = g_array_new(FALSE, FALSE, sizeof(VpRange));
+        gboolean complete = FALSE;
+        guint64 data_allocated = 0;
+        /* A million runs is a badly fragmented image; past that, the whole
+         * file's allocation is a good enough measure. */
+        if (!vp_qcow2_image_count_mapped(file->img, &info.mapped, runs, 1u << 20,
+                                         &complete, &error)) {
+            return vp_cli_fail(g_steal_pointer(&error));
+        }
+        if (!complete || !vp_file_allocated_in(file->fd, runs, &data_allocated,
+                                               NULL)) {
+            data_allocated = file->allocated;
+        }
+        info.prealloc = vp_info_prealloc_state(&info, data_allocated);
+    }
+    if (vp_global.json) {
+        vp_cli_print_json(vp_info_json(&info));
+    } else if (!vp_global.quiet) {
+        vp_info_human(&info);
+    }
+    return VP_EXIT_OK;
+}
+
+int
 vp_cmd_info(const VpCommand *cmd, int argc, char **argv)
 {
     g_autoptr(GError) error = NULL;
@@ -157,31 +191,5 @@ vp_cmd_info(const VpCommand *cmd, int argc, char **argv)
         !vp_image_file_open(argv[1], &file, &error)) {
         return vp_cli_fail(g_steal_pointer(&error));
     }
-    VpInfo info = { .path = argv[1], .file = &file };
-    if (file.img != NULL) {
-        info.meta = vp_qcow2_image_meta(file.img);
-        guint64 cs = info.meta->cluster_size;
-        info.guest_clusters = info.meta->virtual_size / cs +
-                              (info.meta->virtual_size % cs != 0);
-        g_autoptr(GArray) runs = g_array_new(FALSE, FALSE, sizeof(VpRange));
-        gboolean complete = FALSE;
-        guint64 data_allocated = 0;
-        /* A million runs is a badly fragmented image; past that, the whole
-         * file's allocation is a good enough measure. */
-        if (!vp_qcow2_image_count_mapped(file.img, &info.mapped, runs, 1u << 20,
-                                         &complete, &error)) {
-            return vp_cli_fail(g_steal_pointer(&error));
-        }
-        if (!complete || !vp_file_allocated_in(file.fd, runs, &data_allocated,
-                                               NULL)) {
-            data_allocated = file.allocated;
-        }
-        info.prealloc = vp_info_prealloc_state(&info, data_allocated);
-    }
-    if (vp_global.json) {
-        vp_cli_print_json(vp_info_json(&info));
-    } else if (!vp_global.quiet) {
-        vp_info_human(&info);
-    }
-    return VP_EXIT_OK;
+    return vp_info_report(argv[1], &file);
 }

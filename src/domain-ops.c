@@ -264,8 +264,8 @@ vp_attach_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
     g_autoptr(VpTransaction) t = vp_transaction_new();
     g_auto(VpVolumeInfo) info = { 0 };
     gboolean ok = vp_workflow_write_volume(virt, plan->pool, r->volume, &r->layout,
-                                           block, NULL, t, plan->verbose, &info,
-                                           error);
+                                           block, NULL, t, plan->verbose,
+                                           plan->progress, &info, error);
     if (ok) {
         vp_fill_volume(r, &info);
         /* libvirt's path for the volume, in case the pool maps names. */
@@ -506,8 +506,8 @@ vp_convert_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
     vp_workflow_step(plan->verbose, _("copying '%1$s' (%2$s) into '%3$s'"),
                      r->old_path, r->old_format, r->volume);
     gboolean ok = vp_workflow_write_volume(virt, r->pool, r->volume, &r->layout,
-                                           block, src, t, plan->verbose, &info,
-                                           error);
+                                           block, src, t, plan->verbose,
+                                           plan->progress, &info, error);
     if (ok) {
         vp_fill_volume(r, &info);
         vp_domain_switch_disk(disk, r->path, block, "qcow2");

@@ -8,6 +8,7 @@
 #include <glib.h>
 
 #include "image-options.h"
+#include "progress.h"
 #include "qcow2-layout.h"
 
 typedef struct {
@@ -22,6 +23,7 @@ typedef struct {
     gboolean delete_source;/* convert */
     gboolean print_diff;   /* show the definition change, change nothing */
     gboolean verbose;
+    const VpProgress *progress; /* may be NULL */
 } VpDomainOpPlan;
 
 typedef struct {

@@ -18,6 +18,7 @@
 #include "cli.h"
 
 static int vp_run_convert(const VpCommand *cmd, int argc, char **argv);
+static int vp_run_info(const VpCommand *cmd, int argc, char **argv);
 
 #ifdef VP_WITH_LIBVIRT
 #define VP_LIBVIRT_RUN(fn) fn
@@ -70,11 +71,11 @@ static const VpCommand vp_commands[] = {
     },
     {
         .name = "info",
-        .params = N_("FILE"),
+        .params = N_("FILE | --pool POOL --volume VOLUME"),
         .summary = N_("Show an image's format, sizes, features and "
                       "preallocation state."),
         .description = N_("Example:\n  virt-provision info --json disk.qcow2\n"),
-        .run = vp_cmd_info,
+        .run = vp_run_info,
     },
     {
         .name = "convert",
@@ -153,19 +154,48 @@ vp_exec_libvirt(const VpCommand *cmd, int argc, char **argv)
 }
 #endif
 
+static gboolean
+vp_has_option(int argc, char **argv, const char *const *names)
+{
+    for (int i = 1; i < argc; i++) {
+        for (const char *const *n = names; *n != NULL; n++) {
+            g_autofree char *with_value = g_strconcat(*n, "=", NULL);
+            if (strcmp(argv[i], *n) == 0 || g_str_has_prefix(argv[i], with_value)) {
+                return TRUE;
+            }
+        }
+    }
+    return FALSE;
+}
+
+/* info reads files here, pool volumes through libvirt. */
+static int
+vp_run_info(const VpCommand *cmd, int argc, char **argv)
+{
+    static const char *const volume_options[] = { "--pool", "-p", "--volume", NULL };
+
+    if (vp_has_option(argc, argv, volume_options)) {
+#ifdef VP_WITH_LIBVIRT
+        return vp_cmd_info_volume(cmd, argc, argv);
+#else
+        return vp_exec_libvirt(cmd, argc, argv);
+#endif
+    }
+    return vp_cmd_info(cmd, argc, argv);
+}
+
 /* convert works on files here, on domains through libvirt. */
 static int
 vp_run_convert(const VpCommand *cmd, int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--domain") == 0 || strcmp(argv[i], "-d") == 0 ||
-            g_str_has_prefix(argv[i], "--domain=")) {
+    static const char *const domain_options[] = { "--domain", "-d", NULL };
+
+    if (vp_has_option(argc, argv, domain_options)) {
 #ifdef VP_WITH_LIBVIRT
-            return vp_cmd_convert_domain(cmd, argc, argv);
+        return vp_cmd_convert_domain(cmd, argc, argv);
 #else
-            return vp_exec_libvirt(cmd, argc, argv);
+        return vp_exec_libvirt(cmd, argc, argv);
 #endif
-        }
     }
     return vp_cmd_convert_file(cmd, argc, argv);
 }

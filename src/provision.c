@@ -187,7 +187,8 @@ vp_write_volume(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
     g_auto(VpVolumeInfo) info = { 0 };
 
     if (!vp_workflow_write_volume(virt, plan->pool, r->volume, &r->layout,
-                                  block, NULL, t, plan->verbose, &info, error)) {
+                                  block, NULL, t, plan->verbose, plan->progress,
+                                  &info, error)) {
         return FALSE;
     }
     g_free(r->volume_path);

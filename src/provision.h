@@ -9,6 +9,7 @@
 
 #include "domain-xml.h"
 #include "image-options.h"
+#include "progress.h"
 #include "qcow2-layout.h"
 
 typedef struct {
@@ -23,6 +24,7 @@ typedef struct {
     gboolean print_xml;   /* print the domain XML, create nothing */
     gboolean dry_run;     /* validate and report, create nothing */
     gboolean verbose;
+    const VpProgress *progress; /* may be NULL */
 } VpProvisionPlan;
 
 typedef struct {

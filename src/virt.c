@@ -1,6 +1,8 @@
 #include "virt.h"
 
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <glib/gi18n.h>
 #include <libvirt/libvirt.h>
@@ -507,6 +509,11 @@ vp_virt_upload_sink_new(VpVirt *virt, const char *pool_name, const char *name,
 gboolean
 vp_virt_is_local(VpVirt *virt)
 {
+    /* Reads everything through libvirt as on a remote host: for checking
+     * the stream paths, and for hosts whose files are not readable here. */
+    if (g_getenv("VIRT_PROVISION_STREAMS_ONLY") != NULL) {
+        return FALSE;
+    }
     g_autoptr(GUri) uri = g_uri_parse(virt->actual_uri, G_URI_FLAGS_NONE, NULL);
     const char *host = uri != NULL ? g_uri_get_host(uri) : NULL;
     return uri != NULL && (host == NULL || host[0] == '\0');
@@ -537,6 +544,10 @@ vp_virt_fill_ref(virStorageVolPtr vol, VpVolumeRef *ref, GError **error)
     ref->pool = g_strdup(virStoragePoolGetName(pool));
     ref->name = g_strdup(virStorageVolGetName(vol));
     ref->capacity = info.capacity;
+    ref->physical = info.allocation;
+    if (virStorageVolGetInfoFlags(vol, &info, VIR_STORAGE_VOL_GET_PHYSICAL) == 0) {
+        ref->physical = info.allocation;
+    }
     gboolean ok = vp_volume_xml_parse(xml, &ref->path, &ref->format, error);
     free(xml);
     return ok;
@@ -705,6 +716,54 @@ vp_virt_download_source_new(VpVirt *virt, const char *pool, const char *name,
         return NULL;
     }
     return g_steal_pointer(&src);
+}
+
+gboolean
+vp_virt_volume_download(VpVirt *virt, const char *pool, const char *name,
+                        int fd, GError **error)
+{
+    g_auto(VpVolumeRef) ref = { 0 };
+
+    if (!vp_virt_volume_by_name(virt, pool, name, &ref, error)) {
+        return FALSE;
+    }
+    g_autoptr(VpSource) src = vp_virt_download_source_new(virt, pool, name,
+                                                          ref.physical, error);
+    if (src == NULL) {
+        return FALSE;
+    }
+    g_autofree guint8 *buf = g_malloc(VP_STREAM_CHUNK);
+    guint64 pos = 0;
+    while (pos < src->size) {
+        guint64 len;
+        gboolean data;
+        if (!vp_interrupt_check(error) ||
+            !vp_source_extent(src, pos, &len, &data, error)) {
+            return FALSE;
+        }
+        len = MIN(len, src->size - pos);
+        if (data) {
+            gsize n = (gsize)MIN(len, (guint64)VP_STREAM_CHUNK);
+            if (!vp_source_read(src, pos, buf, n, error)) {
+                return FALSE;
+            }
+            if (pwrite(fd, buf, n, (off_t)pos) != (ssize_t)n) {
+                g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
+                            _("cannot keep a copy of volume '%1$s': %2$s"),
+                            name, g_strerror(errno));
+                return FALSE;
+            }
+            len = n;
+        }
+        pos += len;
+    }
+    if (ftruncate(fd, (off_t)src->size) < 0) {
+        g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
+                    _("cannot keep a copy of volume '%1$s': %2$s"), name,
+                    g_strerror(errno));
+        return FALSE;
+    }
+    return TRUE;
 }
 
 /* ---- domains ---------------------------------------------------------- */

@@ -79,7 +79,8 @@ VpSink *vp_virt_upload_sink_new(VpVirt *virt, const char *pool,
                                 GError **error);
 
 /* TRUE when the URI names no host (the daemon runs on this machine), so
- * that files it reports can be read directly. */
+ * that files it reports can be read directly; FALSE whenever the
+ * environment variable VIRT_PROVISION_STREAMS_ONLY is set. */
 gboolean vp_virt_is_local(VpVirt *virt);
 
 typedef struct {
@@ -88,6 +89,7 @@ typedef struct {
     char *path;
     char *format;
     guint64 capacity; /* bytes */
+    guint64 physical; /* bytes: the file's length */
 } VpVolumeRef;
 void vp_volume_ref_clear(VpVolumeRef *ref);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VpVolumeRef, vp_volume_ref_clear)
@@ -105,6 +107,11 @@ gboolean vp_virt_volume_by_name(VpVirt *virt, const char *pool,
 struct VpSource *vp_virt_download_source_new(VpVirt *virt, const char *pool,
                                              const char *name, guint64 size,
                                              GError **error);
+
+/* Copies the bytes of volume NAME of POOL into FD (a new, empty file)
+ * through a sparse download stream: holes stay holes. */
+gboolean vp_virt_volume_download(VpVirt *virt, const char *pool,
+                                 const char *name, int fd, GError **error);
 
 /* The domain's definition (INACTIVE: the persistent one), with secure
  * details, as libvirt formats it. */

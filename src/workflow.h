@@ -6,6 +6,7 @@
 #include <glib.h>
 
 #include "image-options.h"
+#include "progress.h"
 #include "qcow2-layout.h"
 #include "source.h"
 #include "transaction.h"
@@ -37,11 +38,13 @@ gboolean vp_workflow_pool_kind(const char *pool, const char *type,
                                GError **error);
 
 /* Creates volume NAME in POOL and fills it with LAYOUT's image (the data
- * area from SRC when not NULL), registering the volume's removal in T.
+ * area from SRC when not NULL), registering the volume's removal in T,
+ * and reporting through PROGRESS (may be NULL).
  * Then checks that libvirt reports the format and capacity asked for, and
  * fills INFO from what it reports. */
 gboolean vp_workflow_write_volume(VpVirt *virt, const char *pool,
                                   const char *name, const VpQcow2Layout *layout,
                                   gboolean block, VpSource *src,
                                   VpTransaction *t, gboolean verbose,
+                                  const VpProgress *progress,
                                   VpVolumeInfo *info, GError **error);
