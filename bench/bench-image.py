@@ -24,181 +24,26 @@ Python 3 standard library only.
 """
 
 import argparse
-import json
 import os
 import platform
-import re
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
 
-MIB = 1024 * 1024
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import (  # noqa: E402 (after the sys.path change)
+    add_json_option, add_vp_option, best_run, CommandFailed, file_figures, floor_line,
+    fmt_x, fs_of, human, parse_size, ratio, remove, reporters, run_measured, summarize,
+    tool_version, Verdicts, vp_binary, write_json)
 
 # Targets the verdict lines judge.
 TARGET_QEMU_SPEEDUP_AT_1T = 30.0   # qemu-img / virt-provision at 1T, at least
 TARGET_DD_RATIO = 2.0              # virt-provision / dd, at most, every size
 TARGET_RSS_KIB = 16 * 1024         # virt-provision peak RSS, at most, every size
 
-# The timed child is not started by this script but by a minimal interpreter
-# (`python -I -S -c RUNNER`), which forks, execs the command and reports
-# wait4()'s figures for that one child on a pipe.  Why: Linux folds the
-# high-water RSS of the address space a process execs *from* into its
-# ru_maxrss, and subprocess uses vfork, so a child spawned from this script
-# would report at least this script's own peak (~14 MiB here), which is close
-# to the 16 MiB target.  The minimal runner lowers that floor to ~5 MiB; the
-# floor is measured (by running /bin/true the same way) and printed.
-RUNNER = r"""
-import os, sys, time
-rfd = int(sys.argv[1])
-argv = sys.argv[2:]
-os.set_inheritable(rfd, False)
-t0 = time.perf_counter_ns()
-pid = os.fork()
-if pid == 0:
-    try:
-        os.execvp(argv[0], argv)
-    except OSError as e:
-        os.write(2, ("exec %s: %s\n" % (argv[0], e.strerror)).encode())
-    os._exit(127)
-_, status, ru = os.wait4(pid, 0)
-t1 = time.perf_counter_ns()
-os.write(rfd, ("%d %d %d %.6f %.6f" % (os.waitstatus_to_exitcode(status),
-    t1 - t0, ru.ru_maxrss, ru.ru_utime, ru.ru_stime)).encode())
-"""
-
-SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTPE]?)(iB)?\s*$", re.IGNORECASE)
-SIZE_SHIFT = {"": 0, "K": 10, "M": 20, "G": 30, "T": 40, "P": 50, "E": 60}
-
-
-class CommandFailed(Exception):
-    pass
-
-
-def parse_size(text):
-    """Bytes of a size written like qemu-img's: 20G, 1T, 1.5T, 4096 (powers of 1024)."""
-    m = SIZE_RE.match(text)
-    if not m:
-        raise argparse.ArgumentTypeError("bad size %r (use e.g. 20G, 1T, 1.5T)" % text)
-    number, suffix = m.group(1), m.group(2).upper()
-    value = float(number) * (1 << SIZE_SHIFT[suffix]) if "." in number \
-        else int(number) << SIZE_SHIFT[suffix]
-    value = int(value)
-    return (value + 511) // 512 * 512  # rounded up to a sector, like both tools
-
-
-def human(nbytes):
-    for unit, shift in (("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)):
-        if nbytes >= 1 << shift:
-            return "%.1f %s" % (nbytes / (1 << shift), unit)
-    return "%d B" % nbytes
-
-
-def data_bytes(path):
-    """Bytes of `path` that are data, not holes: sum of SEEK_DATA..SEEK_HOLE extents."""
-    total = 0
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        offset = 0
-        while True:
-            try:
-                start = os.lseek(fd, offset, os.SEEK_DATA)
-            except OSError:  # ENXIO: no data at or after offset
-                break
-            end = os.lseek(fd, start, os.SEEK_HOLE)
-            total += end - start
-            offset = end
-    finally:
-        os.close(fd)
-    return total
-
-
-def file_figures(path):
-    st = os.stat(path)
-    return {
-        "file_length": st.st_size,
-        "allocated_bytes": st.st_blocks * 512,
-        "data_bytes": data_bytes(path),
-    }
-
-
-def run_measured(argv, cwd):
-    """Run argv once; return (wall seconds, ru_maxrss KiB, user s, sys s)."""
-    rfd, wfd = os.pipe()
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", RUNNER, str(wfd)] + argv,
-            cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, pass_fds=(wfd,))
-        os.close(wfd)
-        wfd = -1
-        _, err = proc.communicate()
-        chunks = []
-        while True:
-            chunk = os.read(rfd, 4096)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
-        os.close(rfd)
-        if wfd >= 0:
-            os.close(wfd)
-    report = b"".join(chunks).decode().split()
-    if proc.returncode != 0 or len(report) != 5:
-        raise CommandFailed("runner failed (exit %s): %s" % (proc.returncode, err.decode().strip()))
-    code, wall_ns, maxrss, utime, stime = report
-    if int(code) != 0:
-        raise CommandFailed("`%s` exited with %s: %s" % (
-            " ".join(argv), code, err.decode(errors="replace").strip()[-2000:]))
-    return int(wall_ns) / 1e9, int(maxrss), float(utime), float(stime)
-
-
-def ratio(num, den, key):
-    """num[key] / den[key] for two result rows, None when either is missing."""
-    if num is None or den is None or den[key] <= 0:
-        return None
-    return num[key] / den[key]
-
-
-def fmt_x(x):
-    return "-" if x is None else "%.2fx" % x if x < 10 else "%.1fx" % x
-
-
-def remove(path):
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-
-
-def fs_of(path):
-    """(mount point, fs type) holding path, from /proc/self/mounts."""
-    path = os.path.realpath(path)
-    best = None
-    try:
-        with open("/proc/self/mounts") as f:
-            for line in f:
-                fields = line.split()
-                if len(fields) < 3:
-                    continue
-                mnt = fields[1].replace("\\040", " ")
-                inside = path == mnt or path.startswith(mnt.rstrip("/") + "/")
-                if inside and (best is None or len(mnt) >= len(best[0])):
-                    best = (mnt, fields[2])
-    except OSError:
-        pass
-    return best or ("?", "?")
-
-
-def tool_version(argv):
-    try:
-        out = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             stdin=subprocess.DEVNULL, timeout=10)
-        lines = out.stdout.decode(errors="replace").strip().splitlines()
-        return lines[0] if lines else "?"
-    except (OSError, subprocess.SubprocessError):
-        return "?"
+# Commands are timed by benchlib.run_measured(): a minimal interpreter forks, execs
+# and reports wait4()'s figures for that child alone, which keeps the RSS floor at
+# ~5 MiB instead of this script's own ~14 MiB (see benchlib.RUNNER).
 
 
 def command_for(target, vp, qemu_img, dd_conv, size_text, nbytes, out):
@@ -220,8 +65,7 @@ def main():
         description="Compare `virt-provision image` (metadata preallocation, 64K clusters) "
                     "with `qemu-img create -o preallocation=metadata` and a sequential dd "
                     "of the same metadata bytes. Prints figures; asserts nothing.")
-    ap.add_argument("--vp", default=os.environ.get("VP_BIN"),
-                    help="virt-provision binary (default: $VP_BIN)")
+    add_vp_option(ap)
     ap.add_argument("--qemu-img", default="qemu-img", help="qemu-img binary (default: from PATH)")
     ap.add_argument("--sizes", default="20G,1T,4T",
                     help="comma-separated virtual sizes (default: 20G,1T,4T)")
@@ -235,9 +79,7 @@ def main():
     ap.add_argument("--dd-conv", default="fsync",
                     help="dd conv= flag matching how virt-provision syncs "
                          "(default: fsync, since it fsyncs before rename; '' for none)")
-    ap.add_argument("--json", metavar="PATH",
-                    help="also write the figures as JSON to PATH ('-': stdout; the table "
-                         "then goes to stderr)")
+    add_json_option(ap)
     args = ap.parse_args()
 
     if args.repeat < 1:
@@ -260,21 +102,12 @@ def main():
         ap.error("target dd needs virt-provision (it writes as many bytes as our image holds)")
     targets = [t for t in ("virt-provision", "qemu-img", "dd") if t in targets]
 
-    out = sys.stderr if args.json == "-" else sys.stdout
-
-    def say(*a):
-        print(*a, file=out, flush=True)
-
-    def progress(msg):
-        print(msg, file=sys.stderr, flush=True)
+    say, progress = reporters(args.json)
 
     vp = None
     if "virt-provision" in targets:
-        if not args.vp:
-            ap.error("no virt-provision binary: set VP_BIN or pass --vp")
-        vp = os.path.abspath(args.vp)
-        if not os.access(vp, os.X_OK):
-            print("bench-image: virt-provision binary %r is not executable" % vp, file=sys.stderr)
+        vp = vp_binary(ap, args.vp, "bench-image")
+        if vp is None:
             return 1
     qemu_img = None
     if "qemu-img" in targets:
@@ -309,8 +142,7 @@ def main():
         }
         # What wait4() reports for a child that does nothing (see RUNNER).
         try:
-            floor = min((run_measured(["/bin/true"], scratch) for _ in range(3)),
-                        key=lambda r: r[0])
+            floor = best_run(["/bin/true"], scratch)
         except CommandFailed as e:
             print("bench-image: %s" % e, file=sys.stderr)
             return 1
@@ -320,8 +152,7 @@ def main():
         startup = None
         if vp:
             try:
-                startup = min((run_measured([vp, "--version"], scratch) for _ in range(3)),
-                              key=lambda r: r[0])
+                startup = best_run([vp, "--version"], scratch)
                 meta["vp_startup"] = {"argv": [vp, "--version"], "wall_s": startup[0],
                                       "peak_rss_kib": startup[1]}
             except CommandFailed as e:
@@ -333,8 +164,7 @@ def main():
             say("  virt-provision: %s (%s)" % (vp, meta["virt_provision_version"]))
         if qemu_img:
             say("  qemu-img: %s (%s)" % (qemu_img, meta["qemu_img_version"]))
-        say("  spawn floor (/bin/true through the same runner): %.4f s, %d KiB peak RSS"
-            % (floor[0], floor[1]))
+        say(floor_line(floor))
         if startup:
             say("  virt-provision start-up (--version, same runner): %.4f s, %d KiB peak RSS"
                 % (startup[0], startup[1]))
@@ -385,17 +215,11 @@ def main():
             for target in targets:
                 if not runs[target]:
                     continue
-                walls = [r[0] for r in runs[target]]
-                best = min(runs[target], key=lambda r: r[0])
                 results[(size_text, target)] = dict(
                     size=size_text, virtual_size=nbytes, target=target,
                     argv=command_for(target, vp, qemu_img, args.dd_conv, size_text,
                                      dd_bytes, "F"),
-                    runs_s=walls, best_s=best[0], median_s=statistics.median(walls),
-                    worst_s=max(walls),
-                    best_user_s=best[2], best_sys_s=best[3],
-                    peak_rss_kib=max(r[1] for r in runs[target]),
-                    **files[target])
+                    **summarize(runs[target]), **files[target])
 
     # ---- report ----
     say("")
@@ -433,31 +257,26 @@ def main():
             "%s (%s)" % (fmt_x(row["qemu_over_vp"]), fmt_x(row["qemu_over_vp_median"])),
             "%s (%s)" % (fmt_x(row["vp_over_dd"]), fmt_x(row["vp_over_dd_median"]))))
 
-    verdicts = []
-
-    def verdict(name, ok, text):
-        status = "n/a" if ok is None else ("PASS" if ok else "MISS")
-        verdicts.append({"target": name, "status": status, "detail": text})
-        say("verdict: %-4s %s" % (status, text))
+    verdicts = Verdicts(say)  # verdicts(name, ok, text) prints and records one
 
     say("")
     one_t = [r for r in ratios if r["virtual_size"] == 1 << 40]
     if one_t and one_t[0]["qemu_over_vp"] is not None:
         x = one_t[0]["qemu_over_vp"]
-        verdict("qemu-speedup-1T", x >= TARGET_QEMU_SPEEDUP_AT_1T,
+        verdicts("qemu-speedup-1T", x >= TARGET_QEMU_SPEEDUP_AT_1T,
                 "qemu-img/virt-provision at 1T = %.1fx (target >= %gx)"
                 % (x, TARGET_QEMU_SPEEDUP_AT_1T))
     else:
-        verdict("qemu-speedup-1T", None, "qemu-img/virt-provision at 1T not measured")
+        verdicts("qemu-speedup-1T", None, "qemu-img/virt-provision at 1T not measured")
     dd_rows = [r for r in ratios if r["vp_over_dd"] is not None]
     if dd_rows:
         worst = max(dd_rows, key=lambda r: r["vp_over_dd"])
-        verdict("within-2x-of-dd", worst["vp_over_dd"] <= TARGET_DD_RATIO,
+        verdicts("within-2x-of-dd", worst["vp_over_dd"] <= TARGET_DD_RATIO,
                 "virt-provision/dd worst = %.2fx at %s (target <= %gx at every size: %s)"
                 % (worst["vp_over_dd"], worst["size"], TARGET_DD_RATIO,
                    ", ".join("%s %.2fx" % (r["size"], r["vp_over_dd"]) for r in dd_rows)))
     else:
-        verdict("within-2x-of-dd", None, "virt-provision/dd not measured")
+        verdicts("within-2x-of-dd", None, "virt-provision/dd not measured")
     vp_rows = [results[(s, "virt-provision")] for s, _ in sizes
                if (s, "virt-provision") in results]
     if vp_rows:
@@ -465,13 +284,13 @@ def main():
         note = ""
         if worst["peak_rss_kib"] <= meta["spawn_floor"]["peak_rss_kib"] + 256:
             note = "; at the spawn floor, so the tool's own peak is at most this"
-        verdict("peak-rss", worst["peak_rss_kib"] <= TARGET_RSS_KIB,
+        verdicts("peak-rss", worst["peak_rss_kib"] <= TARGET_RSS_KIB,
                 "virt-provision peak RSS worst = %d KiB (%.1f MiB) at %s "
                 "(target <= %d KiB at every size; spawn floor %d KiB%s)"
                 % (worst["peak_rss_kib"], worst["peak_rss_kib"] / 1024, worst["size"],
                    TARGET_RSS_KIB, meta["spawn_floor"]["peak_rss_kib"], note))
     else:
-        verdict("peak-rss", None, "virt-provision not measured")
+        verdicts("peak-rss", None, "virt-provision not measured")
 
     for f in failed:
         say("FAILED: %s" % f)
@@ -481,13 +300,7 @@ def main():
                "results": [results[(s, t)] for s, _ in sizes for t in targets
                            if (s, t) in results],
                "ratios": ratios, "verdicts": verdicts, "failures": failed}
-        if args.json == "-":
-            json.dump(doc, sys.stdout, indent=2)
-            sys.stdout.write("\n")
-        else:
-            with open(args.json, "w") as f:
-                json.dump(doc, f, indent=2)
-                f.write("\n")
+        write_json(doc, args.json)
     return 1 if failed else 0
 
 

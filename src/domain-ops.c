@@ -205,29 +205,12 @@ vp_attach_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
                                                                           : "qcow2");
     r->pool = g_strdup(plan->pool);
 
-    if (!vp_virt_pool_info(virt, plan->pool, &pool, error)) {
+    if (!vp_workflow_active_pool(virt, plan->pool, plan->image.format, &pool,
+                                 &block, error)) {
         return FALSE;
     }
-    if (!pool.exists || !pool.active) {
-        g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
-                    !pool.exists ? _("storage pool '%1$s' does not exist; list "
-                                     "pools with virsh pool-list --all")
-                                 : _("storage pool '%1$s' is not active; start "
-                                     "it with virsh pool-start %1$s"),
-                    plan->pool);
-        return FALSE;
-    }
-    if (!vp_workflow_pool_kind(plan->pool, pool.type, plan->image.format, &block,
-                               error)) {
-        return FALSE;
-    }
-    if (block && plan->image.format == VP_FORMAT_QCOW2 &&
-        plan->image.preallocation == VP_PREALLOC_METADATA) {
-        if (plan->image.version >= 3) {
-            plan->image.zero_flag = TRUE;
-        } else {
-            plan->image.preallocation = VP_PREALLOC_FULL;
-        }
+    if (block) {
+        vp_workflow_block_image(&plan->image);
         if (!vp_qcow2_layout_compute(&plan->image, &r->layout, error)) {
             return FALSE;
         }
@@ -454,16 +437,8 @@ vp_convert_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
                       "volume with --pool"), disk->path);
         return FALSE;
     }
-    if (!vp_virt_pool_info(virt, r->pool, &pool, error)) {
-        return FALSE;
-    }
-    if (!pool.exists || !pool.active) {
-        g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
-                    _("storage pool '%1$s' does not exist or is not active"),
-                    r->pool);
-        return FALSE;
-    }
-    if (!vp_workflow_pool_kind(r->pool, pool.type, VP_FORMAT_QCOW2, &block, error)) {
+    if (!vp_workflow_active_pool(virt, r->pool, VP_FORMAT_QCOW2, &pool, &block,
+                                 error)) {
         return FALSE;
     }
     g_autofree char *base = g_path_get_basename(disk->path);

@@ -118,30 +118,21 @@ vp_plan_pool(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
 {
     g_auto(VpPoolInfo) pool = { 0 };
 
-    if (!vp_virt_pool_info(virt, plan->pool, &pool, error)) {
-        return FALSE;
-    }
-    if (!pool.exists) {
-        if (g_strcmp0(plan->pool, "default") != 0) {
-            g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
-                        _("storage pool '%1$s' does not exist on '%2$s'; list "
-                          "pools with virsh pool-list --all"),
-                        plan->pool, vp_virt_uri(virt));
+    if (g_strcmp0(plan->pool, "default") == 0) {
+        if (!vp_virt_pool_info(virt, plan->pool, &pool, error)) {
             return FALSE;
         }
-        /* As virt-install: a missing default pool becomes a directory. */
-        *pool_path = vp_default_pool_path(virt);
-        *block = FALSE;
-        r->pool_created = TRUE;
-        return TRUE;
+        if (!pool.exists) {
+            /* As virt-install: a missing default pool becomes a directory. */
+            *pool_path = vp_default_pool_path(virt);
+            *block = FALSE;
+            r->pool_created = TRUE;
+            return TRUE;
+        }
+        vp_pool_info_clear(&pool);
     }
-    if (!pool.active) {
-        g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
-                    _("storage pool '%1$s' is not active; start it with virsh "
-                      "pool-start %1$s"), plan->pool);
-        return FALSE;
-    }
-    if (!vp_workflow_pool_kind(plan->pool, pool.type, plan->image.format, block, error)) {
+    if (!vp_workflow_active_pool(virt, plan->pool, plan->image.format, &pool,
+                                 block, error)) {
         return FALSE;
     }
     *pool_path = g_strdup(pool.path);
@@ -245,16 +236,8 @@ vp_provision_plan(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
     if (!vp_plan_pool(virt, plan, r, &pool_path, block, error)) {
         return FALSE;
     }
-    /* Block devices may hold stale data: preallocated clusters must read as
-     * zeros whatever is there (v3 zero flag; v2 has none, so zeros are
-     * written). */
-    if (*block && plan->image.format == VP_FORMAT_QCOW2 &&
-        plan->image.preallocation == VP_PREALLOC_METADATA) {
-        if (plan->image.version >= 3) {
-            plan->image.zero_flag = TRUE;
-        } else {
-            plan->image.preallocation = VP_PREALLOC_FULL;
-        }
+    if (*block) {
+        vp_workflow_block_image(&plan->image);
     }
     if (!vp_qcow2_layout_compute(&plan->image, &r->layout, error) ||
         !vp_plan_conflicts(virt, plan, r, error)) {

@@ -125,6 +125,42 @@ vp_workflow_pool_kind(const char *pool, const char *type, VpImageFormat format,
 }
 
 gboolean
+vp_workflow_active_pool(VpVirt *virt, const char *pool, VpImageFormat format,
+                        VpPoolInfo *info, gboolean *block, GError **error)
+{
+    if (!vp_virt_pool_info(virt, pool, info, error)) {
+        return FALSE;
+    }
+    if (!info->exists) {
+        g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
+                    _("storage pool '%1$s' does not exist on '%2$s'; list pools "
+                      "with virsh pool-list --all"), pool, vp_virt_uri(virt));
+        return FALSE;
+    }
+    if (!info->active) {
+        g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
+                    _("storage pool '%1$s' is not active; start it with virsh "
+                      "pool-start %1$s"), pool);
+        return FALSE;
+    }
+    return vp_workflow_pool_kind(pool, info->type, format, block, error);
+}
+
+void
+vp_workflow_block_image(VpImageOptions *opts)
+{
+    if (opts->format != VP_FORMAT_QCOW2 ||
+        opts->preallocation != VP_PREALLOC_METADATA) {
+        return;
+    }
+    if (opts->version >= 3) {
+        opts->zero_flag = TRUE;
+    } else {
+        opts->preallocation = VP_PREALLOC_FULL;
+    }
+}
+
+gboolean
 vp_workflow_write_volume(VpVirt *virt, const char *pool, const char *name,
                          const VpQcow2Layout *layout, gboolean block,
                          VpSource *src, VpTransaction *t, gboolean verbose,

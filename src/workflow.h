@@ -37,6 +37,17 @@ gboolean vp_workflow_pool_kind(const char *pool, const char *type,
                                VpImageFormat format, gboolean *block,
                                GError **error);
 
+/* Looks up POOL, which must exist and be active, into INFO, and says
+ * whether it holds block devices (see vp_workflow_pool_kind). */
+gboolean vp_workflow_active_pool(VpVirt *virt, const char *pool,
+                                 VpImageFormat format, VpPoolInfo *info,
+                                 gboolean *block, GError **error);
+
+/* Adjusts OPTS for a block device, which may hold stale data: preallocated
+ * clusters must read as zeros whatever is there (v3 zero flag; v2 has none,
+ * so zeros are written). */
+void vp_workflow_block_image(VpImageOptions *opts);
+
 /* Creates volume NAME in POOL and fills it with LAYOUT's image (the data
  * area from SRC when not NULL), registering the volume's removal in T,
  * and reporting through PROGRESS (may be NULL).
