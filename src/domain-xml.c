@@ -226,7 +226,9 @@ vp_volume_xml_build(const char *name, guint64 capacity)
     vp_xml_child(root, "name", name);
     g_snprintf(text, sizeof(text), "%" G_GUINT64_FORMAT, capacity);
     vp_xml_attr(vp_xml_child(root, "capacity", text), "unit", "bytes");
-    vp_xml_attr(vp_xml_child(root, "allocation", "0"), "unit", "bytes");
+    /* Fully allocated: a logical volume of a smaller allocation would be a
+     * thin snapshot that can run out of space under the guest. */
+    vp_xml_attr(vp_xml_child(root, "allocation", text), "unit", "bytes");
     xmlNodePtr target = vp_xml_child(root, "target", NULL);
     vp_xml_attr(vp_xml_child(target, "format", NULL), "type", "raw");
     return vp_xml_to_string(doc);

@@ -61,9 +61,10 @@ void *vp_domain_xml_add_disk(void *devices, const VpDomainSpec *spec);
 /* The domain XML for SPEC.  Caller frees. */
 char *vp_domain_xml_build(const VpDomainSpec *spec);
 
-/* XML for a new, empty volume NAME in a pool (format raw, capacity
- * CAPACITY bytes): the emitter's bytes arrive afterwards by upload, and
- * libvirt then probes the qcow2 header. */
+/* XML for a new, empty volume NAME in a pool (format raw, capacity and
+ * allocation CAPACITY bytes: 0 for files, which grow with the upload, the
+ * whole image for block devices): the emitter's bytes arrive afterwards by
+ * upload, and libvirt then probes the qcow2 header. */
 char *vp_volume_xml_build(const char *name, guint64 capacity);
 
 /* XML for a directory pool NAME at PATH (the default pool). */
