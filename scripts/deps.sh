@@ -7,7 +7,7 @@ VP_RUNTIME_PACKAGES="libvirt-daemon libvirt-clients libvirt-daemon-driver-qemu
     qemu-system-x86 qemu-utils"
 VP_TEST_PACKAGES="python3 qemu-utils clang libclang-rt-14-dev util-linux
     libvirt-daemon libvirt-clients libvirt-daemon-driver-qemu qemu-system-x86
-    busybox-static cpio man-db groff-base"
+    busybox-static cpio man-db groff-base locales"
 
 # Installs the named packages that are missing.  As root directly; as an
 # ordinary user through sudo; without sudo it names the command to run.

@@ -34,7 +34,8 @@ gboolean
 vp_cli_parse(const VpCommand *cmd, int *argc, char ***argv, GError **error,
              const GOptionEntry *entries, ...)
 {
-    g_autofree char *params = g_strdup_printf("%s %s", cmd->name, cmd->params);
+    g_autofree char *params = g_strdup_printf("%s %s", cmd->name,
+                                            cmd->params[0] != '\0' ? _(cmd->params) : "");
     g_autoptr(GOptionContext) ctx = g_option_context_new(params);
     va_list ap;
 
@@ -282,11 +283,14 @@ vp_progress_draw(guint64 done, guint64 total, gpointer user)
                                      : g_strdup("?");
     g_autofree char *took = vp_clock((guint64)elapsed);
     /* TRANSLATORS: progress bar: label, bar, percent, done, total, rate per
-     * second, time left (or taken); keep it under 80 columns. */
-    g_printerr(finished ? _("\r%1$s [%2$s] %3$3u%% %4$s/%5$s %6$s/s, took %7$s\033[K\n")
-                        : _("\r%1$s [%2$s] %3$3u%% %4$s/%5$s %6$s/s, %7$s left\033[K"),
+     * second, time left (or taken); keep it under 75 columns. */
+    g_printerr("\r");
+    g_printerr(finished ? _("%1$s [%2$s] %3$3u%% %4$s/%5$s %6$s/s, took %7$s")
+                        : _("%1$s [%2$s] %3$3u%% %4$s/%5$s %6$s/s, %7$s left"),
                bar->label, cells, percent, done_text, total_text, rate_text,
                finished ? took : left);
+    /* Clear what a longer previous line left. */
+    g_printerr("\033[K%s", finished ? "\n" : "");
 }
 
 const VpProgress *

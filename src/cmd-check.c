@@ -1,6 +1,7 @@
 /* virt-provision check FILE: qemu-img check's verdict, from this project's
  * own reader.  Exit codes as qemu-img: 0 clean, 1 check failed, 2 corrupt,
  * 3 leaks only, 63 not a format with metadata to check. */
+#include <inttypes.h>
 #include <glib/gi18n.h>
 
 #include "cli.h"
@@ -46,33 +47,33 @@ vp_check_human(const VpQcow2Check *r)
         g_print("%s %s\n", _("ERROR"), (char *)g_ptr_array_index(r->messages, i));
     }
     if (r->messages_dropped > 0) {
-        g_print(_("... and %1$" G_GUINT64_FORMAT " more problems\n"),
+        g_print(_("... and %1$" PRIu64 " more problems\n"),
                 r->messages_dropped);
     }
     if (r->corruptions == 0 && r->leaks == 0 && r->check_errors == 0) {
         g_print(_("No errors were found on the image.\n"));
     }
     if (r->corruptions > 0) {
-        g_print(_("%1$" G_GUINT64_FORMAT " errors were found on the image; "
+        g_print(_("%1$" PRIu64 " errors were found on the image; "
                   "data may be corrupted, and further writes may corrupt it.\n"),
                 r->corruptions);
     }
     if (r->leaks > 0) {
-        g_print(_("%1$" G_GUINT64_FORMAT " leaked clusters were found on the "
+        g_print(_("%1$" PRIu64 " leaked clusters were found on the "
                   "image: wasted space, but no harm to data.\n"),
                 r->leaks);
     }
     if (r->check_errors > 0) {
-        g_print(_("%1$" G_GUINT64_FORMAT " internal errors occurred during "
+        g_print(_("%1$" PRIu64 " internal errors occurred during "
                   "the check.\n"), r->check_errors);
     }
-    g_print(_("%1$" G_GUINT64_FORMAT "/%2$" G_GUINT64_FORMAT " = %3$.2f%% "
+    g_print(_("%1$" PRIu64 "/%2$" PRIu64 " = %3$.2f%% "
               "allocated, %4$.2f%% fragmented, %5$.2f%% compressed clusters\n"),
             r->allocated_clusters, r->total_clusters,
             vp_percent(r->allocated_clusters, r->total_clusters),
             vp_percent(r->fragmented_clusters, r->allocated_clusters),
             vp_percent(r->compressed_clusters, r->allocated_clusters));
-    g_print(_("Image end offset: %1$" G_GUINT64_FORMAT "\n"),
+    g_print(_("Image end offset: %1$" PRIu64 "\n"),
             r->image_end_offset);
 }
 

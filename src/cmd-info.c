@@ -1,5 +1,7 @@
 /* virt-provision info FILE: what `ls -l`, `du` and `qemu-img info` say of an
  * image, side by side, plus how much of the guest is preallocated. */
+#include <inttypes.h>
+
 #include <glib/gi18n.h>
 
 #include "cli.h"
@@ -97,7 +99,8 @@ static void
 vp_info_print_size(const char *label, guint64 bytes)
 {
     g_autofree char *text = vp_size_format(bytes);
-    g_print("%-22s %s (%" G_GUINT64_FORMAT " bytes)\n", label, text, bytes);
+    g_print("%-22s ", label);
+    g_print(_("%1$s (%2$" PRIu64 " bytes)\n"), text, bytes);
 }
 
 static const char *

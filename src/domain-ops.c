@@ -180,7 +180,6 @@ vp_attach_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
     }
     const char *bus = plan->bus != NULL ? plan->bus : "virtio";
     if (plan->target != NULL) {
-        g_autofree char *free_name = NULL;
         g_autoptr(GPtrArray) disks = vp_domain_disks(doc);
         for (guint i = 0; i < disks->len + taken->len; i++) {
             const char *t = i < disks->len

@@ -1,5 +1,6 @@
 #include "qcow2-layout.h"
 
+#include <inttypes.h>
 #include <glib/gi18n.h>
 
 #include "error.h"
@@ -212,7 +213,7 @@ vp_qcow2_layout_compute(const VpImageOptions *opts, VpQcow2Layout *layout,
     }
     if (layout->header_bytes > cs) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                    _("the header and backing file name need %1$" G_GUINT64_FORMAT
+                    _("the header and backing file name need %1$" PRIu64
                       " bytes, more than one %2$u-byte cluster; use a larger "
                       "--cluster-size or a shorter backing file name"),
                     layout->header_bytes, opts->cluster_size);
@@ -258,7 +259,7 @@ vp_qcow2_layout_compute(const VpImageOptions *opts, VpQcow2Layout *layout,
     }
     if (rt * cs > VP_QCOW2_MAX_REFTABLE_BYTES) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                    _("the image needs a refcount table of %1$" G_GUINT64_FORMAT
+                    _("the image needs a refcount table of %1$" PRIu64
                       " bytes, more than qemu's limit of 8 MiB; use a larger "
                       "--cluster-size or fewer --refcount-bits"),
                     rt * cs);

@@ -1,5 +1,6 @@
 #include "qcow2-reader.h"
 
+#include <inttypes.h>
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -113,7 +114,7 @@ vp_read_table(VpQcow2Image *img, guint64 offset, guint64 count,
 
     if (table == NULL) {
         g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
-                    _("not enough memory for a table of %1$" G_GUINT64_FORMAT
+                    _("not enough memory for a table of %1$" PRIu64
                       " entries"), count);
         return NULL;
     }
@@ -213,7 +214,7 @@ vp_parse_header(VpQcow2Image *img, const VpQcow2Header *h, GError **error)
     if (unknown != 0) {
         g_set_error(error, VP_ERROR, VP_ERROR_UNSUPPORTED,
                     _("'%1$s' uses unknown incompatible qcow2 features "
-                      "(0x%2$" G_GINT64_MODIFIER "x); a newer qemu may read it"),
+                      "(0x%2$" PRIx64 "); a newer qemu may read it"),
                     img->name, unknown);
         return FALSE;
     }
@@ -749,8 +750,8 @@ vp_check_ref(VpChecker *c, guint64 offset, guint64 size)
     }
     if (!g_uint64_checked_add(&end, offset, size) ||
         (end > m->file_length && end - m->file_length >= m->cluster_size)) {
-        vp_check_note(c, _("reference to 0x%1$" G_GINT64_MODIFIER "x (+%2$"
-                           G_GUINT64_FORMAT ") reaches a cluster or more past "
+        vp_check_note(c, _("reference to 0x%1$" PRIx64 " (+%2$"
+                           PRIu64 ") reaches a cluster or more past "
                            "the end of the file"), offset, size);
         c->res->corruptions++;
         return;
@@ -760,7 +761,7 @@ vp_check_ref(VpChecker *c, guint64 offset, guint64 size)
         /* end <= file length + cluster size, so k < refs_len. */
         c->nb_clusters = MAX(c->nb_clusters, k + 1);
         if (c->refs[k] >= c->refcount_max) {
-            vp_check_note(c, _("cluster %1$" G_GUINT64_FORMAT " has more "
+            vp_check_note(c, _("cluster %1$" PRIu64 " has more "
                                "references than its refcount can count"), k);
             c->res->corruptions++;
             continue;
@@ -791,7 +792,7 @@ vp_check_l2(VpChecker *c, guint64 l2_offset, gboolean active,
         VpClusterType type = vp_cluster_type(img, entry);
 
         if (type != VP_CLUSTER_COMPRESSED && (entry & VP_QCOW2_L2E_RESERVED)) {
-            vp_check_note(c, _("L2 entry 0x%1$" G_GINT64_MODIFIER "x has "
+            vp_check_note(c, _("L2 entry 0x%1$" PRIx64 " has "
                                "reserved bits set"), entry);
             c->res->corruptions++;
         }
@@ -799,13 +800,13 @@ vp_check_l2(VpChecker *c, guint64 l2_offset, gboolean active,
         case VP_CLUSTER_COMPRESSED: {
             if (entry & VP_QCOW2_OFLAG_COPIED) {
                 vp_check_note(c, _("compressed cluster entry 0x%1$"
-                                   G_GINT64_MODIFIER "x has the copied flag"),
+                                   PRIx64 " has the copied flag"),
                               entry);
                 c->res->corruptions++;
             }
             if (bitmap != 0) {
                 vp_check_note(c, _("compressed cluster entry 0x%1$"
-                                   G_GINT64_MODIFIER "x has a subcluster "
+                                   PRIx64 " has a subcluster "
                                    "bitmap"), entry);
                 c->res->corruptions++;
             }
@@ -822,14 +823,14 @@ vp_check_l2(VpChecker *c, guint64 l2_offset, gboolean active,
         case VP_CLUSTER_ZERO_ALLOC:
         case VP_CLUSTER_NORMAL:
             if ((bitmap >> 32) & bitmap) {
-                vp_check_note(c, _("cluster 0x%1$" G_GINT64_MODIFIER "x has "
+                vp_check_note(c, _("cluster 0x%1$" PRIx64 " has "
                                    "subclusters both allocated and zero"),
                               offset);
                 c->res->corruptions++;
             }
             if (offset & (m->cluster_size - 1)) {
                 vp_check_note(c, _("data cluster offset 0x%1$"
-                                   G_GINT64_MODIFIER "x is not cluster "
+                                   PRIx64 " is not cluster "
                                    "aligned"), offset);
                 c->res->corruptions++;
             }
@@ -877,14 +878,14 @@ vp_check_l1(VpChecker *c, guint64 l1_offset, guint32 l1_size,
             continue;
         }
         if (l1[i] & VP_QCOW2_L1E_RESERVED) {
-            vp_check_note(c, _("L1 entry 0x%1$" G_GINT64_MODIFIER "x has "
+            vp_check_note(c, _("L1 entry 0x%1$" PRIx64 " has "
                                "reserved bits set"), l1[i]);
             c->res->corruptions++;
         }
         vp_check_ref(c, l2_offset, img->meta.cluster_size);
         if (l2_offset & (img->meta.cluster_size - 1)) {
-            vp_check_note(c, _("L2 table offset 0x%1$" G_GINT64_MODIFIER
-                               "x is not cluster aligned"), l2_offset);
+            vp_check_note(c, _("L2 table offset 0x%1$" PRIx64
+                               " is not cluster aligned"), l2_offset);
             c->res->corruptions++;
         }
         if (!vp_check_l2(c, l2_offset, active, error)) {
@@ -905,19 +906,19 @@ vp_check_refblocks(VpChecker *c)
         guint64 cluster = offset >> img->meta.cluster_bits;
 
         if (img->reftable[i] & ~VP_QCOW2_REFT_OFFSET_MASK) {
-            vp_check_note(c, _("refcount table entry %1$" G_GUINT64_FORMAT
+            vp_check_note(c, _("refcount table entry %1$" PRIu64
                                " has reserved bits set"), i);
             c->res->corruptions++;
             continue;
         }
         if (offset & (cs - 1)) {
-            vp_check_note(c, _("refcount block %1$" G_GUINT64_FORMAT " is not "
+            vp_check_note(c, _("refcount block %1$" PRIu64 " is not "
                                "cluster aligned"), i);
             c->res->corruptions++;
             continue;
         }
         if (cluster >= c->nb_clusters) {
-            vp_check_note(c, _("refcount block %1$" G_GUINT64_FORMAT " is "
+            vp_check_note(c, _("refcount block %1$" PRIu64 " is "
                                "outside the image"), i);
             c->res->corruptions++;
             continue;
@@ -925,7 +926,7 @@ vp_check_refblocks(VpChecker *c)
         if (offset != 0) {
             vp_check_ref(c, offset, cs);
             if (c->refs[cluster] != 1) {
-                vp_check_note(c, _("refcount block %1$" G_GUINT64_FORMAT
+                vp_check_note(c, _("refcount block %1$" PRIu64
                                    " is referenced %2$u times"), i,
                               c->refs[cluster]);
                 c->res->corruptions++;
@@ -990,7 +991,7 @@ vp_check_compare(VpChecker *c, guint64 *highest, GError **error)
                 return FALSE;
             }
             vp_check_note(c, _("cannot get the refcount of cluster %1$"
-                               G_GUINT64_FORMAT ": its refcount block is not "
+                               PRIu64 ": its refcount block is not "
                                "cluster aligned"), i);
             c->res->check_errors++;
             continue;
@@ -1000,15 +1001,15 @@ vp_check_compare(VpChecker *c, guint64 *highest, GError **error)
             *highest = i;
         }
         if (stored < computed) {
-            vp_check_note(c, _("cluster %1$" G_GUINT64_FORMAT " has refcount "
-                               "%2$" G_GUINT64_FORMAT " but %3$"
-                               G_GUINT64_FORMAT " references"),
+            vp_check_note(c, _("cluster %1$" PRIu64 " has refcount "
+                               "%2$" PRIu64 " but %3$"
+                               PRIu64 " references"),
                           i, stored, computed);
             c->res->corruptions++;
         } else if (stored > computed) {
-            vp_check_note(c, _("cluster %1$" G_GUINT64_FORMAT " is leaked: "
-                               "refcount %2$" G_GUINT64_FORMAT ", %3$"
-                               G_GUINT64_FORMAT " references"),
+            vp_check_note(c, _("cluster %1$" PRIu64 " is leaked: "
+                               "refcount %2$" PRIu64 ", %3$"
+                               PRIu64 " references"),
                           i, stored, computed);
             c->res->leaks++;
         }
@@ -1043,7 +1044,7 @@ vp_check_copied(VpChecker *c, GError **error)
         }
         if ((refcount == 1) != ((img->l1[i] & VP_QCOW2_OFLAG_COPIED) != 0)) {
             vp_check_note(c, _("L1 entry %1$u: copied flag does not match "
-                               "refcount %2$" G_GUINT64_FORMAT), i, refcount);
+                               "refcount %2$" PRIu64), i, refcount);
             c->res->corruptions++;
         }
         if (!vp_img_read(img, l2_offset, l2, m->cluster_size, error)) {
@@ -1066,9 +1067,9 @@ vp_check_copied(VpChecker *c, GError **error)
                 continue;
             }
             if ((refcount == 1) != ((entry & VP_QCOW2_OFLAG_COPIED) != 0)) {
-                vp_check_note(c, _("L2 entry 0x%1$" G_GINT64_MODIFIER "x: "
+                vp_check_note(c, _("L2 entry 0x%1$" PRIx64 ": "
                                    "copied flag does not match refcount %2$"
-                                   G_GUINT64_FORMAT), entry, refcount);
+                                   PRIu64), entry, refcount);
                 c->res->corruptions++;
             }
         }

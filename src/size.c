@@ -1,5 +1,6 @@
 #include "size.h"
 
+#include <inttypes.h>
 #include <glib/gi18n.h>
 
 #include "error.h"
@@ -109,8 +110,8 @@ vp_size_format(guint64 bytes)
     };
 
     if (bytes < 1024) {
-        return g_strdup_printf(g_dngettext(GETTEXT_PACKAGE, "%" G_GUINT64_FORMAT
-                                           " byte", "%" G_GUINT64_FORMAT
+        return g_strdup_printf(g_dngettext(GETTEXT_PACKAGE, "%" PRIu64
+                                           " byte", "%" PRIu64
                                            " bytes", bytes), bytes);
     }
     unsigned int i = 0;

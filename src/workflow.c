@@ -1,5 +1,6 @@
 #include "workflow.h"
 
+#include <inttypes.h>
 #include <glib/gi18n.h>
 
 #include "error.h"
@@ -184,7 +185,7 @@ vp_workflow_write_volume(VpVirt *virt, const char *pool, const char *name,
     vp_transaction_push(t, what, vp_undo_volume,
                         vp_undo_data(virt, pool, name, NULL), vp_undo_data_free);
 
-    vp_workflow_step(verbose, _("uploading the %1$" G_GUINT64_FORMAT "-byte "
+    vp_workflow_step(verbose, _("uploading the %1$" PRIu64 "-byte "
                                 "image (sparse)"), layout->file_length);
     g_autoptr(VpSink) sink = vp_virt_upload_sink_new(virt, pool, name, block,
                                                      error);
@@ -212,15 +213,15 @@ vp_workflow_write_volume(VpVirt *virt, const char *pool, const char *name,
                    info->capacity != layout->virtual_size)) {
         g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
                     _("libvirt reports volume '%1$s' as %2$s of %3$"
-                      G_GUINT64_FORMAT " bytes after the upload, not %4$s of "
-                      "%5$" G_GUINT64_FORMAT " bytes"),
+                      PRIu64 " bytes after the upload, not %4$s of "
+                      "%5$" PRIu64 " bytes"),
                     name, info->format != NULL ? info->format : "?",
                     info->capacity, want, layout->virtual_size);
         return FALSE;
     }
     if (!block && info->physical != layout->file_length) {
         g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
-                    _("only %1$" G_GUINT64_FORMAT " of the %2$" G_GUINT64_FORMAT
+                    _("only %1$" PRIu64 " of the %2$" PRIu64
                       " bytes of volume '%3$s' arrived; the pool's file system "
                       "may not take files this long (ext4 stops at 16 TiB)"),
                     info->physical, layout->file_length, name);
