@@ -409,6 +409,10 @@ vp_emit_qcow2(const VpQcow2Layout *layout, VpEmitter *e, VpSource *src,
         l2_word1 = VP_QCOW2_SUBCLUSTER_ZERO_ALL;
     } else if (layout->opts.zero_flag) {
         l2_flags |= VP_QCOW2_OFLAG_ZERO;
+    } else if (ext && src != NULL) {
+        /* A copy has no backing file to fall through to: every subcluster
+         * holds what the data area holds (zeros where it is a hole). */
+        l2_word1 = VP_QCOW2_SUBCLUSTER_ALLOC_ALL;
     }
     return vp_emitter_table(e, layout->l1_size, layout->l2_offset, cs,
                             VP_QCOW2_OFLAG_COPIED, 0, 8,
@@ -428,6 +432,14 @@ vp_image_emit_from(const VpQcow2Layout *layout, VpSink *sink, VpSource *src,
     VpEmitter e = { .sink = sink, .buf = buf };
     gboolean ok;
 
+    /* Without preallocation there is no data area to copy into. */
+    if (src != NULL && layout->opts.format == VP_FORMAT_QCOW2 &&
+        layout->opts.preallocation == VP_PREALLOC_OFF) {
+        g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
+                            _("a copy is written preallocated: use --preallocation "
+                              "metadata, falloc or full"));
+        return FALSE;
+    }
     if (src != NULL && src->size > layout->virtual_size) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
                     _("'%1$s' is larger than the image to write"), src->name);

@@ -1,0 +1,817 @@
+#!/usr/bin/env python3
+"""Integration tests of `virt-provision convert --domain` and `attach` against
+a real libvirtd.
+
+As tests/provision.py: setUpClass starts an isolated session libvirtd with
+tests/libvirt/session-daemon.sh under a short /tmp/vpd.XXXXXXXX directory,
+reached through its qemu+unix:// URI; the guest kit comes from
+tests/guest/make-guest-kit.sh (cached in $VP_GUEST_KIT_DIR when set); the tool
+runs as root with XDG_DATA_HOME set to the daemon's and XDG_STATE_HOME under
+the test directory (where attach/convert keep the previous definitions).  All
+volumes live in the dir pool `vpt` (autostarted, so it survives a daemon
+restart).
+
+Cases:
+  a1  a TCG guest writes patterns onto a raw disk; convert --domain switches
+      it to a new qcow2 volume: the inactive XML differs only in that disk's
+      type, driver type and source file; qemu-img compare raw vs qcow2
+      identical; the new image is fully mapped, metadata-preallocated and
+      check-clean; the previous definition is kept; a second boot verifies
+      the patterns through the qcow2 disk (VP-VERIFY-OK on a file console)
+      without allocating a cluster.
+  a2  convert --domain with --cluster-size 2M --compat 0.10, and with
+      --extended-l2: the new disk holds the data, or the option is refused.
+  b1  attach to a shut-off guest: target vdb, volume DOM-vdb.qcow2 that
+      libvirt reports as qcow2, XML otherwise unchanged.
+  b2  target choice: vdb, vdc, vde taken -> vdd; --disk-bus sata -> sda,
+      then scsi -> sdb (sd names are shared); --target given and free; given
+      and taken -> error, nothing changed.
+  b3  attach --live, two kinds of evidence:
+        - the guest: a diskless kit guest booted with vp.action=write waits
+          up to 10 s for /dev/vda; the disk hot-plugged meanwhile becomes its
+          vda, the guest writes its patterns onto it (VP-WRITE-OK) and they
+          are on the volume (qemu-io, from the host);
+        - qemu: on a guest that stays up (SeaBIOS finds nothing to boot and
+          retries), `virsh domblklist` of the live domain and
+          `qemu-monitor-command --hmp 'info block'` show the new volume.
+  c1  --print-diff of attach and of convert: a unified diff with the
+      expected -/+ lines, and nothing changed (XML, vol-list, pool
+      directory, no backup written).
+  d1-d7  failures, each leaving `virsh dumpxml --inactive D`, `vol-list vpt`
+      and the pool directory exactly as before, with a non-zero exit and one
+      `virt-provision:` line: disk target not found, domain running,
+      destination volume name taken, --live on a shut-off domain, SIGINT
+      during a 3 GiB copy (exit 130), libvirtd killed (kill -9 + restart)
+      during the copy (the tool reconnects to undo), and qemu refusing the
+      hot-plug after the redefine (IDE on a running pc guest).
+
+The binary comes from $VP_BIN.  Nothing is skipped: a missing tool, binary,
+daemon or kit is a failure.  Per-case timings go to stderr.
+"""
+
+import json
+import os
+import pwd
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import xml.etree.ElementTree as ET
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import qemuimg as qi  # noqa: E402
+
+SESSION = os.path.join(HERE, "libvirt", "session-daemon.sh")
+MAKE_KIT = os.path.join(HERE, "guest", "make-guest-kit.sh")
+EXAMPLE_DOMAIN = os.path.join(HERE, "guest", "example-domain.xml")
+PREFIX = "virt-provision: "
+POOL = "vpt"
+KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
+T0 = time.monotonic()
+NEEDED = ["virsh", "qemu-img", "qemu-io", "setpriv", "libvirtd", "qemu-system-x86_64"]
+# the step lines of -v
+STEPS = ("connected to", "copying", "creating volume", "uploading",
+         "redefining domain", "hot-plugging", "deleting the source volume",
+         "undoing what this run")
+
+
+def log(msg):
+    print("domain_ops.py: %s" % msg, file=sys.stderr, flush=True)
+
+
+def child_env(extra=None):
+    env = dict(os.environ)
+    env["LC_ALL"] = "C.UTF-8"
+    env.pop("LANGUAGE", None)
+    env.pop("LIBVIRT_DEFAULT_URI", None)
+    env.update(extra or {})
+    return env
+
+
+def default_signals():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def run(argv, check=True, timeout=120, env=None):
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                       env=env or child_env(), preexec_fn=default_signals)
+    if check and r.returncode != 0:
+        raise AssertionError("$ %s\n-> exit %d\nstdout: %s\nstderr: %s"
+                             % (shlex.join(argv), r.returncode, r.stdout, r.stderr))
+    return r
+
+
+def canon(elem):
+    return ET.canonicalize(ET.tostring(elem, encoding="unicode"), strip_text=True)
+
+
+def disk_by_target(root, target):
+    for d in root.findall("devices/disk"):
+        t = d.find("target")
+        if t is not None and t.get("dev") == target:
+            return d
+    return None
+
+
+class DomainOps(unittest.TestCase):
+    maxDiff = None
+
+    # ------------------------------------------------------------------
+    # class set-up
+
+    @classmethod
+    def setUpClass(cls):
+        cls.vp_bin = os.environ.get("VP_BIN")
+        if not cls.vp_bin:
+            raise RuntimeError("VP_BIN is not set: point it at the virt-provision binary")
+        if not (os.path.isabs(cls.vp_bin) and os.path.isfile(cls.vp_bin)
+                and os.access(cls.vp_bin, os.X_OK)):
+            raise RuntimeError("VP_BIN=%r is not an executable file given by absolute path"
+                               % cls.vp_bin)
+        os.environ["PATH"] = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
+        missing = [t for t in NEEDED if shutil.which(t) is None]
+        if missing:
+            raise RuntimeError("required programs missing: %s (apt-get install -y "
+                               "--no-install-recommends libvirt-daemon libvirt-clients "
+                               "libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils)"
+                               % " ".join(missing))
+        for s in (SESSION, MAKE_KIT):
+            if not os.access(s, os.X_OK):
+                raise RuntimeError("%s is missing or not executable" % s)
+
+        cls.tmp = tempfile.mkdtemp(prefix="vpd.", dir="/tmp")   # short: sockets
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
+        os.chmod(cls.tmp, 0o755)
+
+        t = time.monotonic()
+        cls.kit = os.path.abspath(os.environ.get("VP_GUEST_KIT_DIR")
+                                  or os.path.join(cls.tmp, "kit"))
+        r = run([MAKE_KIT, cls.kit], check=False, timeout=900)
+        if r.returncode != 0:
+            raise RuntimeError("make-guest-kit.sh %s failed (exit %d):\n%s"
+                               % (cls.kit, r.returncode, r.stderr))
+        for f in ("vmlinuz", "initrd.img", "pattern-offsets.sh"):
+            if not os.path.isfile(os.path.join(cls.kit, f)):
+                raise RuntimeError("guest kit %s lacks %s" % (cls.kit, f))
+        log("guest kit %s ready (%.1f s)" % (cls.kit, time.monotonic() - t))
+
+        t = time.monotonic()
+        cls.dir = os.path.join(cls.tmp, "d")
+        cls.addClassCleanup(cls._purge_daemon)
+        r = run([SESSION, "start", cls.dir], check=False, timeout=180)
+        if r.returncode != 0:
+            raise RuntimeError("session-daemon.sh start %s failed (exit %d):\n%s"
+                               % (cls.dir, r.returncode, r.stderr))
+        envs = {}
+        for line in r.stdout.splitlines():
+            k, _, v = line.partition("=")
+            envs[k] = shlex.split(v)[0] if v else ""
+        for k in ("VP_TEST_URI", "VP_TEST_USER", "VP_TEST_IMAGES"):
+            if not envs.get(k):
+                raise RuntimeError("session-daemon.sh start printed no %s:\n%s"
+                                   % (k, r.stdout))
+        cls.uri, cls.user = envs["VP_TEST_URI"], envs["VP_TEST_USER"]
+        cls.images = envs["VP_TEST_IMAGES"]
+        log("daemon %s as %s (%.1f s)" % (cls.uri, cls.user, time.monotonic() - t))
+
+        cls.as_user = []
+        if os.getuid() == 0:
+            pw = pwd.getpwnam(cls.user)
+            cls.uid, cls.gid = pw.pw_uid, pw.pw_gid
+            cls.as_user = ["setpriv", "--reuid=%d" % cls.uid, "--regid=%d" % cls.gid,
+                           "--init-groups", "--"]
+        else:
+            cls.uid, cls.gid = os.getuid(), os.getgid()
+        kfiles = [os.path.join(cls.kit, f) for f in ("vmlinuz", "initrd.img")]
+        r = run(cls.as_user + ["sh", "-c", 'for f; do test -r "$f" || exit 1; done',
+                               "sh"] + kfiles, check=False)
+        if r.returncode != 0:
+            raise RuntimeError("the guest kit in %s is not readable by the daemon user "
+                               "%s (every parent directory must be searchable)"
+                               % (cls.kit, cls.user))
+        cls.work = os.path.join(cls.tmp, "w")
+        os.mkdir(cls.work)
+        os.chown(cls.work, cls.uid, cls.gid)
+        cls.state_home = os.path.join(cls.tmp, "state")
+        cls.backups = os.path.join(cls.state_home, "virt-provision")
+        cls.vp_env = child_env({"XDG_DATA_HOME": os.path.join(cls.dir, "data"),
+                                "XDG_STATE_HOME": cls.state_home})
+
+        virsh = ["virsh", "-q", "-c", cls.uri]
+        run(virsh + ["pool-define-as", POOL, "dir", "--target", cls.images])
+        run(virsh + ["pool-autostart", POOL])
+        run(virsh + ["pool-start", POOL])
+
+    @classmethod
+    def _purge_daemon(cls):
+        r = run([SESSION, "purge", cls.dir], check=False, timeout=120)
+        if r.returncode != 0:
+            log("WARNING: session-daemon.sh purge %s failed: %s" % (cls.dir, r.stderr))
+        log("total runtime %.1f s" % (time.monotonic() - T0))
+
+    def setUp(self):
+        self.t_start = time.monotonic()
+
+    def tearDown(self):
+        log("%s: %.1f s" % (self.id().rsplit(".", 1)[-1], time.monotonic() - self.t_start))
+
+    # ------------------------------------------------------------------
+    # helpers
+
+    def virsh(self, *args, check=True, timeout=120):
+        r = run(["virsh", "-q", "-c", self.uri] + list(args), check=check, timeout=timeout)
+        return r if not check else r.stdout
+
+    def vp(self, cmd, args, json_out=False, verbose=False, timeout=300):
+        argv = [self.vp_bin, "-c", self.uri]
+        if json_out:
+            argv.append("--json")
+        if verbose:
+            argv.append("-v")
+        argv += [cmd] + list(args)
+        r = run(argv, check=False, timeout=timeout, env=self.vp_env)
+        r.argv = argv
+        return r
+
+    def desc(self, r):
+        return "$ %s\n-> exit %d\nstdout: %s\nstderr: %s" % (
+            shlex.join(r.argv), r.returncode, r.stdout, r.stderr)
+
+    def ok(self, r):
+        self.assertEqual(r.returncode, 0, self.desc(r))
+        self.assertEqual(r.stderr, "", self.desc(r))
+        return r
+
+    def fails(self, r, *must, rc=None):
+        """Non-zero exit (rc when given), empty stdout, one `virt-provision: `
+        line holding every string of must (case-insensitive)."""
+        if rc is None:
+            self.assertNotEqual(r.returncode, 0, self.desc(r))
+        else:
+            self.assertEqual(r.returncode, rc, self.desc(r))
+        self.assertEqual(r.stdout, "", self.desc(r))
+        lines = r.stderr.splitlines()
+        self.assertEqual(len(lines), 1, "want one error line\n" + self.desc(r))
+        self.assertTrue(lines[0].startswith(PREFIX), self.desc(r))
+        for m in must:
+            self.assertIn(m.lower(), lines[0].lower(), self.desc(r))
+        return lines[0]
+
+    def inactive_xml(self, dom):
+        return self.virsh("dumpxml", "--inactive", dom)
+
+    def vols(self):
+        self.virsh("pool-refresh", POOL)   # see files behind libvirt's back
+        return sorted(l.split()[0] for l in self.virsh("vol-list", POOL).splitlines()
+                      if l.split())
+
+    def state(self, dom):
+        """What a failed or --print-diff run must leave exactly as it was."""
+        backups = sorted(os.listdir(self.backups)) if os.path.isdir(self.backups) else []
+        return {"xml": self.inactive_xml(dom), "vols": self.vols(),
+                "dir": sorted(os.listdir(self.images)),
+                "domains": sorted(self.virsh("list", "--all", "--name").split()),
+                "backups": backups}
+
+    def domstate(self, dom):
+        return self.virsh("domstate", dom).strip()
+
+    def wait_state(self, dom, want, timeout):
+        end = time.monotonic() + timeout
+        st = None
+        while time.monotonic() < end:
+            st = self.domstate(dom)
+            if st == want:
+                return
+            time.sleep(0.3)
+        self.virsh("destroy", dom, check=False)
+        self.fail("domain %s is still '%s' after %d s (want '%s')" % (dom, st, timeout, want))
+
+    def forget(self, name):
+        """Cleanup: destroy and undefine the domain NAME."""
+        def do():
+            r = self.virsh("domstate", name, check=False)
+            if r.returncode == 0:
+                if "running" in r.stdout or "paused" in r.stdout:
+                    self.virsh("destroy", name, check=False)
+                self.virsh("undefine", name, "--nvram", check=False)
+        self.addCleanup(do)
+
+    def kernel_args(self, action):
+        return ["--kernel", os.path.join(self.kit, "vmlinuz"),
+                "--initrd", os.path.join(self.kit, "initrd.img"),
+                "--cmdline", "console=ttyS0 panic=-1 vp.action=%s" % action]
+
+    def provision(self, name, size, extra, fmt="raw", forget=True):
+        """A guest on a new volume of the pool; returns the volume path."""
+        if forget:
+            self.forget(name)
+        args = ["--pool", POOL, "--name", name, "--size", size,
+                "--virt-type", "qemu", "--memory", "256", "--vcpus", "1",
+                "--network", "none"]
+        if fmt == "raw":
+            args += ["--format", "raw"]
+        r = self.ok(self.vp("provision", args + list(extra), json_out=True))
+        return json.loads(r.stdout)["volume"]["path"]
+
+    def define_xml(self, root, name):
+        path = os.path.join(self.work, name + ".xml")
+        ET.ElementTree(root).write(path)
+        self.virsh("define", path)
+
+    def console_to_file(self, root, console):
+        """Serial + console to a file; reboot/crash end the domain."""
+        root.find("on_reboot").text = "destroy"
+        devs = root.find("devices")
+        for tag in ("serial", "console"):
+            for e in devs.findall(tag):
+                devs.remove(e)
+        ser = ET.SubElement(devs, "serial", type="file")
+        ET.SubElement(ser, "source", path=console)
+        ET.SubElement(ser, "target", port="0")
+        con = ET.SubElement(devs, "console", type="file")
+        ET.SubElement(con, "source", path=console)
+        ET.SubElement(con, "target", type="serial", port="0")
+
+    def vp_lines(self, console):
+        try:
+            with open(console, "rb") as f:
+                return [l.decode(errors="replace").strip() for l in f.read().splitlines()
+                        if l.startswith(b"VP-")]
+        except FileNotFoundError:
+            return []
+
+    def check_patterns(self, path, fmt):
+        size = qi.info(path, fmt=fmt)["virtual-size"]
+        r = run([os.path.join(self.kit, "pattern-offsets.sh"), str(size)])
+        regions = [l.split() for l in r.stdout.splitlines()]
+        self.assertEqual(len(regions), 3, r.stdout)
+        for rname, off, byte in regions:
+            res = qi.qemu_io(path, ["read -P %s %s 1M" % (byte, off)], fmt=fmt)
+            self.assertTrue(qi.io_ok(res), "pattern %s (%s at %s) not on %s:\n%s"
+                            % (rname, byte, off, path, res.describe()))
+
+    def assert_preallocated(self, path):
+        """check clean, every cluster mapped in this file, info says metadata;
+        returns qemu-img check's JSON."""
+        rc, chk = qi.check(path, fmt="qcow2")
+        self.assertEqual(rc, 0, chk)
+        for k in ("corruptions", "leaks", "check-errors"):
+            self.assertEqual(chk.get(k, 0), 0, chk)
+        self.assertEqual(chk["allocated-clusters"], chk["total-clusters"], chk)
+        unmapped = [e for e in qi.img_map(path, fmt="qcow2")
+                    if "offset" not in e or e.get("depth", 0) != 0]
+        self.assertEqual(unmapped, [], "%s: clusters without a host offset" % path)
+        r = run([self.vp_bin, "--json", "info", path])
+        self.assertEqual(json.loads(r.stdout)["preallocation"], "metadata", r.stdout)
+        return chk
+
+    def vol_format(self, name):
+        x = ET.fromstring(self.virsh("vol-dumpxml", "--pool", POOL, name))
+        return x.find("target/format").get("type"), int(x.findtext("capacity"))
+
+    def without_disk(self, xml_text, target):
+        root = ET.fromstring(xml_text)
+        devs = root.find("devices")
+        d = disk_by_target(root, target)
+        self.assertIsNotNone(d, "no disk %s in\n%s" % (target, xml_text))
+        devs.remove(d)
+        return canon(root)
+
+    # ------------------------------------------------------------------
+    # a: convert a real guest's raw disk
+
+    def test_a1_convert_real_guest(self):
+        name = "vpt-conv"
+        old = self.provision(name, "64M", self.kernel_args("write") + ["--start"])
+        self.assertTrue(old.endswith("/vpt-conv.img"), old)
+        t = time.monotonic()
+        self.wait_state(name, "shut off", 120)
+        log("write boot: %.1f s to shut off" % (time.monotonic() - t))
+        self.check_patterns(old, "raw")
+
+        # the verify boot's definition first, so that the comparison below
+        # sees only what convert changed
+        console = os.path.join(self.work, "verify.log")
+        root = ET.fromstring(self.inactive_xml(name))
+        cmd = root.find("os/cmdline")
+        cmd.text = cmd.text.replace("vp.action=write", "vp.action=verify")
+        self.console_to_file(root, console)
+        self.define_xml(root, name)
+        before = self.inactive_xml(name)
+        vols_before = self.vols()
+
+        r = self.ok(self.vp("convert", ["--domain", name], json_out=True))
+        j = json.loads(r.stdout)
+        new = os.path.join(self.images, "vpt-conv.qcow2")
+        self.assertEqual((j["domain"], j["target"], j["changed"], j["source-path"],
+                          j["source-format"], j["source-deleted"]),
+                         (name, "vda", True, old, "raw", False), j)
+        self.assertEqual((j["volume"]["pool"], j["volume"]["name"], j["volume"]["path"],
+                          j["volume"]["capacity"], j["volume"]["format"],
+                          j["volume"]["preallocation"]),
+                         (POOL, "vpt-conv.qcow2", new, 64 * MiB, "qcow2", "metadata"), j)
+
+        # the definition: only that disk's type, driver type and source file
+        after = self.inactive_xml(name)
+        a, b = ET.fromstring(before), ET.fromstring(after)
+        da, db = disk_by_target(a, "vda"), disk_by_target(b, "vda")
+        self.assertEqual((da.get("type"), da.find("driver").get("type"),
+                          da.find("source").get("file")), ("file", "raw", old))
+        self.assertEqual((db.get("type"), db.find("driver").get("type"),
+                          db.find("source").get("file")), ("file", "qcow2", new))
+        for d in (da, db):
+            d.attrib.pop("type")
+            d.find("driver").attrib.pop("type")
+            d.find("source").attrib.pop("file")
+        self.assertEqual(canon(a), canon(b), "convert changed more than the disk:\n"
+                         "--- before\n%s\n--- after\n%s" % (before, after))
+        # the previous definition is kept
+        self.assertTrue(os.path.isfile(j["previous-definition"]), j)
+        self.assertTrue(j["previous-definition"].startswith(self.backups + "/"), j)
+        with open(j["previous-definition"]) as f:
+            self.assertEqual(canon(ET.fromstring(f.read())), canon(ET.fromstring(before)))
+        self.assertEqual(self.vols(), sorted(vols_before + ["vpt-conv.qcow2"]))
+        self.assertEqual(self.vol_format("vpt-conv.qcow2"), ("qcow2", 64 * MiB))
+
+        # the bytes
+        cmp_ = qi.compare(old, new, fmt_a="raw", fmt_b="qcow2")
+        self.assertEqual(cmp_.rc, 0, cmp_.describe())
+        chk = self.assert_preallocated(new)
+        length = os.stat(new).st_size
+        self.assertEqual(chk["image-end-offset"], length)
+        self.assertLess(os.stat(new).st_blocks * 512, 8 * MiB,
+                        "the data area is not sparse")
+
+        # the guest verifies its patterns through the qcow2 disk
+        t = time.monotonic()
+        self.virsh("start", name)
+        self.wait_state(name, "shut off", 120)
+        log("verify boot: %.1f s to shut off" % (time.monotonic() - t))
+        lines = self.vp_lines(console)
+        self.assertIn("VP-VERIFY-OK", lines, lines)
+        self.assertFalse([l for l in lines if "FAIL" in l], lines)
+        self.assertEqual(os.stat(new).st_size, length, "the guest grew the file")
+        self.assertEqual(self.assert_preallocated(new)["image-end-offset"], length)
+
+    def test_a2_convert_disk_options(self):
+        # DISK options convert accepts with --domain must keep the data, or
+        # be refused with nothing changed.
+        for opts in (["--cluster-size", "2M", "--compat", "0.10"], ["--extended-l2"]):
+            name = "vpt-opt%d" % len(opts)
+            old = self.provision(name, "16M", ["--import"])
+            res = qi.qemu_io(old, ["write -P 0x5a 0 1M", "write -P 0xa5 15M 1M"],
+                             fmt="raw")
+            self.assertTrue(qi.io_ok(res), res.describe())
+            before = self.state(name)
+            r = self.vp("convert", ["--domain", name] + opts, json_out=True)
+            if r.returncode != 0:
+                self.fails(r)
+                self.assertEqual(self.state(name), before)
+                continue
+            new = json.loads(r.stdout)["volume"]["path"]
+            cmp_ = qi.compare(old, new, fmt_a="raw", fmt_b="qcow2")
+            self.assertEqual(cmp_.rc, 0, "convert --domain %s accepted, but the guest's "
+                             "disk lost its data:\n%s\n%s"
+                             % (" ".join(opts), self.desc(r), cmp_.describe()))
+            self.assert_preallocated(new)
+
+    # ------------------------------------------------------------------
+    # b: attach
+
+    def test_b1_attach_shut_off(self):
+        name = "vpt-att"
+        self.provision(name, "16M", ["--import", "--machine", "pc"])
+        before = self.inactive_xml(name)
+        vols_before = self.vols()
+        r = self.ok(self.vp("attach", ["--domain", name, "--pool", POOL, "--size", "32M"],
+                            json_out=True))
+        j = json.loads(r.stdout)
+        path = os.path.join(self.images, "vpt-att-vdb.qcow2")
+        self.assertEqual((j["domain"], j["target"], j["changed"], j["live"]),
+                         (name, "vdb", True, False), j)
+        self.assertEqual((j["volume"]["name"], j["volume"]["path"],
+                          j["volume"]["capacity"], j["volume"]["format"]),
+                         ("vpt-att-vdb.qcow2", path, 32 * MiB, "qcow2"), j)
+        self.assertEqual(self.vols(), sorted(vols_before + ["vpt-att-vdb.qcow2"]))
+        self.assertEqual(self.vol_format("vpt-att-vdb.qcow2"), ("qcow2", 32 * MiB))
+        after = self.inactive_xml(name)
+        d = disk_by_target(ET.fromstring(after), "vdb")
+        self.assertIsNotNone(d, after)
+        self.assertEqual((d.get("type"), d.get("device"), d.find("driver").get("type"),
+                          d.find("source").get("file"), d.find("target").get("bus")),
+                         ("file", "disk", "qcow2", path, "virtio"), after)
+        self.assertEqual(self.without_disk(after, "vdb"), canon(ET.fromstring(before)),
+                         "attach changed more than adding vdb:\n%s" % after)
+        self.assertTrue(os.path.isfile(j["previous-definition"]), j)
+        self.assert_preallocated(path)
+
+    def test_b2_attach_targets(self):
+        name = "vpt-tgt"
+        self.provision(name, "16M", ["--import", "--machine", "pc"])
+        for t in ("vdb", "vdc", "vde"):
+            f = os.path.join(self.work, "%s-%s.img" % (name, t))
+            with open(f, "wb") as fh:
+                fh.truncate(MiB)
+            self.virsh("attach-disk", name, f, t, "--config", "--driver", "qemu",
+                       "--subdriver", "raw")
+
+        def attach(*extra):
+            r = self.ok(self.vp("attach", ["--domain", name, "--pool", POOL, "--size",
+                                           "8M"] + list(extra), json_out=True))
+            j = json.loads(r.stdout)
+            d = disk_by_target(ET.fromstring(self.inactive_xml(name)), j["target"])
+            self.assertIsNotNone(d, j)
+            self.assertEqual(d.find("source").get("file"), j["volume"]["path"])
+            self.assertEqual(j["volume"]["name"], "%s-%s.qcow2" % (name, j["target"]))
+            self.assertEqual(self.vol_format(j["volume"]["name"])[0], "qcow2")
+            return j["target"], d.find("target").get("bus")
+
+        self.assertEqual(attach(), ("vdd", "virtio"))
+        self.assertEqual(attach(), ("vdf", "virtio"))
+        self.assertEqual(attach("--disk-bus", "sata"), ("sda", "sata"))
+        self.assertEqual(attach("--disk-bus", "scsi"), ("sdb", "scsi"))
+        self.assertEqual(attach("--target", "vdx"), ("vdx", "virtio"))
+
+        # --target taken: an error, nothing changed
+        for t in ("vdc", "sda"):
+            before = self.state(name)
+            line = self.fails(self.vp("attach", ["--domain", name, "--pool", POOL,
+                                                 "--size", "8M", "--target", t]),
+                              "already has a disk", t, rc=1)
+            self.assertEqual(self.state(name), before, line)
+
+    def test_b3_attach_live_guest_sees_disk(self):
+        # Evidence 1: the guest.  A diskless kit guest with vp.action=write
+        # waits up to 10 s for /dev/vda: the disk hot-plugged meanwhile is
+        # the one it writes its patterns onto.
+        name = "vpt-live"
+        self.forget(name)
+        console = os.path.join(self.work, "live.log")
+        with open(EXAMPLE_DOMAIN) as f:
+            text = f.read()
+        text = (text.replace("@NAME@", name).replace("@KIT@", self.kit)
+                .replace("@ACTION@", "write").replace("@CONSOLE@", console))
+        root = ET.fromstring(text)
+        devs = root.find("devices")
+        for d in devs.findall("disk"):
+            devs.remove(d)
+        self.define_xml(root, name)
+        t = time.monotonic()
+        self.virsh("start", name)
+        end = time.monotonic() + 60
+        while not any(l.startswith("VP-INIT") for l in self.vp_lines(console)):
+            if time.monotonic() > end or self.domstate(name) != "running":
+                self.fail("the guest printed no VP-INIT: %s" % self.vp_lines(console))
+            time.sleep(0.1)
+        log("live guest: VP-INIT after %.1f s" % (time.monotonic() - t))
+        r = self.ok(self.vp("attach", ["--domain", name, "--pool", POOL, "--size", "64M",
+                                       "--live"], json_out=True))
+        j = json.loads(r.stdout)
+        path = os.path.join(self.images, "vpt-live-vda.qcow2")
+        self.assertEqual((j["target"], j["live"], j["volume"]["path"]),
+                         ("vda", True, path), j)
+        # qemu's view, while the guest is still writing (best effort here:
+        # it may already have powered off; b3's second guest makes it sure)
+        blk = self.virsh("domblklist", name, check=False)
+        log("live guest: domblklist right after attach (%s): %r"
+            % (self.domstate(name), blk.stdout.strip()))
+        self.wait_state(name, "shut off", 60)
+        log("live guest: shut off %.1f s after start" % (time.monotonic() - t))
+        lines = self.vp_lines(console)
+        self.assertIn("VP-WRITE-OK", lines, lines)
+        self.assertFalse([l for l in lines if "FAIL" in l], lines)
+        self.check_patterns(path, "qcow2")
+        chk = self.assert_preallocated(path)
+        self.assertEqual(chk["image-end-offset"], os.stat(path).st_size)
+        # the persistent definition has it too
+        d = disk_by_target(ET.fromstring(self.inactive_xml(name)), "vda")
+        self.assertEqual(d.find("source").get("file"), path)
+
+        # Evidence 2: qemu.  SeaBIOS finds nothing to boot on a blank disk
+        # and retries, so this guest stays up.
+        name = "vpt-bios"
+        self.provision(name, "8M", ["--import", "--machine", "pc", "--start"])
+        time.sleep(1)
+        self.assertEqual(self.domstate(name), "running")
+        r = self.ok(self.vp("attach", ["--domain", name, "--pool", POOL, "--size", "16M",
+                                       "--live"], json_out=True))
+        j = json.loads(r.stdout)
+        path = os.path.join(self.images, "vpt-bios-vdb.qcow2")
+        self.assertEqual((j["target"], j["live"], j["volume"]["path"]),
+                         ("vdb", True, path), j)
+        self.assertEqual(self.domstate(name), "running")
+        live = {l.split()[0]: l.split()[1] for l in
+                self.virsh("domblklist", name).splitlines() if l.split()}
+        self.assertEqual(live.get("vdb"), path, live)
+        block = self.virsh("qemu-monitor-command", "--hmp", name, "info block")
+        self.assertIn(path, block, block)
+        self.assertIn("qcow2", [l for l in block.splitlines() if path in l][0], block)
+        d = disk_by_target(ET.fromstring(self.inactive_xml(name)), "vdb")
+        self.assertEqual(d.find("source").get("file"), path)
+        self.virsh("destroy", name)
+
+    # ------------------------------------------------------------------
+    # c: --print-diff changes nothing
+
+    def test_c1_print_diff(self):
+        name = "vpt-diff"
+        old = self.provision(name, "16M", ["--import", "--machine", "pc"])
+        before = self.state(name)
+
+        r = self.ok(self.vp("attach", ["--domain", name, "--pool", POOL, "--size", "8M",
+                                       "--print-diff"]))
+        self.assertEqual(self.state(name), before, self.desc(r))
+        lines = r.stdout.splitlines()
+        self.assertEqual(lines[:2], ["--- %s (defined)" % name, "+++ %s (new)" % name],
+                         r.stdout)
+        self.assertTrue(lines[2].startswith("@@ "), r.stdout)
+        added = [l[1:].strip() for l in lines if l.startswith("+") and not
+                 l.startswith("+++")]
+        self.assertFalse([l for l in lines if l.startswith("-") and not
+                          l.startswith("---")], r.stdout)
+        self.assertEqual(added, [
+            '<disk type="file" device="disk">',
+            '<driver name="qemu" type="qcow2" cache="none" io="native"/>',
+            '<source file="%s/%s-vdb.qcow2"/>' % (self.images, name),
+            '<target dev="vdb" bus="virtio"/>',
+            '</disk>'], r.stdout)
+
+        r = self.ok(self.vp("convert", ["--domain", name, "--print-diff"]))
+        self.assertEqual(self.state(name), before, self.desc(r))
+        lines = r.stdout.splitlines()
+        self.assertEqual(lines[:2], ["--- %s (defined)" % name, "+++ %s (new)" % name],
+                         r.stdout)
+        minus = [l[1:].strip() for l in lines if l.startswith("-") and not
+                 l.startswith("---")]
+        plus = [l[1:].strip() for l in lines if l.startswith("+") and not
+                l.startswith("+++")]
+        self.assertEqual(minus, ['<driver name="qemu" type="raw" cache="none" io="native"/>',
+                                 '<source file="%s"/>' % old], r.stdout)
+        self.assertEqual(plus, ['<driver name="qemu" type="qcow2" cache="none" io="native"/>',
+                                '<source file="%s/%s.qcow2"/>' % (self.images, name)],
+                         r.stdout)
+
+        # --json --print-diff: the same diff, changed false
+        r = self.ok(self.vp("convert", ["--domain", name, "--print-diff"], json_out=True))
+        j = json.loads(r.stdout)
+        self.assertEqual((j["changed"], j["diff"]), (False, "\n".join(lines) + "\n"), j)
+        self.assertEqual(self.state(name), before)
+
+    # ------------------------------------------------------------------
+    # d: failures leave the definition and the pool as they were
+
+    def failing(self, dom, cmd, args, *must, rc=None):
+        before = self.state(dom)
+        line = self.fails(self.vp(cmd, args), *must, rc=rc)
+        self.assertEqual(self.state(dom), before, line)
+        return line
+
+    def test_d1_convert_disk_not_found(self):
+        name = "vpt-nodisk"
+        self.provision(name, "8M", ["--import"])
+        self.failing(name, "convert", ["--domain", name, "--disk", "vdz"],
+                     "no disk at target 'vdz'", "vda", rc=2)
+
+    def test_d2_convert_running(self):
+        name = "vpt-run"
+        self.provision(name, "8M", ["--import", "--machine", "pc", "--start"])
+        self.assertEqual(self.domstate(name), "running")
+        self.failing(name, "convert", ["--domain", name], "running", name, rc=2)
+        self.assertEqual(self.domstate(name), "running")
+
+    def test_d3_convert_destination_taken(self):
+        name = "vpt-taken"
+        self.provision(name, "8M", ["--import"])
+        self.virsh("vol-create-as", POOL, name + ".qcow2", "1M", "--format", "qcow2")
+        dst = os.path.join(self.images, name + ".qcow2")
+        st = os.stat(dst)
+        self.failing(name, "convert", ["--domain", name], "already exists",
+                     name + ".qcow2", rc=1)
+        st2 = os.stat(dst)
+        self.assertEqual((st2.st_ino, st2.st_size, st2.st_mtime_ns),
+                         (st.st_ino, st.st_size, st.st_mtime_ns))
+
+    def test_d4_attach_live_shut_off(self):
+        name = "vpt-nolive"
+        self.provision(name, "8M", ["--import"])
+        self.failing(name, "attach", ["--domain", name, "--pool", POOL, "--size", "8M",
+                                      "--live"], "--live", "shut off", rc=2)
+
+    def test_d7_attach_hotplug_rejected(self):
+        # Defined, then qemu refuses the hot-plug (IDE): the definition is
+        # restored and the volume removed; the running guest keeps its disks.
+        name = "vpt-ide"
+        self.provision(name, "8M", ["--import", "--machine", "pc", "--start"])
+        live = self.virsh("domblklist", name)
+        self.failing(name, "attach", ["--domain", name, "--pool", POOL, "--size", "8M",
+                                      "--live", "--disk-bus", "ide"],
+                     "hot-plug", rc=1)
+        self.assertEqual(self.virsh("domblklist", name), live)
+        self.assertEqual(self.domstate(name), "running")
+
+    def big_domain(self):
+        """A shut-off guest on a raw 3 GiB disk full of non-zero data, made
+        once: the copy takes seconds."""
+        cls = type(self)
+        name = "vpt-big"
+        if getattr(cls, "big_path", None) is None:
+            t = time.monotonic()
+            path = self.provision(name, "3G", ["--import"], forget=False)
+            block = os.urandom(MiB)
+            with open(path, "r+b") as f:
+                for _ in range(3 * 1024):
+                    f.write(block)
+            cls.big_path = path
+            log("3 GiB source written in %.1f s" % (time.monotonic() - t))
+        return name, cls.big_path
+
+    def interrupted(self, action, delay, want_rc, *must):
+        name, path = self.big_domain()
+        before = self.state(name)
+        argv = [self.vp_bin, "-c", self.uri, "-v", "convert", "--domain", name]
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=self.vp_env, preexec_fn=default_signals)
+        uploading = threading.Event()
+        out = {"err": [], "out": ""}
+
+        def err_reader():
+            for line in p.stderr:
+                out["err"].append(line.rstrip("\n"))
+                if "uploading" in line:
+                    uploading.set()
+
+        def out_reader():
+            out["out"] = p.stdout.read()
+        threads = [threading.Thread(target=err_reader, daemon=True),
+                   threading.Thread(target=out_reader, daemon=True)]
+        for th in threads:
+            th.start()
+        if not uploading.wait(60):
+            p.kill()
+            p.wait()
+            self.fail("no 'uploading' step within 60 s: %s" % out["err"])
+        time.sleep(delay)
+        t = time.monotonic()
+        action(p)
+        try:
+            rc = p.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            self.fail("$ %s did not end within 120 s; stderr: %s"
+                      % (shlex.join(argv), out["err"]))
+        for th in threads:
+            th.join(10)
+        p.stdout.close()
+        p.stderr.close()
+        log("%s: exit %d %.1f s after the interruption"
+            % (self._testMethodName, rc, time.monotonic() - t))
+        what = "$ %s\n-> exit %d\nstdout: %s\nstderr:\n%s" % (
+            shlex.join(argv), rc, out["out"], "\n".join(out["err"]))
+        if rc == 0:
+            # the copy won the race: put things back for the next case
+            self.virsh("define", self.latest_backup(name))
+            self.virsh("vol-delete", "--pool", POOL, name + ".qcow2", check=False)
+            self.fail("the copy finished before it could be interrupted\n" + what)
+        if rc < 0:
+            self.fail("the tool was killed by signal %s, so no undo ran\n%s"
+                      % (signal.Signals(-rc).name, what))
+        if want_rc is not None:
+            self.assertEqual(rc, want_rc, what)
+        self.assertEqual(out["out"], "", what)
+        lines = out["err"]
+        self.assertTrue(lines and all(l.startswith(PREFIX) for l in lines), what)
+        errors = [l for l in lines if not l[len(PREFIX):].startswith(STEPS)]
+        self.assertEqual(errors, [lines[-1]], "want one error line, last\n" + what)
+        for m in must:
+            self.assertIn(m.lower(), lines[-1].lower(), what)
+        # the new volume existed, and was undone
+        self.assertTrue([l for l in lines if "undoing what this run" in l], what)
+        self.assertEqual(self.state(name), before, what)
+        self.assertEqual(self.domstate(name), "shut off")
+
+    def latest_backup(self, name):
+        files = sorted(f for f in os.listdir(self.backups) if f.startswith(name + "-"))
+        return os.path.join(self.backups, files[-1])
+
+    def test_d5_sigint_during_copy(self):
+        self.interrupted(lambda p: p.send_signal(signal.SIGINT), 0.3, 130, "interrupt")
+
+    def test_d6_daemon_killed_during_copy(self):
+        def restart(p):
+            r = run([SESSION, "restart", self.dir], check=False, timeout=120)
+            if r.returncode != 0:
+                p.kill()
+                self.fail("session-daemon.sh restart failed: %s" % r.stderr)
+        self.interrupted(restart, 0.3, None, "vpt-big.qcow2")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
