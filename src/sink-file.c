@@ -17,6 +17,7 @@
  * little left to do and generation overlaps with disk I/O. */
 #define VP_WRITEBACK_KICK (16 * 1024 * 1024)
 #define VP_ZERO_CHUNK (1024 * 1024)
+#define VP_COPY_CHUNK (64 << 20)
 
 typedef struct {
     VpSink parent;
@@ -150,8 +151,15 @@ vp_file_sink_copy(VpSink *sink, guint64 offset, int fd, guint64 fd_offset,
         if (!vp_interrupt_check(error)) {
             return FALSE;
         }
-        /* Chunks keep Ctrl-C responsive; the kernel may reflink each. */
-        size_t chunk = (size_t)MIN(len, (guint64)(64 << 20));
+        /* Chunks keep Ctrl-C responsive; the kernel may reflink each.
+         * Without reflinks every byte is read: ask for the next chunk
+         * early, so that reading it overlaps with copying this one. */
+        size_t chunk = (size_t)MIN(len, (guint64)VP_COPY_CHUNK);
+        if (len > chunk) {
+            (void)posix_fadvise(fd, in + (off_t)chunk,
+                                (off_t)MIN(len - chunk, (guint64)VP_COPY_CHUNK),
+                                POSIX_FADV_WILLNEED);
+        }
         ssize_t n = copy_file_range(fd, &in, s->fd, &out, chunk, 0);
         if (n < 0 && errno == EINTR) {
             continue;
@@ -170,7 +178,9 @@ vp_file_sink_copy(VpSink *sink, guint64 offset, int fd, guint64 fd_offset,
         started = TRUE;
         len -= (guint64)n;
     }
-    vp_file_sink_kick(s, (guint64)out);
+    /* No early write-back here: a copy's reads and writes share the disk,
+     * and starting write-back made the next reads wait (measured: 0.7 s of
+     * 3 s for 2 GiB).  The final fsync writes it all at once. */
     return TRUE;
 }
 
