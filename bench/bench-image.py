@@ -26,15 +26,14 @@ Python 3 standard library only.
 import argparse
 import os
 import platform
-import shutil
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import (  # noqa: E402 (after the sys.path change)
-    add_json_option, add_vp_option, best_run, CommandFailed, file_figures, floor_line,
-    fmt_x, fs_of, human, parse_size, ratio, remove, reporters, run_measured, summarize,
-    tool_version, Verdicts, vp_binary, write_json)
+    add_json_option, add_vp_option, best_run, CommandFailed, file_figures, find_program,
+    floor_line, fmt_x, fs_of, human, parse_args, parse_size, ratio, remove, reporters,
+    rotated, run_measured, summarize, tool_version, Verdicts, vp_binary, write_json)
 
 # Targets the verdict lines judge.
 TARGET_QEMU_SPEEDUP_AT_1T = 30.0   # qemu-img / virt-provision at 1T, at least
@@ -80,10 +79,8 @@ def main():
                     help="dd conv= flag matching how virt-provision syncs "
                          "(default: fsync, since it fsyncs before rename; '' for none)")
     add_json_option(ap)
-    args = ap.parse_args()
+    args = parse_args(ap)
 
-    if args.repeat < 1:
-        ap.error("--repeat must be at least 1")
     sizes = []
     for text in args.sizes.split(","):
         text = text.strip()
@@ -111,12 +108,10 @@ def main():
             return 1
     qemu_img = None
     if "qemu-img" in targets:
-        qemu_img = shutil.which(args.qemu_img)
+        qemu_img = find_program(args.qemu_img, "bench-image", "qemu-img")
         if not qemu_img:
-            print("bench-image: qemu-img not found (%r)" % args.qemu_img, file=sys.stderr)
             return 1
-    if "dd" in targets and not shutil.which("dd"):
-        print("bench-image: dd not found", file=sys.stderr)
+    if "dd" in targets and not find_program("dd", "bench-image"):
         return 1
 
     parent = args.dir or tempfile.gettempdir()
@@ -177,41 +172,39 @@ def main():
             runs = {t: [] for t in targets}
             files = {}
             broken = set()
-            for rep in range(args.repeat):
-                # Targets interleave, and their order rotates with each repetition
-                # (vp,qemu,dd / qemu,dd,vp / dd,vp,qemu), so neither drift in the
-                # machine's state nor what the previous run left behind (freed page
-                # cache, pending discards) favours one target.  The first repetition
-                # starts with virt-provision, whose image gives dd its byte count.
-                shift = rep % len(targets)
-                for target in targets[shift:] + targets[:shift]:
-                    if target in broken:
-                        continue
-                    if target == "dd" and dd_bytes is None:
-                        broken.add(target)  # virt-provision failed: no byte count
-                        continue
-                    argv = command_for(target, vp, qemu_img, args.dd_conv, size_text,
-                                       dd_bytes, path)
+            # Targets interleave, and their order rotates with each repetition
+            # (vp,qemu,dd / qemu,dd,vp / dd,vp,qemu), so neither drift in the
+            # machine's state nor what the previous run left behind (freed page
+            # cache, pending discards) favours one target.  The first repetition
+            # starts with virt-provision, whose image gives dd its byte count.
+            for rep, target in rotated(targets, args.repeat):
+                if target in broken:
+                    continue
+                if target == "dd" and dd_bytes is None:
+                    broken.add(target)  # virt-provision failed: no byte count
+                    continue
+                argv = command_for(target, vp, qemu_img, args.dd_conv, size_text,
+                                   dd_bytes, path)
+                remove(path)
+                os.sync()  # untimed: leave no writeback of earlier runs behind
+                progress("  %s %s run %d/%d ..." % (size_text, target, rep + 1, args.repeat))
+                try:
+                    runs[target].append(run_measured(argv, scratch))
+                    figs = file_figures(path)
+                except (CommandFailed, OSError) as e:
+                    failed.append("%s %s: %s" % (size_text, target, e))
+                    failed_runs.add((size_text, target))
+                    print("bench-image: %s %s: %s" % (size_text, target, e), file=sys.stderr)
+                    broken.add(target)
                     remove(path)
-                    os.sync()  # untimed: leave no writeback of earlier runs behind
-                    progress("  %s %s run %d/%d ..." % (size_text, target, rep + 1, args.repeat))
-                    try:
-                        runs[target].append(run_measured(argv, scratch))
-                        figs = file_figures(path)
-                    except (CommandFailed, OSError) as e:
-                        failed.append("%s %s: %s" % (size_text, target, e))
-                        failed_runs.add((size_text, target))
-                        print("bench-image: %s %s: %s" % (size_text, target, e), file=sys.stderr)
-                        broken.add(target)
-                        remove(path)
-                        continue
-                    if target in files and files[target] != figs:
-                        progress("  note: %s %s figures changed between runs: %s -> %s"
-                                 % (size_text, target, files[target], figs))
-                    files[target] = figs
-                    if target == "virt-provision" and dd_bytes is None:
-                        dd_bytes = figs["data_bytes"]
-                    remove(path)
+                    continue
+                if target in files and files[target] != figs:
+                    progress("  note: %s %s figures changed between runs: %s -> %s"
+                             % (size_text, target, files[target], figs))
+                files[target] = figs
+                if target == "virt-provision" and dd_bytes is None:
+                    dd_bytes = figs["data_bytes"]
+                remove(path)
             for target in targets:
                 if not runs[target]:
                     continue
