@@ -15,7 +15,7 @@
 
 /* Start write-back after this many bytes, so that the final fsync finds
  * little left to do and generation overlaps with disk I/O. */
-#define VP_WRITEBACK_KICK (16 * 1024 * 1024)
+#define VP_WRITEBACK_KICK (4 * 1024 * 1024)
 #define VP_ZERO_CHUNK (1024 * 1024)
 #define VP_COPY_CHUNK (64 << 20)
 
