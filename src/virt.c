@@ -877,8 +877,11 @@ char *
 vp_virt_domain_define(VpVirt *virt, const char *xml, GError **error)
 {
     char uuid[VIR_UUID_STRING_BUFLEN];
-    g_autoptr(virDomain) dom = virDomainDefineXMLFlags(virt->conn, xml,
-                                                       VIR_DOMAIN_DEFINE_VALIDATE);
+    /* No schema validation (VIR_DOMAIN_DEFINE_VALIDATE) for XML this tool
+     * generated: it is checked against libvirt's schema by the test suite,
+     * libvirt still parses and checks it, and the RNG pass would cost more
+     * than the rest of the define (10-15 ms here). */
+    g_autoptr(virDomain) dom = virDomainDefineXML(virt->conn, xml);
 
     if (dom == NULL) {
         vp_virt_fail(error, _("libvirt refused the domain definition"));
