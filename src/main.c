@@ -107,19 +107,26 @@ vp_print_usage(FILE *out)
               "[OPTIONS]"),
             _("Commands:"));
     for (gsize i = 0; i < G_N_ELEMENTS(vp_commands); i++) {
-        fprintf(out, "  %-8s %s\n", vp_commands[i].name,
+        fprintf(out, "  %-10s %s\n", vp_commands[i].name,
                 _(vp_commands[i].summary));
     }
-    fprintf(out, "\n%s\n  %s\n  %s\n  %s\n  %s\n  %s\n  %s\n\n%s\n",
-            _("Global options:"),
-            _("-c, --connect URI  libvirt URI (default: LIBVIRT_DEFAULT_URI)"),
-            _("--json          print one JSON document on stdout"),
-            _("-q, --quiet     print nothing but errors"),
-            _("-v, --verbose   explain each step on stderr"),
-            _("--version       print the version"),
-            _("-h, --help      show this help; COMMAND --help for a command"),
-            _("Exit status: 0 success, 1 the operation failed, 2 bad usage "
-              "or input."));
+    static const struct {
+        const char *option;
+        const char *help;
+    } globals[] = {
+        { "-c, --connect URI", N_("libvirt URI (default: LIBVIRT_DEFAULT_URI)") },
+        { "--json", N_("print one JSON document on stdout") },
+        { "-q, --quiet", N_("print nothing but errors") },
+        { "-v, --verbose", N_("explain each step on stderr") },
+        { "--version", N_("print the version") },
+        { "-h, --help", N_("show this help; COMMAND --help for a command") },
+    };
+    fprintf(out, "\n%s\n", _("Global options:"));
+    for (gsize i = 0; i < G_N_ELEMENTS(globals); i++) {
+        fprintf(out, "  %-19s %s\n", globals[i].option, _(globals[i].help));
+    }
+    fprintf(out, "\n%s\n", _("Exit status: 0 success, 1 the operation failed, 2 "
+                              "bad usage or input."));
 }
 
 #ifndef VP_WITH_LIBVIRT
