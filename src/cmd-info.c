@@ -95,11 +95,23 @@ vp_info_json(const VpInfo *info)
     return json_builder_get_root(b);
 }
 
+/* A label padded to a fixed column by display width, not bytes, so that
+ * translated (double-width) labels line up too. */
+static void
+vp_label(const char *label)
+{
+    glong width = 0;
+    for (const char *p = label; *p != '\0'; p = g_utf8_next_char(p)) {
+        width += g_unichar_iswide(g_utf8_get_char(p)) ? 2 : 1;
+    }
+    g_print("%s%*s ", label, (int)MAX(0, 22 - width), "");
+}
+
 static void
 vp_info_print_size(const char *label, guint64 bytes)
 {
     g_autofree char *text = vp_size_format(bytes);
-    g_print("%-22s ", label);
+    vp_label(label);
     g_print(_("%1$s (%2$" PRIu64 " bytes)\n"), text, bytes);
 }
 
@@ -109,13 +121,21 @@ vp_bool_text(gboolean value)
     return value ? "true" : "false";
 }
 
+/* One "label: value" line of the human report. */
+static void
+vp_field(const char *label, const char *value)
+{
+    vp_label(label);
+    g_print("%s\n", value);
+}
+
 static void
 vp_info_human(const VpInfo *info)
 {
     const VpQcow2Meta *m = info->meta;
 
-    g_print("%-22s %s\n", _("image:"), info->path);
-    g_print("%-22s %s\n", _("file format:"), m != NULL ? "qcow2" : "raw");
+    vp_field(_("image:"), info->path);
+    vp_field(_("file format:"), m != NULL ? "qcow2" : "raw");
     vp_info_print_size(_("virtual size:"),
                        m != NULL ? m->virtual_size : info->file->length);
     vp_info_print_size(_("file length:"), info->file->length);
@@ -123,28 +143,32 @@ vp_info_human(const VpInfo *info)
     if (m == NULL) {
         return;
     }
-    g_print("%-22s %" G_GUINT64_FORMAT "\n", _("cluster size:"), m->cluster_size);
-    g_print("%-22s %s (%" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT " %s)\n",
-            _("preallocation:"), info->prealloc, info->mapped,
-            info->guest_clusters, _("guest clusters mapped"));
+    g_autofree char *cluster = g_strdup_printf("%" G_GUINT64_FORMAT, m->cluster_size);
+    vp_field(_("cluster size:"), cluster);
+    g_autofree char *prealloc = g_strdup_printf(
+        _("%1$s (%2$" PRIu64 "/%3$" PRIu64 " guest clusters mapped)"),
+        info->prealloc, info->mapped, info->guest_clusters);
+    vp_field(_("preallocation:"), prealloc);
     if (m->backing_file != NULL) {
-        g_print("%-22s %s\n", _("backing file:"), m->backing_file);
-        g_print("%-22s %s\n", _("backing file format:"),
-                m->backing_format != NULL ? m->backing_format : _("(not recorded)"));
+        vp_field(_("backing file:"), m->backing_file);
+        vp_field(_("backing file format:"),
+                 m->backing_format != NULL ? m->backing_format : _("(not recorded)"));
     }
     if (m->nb_snapshots > 0) {
-        g_print("%-22s %u\n", _("snapshots:"), m->nb_snapshots);
+        g_autofree char *snapshots = g_strdup_printf("%u", m->nb_snapshots);
+        vp_field(_("snapshots:"), snapshots);
     }
-    g_print("%-22s %s\n", _("compat:"), m->version >= 3 ? "1.1" : "0.10");
-    g_print("%-22s %u\n", _("refcount bits:"), m->refcount_bits);
+    vp_field(_("compat:"), m->version >= 3 ? "1.1" : "0.10");
+    g_autofree char *bits = g_strdup_printf("%u", m->refcount_bits);
+    vp_field(_("refcount bits:"), bits);
     if (m->version >= 3) {
-        g_print("%-22s %s\n", _("lazy refcounts:"),
-                vp_bool_text(m->compatible_features & VP_QCOW2_COMPAT_LAZY_REFCOUNTS));
-        g_print("%-22s %s\n", _("extended l2:"), vp_bool_text(m->extended_l2));
-        g_print("%-22s %s\n", _("dirty:"),
-                vp_bool_text(m->incompatible_features & VP_QCOW2_INCOMPAT_DIRTY));
-        g_print("%-22s %s\n", _("corrupt:"),
-                vp_bool_text(m->incompatible_features & VP_QCOW2_INCOMPAT_CORRUPT));
+        vp_field(_("lazy refcounts:"),
+                 vp_bool_text(m->compatible_features & VP_QCOW2_COMPAT_LAZY_REFCOUNTS));
+        vp_field(_("extended l2:"), vp_bool_text(m->extended_l2));
+        vp_field(_("dirty:"),
+                 vp_bool_text(m->incompatible_features & VP_QCOW2_INCOMPAT_DIRTY));
+        vp_field(_("corrupt:"),
+                 vp_bool_text(m->incompatible_features & VP_QCOW2_INCOMPAT_CORRUPT));
     }
 }
 
