@@ -51,14 +51,8 @@ daemon or kit is a failure.  Per-case timings go to stderr.
 
 import json
 import os
-import pwd
-import shlex
-import shutil
 import signal
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 import unittest
 import xml.etree.ElementTree as ET
@@ -66,45 +60,13 @@ import xml.etree.ElementTree as ET
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import qemuimg as qi  # noqa: E402
+import libvirt_harness as H  # noqa: E402
+from libvirt_harness import run  # noqa: E402
 
-SESSION = os.path.join(HERE, "libvirt", "session-daemon.sh")
-MAKE_KIT = os.path.join(HERE, "guest", "make-guest-kit.sh")
 EXAMPLE_DOMAIN = os.path.join(HERE, "guest", "example-domain.xml")
-PREFIX = "virt-provision: "
 POOL = "vpt"
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
-T0 = time.monotonic()
-NEEDED = ["virsh", "qemu-img", "qemu-io", "setpriv", "libvirtd", "qemu-system-x86_64"]
-# the step lines of -v
-STEPS = ("connected to", "copying", "creating volume", "uploading",
-         "redefining domain", "hot-plugging", "deleting the source volume",
-         "undoing what this run")
-
-
-def log(msg):
-    print("domain_ops.py: %s" % msg, file=sys.stderr, flush=True)
-
-
-def child_env(extra=None):
-    env = dict(os.environ)
-    env["LC_ALL"] = "C.UTF-8"
-    env.pop("LANGUAGE", None)
-    env.pop("LIBVIRT_DEFAULT_URI", None)
-    env.update(extra or {})
-    return env
-
-
-def default_signals():
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def run(argv, check=True, timeout=120, env=None):
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                       env=env or child_env(), preexec_fn=default_signals)
-    if check and r.returncode != 0:
-        raise AssertionError("$ %s\n-> exit %d\nstdout: %s\nstderr: %s"
-                             % (shlex.join(argv), r.returncode, r.stdout, r.stderr))
-    return r
+log = H.logger("domain_ops.py")
 
 
 def canon(elem):
@@ -119,114 +81,37 @@ def disk_by_target(root, target):
     return None
 
 
-class DomainOps(unittest.TestCase):
-    maxDiff = None
+class DomainOps(H.LibvirtTestCase):
+    log = staticmethod(log)
+    TMP_PREFIX = "vpd."
+    NEEDED = ["virsh", "qemu-img", "qemu-io", "setpriv", "libvirtd", "qemu-system-x86_64"]
+    PACKAGES = ["libvirt-daemon", "libvirt-clients", "libvirt-daemon-driver-qemu",
+                "qemu-system-x86", "qemu-utils"]
+    STATE_POLL = 0.3
+    # the step lines of -v
+    STEPS = ("connected to", "copying", "creating volume", "uploading",
+             "redefining domain", "hot-plugging", "deleting the source volume",
+             "undoing what this run")
 
     # ------------------------------------------------------------------
-    # class set-up
+    # class set-up (daemon, kit, users: libvirt_harness)
 
     @classmethod
     def setUpClass(cls):
-        cls.vp_bin = os.environ.get("VP_BIN")
-        if not cls.vp_bin:
-            raise RuntimeError("VP_BIN is not set: point it at the virt-provision binary")
-        if not (os.path.isabs(cls.vp_bin) and os.path.isfile(cls.vp_bin)
-                and os.access(cls.vp_bin, os.X_OK)):
-            raise RuntimeError("VP_BIN=%r is not an executable file given by absolute path"
-                               % cls.vp_bin)
-        os.environ["PATH"] = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
-        missing = [t for t in NEEDED if shutil.which(t) is None]
-        if missing:
-            raise RuntimeError("required programs missing: %s (apt-get install -y "
-                               "--no-install-recommends libvirt-daemon libvirt-clients "
-                               "libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils)"
-                               % " ".join(missing))
-        for s in (SESSION, MAKE_KIT):
-            if not os.access(s, os.X_OK):
-                raise RuntimeError("%s is missing or not executable" % s)
-
-        cls.tmp = tempfile.mkdtemp(prefix="vpd.", dir="/tmp")   # short: sockets
-        cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
-        os.chmod(cls.tmp, 0o755)
-
-        t = time.monotonic()
-        cls.kit = os.path.abspath(os.environ.get("VP_GUEST_KIT_DIR")
-                                  or os.path.join(cls.tmp, "kit"))
-        r = run([MAKE_KIT, cls.kit], check=False, timeout=900)
-        if r.returncode != 0:
-            raise RuntimeError("make-guest-kit.sh %s failed (exit %d):\n%s"
-                               % (cls.kit, r.returncode, r.stderr))
-        for f in ("vmlinuz", "initrd.img", "pattern-offsets.sh"):
-            if not os.path.isfile(os.path.join(cls.kit, f)):
-                raise RuntimeError("guest kit %s lacks %s" % (cls.kit, f))
-        log("guest kit %s ready (%.1f s)" % (cls.kit, time.monotonic() - t))
-
-        t = time.monotonic()
-        cls.dir = os.path.join(cls.tmp, "d")
-        cls.addClassCleanup(cls._purge_daemon)
-        r = run([SESSION, "start", cls.dir], check=False, timeout=180)
-        if r.returncode != 0:
-            raise RuntimeError("session-daemon.sh start %s failed (exit %d):\n%s"
-                               % (cls.dir, r.returncode, r.stderr))
-        envs = {}
-        for line in r.stdout.splitlines():
-            k, _, v = line.partition("=")
-            envs[k] = shlex.split(v)[0] if v else ""
-        for k in ("VP_TEST_URI", "VP_TEST_USER", "VP_TEST_IMAGES"):
-            if not envs.get(k):
-                raise RuntimeError("session-daemon.sh start printed no %s:\n%s"
-                                   % (k, r.stdout))
-        cls.uri, cls.user = envs["VP_TEST_URI"], envs["VP_TEST_USER"]
-        cls.images = envs["VP_TEST_IMAGES"]
-        log("daemon %s as %s (%.1f s)" % (cls.uri, cls.user, time.monotonic() - t))
-
-        cls.as_user = []
-        if os.getuid() == 0:
-            pw = pwd.getpwnam(cls.user)
-            cls.uid, cls.gid = pw.pw_uid, pw.pw_gid
-            cls.as_user = ["setpriv", "--reuid=%d" % cls.uid, "--regid=%d" % cls.gid,
-                           "--init-groups", "--"]
-        else:
-            cls.uid, cls.gid = os.getuid(), os.getgid()
-        kfiles = [os.path.join(cls.kit, f) for f in ("vmlinuz", "initrd.img")]
-        r = run(cls.as_user + ["sh", "-c", 'for f; do test -r "$f" || exit 1; done',
-                               "sh"] + kfiles, check=False)
-        if r.returncode != 0:
-            raise RuntimeError("the guest kit in %s is not readable by the daemon user "
-                               "%s (every parent directory must be searchable)"
-                               % (cls.kit, cls.user))
-        cls.work = os.path.join(cls.tmp, "w")
-        os.mkdir(cls.work)
-        os.chown(cls.work, cls.uid, cls.gid)
+        super().setUpClass()
         cls.state_home = os.path.join(cls.tmp, "state")
         cls.backups = os.path.join(cls.state_home, "virt-provision")
-        cls.vp_env = child_env({"XDG_DATA_HOME": os.path.join(cls.dir, "data"),
-                                "XDG_STATE_HOME": cls.state_home})
+        cls.vp_env = H.child_env({"XDG_DATA_HOME": os.path.join(cls.dir, "data"),
+                                  "XDG_STATE_HOME": cls.state_home})
 
         virsh = ["virsh", "-q", "-c", cls.uri]
         run(virsh + ["pool-define-as", POOL, "dir", "--target", cls.images])
         run(virsh + ["pool-autostart", POOL])
         run(virsh + ["pool-start", POOL])
 
-    @classmethod
-    def _purge_daemon(cls):
-        r = run([SESSION, "purge", cls.dir], check=False, timeout=120)
-        if r.returncode != 0:
-            log("WARNING: session-daemon.sh purge %s failed: %s" % (cls.dir, r.stderr))
-        log("total runtime %.1f s" % (time.monotonic() - T0))
-
-    def setUp(self):
-        self.t_start = time.monotonic()
-
-    def tearDown(self):
-        log("%s: %.1f s" % (self.id().rsplit(".", 1)[-1], time.monotonic() - self.t_start))
-
     # ------------------------------------------------------------------
-    # helpers
-
-    def virsh(self, *args, check=True, timeout=120):
-        r = run(["virsh", "-q", "-c", self.uri] + list(args), check=check, timeout=timeout)
-        return r if not check else r.stdout
+    # helpers (virsh, desc, ok, fails, domstate, wait_state, forget,
+    # define_xml, console_to_file, vp_lines, ...: libvirt_harness)
 
     def vp(self, cmd, args, json_out=False, verbose=False, timeout=300):
         argv = [self.vp_bin, "-c", self.uri]
@@ -238,30 +123,6 @@ class DomainOps(unittest.TestCase):
         r = run(argv, check=False, timeout=timeout, env=self.vp_env)
         r.argv = argv
         return r
-
-    def desc(self, r):
-        return "$ %s\n-> exit %d\nstdout: %s\nstderr: %s" % (
-            shlex.join(r.argv), r.returncode, r.stdout, r.stderr)
-
-    def ok(self, r):
-        self.assertEqual(r.returncode, 0, self.desc(r))
-        self.assertEqual(r.stderr, "", self.desc(r))
-        return r
-
-    def fails(self, r, *must, rc=None):
-        """Non-zero exit (rc when given), empty stdout, one `virt-provision: `
-        line holding every string of must (case-insensitive)."""
-        if rc is None:
-            self.assertNotEqual(r.returncode, 0, self.desc(r))
-        else:
-            self.assertEqual(r.returncode, rc, self.desc(r))
-        self.assertEqual(r.stdout, "", self.desc(r))
-        lines = r.stderr.splitlines()
-        self.assertEqual(len(lines), 1, "want one error line\n" + self.desc(r))
-        self.assertTrue(lines[0].startswith(PREFIX), self.desc(r))
-        for m in must:
-            self.assertIn(m.lower(), lines[0].lower(), self.desc(r))
-        return lines[0]
 
     def inactive_xml(self, dom):
         return self.virsh("dumpxml", "--inactive", dom)
@@ -279,30 +140,6 @@ class DomainOps(unittest.TestCase):
                 "domains": sorted(self.virsh("list", "--all", "--name").split()),
                 "backups": backups}
 
-    def domstate(self, dom):
-        return self.virsh("domstate", dom).strip()
-
-    def wait_state(self, dom, want, timeout):
-        end = time.monotonic() + timeout
-        st = None
-        while time.monotonic() < end:
-            st = self.domstate(dom)
-            if st == want:
-                return
-            time.sleep(0.3)
-        self.virsh("destroy", dom, check=False)
-        self.fail("domain %s is still '%s' after %d s (want '%s')" % (dom, st, timeout, want))
-
-    def forget(self, name):
-        """Cleanup: destroy and undefine the domain NAME."""
-        def do():
-            r = self.virsh("domstate", name, check=False)
-            if r.returncode == 0:
-                if "running" in r.stdout or "paused" in r.stdout:
-                    self.virsh("destroy", name, check=False)
-                self.virsh("undefine", name, "--nvram", check=False)
-        self.addCleanup(do)
-
     def kernel_args(self, action):
         return ["--kernel", os.path.join(self.kit, "vmlinuz"),
                 "--initrd", os.path.join(self.kit, "initrd.img"),
@@ -319,33 +156,6 @@ class DomainOps(unittest.TestCase):
             args += ["--format", "raw"]
         r = self.ok(self.vp("provision", args + list(extra), json_out=True))
         return json.loads(r.stdout)["volume"]["path"]
-
-    def define_xml(self, root, name):
-        path = os.path.join(self.work, name + ".xml")
-        ET.ElementTree(root).write(path)
-        self.virsh("define", path)
-
-    def console_to_file(self, root, console):
-        """Serial + console to a file; reboot/crash end the domain."""
-        root.find("on_reboot").text = "destroy"
-        devs = root.find("devices")
-        for tag in ("serial", "console"):
-            for e in devs.findall(tag):
-                devs.remove(e)
-        ser = ET.SubElement(devs, "serial", type="file")
-        ET.SubElement(ser, "source", path=console)
-        ET.SubElement(ser, "target", port="0")
-        con = ET.SubElement(devs, "console", type="file")
-        ET.SubElement(con, "source", path=console)
-        ET.SubElement(con, "target", type="serial", port="0")
-
-    def vp_lines(self, console):
-        try:
-            with open(console, "rb") as f:
-                return [l.decode(errors="replace").strip() for l in f.read().splitlines()
-                        if l.startswith(b"VP-")]
-        except FileNotFoundError:
-            return []
 
     def check_patterns(self, path, fmt):
         size = qi.info(path, fmt=fmt)["virtual-size"]
@@ -450,13 +260,7 @@ class DomainOps(unittest.TestCase):
                         "the data area is not sparse")
 
         # the guest verifies its patterns through the qcow2 disk
-        t = time.monotonic()
-        self.virsh("start", name)
-        self.wait_state(name, "shut off", 120)
-        log("verify boot: %.1f s to shut off" % (time.monotonic() - t))
-        lines = self.vp_lines(console)
-        self.assertIn("VP-VERIFY-OK", lines, lines)
-        self.assertFalse([l for l in lines if "FAIL" in l], lines)
+        self.boot_until_off(name, console, "VP-VERIFY-OK", "verify")
         self.assertEqual(os.stat(new).st_size, length, "the guest grew the file")
         self.assertEqual(self.assert_preallocated(new)["image-end-offset"], length)
 
@@ -735,65 +539,18 @@ class DomainOps(unittest.TestCase):
     def interrupted(self, action, delay, want_rc, *must):
         name, path = self.big_domain()
         before = self.state(name)
-        argv = [self.vp_bin, "-c", self.uri, "-v", "convert", "--domain", name]
-        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, env=self.vp_env, preexec_fn=default_signals)
-        uploading = threading.Event()
-        out = {"err": [], "out": ""}
-
-        def err_reader():
-            for line in p.stderr:
-                out["err"].append(line.rstrip("\n"))
-                if "uploading" in line:
-                    uploading.set()
-
-        def out_reader():
-            out["out"] = p.stdout.read()
-        threads = [threading.Thread(target=err_reader, daemon=True),
-                   threading.Thread(target=out_reader, daemon=True)]
-        for th in threads:
-            th.start()
-        if not uploading.wait(60):
-            p.kill()
-            p.wait()
-            self.fail("no 'uploading' step within 60 s: %s" % out["err"])
-        time.sleep(delay)
-        t = time.monotonic()
-        action(p)
-        try:
-            rc = p.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-            self.fail("$ %s did not end within 120 s; stderr: %s"
-                      % (shlex.join(argv), out["err"]))
-        for th in threads:
-            th.join(10)
-        p.stdout.close()
-        p.stderr.close()
+        rc, out, t, _ = self.run_interrupted("convert", ["--domain", name], action, delay, 120)
         log("%s: exit %d %.1f s after the interruption"
             % (self._testMethodName, rc, time.monotonic() - t))
-        what = "$ %s\n-> exit %d\nstdout: %s\nstderr:\n%s" % (
-            shlex.join(argv), rc, out["out"], "\n".join(out["err"]))
+        what = self.bg_desc(rc, out)
         if rc == 0:
             # the copy won the race: put things back for the next case
             self.virsh("define", self.latest_backup(name))
             self.virsh("vol-delete", "--pool", POOL, name + ".qcow2", check=False)
             self.fail("the copy finished before it could be interrupted\n" + what)
-        if rc < 0:
-            self.fail("the tool was killed by signal %s, so no undo ran\n%s"
-                      % (signal.Signals(-rc).name, what))
-        if want_rc is not None:
-            self.assertEqual(rc, want_rc, what)
-        self.assertEqual(out["out"], "", what)
-        lines = out["err"]
-        self.assertTrue(lines and all(l.startswith(PREFIX) for l in lines), what)
-        errors = [l for l in lines if not l[len(PREFIX):].startswith(STEPS)]
-        self.assertEqual(errors, [lines[-1]], "want one error line, last\n" + what)
-        for m in must:
-            self.assertIn(m.lower(), lines[-1].lower(), what)
+        self.interrupted_error(rc, out, want_rc, *must)
         # the new volume existed, and was undone
-        self.assertTrue([l for l in lines if "undoing what this run" in l], what)
+        self.assertTrue([l for l in out["stderr"] if "undoing what this run" in l], what)
         self.assertEqual(self.state(name), before, what)
         self.assertEqual(self.domstate(name), "shut off")
 
@@ -805,12 +562,7 @@ class DomainOps(unittest.TestCase):
         self.interrupted(lambda p: p.send_signal(signal.SIGINT), 0.3, 130, "interrupt")
 
     def test_d6_daemon_killed_during_copy(self):
-        def restart(p):
-            r = run([SESSION, "restart", self.dir], check=False, timeout=120)
-            if r.returncode != 0:
-                p.kill()
-                self.fail("session-daemon.sh restart failed: %s" % r.stderr)
-        self.interrupted(restart, 0.3, None, "vpt-big.qcow2")
+        self.interrupted(self.restart_daemon, 0.3, None, "vpt-big.qcow2")
 
 
 if __name__ == "__main__":

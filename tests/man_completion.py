@@ -25,13 +25,15 @@ import select
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.dirname(HERE)
-DAEMON = os.path.join(HERE, "libvirt", "session-daemon.sh")
+sys.path.insert(0, HERE)
+import libvirt_harness as H  # noqa: E402
 
 
 def env_path(name, default=None):
@@ -375,13 +377,8 @@ class CompletionFromDaemon(unittest.TestCase):
     def setUpClass(cls):
         need("virsh", "libvirt-clients")
         cls.dir = tempfile.mkdtemp(prefix="vpc.", dir="/tmp")
-        cls.addClassCleanup(subprocess.run, [DAEMON, "purge", cls.dir],
-                            capture_output=True, timeout=120)
-        out = run([DAEMON, "start", cls.dir], timeout=180).stdout
-        cls.env = {}
-        for line in out.splitlines():
-            key, _, value = line.partition("=")
-            cls.env[key] = shlex.split(value)[0] if value else ""
+        cls.addClassCleanup(H.purge_daemon, cls.dir)
+        cls.env = H.start_daemon(cls.dir)
         cls.uri = cls.env["VP_TEST_URI"]
         images = cls.env["VP_TEST_IMAGES"]
 

@@ -40,57 +40,19 @@ daemon or kit is a failure.
 import hashlib
 import json
 import os
-import shlex
-import shutil
 import signal
-import stat
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 import unittest
 import xml.etree.ElementTree as ET
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SESSION = os.path.join(HERE, "libvirt", "session-daemon.sh")
-MAKE_KIT = os.path.join(HERE, "guest", "make-guest-kit.sh")
-PREFIX = "virt-provision: "
+sys.path.insert(0, HERE)
+import libvirt_harness as H  # noqa: E402
+from libvirt_harness import child_env, run  # noqa: E402
+
 KiB, MiB, GiB, TiB = 1 << 10, 1 << 20, 1 << 30, 1 << 40
-T0 = time.monotonic()
-NEEDED = ["virsh", "qemu-img", "qemu-io", "virt-xml-validate", "setpriv", "libvirtd",
-          "qemu-system-x86_64"]
-# step lines of -v (progress on stderr)
-STEPS = ("connected to", "creating volume", "uploading", "defining domain",
-         "starting domain", "creating directory pool", "undoing what this run created")
-
-
-def log(msg):
-    print("provision.py: %s" % msg, file=sys.stderr, flush=True)
-
-
-def child_env(extra=None):
-    env = dict(os.environ)
-    env["LC_ALL"] = "C.UTF-8"
-    env.pop("LANGUAGE", None)
-    env.pop("LIBVIRT_DEFAULT_URI", None)
-    env.update(extra or {})
-    return env
-
-
-def default_signals():
-    # The tool must see SIGINT as at a terminal even when the test runner
-    # ignores it.  (subprocess already restores SIGPIPE to its default.)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def run(argv, check=True, timeout=120, env=None):
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                       env=env or child_env(), preexec_fn=default_signals)
-    if check and r.returncode != 0:
-        raise AssertionError("$ %s\n-> exit %d\nstdout: %s\nstderr: %s"
-                             % (shlex.join(argv), r.returncode, r.stdout, r.stderr))
-    return r
+log = H.logger("provision.py")
 
 
 def sha256(path):
@@ -101,115 +63,25 @@ def sha256(path):
     return h.hexdigest()
 
 
-class Provision(unittest.TestCase):
-    maxDiff = None
-
-    # ------------------------------------------------------------------
-    # class set-up: binary, tools, kit, daemon
+class Provision(H.LibvirtTestCase):
+    log = staticmethod(log)
+    TMP_PREFIX = "vpt."
+    NEEDED = ["virsh", "qemu-img", "qemu-io", "virt-xml-validate", "setpriv", "libvirtd",
+              "qemu-system-x86_64"]
+    PACKAGES = ["libvirt-daemon", "libvirt-clients", "libvirt-daemon-driver-qemu",
+                "qemu-system-x86", "qemu-utils", "libxml2-utils"]
+    # step lines of -v (progress on stderr)
+    STEPS = ("connected to", "creating volume", "uploading", "defining domain",
+             "starting domain", "creating directory pool", "undoing what this run created")
 
     @classmethod
     def setUpClass(cls):
-        cls.vp_bin = os.environ.get("VP_BIN")
-        if not cls.vp_bin:
-            raise RuntimeError("VP_BIN is not set: point it at the virt-provision binary")
-        if not (os.path.isabs(cls.vp_bin) and os.path.isfile(cls.vp_bin)
-                and os.access(cls.vp_bin, os.X_OK)):
-            raise RuntimeError("VP_BIN=%r is not an executable file given by absolute path"
-                               % cls.vp_bin)
-        path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
-        os.environ["PATH"] = path
-        missing = [t for t in NEEDED if shutil.which(t) is None]
-        if missing:
-            raise RuntimeError("required programs missing: %s (apt-get install -y "
-                               "--no-install-recommends libvirt-daemon libvirt-clients "
-                               "libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils "
-                               "libxml2-utils)" % " ".join(missing))
-        for s in (SESSION, MAKE_KIT):
-            if not os.access(s, os.X_OK):
-                raise RuntimeError("%s is missing or not executable" % s)
-
-        # short path: DIR/run/libvirt/libvirt-sock and qemu monitor sockets
-        cls.tmp = tempfile.mkdtemp(prefix="vpt.", dir="/tmp")
-        cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
-        os.chmod(cls.tmp, 0o755)   # the daemon user must traverse it
-
-        t = time.monotonic()
-        cls.kit = os.environ.get("VP_GUEST_KIT_DIR") or os.path.join(cls.tmp, "kit")
-        cls.kit = os.path.abspath(cls.kit)
-        r = run([MAKE_KIT, cls.kit], check=False, timeout=900)
-        if r.returncode != 0:
-            raise RuntimeError("make-guest-kit.sh %s failed (exit %d):\n%s"
-                               % (cls.kit, r.returncode, r.stderr))
-        for f in ("vmlinuz", "initrd.img", "pattern-offsets.sh"):
-            if not os.path.isfile(os.path.join(cls.kit, f)):
-                raise RuntimeError("guest kit %s lacks %s" % (cls.kit, f))
-        log("guest kit %s ready (%.1f s)" % (cls.kit, time.monotonic() - t))
-
-        t = time.monotonic()
-        cls.dir = os.path.join(cls.tmp, "d")
-        cls.addClassCleanup(cls._purge_daemon)
-        r = run([SESSION, "start", cls.dir], check=False, timeout=180)
-        if r.returncode != 0:
-            raise RuntimeError("session-daemon.sh start %s failed (exit %d):\n%s"
-                               % (cls.dir, r.returncode, r.stderr))
-        envs = {}
-        for line in r.stdout.splitlines():
-            k, _, v = line.partition("=")
-            envs[k] = shlex.split(v)[0] if v else ""
-        for k in ("VP_TEST_URI", "VP_TEST_USER", "VP_TEST_IMAGES"):
-            if not envs.get(k):
-                raise RuntimeError("session-daemon.sh start printed no %s:\n%s" % (k, r.stdout))
-        cls.uri = envs["VP_TEST_URI"]
-        cls.user = envs["VP_TEST_USER"]
-        cls.images = envs["VP_TEST_IMAGES"]
-        if not cls.uri.startswith("qemu+unix://"):
-            raise RuntimeError("unexpected daemon URI %r" % cls.uri)
-        log("daemon %s as %s (%.1f s)" % (cls.uri, cls.user, time.monotonic() - t))
-
-        # Run as the daemon user: the files qemu reads, the dir it writes.
-        cls.as_user = []
-        if os.getuid() == 0:
-            import pwd
-            pw = pwd.getpwnam(cls.user)
-            cls.uid, cls.gid = pw.pw_uid, pw.pw_gid
-            cls.as_user = ["setpriv", "--reuid=%d" % cls.uid, "--regid=%d" % cls.gid,
-                           "--init-groups", "--"]
-        else:
-            cls.uid, cls.gid = os.getuid(), os.getgid()
-        kfiles = [os.path.join(cls.kit, f) for f in ("vmlinuz", "initrd.img")]
-        r = run(cls.as_user + ["sh", "-c", 'for f; do test -r "$f" || exit 1; done', "sh"]
-                + kfiles, check=False)
-        if r.returncode != 0:
-            raise RuntimeError("the guest kit in %s is not readable by the daemon user %s "
-                               "(every parent directory must be searchable)"
-                               % (cls.kit, cls.user))
-        cls.work = os.path.join(cls.tmp, "w")
-        os.mkdir(cls.work)
-        os.chown(cls.work, cls.uid, cls.gid)
-
-        # Client and daemon are different users; see the module docstring.
-        cls.vp_env = child_env({"XDG_DATA_HOME": os.path.join(cls.dir, "data")})
+        # binary, tools, kit, daemon: libvirt_harness
+        super().setUpClass()
         cls.data_path = os.path.join(cls.dir, "data")
 
-    @classmethod
-    def _purge_daemon(cls):
-        r = run([SESSION, "purge", cls.dir], check=False, timeout=120)
-        if r.returncode != 0:
-            log("WARNING: session-daemon.sh purge %s failed: %s" % (cls.dir, r.stderr))
-        log("total runtime %.1f s" % (time.monotonic() - T0))
-
-    def setUp(self):
-        self.t_start = time.monotonic()
-
-    def tearDown(self):
-        log("%s: %.1f s" % (self.id().rsplit(".", 1)[-1], time.monotonic() - self.t_start))
-
     # ------------------------------------------------------------------
-    # helpers
-
-    def virsh(self, *args, check=True, timeout=120):
-        r = run(["virsh", "-q", "-c", self.uri] + list(args), check=check, timeout=timeout)
-        return r if not check else r.stdout
+    # helpers (virsh, desc, ok, wait_state, ...: libvirt_harness)
 
     def vp(self, args, json_out=False, glob=(), env=None, timeout=180):
         argv = [self.vp_bin, "-c", self.uri] + list(glob)
@@ -220,26 +92,10 @@ class Provision(unittest.TestCase):
         r.argv = argv
         return r
 
-    def desc(self, r):
-        return "$ %s\n-> exit %d\nstdout: %s\nstderr: %s" % (
-            shlex.join(r.argv), r.returncode, r.stdout, r.stderr)
-
-    def ok(self, r):
-        self.assertEqual(r.returncode, 0, self.desc(r))
-        self.assertEqual(r.stderr, "", self.desc(r))
-        return r
-
     def fails(self, r, *must, rc=1):
         """Exit rc, empty stdout, one `virt-provision: ` line holding every
         string of must (case-insensitive)."""
-        self.assertEqual(r.returncode, rc, self.desc(r))
-        self.assertEqual(r.stdout, "", self.desc(r))
-        lines = r.stderr.splitlines()
-        self.assertEqual(len(lines), 1, "want one error line\n" + self.desc(r))
-        self.assertTrue(lines[0].startswith(PREFIX), self.desc(r))
-        for m in must:
-            self.assertIn(m.lower(), lines[0].lower(), self.desc(r))
-        return lines[0]
+        return super().fails(r, *must, rc=rc)
 
     def pools(self):
         """{name: (state, autostart)} from pool-list --all."""
@@ -274,25 +130,10 @@ class Provision(unittest.TestCase):
         s["domains"] = doms
         return s
 
-    def wait_state(self, dom, want, timeout):
-        end = time.monotonic() + timeout
-        st = None
-        while time.monotonic() < end:
-            st = self.virsh("domstate", dom).strip()
-            if st == want:
-                return
-            time.sleep(0.5)
-        self.virsh("destroy", dom, check=False)
-        self.fail("domain %s is still '%s' after %d s (want '%s')" % (dom, st, timeout, want))
-
     def forget(self, name, pool="default"):
         """Cleanup: remove the domain NAME and volume NAME.qcow2 if present."""
         def do():
-            r = self.virsh("domstate", name, check=False)
-            if r.returncode == 0:
-                if "running" in r.stdout or "paused" in r.stdout:
-                    self.virsh("destroy", name, check=False)
-                self.virsh("undefine", name, "--nvram", check=False)
+            self.drop_domain(name)
             if pool in self.pools() and self.pools()[pool][0] == "active":
                 self.virsh("pool-refresh", pool, check=False)
                 self.virsh("vol-delete", "--pool", pool, name + ".qcow2", check=False)
@@ -542,30 +383,10 @@ class Provision(unittest.TestCase):
         cmd = x.find("os/cmdline")
         self.assertIn("vp.action=write", cmd.text)
         cmd.text = cmd.text.replace("vp.action=write", "vp.action=verify")
-        x.find("on_reboot").text = "destroy"
-        devs = x.find("devices")
-        for tag in ("serial", "console"):
-            for e in devs.findall(tag):
-                devs.remove(e)
         console = os.path.join(self.work, "verify.log")
-        ser = ET.SubElement(devs, "serial", type="file")
-        ET.SubElement(ser, "source", path=console)
-        ET.SubElement(ser, "target", port="0")
-        con = ET.SubElement(devs, "console", type="file")
-        ET.SubElement(con, "source", path=console)
-        ET.SubElement(con, "target", type="serial", port="0")
-        xml_path = os.path.join(self.work, "verify.xml")
-        ET.ElementTree(x).write(xml_path)
-        self.virsh("define", xml_path)
-        t_boot = time.monotonic()
-        self.virsh("start", name)
-        self.wait_state(name, "shut off", 120)
-        log("verify boot: %.1f s to shut off" % (time.monotonic() - t_boot))
-        with open(console, "rb") as f:
-            vp_lines = [l.decode(errors="replace").strip() for l in f.read().splitlines()
-                        if l.startswith(b"VP-")]
-        self.assertIn("VP-VERIFY-OK", vp_lines, vp_lines)
-        self.assertFalse([l for l in vp_lines if "FAIL" in l], vp_lines)
+        self.console_to_file(x, console)
+        self.define_xml(x, "verify")
+        self.boot_until_off(name, console, "VP-VERIFY-OK", "verify")
         self.assertEqual(os.stat(path).st_size, length)
         self.assertEqual(self.assert_preallocated(path, size)["image-end-offset"], length)
 
@@ -689,63 +510,6 @@ class Provision(unittest.TestCase):
     # ------------------------------------------------------------------
     # 20-21: interrupted uploads
 
-    def start_bg(self, args):
-        """Runs the tool with -v in the background; returns (proc, event set
-        once it announced the upload, output dict filled by reader threads)."""
-        argv = [self.vp_bin, "-c", self.uri, "-v", "provision"] + args
-        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, env=self.vp_env, preexec_fn=default_signals)
-        uploading = threading.Event()
-        out = {"stdout": "", "stderr": [], "argv": argv}
-
-        def err_reader():
-            for line in p.stderr:
-                out["stderr"].append(line.rstrip("\n"))
-                if "uploading" in line:
-                    uploading.set()
-
-        def out_reader():
-            out["stdout"] = p.stdout.read()
-        threads = [threading.Thread(target=err_reader, daemon=True),
-                   threading.Thread(target=out_reader, daemon=True)]
-        for t in threads:
-            t.start()
-        out["threads"] = threads
-        return p, uploading, out
-
-    def finish_bg(self, p, out, timeout):
-        try:
-            rc = p.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-            self.fail("$ %s did not end within %d s; stderr: %s"
-                      % (shlex.join(out["argv"]), timeout, out["stderr"]))
-        for t in out["threads"]:
-            t.join(10)
-        p.stdout.close()
-        p.stderr.close()
-        return rc
-
-    def interrupted_error(self, rc, out, want_rc, *must):
-        what = "$ %s\n-> exit %d\nstdout: %s\nstderr:\n%s" % (
-            shlex.join(out["argv"]), rc, out["stdout"], "\n".join(out["stderr"]))
-        if rc < 0:
-            self.fail("the tool was killed by signal %s, so no undo ran\n%s"
-                      % (signal.Signals(-rc).name, what))
-        if want_rc is not None:
-            self.assertEqual(rc, want_rc, what)
-        else:
-            self.assertNotEqual(rc, 0, what)
-        self.assertEqual(out["stdout"], "", what)
-        lines = out["stderr"]
-        self.assertTrue(lines and all(l.startswith(PREFIX) for l in lines), what)
-        errors = [l for l in lines if not l[len(PREFIX):].startswith(STEPS)]
-        self.assertEqual(errors, [lines[-1]], "want one error line, last\n" + what)
-        for m in must:
-            self.assertIn(m.lower(), lines[-1].lower(), what)
-        return lines[-1]
-
     def interrupt_during_upload(self, name, sizes, action, delay, want_rc, *must,
                                 pool_missing=False):
         if pool_missing:
@@ -756,17 +520,9 @@ class Provision(unittest.TestCase):
         self.forget(name)
         before = self.state()
         for size in sizes:
-            p, uploading, out = self.start_bg(["--pool", "default", "--name", name,
-                                               "--size", size] + self.common())
-            if not uploading.wait(60):
-                p.kill()
-                self.finish_bg(p, out, 30)
-                self.fail("no 'uploading' step within 60 s: %s" % out["stderr"])
-            time.sleep(delay)
-            t_act = time.monotonic()
-            action(p)
-            t_acted = time.monotonic() - t_act
-            rc = self.finish_bg(p, out, 90)
+            rc, out, t_act, t_acted = self.run_interrupted(
+                "provision", ["--pool", "default", "--name", name, "--size", size]
+                + self.common(), action, delay, 90)
             log("%s: --size %s, exit %d %.1f s after the interruption started"
                 % (name, size, rc, time.monotonic() - t_act))
             if rc == 0:
@@ -795,13 +551,9 @@ class Provision(unittest.TestCase):
                                      130, "interrupt", pool_missing=True)
 
     def test_21_daemon_killed_mid_upload(self):
-        def restart(p):
-            r = run([SESSION, "restart", self.dir], check=False, timeout=120)
-            if r.returncode != 0:
-                p.kill()
-                self.fail("session-daemon.sh restart failed: %s" % r.stderr)
         # The pool is persistent and autostarted: it comes back with the daemon.
-        self.interrupt_during_upload("vpt-killed", ["8T", "12T"], restart, 0.5, None,
+        self.interrupt_during_upload("vpt-killed", ["8T", "12T"], self.restart_daemon, 0.5,
+                                     None,
                                      "vpt-killed.qcow2")
 
 

@@ -1,0 +1,460 @@
+#!/usr/bin/env python3
+"""Shared plumbing for the tests that run virt-provision against a real,
+isolated session libvirtd (tests/provision.py, tests/domain_ops.py, and the
+daemon part of tests/man_completion.py).
+
+Standard library only.  Import it as tests/qemuimg.py is imported:
+
+    HERE = os.path.dirname(os.path.abspath(__file__))
+    sys.path.insert(0, HERE)
+    import libvirt_harness as H  # noqa: E402
+
+Module level:
+
+    HERE, SESSION, MAKE_KIT    this directory, tests/libvirt/session-daemon.sh,
+                               tests/guest/make-guest-kit.sh
+    PREFIX                     "virt-provision: ", the tool's message prefix
+    T0                         time.monotonic() when the harness was imported
+    logger(name) -> log(msg)   "NAME: msg" lines on stderr (timings, notes)
+    child_env(extra=None)      os.environ with LC_ALL=C.UTF-8, no LANGUAGE,
+                               no LIBVIRT_DEFAULT_URI, plus extra
+    default_signals()          preexec_fn: SIGINT as at a terminal
+    run(argv, check=True, timeout=120, env=None)
+                               subprocess.run with captured text output; with
+                               check, a non-zero exit raises AssertionError
+                               holding the command line and its output
+    require_vp_bin() -> str    $VP_BIN: set, absolute, an executable file
+    require_programs(needed, packages)
+                               appends /usr/sbin:/sbin to PATH, then raises
+                               unless every program of needed is found
+                               (the message names the apt packages)
+    require_scripts()          SESSION and MAKE_KIT exist and are executable
+    parse_assignments(text) -> dict
+                               the KEY=VALUE lines session-daemon.sh prints
+                               (what `eval "$(session-daemon.sh start DIR)"`
+                               would set)
+    start_daemon(dir, timeout=180) -> dict
+                               session-daemon.sh start DIR; raises unless it
+                               succeeds and prints VP_TEST_URI (qemu+unix://),
+                               VP_TEST_USER and VP_TEST_IMAGES
+    purge_daemon(dir, log=None)
+                               session-daemon.sh purge DIR; a failure is only
+                               logged (it runs as a cleanup)
+    make_guest_kit(tmp, log) -> str
+                               builds or reuses the guest kit in
+                               $VP_GUEST_KIT_DIR (else TMP/kit) and checks
+                               vmlinuz, initrd.img, pattern-offsets.sh
+
+class LibvirtTestCase(unittest.TestCase): the base of a test class that owns
+one daemon.  Its setUpClass (call it first from a subclass's: super()
+.setUpClass()) checks the class attributes NEEDED programs (PACKAGES name their
+apt packages) and sets cls.vp_bin, cls.tmp (a short /tmp/TMP_PREFIXXXXXXXXX, as
+unix socket paths are limited; removed at the end), cls.kit, cls.dir (the
+daemon's DIR, purged at the end also when set-up fails), cls.uri, cls.user,
+cls.images, cls.uid/cls.gid/cls.as_user (the daemon user, setpriv prefix when
+root), cls.work (a directory that user owns) and cls.vp_env (child_env with
+XDG_DATA_HOME set to the daemon's: client and daemon are different users, and
+the tool puts a missing default pool under the client's XDG data dir).  Every
+test's duration is logged.  A subclass sets the class attributes log
+(staticmethod(logger("FILE.py"))), TMP_PREFIX, NEEDED, PACKAGES, STATE_POLL
+(the domstate poll interval of wait_state) and STEPS (the tool's -v step
+lines, for interrupted_error).
+Instance helpers: virsh, desc, ok, fails, domstate, wait_state, forget,
+define_xml, console_to_file, vp_lines, boot_until_off, and, for runs interrupted by SIGINT or
+a daemon restart: start_bg, finish_bg, run_interrupted, bg_desc,
+interrupted_error, restart_daemon.
+"""
+
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import xml.etree.ElementTree as ET
+
+__all__ = [
+    "HERE", "SESSION", "MAKE_KIT", "PREFIX", "T0", "logger", "child_env",
+    "default_signals", "run", "require_vp_bin", "require_programs",
+    "require_scripts", "parse_assignments", "start_daemon", "purge_daemon",
+    "make_guest_kit", "LibvirtTestCase",
+]
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SESSION = os.path.join(HERE, "libvirt", "session-daemon.sh")
+MAKE_KIT = os.path.join(HERE, "guest", "make-guest-kit.sh")
+PREFIX = "virt-provision: "
+T0 = time.monotonic()
+KIT_FILES = ("vmlinuz", "initrd.img", "pattern-offsets.sh")
+
+
+def logger(name):
+    """A log(msg) that prints `NAME: msg` on stderr."""
+    def log(msg):
+        print("%s: %s" % (name, msg), file=sys.stderr, flush=True)
+    return log
+
+
+def child_env(extra=None):
+    env = dict(os.environ)
+    env["LC_ALL"] = "C.UTF-8"
+    env.pop("LANGUAGE", None)
+    env.pop("LIBVIRT_DEFAULT_URI", None)
+    env.update(extra or {})
+    return env
+
+
+def default_signals():
+    # The tool must see SIGINT as at a terminal even when the test runner
+    # ignores it.  (subprocess already restores SIGPIPE to its default.)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def run(argv, check=True, timeout=120, env=None):
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                       env=env or child_env(), preexec_fn=default_signals)
+    if check and r.returncode != 0:
+        raise AssertionError("$ %s\n-> exit %d\nstdout: %s\nstderr: %s"
+                             % (shlex.join(argv), r.returncode, r.stdout, r.stderr))
+    return r
+
+
+def require_vp_bin():
+    vp_bin = os.environ.get("VP_BIN")
+    if not vp_bin:
+        raise RuntimeError("VP_BIN is not set: point it at the virt-provision binary")
+    if not (os.path.isabs(vp_bin) and os.path.isfile(vp_bin)
+            and os.access(vp_bin, os.X_OK)):
+        raise RuntimeError("VP_BIN=%r is not an executable file given by absolute path"
+                           % vp_bin)
+    return vp_bin
+
+
+def require_programs(needed, packages):
+    os.environ["PATH"] = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
+    missing = [t for t in needed if shutil.which(t) is None]
+    if missing:
+        raise RuntimeError("required programs missing: %s (apt-get install -y "
+                           "--no-install-recommends %s)"
+                           % (" ".join(missing), " ".join(packages)))
+
+
+def require_scripts():
+    for s in (SESSION, MAKE_KIT):
+        if not os.access(s, os.X_OK):
+            raise RuntimeError("%s is missing or not executable" % s)
+
+
+def parse_assignments(text):
+    envs = {}
+    for line in text.splitlines():
+        k, _, v = line.partition("=")
+        envs[k] = shlex.split(v)[0] if v else ""
+    return envs
+
+
+def start_daemon(dir, timeout=180):
+    r = run([SESSION, "start", dir], check=False, timeout=timeout)
+    if r.returncode != 0:
+        raise RuntimeError("session-daemon.sh start %s failed (exit %d):\n%s"
+                           % (dir, r.returncode, r.stderr))
+    envs = parse_assignments(r.stdout)
+    for k in ("VP_TEST_URI", "VP_TEST_USER", "VP_TEST_IMAGES"):
+        if not envs.get(k):
+            raise RuntimeError("session-daemon.sh start printed no %s:\n%s" % (k, r.stdout))
+    if not envs["VP_TEST_URI"].startswith("qemu+unix://"):
+        raise RuntimeError("unexpected daemon URI %r" % envs["VP_TEST_URI"])
+    return envs
+
+
+def purge_daemon(dir, log=None):
+    r = run([SESSION, "purge", dir], check=False, timeout=120)
+    if r.returncode != 0 and log:
+        log("WARNING: session-daemon.sh purge %s failed: %s" % (dir, r.stderr))
+
+
+def make_guest_kit(tmp, log):
+    t = time.monotonic()
+    kit = os.path.abspath(os.environ.get("VP_GUEST_KIT_DIR") or os.path.join(tmp, "kit"))
+    r = run([MAKE_KIT, kit], check=False, timeout=900)
+    if r.returncode != 0:
+        raise RuntimeError("make-guest-kit.sh %s failed (exit %d):\n%s"
+                           % (kit, r.returncode, r.stderr))
+    for f in KIT_FILES:
+        if not os.path.isfile(os.path.join(kit, f)):
+            raise RuntimeError("guest kit %s lacks %s" % (kit, f))
+    log("guest kit %s ready (%.1f s)" % (kit, time.monotonic() - t))
+    return kit
+
+
+class LibvirtTestCase(unittest.TestCase):
+    """Base class of a test class with its own session daemon; see the
+    module docstring."""
+
+    maxDiff = None
+    log = staticmethod(logger("libvirt_harness.py"))
+    TMP_PREFIX = "vph."   # of the short temporary directory
+    NEEDED = ()           # programs that must be on PATH
+    PACKAGES = ()         # the apt packages that provide them
+    STATE_POLL = 0.5      # seconds between two domstate calls of wait_state
+    STEPS = ()            # the step lines of -v, after the prefix
+
+    # ------------------------------------------------------------------
+    # class set-up: binary, tools, kit, daemon
+
+    @classmethod
+    def setUpClass(cls):
+        cls.vp_bin = require_vp_bin()
+        require_programs(cls.NEEDED, cls.PACKAGES)
+        require_scripts()
+
+        # short path: DIR/run/libvirt/libvirt-sock and qemu monitor sockets
+        cls.tmp = tempfile.mkdtemp(prefix=cls.TMP_PREFIX, dir="/tmp")
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
+        os.chmod(cls.tmp, 0o755)   # the daemon user must traverse it
+
+        cls.kit = make_guest_kit(cls.tmp, cls.log)
+
+        t = time.monotonic()
+        cls.dir = os.path.join(cls.tmp, "d")
+        cls.addClassCleanup(cls._purge_daemon)
+        envs = start_daemon(cls.dir)
+        cls.uri = envs["VP_TEST_URI"]
+        cls.user = envs["VP_TEST_USER"]
+        cls.images = envs["VP_TEST_IMAGES"]
+        cls.log("daemon %s as %s (%.1f s)" % (cls.uri, cls.user, time.monotonic() - t))
+
+        # Run as the daemon user: the files qemu reads, the dir it writes.
+        cls.as_user = []
+        if os.getuid() == 0:
+            import pwd
+            pw = pwd.getpwnam(cls.user)
+            cls.uid, cls.gid = pw.pw_uid, pw.pw_gid
+            cls.as_user = ["setpriv", "--reuid=%d" % cls.uid, "--regid=%d" % cls.gid,
+                           "--init-groups", "--"]
+        else:
+            cls.uid, cls.gid = os.getuid(), os.getgid()
+        kfiles = [os.path.join(cls.kit, f) for f in ("vmlinuz", "initrd.img")]
+        r = run(cls.as_user + ["sh", "-c", 'for f; do test -r "$f" || exit 1; done', "sh"]
+                + kfiles, check=False)
+        if r.returncode != 0:
+            raise RuntimeError("the guest kit in %s is not readable by the daemon user %s "
+                               "(every parent directory must be searchable)"
+                               % (cls.kit, cls.user))
+        cls.work = os.path.join(cls.tmp, "w")
+        os.mkdir(cls.work)
+        os.chown(cls.work, cls.uid, cls.gid)
+
+        # Client and daemon are different users; see the module docstring.
+        cls.vp_env = child_env({"XDG_DATA_HOME": os.path.join(cls.dir, "data")})
+
+    @classmethod
+    def _purge_daemon(cls):
+        purge_daemon(cls.dir, cls.log)
+        cls.log("total runtime %.1f s" % (time.monotonic() - T0))
+
+    def setUp(self):
+        self.t_start = time.monotonic()
+
+    def tearDown(self):
+        self.log("%s: %.1f s" % (self.id().rsplit(".", 1)[-1],
+                                 time.monotonic() - self.t_start))
+
+    # ------------------------------------------------------------------
+    # commands and their outcome
+
+    def virsh(self, *args, check=True, timeout=120):
+        r = run(["virsh", "-q", "-c", self.uri] + list(args), check=check, timeout=timeout)
+        return r if not check else r.stdout
+
+    def desc(self, r):
+        return "$ %s\n-> exit %d\nstdout: %s\nstderr: %s" % (
+            shlex.join(r.argv), r.returncode, r.stdout, r.stderr)
+
+    def ok(self, r):
+        self.assertEqual(r.returncode, 0, self.desc(r))
+        self.assertEqual(r.stderr, "", self.desc(r))
+        return r
+
+    def fails(self, r, *must, rc=None):
+        """Non-zero exit (rc when given), empty stdout, one `virt-provision: `
+        line holding every string of must (case-insensitive)."""
+        if rc is None:
+            self.assertNotEqual(r.returncode, 0, self.desc(r))
+        else:
+            self.assertEqual(r.returncode, rc, self.desc(r))
+        self.assertEqual(r.stdout, "", self.desc(r))
+        lines = r.stderr.splitlines()
+        self.assertEqual(len(lines), 1, "want one error line\n" + self.desc(r))
+        self.assertTrue(lines[0].startswith(PREFIX), self.desc(r))
+        for m in must:
+            self.assertIn(m.lower(), lines[0].lower(), self.desc(r))
+        return lines[0]
+
+    # ------------------------------------------------------------------
+    # domains
+
+    def domstate(self, dom):
+        return self.virsh("domstate", dom).strip()
+
+    def wait_state(self, dom, want, timeout):
+        end = time.monotonic() + timeout
+        st = None
+        while time.monotonic() < end:
+            st = self.domstate(dom)
+            if st == want:
+                return
+            time.sleep(self.STATE_POLL)
+        self.virsh("destroy", dom, check=False)
+        self.fail("domain %s is still '%s' after %d s (want '%s')" % (dom, st, timeout, want))
+
+    def drop_domain(self, name):
+        """Destroy and undefine the domain NAME if it exists."""
+        r = self.virsh("domstate", name, check=False)
+        if r.returncode == 0:
+            if "running" in r.stdout or "paused" in r.stdout:
+                self.virsh("destroy", name, check=False)
+            self.virsh("undefine", name, "--nvram", check=False)
+
+    def forget(self, name):
+        """Cleanup: destroy and undefine the domain NAME."""
+        self.addCleanup(self.drop_domain, name)
+
+    def define_xml(self, root, stem):
+        """Writes the domain element root to WORK/STEM.xml and defines it."""
+        path = os.path.join(self.work, stem + ".xml")
+        ET.ElementTree(root).write(path)
+        self.virsh("define", path)
+
+    def console_to_file(self, root, console):
+        """Serial + console to a file; reboot/crash end the domain."""
+        root.find("on_reboot").text = "destroy"
+        devs = root.find("devices")
+        for tag in ("serial", "console"):
+            for e in devs.findall(tag):
+                devs.remove(e)
+        ser = ET.SubElement(devs, "serial", type="file")
+        ET.SubElement(ser, "source", path=console)
+        ET.SubElement(ser, "target", port="0")
+        con = ET.SubElement(devs, "console", type="file")
+        ET.SubElement(con, "source", path=console)
+        ET.SubElement(con, "target", type="serial", port="0")
+
+    def vp_lines(self, console):
+        """The guest kit's VP-... lines in a console file ([] if none yet)."""
+        try:
+            with open(console, "rb") as f:
+                return [l.decode(errors="replace").strip() for l in f.read().splitlines()
+                        if l.startswith(b"VP-")]
+        except FileNotFoundError:
+            return []
+
+    def boot_until_off(self, name, console, want, label, timeout=120):
+        """virsh start NAME, wait until it is shut off and log how long
+        ("LABEL boot: ..."); the VP- lines on its file console must hold want
+        and no FAIL.  Returns those lines."""
+        t = time.monotonic()
+        self.virsh("start", name)
+        self.wait_state(name, "shut off", timeout)
+        self.log("%s boot: %.1f s to shut off" % (label, time.monotonic() - t))
+        lines = self.vp_lines(console)
+        self.assertIn(want, lines, lines)
+        self.assertFalse([l for l in lines if "FAIL" in l], lines)
+        return lines
+
+    # ------------------------------------------------------------------
+    # background runs, interrupted by SIGINT or a daemon restart
+
+    def start_bg(self, cmd, args):
+        """Runs `virt-provision -c URI -v CMD ARGS` in the background; returns
+        (proc, event set once it announced the upload, output dict filled by
+        reader threads: stdout text, stderr lines, argv)."""
+        argv = [self.vp_bin, "-c", self.uri, "-v", cmd] + list(args)
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=self.vp_env, preexec_fn=default_signals)
+        uploading = threading.Event()
+        out = {"stdout": "", "stderr": [], "argv": argv}
+
+        def err_reader():
+            for line in p.stderr:
+                out["stderr"].append(line.rstrip("\n"))
+                if "uploading" in line:
+                    uploading.set()
+
+        def out_reader():
+            out["stdout"] = p.stdout.read()
+        threads = [threading.Thread(target=err_reader, daemon=True),
+                   threading.Thread(target=out_reader, daemon=True)]
+        for t in threads:
+            t.start()
+        out["threads"] = threads
+        return p, uploading, out
+
+    def finish_bg(self, p, out, timeout):
+        """Waits for a start_bg run (fails the test if it hangs); its exit."""
+        try:
+            rc = p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            self.fail("$ %s did not end within %d s; stderr: %s"
+                      % (shlex.join(out["argv"]), timeout, out["stderr"]))
+        for t in out["threads"]:
+            t.join(10)
+        p.stdout.close()
+        p.stderr.close()
+        return rc
+
+    def run_interrupted(self, cmd, args, action, delay, timeout):
+        """start_bg(cmd, args); once it announced the upload (within 60 s, else
+        the test fails), waits delay seconds and calls action(proc), then
+        finish_bg(proc, out, timeout).  Returns (exit status, out, monotonic
+        time the action started, seconds the action took)."""
+        p, uploading, out = self.start_bg(cmd, args)
+        if not uploading.wait(60):
+            p.kill()
+            self.finish_bg(p, out, 30)
+            self.fail("no 'uploading' step within 60 s: %s" % out["stderr"])
+        time.sleep(delay)
+        t_act = time.monotonic()
+        action(p)
+        t_acted = time.monotonic() - t_act
+        return self.finish_bg(p, out, timeout), out, t_act, t_acted
+
+    def bg_desc(self, rc, out):
+        return "$ %s\n-> exit %d\nstdout: %s\nstderr:\n%s" % (
+            shlex.join(out["argv"]), rc, out["stdout"], "\n".join(out["stderr"]))
+
+    def interrupted_error(self, rc, out, want_rc, *must):
+        """An interrupted run ended as it must: not by a signal, exit want_rc
+        (any non-zero when None), no stdout, only step lines (those starting
+        with one of self.STEPS after the prefix) then one error line, last,
+        holding every string of must.  Returns that line."""
+        what = self.bg_desc(rc, out)
+        if rc < 0:
+            self.fail("the tool was killed by signal %s, so no undo ran\n%s"
+                      % (signal.Signals(-rc).name, what))
+        if want_rc is not None:
+            self.assertEqual(rc, want_rc, what)
+        else:
+            self.assertNotEqual(rc, 0, what)
+        self.assertEqual(out["stdout"], "", what)
+        lines = out["stderr"]
+        self.assertTrue(lines and all(l.startswith(PREFIX) for l in lines), what)
+        errors = [l for l in lines if not l[len(PREFIX):].startswith(self.STEPS)]
+        self.assertEqual(errors, [lines[-1]], "want one error line, last\n" + what)
+        for m in must:
+            self.assertIn(m.lower(), lines[-1].lower(), what)
+        return lines[-1]
+
+    def restart_daemon(self, p):
+        """An interruption: kill -9 the daemon and start it again (the tool
+        p must reconnect to undo); kills p and fails if the restart fails."""
+        r = run([SESSION, "restart", self.dir], check=False, timeout=120)
+        if r.returncode != 0:
+            p.kill()
+            self.fail("session-daemon.sh restart failed: %s" % r.stderr)
