@@ -38,6 +38,11 @@ struct VpCommand {
     const char *summary; /* N_() */
     const char *description; /* N_(), shown after the options in --help */
     int (*run)(const VpCommand *cmd, int argc, char **argv);
+    /* When one of these options is given (NULL-terminated; may be NULL),
+     * RUN_LIBVIRT runs instead: the form of the command that talks to
+     * libvirt (info --pool, convert --domain). */
+    const char *const *libvirt_options;
+    int (*run_libvirt)(const VpCommand *cmd, int argc, char **argv);
 };
 
 /* Parses ARGV for CMD with its ENTRIES (NULL-terminated tables, any number

@@ -17,8 +17,6 @@
 
 #include "cli.h"
 
-static int vp_run_convert(const VpCommand *cmd, int argc, char **argv);
-static int vp_run_info(const VpCommand *cmd, int argc, char **argv);
 
 #ifdef VP_WITH_LIBVIRT
 #define VP_LIBVIRT_RUN(fn) fn
@@ -75,7 +73,9 @@ static const VpCommand vp_commands[] = {
         .summary = N_("Show an image's format, sizes, features and "
                       "preallocation state."),
         .description = N_("Example:\n  virt-provision info --json disk.qcow2\n"),
-        .run = vp_run_info,
+        .run = vp_cmd_info,
+        .libvirt_options = (const char *const[]){ "--pool", "-p", "--volume", NULL },
+        .run_libvirt = VP_LIBVIRT_RUN(vp_cmd_info_volume),
     },
     {
         .name = "convert",
@@ -86,7 +86,9 @@ static const VpCommand vp_commands[] = {
                           "  virt-provision convert guest.img guest.qcow2\n"
                           "  virt-provision convert --domain web1 --disk vda\n"
                           "  virt-provision convert --domain web1 --print-diff\n"),
-        .run = vp_run_convert,
+        .run = vp_cmd_convert_file,
+        .libvirt_options = (const char *const[]){ "--domain", "-d", NULL },
+        .run_libvirt = VP_LIBVIRT_RUN(vp_cmd_convert_domain),
     },
     {
         .name = "check",
@@ -175,38 +177,6 @@ vp_has_option(int argc, char **argv, const char *const *names)
     return FALSE;
 }
 
-/* info reads files here, pool volumes through libvirt. */
-static int
-vp_run_info(const VpCommand *cmd, int argc, char **argv)
-{
-    static const char *const volume_options[] = { "--pool", "-p", "--volume", NULL };
-
-    if (vp_has_option(argc, argv, volume_options)) {
-#ifdef VP_WITH_LIBVIRT
-        return vp_cmd_info_volume(cmd, argc, argv);
-#else
-        return vp_exec_libvirt(cmd, argc, argv);
-#endif
-    }
-    return vp_cmd_info(cmd, argc, argv);
-}
-
-/* convert works on files here, on domains through libvirt. */
-static int
-vp_run_convert(const VpCommand *cmd, int argc, char **argv)
-{
-    static const char *const domain_options[] = { "--domain", "-d", NULL };
-
-    if (vp_has_option(argc, argv, domain_options)) {
-#ifdef VP_WITH_LIBVIRT
-        return vp_cmd_convert_domain(cmd, argc, argv);
-#else
-        return vp_exec_libvirt(cmd, argc, argv);
-#endif
-    }
-    return vp_cmd_convert_file(cmd, argc, argv);
-}
-
 static gboolean
 vp_is_global_option(const char *arg)
 {
@@ -292,6 +262,10 @@ main(int argc, char **argv)
         if (i != index) {
             args[n++] = argv[i];
         }
+    }
+    if (cmd->libvirt_options != NULL &&
+        vp_has_option(n, args, cmd->libvirt_options)) {
+        return cmd->run_libvirt(cmd, n, args);
     }
     return cmd->run(cmd, n, args);
 }
