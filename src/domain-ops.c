@@ -68,19 +68,28 @@ vp_definition_diff(const char *domain, xmlDocPtr before, xmlDocPtr after)
     return vp_text_diff(a, b, name_a, name_b);
 }
 
-static gboolean
-vp_open_domain(VpVirt *virt, VpDomainOpPlan *plan, gboolean *active,
+/* Connects, and reads the domain's persistent definition and state. */
+static VpVirt *
+vp_open_domain(VpDomainOpPlan *plan, VpDomainOpResult *r, gboolean *active,
                xmlDocPtr *doc, char **xml, GError **error)
 {
-    if (!vp_virt_domain_is_active(virt, plan->domain, active, error)) {
-        return FALSE;
+    g_autoptr(VpVirt) virt = vp_virt_connect(plan->uri, error);
+
+    if (virt == NULL ||
+        !vp_virt_domain_is_active(virt, plan->domain, active, error)) {
+        return NULL;
     }
     *xml = vp_virt_domain_xml(virt, plan->domain, TRUE, error);
     if (*xml == NULL) {
-        return FALSE;
+        return NULL;
     }
     *doc = vp_domain_parse(*xml, error);
-    return *doc != NULL;
+    if (*doc == NULL) {
+        return NULL;
+    }
+    r->uri = g_strdup(vp_virt_uri(virt));
+    r->domain = g_strdup(plan->domain);
+    return g_steal_pointer(&virt);
 }
 
 /* Defines the edited document and registers the way back. */
@@ -148,12 +157,11 @@ vp_attach_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
     if (!vp_qcow2_layout_compute(&plan->image, &r->layout, error)) {
         return FALSE;
     }
-    g_autoptr(VpVirt) virt = vp_virt_connect(plan->uri, error);
-    if (virt == NULL || !vp_open_domain(virt, plan, &active, &doc, &old_xml, error)) {
+    g_autoptr(VpVirt) virt = vp_open_domain(plan, r, &active, &doc, &old_xml,
+                                            error);
+    if (virt == NULL) {
         return FALSE;
     }
-    r->uri = g_strdup(vp_virt_uri(virt));
-    r->domain = g_strdup(plan->domain);
     if (plan->live && !active) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
                     _("--live needs a running domain, and '%1$s' is shut off; "
@@ -384,12 +392,11 @@ vp_convert_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
                               "raw and --preallocation off"));
         return FALSE;
     }
-    g_autoptr(VpVirt) virt = vp_virt_connect(plan->uri, error);
-    if (virt == NULL || !vp_open_domain(virt, plan, &active, &doc, &old_xml, error)) {
+    g_autoptr(VpVirt) virt = vp_open_domain(plan, r, &active, &doc, &old_xml,
+                                            error);
+    if (virt == NULL) {
         return FALSE;
     }
-    r->uri = g_strdup(vp_virt_uri(virt));
-    r->domain = g_strdup(plan->domain);
     if (active) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
                     _("domain '%1$s' is running; its disk can only be copied "
