@@ -8,38 +8,12 @@
 #include <libxml/parser.h>
 
 #include "domain-edit.h"
-
-static const char *data_dir;
-
-static char *
-read_data(const char *name)
-{
-    g_autofree char *path = g_build_filename(data_dir, name, NULL);
-    char *text = NULL;
-    g_autoptr(GError) error = NULL;
-    g_assert_true(g_file_get_contents(path, &text, NULL, &error));
-    return text;
-}
-
-static void
-golden(const char *name, const char *text)
-{
-    g_autofree char *path = g_build_filename(data_dir, name, NULL);
-    g_autoptr(GError) error = NULL;
-
-    if (g_getenv("VP_REGENERATE_GOLDEN") != NULL) {
-        g_assert_true(g_file_set_contents(path, text, -1, &error));
-        g_test_message("regenerated %s; review the change with git diff", path);
-        return;
-    }
-    g_autofree char *expected = read_data(name);
-    g_assert_cmpstr(text, ==, expected);
-}
+#include "golden.h"
 
 static xmlDocPtr
 input(void)
 {
-    g_autofree char *xml = read_data("edit-input.xml");
+    g_autofree char *xml = vp_golden_read("edit-input.xml");
     g_autoptr(GError) error = NULL;
     xmlDocPtr doc = vp_domain_parse(xml, &error);
     g_assert_no_error(error);
@@ -76,9 +50,9 @@ test_switch(void)
     vp_domain_switch_disk(g_ptr_array_index(disks, 0),
                           "/var/lib/libvirt/images/web1.qcow2", FALSE, "qcow2");
     g_autofree char *after = vp_domain_format(doc);
-    golden("edit-convert.xml", after);
+    vp_golden_check("edit-convert.xml", after);
     g_autofree char *diff = vp_text_diff(before, after, "a", "b");
-    golden("edit-convert.diff", diff);
+    vp_golden_check("edit-convert.diff", diff);
     xmlFreeDoc(doc);
 }
 
@@ -99,7 +73,7 @@ test_append(void)
     vp_domain_append_disk(doc, &spec);
     vp_domain_spec_clear(&spec);
     g_autofree char *after = vp_domain_format(doc);
-    golden("edit-attach.xml", after);
+    vp_golden_check("edit-attach.xml", after);
     xmlFreeDoc(doc);
 }
 
@@ -140,10 +114,6 @@ int
 main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-    data_dir = g_getenv("VP_TEST_DATA");
-    if (data_dir == NULL) {
-        data_dir = VP_TEST_DATA;
-    }
     g_test_add_func("/domain-edit/disks", test_disks);
     g_test_add_func("/domain-edit/switch", test_switch);
     g_test_add_func("/domain-edit/append", test_append);
