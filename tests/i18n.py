@@ -298,12 +298,16 @@ class Translation(unittest.TestCase):
                             r'(?<![\w])g_d?n?c?gettext\s*\(', re.S)
         missing = []
         src = os.path.join(SOURCE_DIR, "src")
-        for name in sorted(os.listdir(src)):
-            if not name.endswith((".c", ".h")):
+        for layer in sorted(os.listdir(src)):
+            if not os.path.isdir(os.path.join(src, layer)):
                 continue
-            with open(os.path.join(src, name), encoding="utf-8") as f:
-                if marked.search(f.read()) and "src/" + name not in listed:
-                    missing.append("src/" + name)
+            for name in sorted(os.listdir(os.path.join(src, layer))):
+                if not name.endswith((".c", ".h")):
+                    continue
+                rel = "src/%s/%s" % (layer, name)
+                with open(os.path.join(SOURCE_DIR, rel), encoding="utf-8") as f:
+                    if marked.search(f.read()) and rel not in listed:
+                        missing.append(rel)
         self.assertEqual(missing, [], "add these to po/POTFILES.in")
         for path in listed:
             self.assertTrue(os.path.isfile(os.path.join(SOURCE_DIR, path)),

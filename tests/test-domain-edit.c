@@ -8,6 +8,7 @@
 #include <libxml/parser.h>
 
 #include "domain-edit.h"
+#include "text-diff.h"
 #include "golden.h"
 
 static xmlDocPtr

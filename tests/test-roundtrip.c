@@ -121,7 +121,7 @@ roundtrip(const Case *c)
     g_assert_true(vp_qcow2_layout_compute(&o, &l, &error));
 
     MemSink *sink = mem_sink_new(TRUE);
-    g_assert_true(vp_image_emit(&l, &sink->parent, &error));
+    g_assert_true(vp_image_emit(&l, &sink->parent, NULL, &error));
     g_assert_no_error(error);
     g_assert_true(sink->committed);
     g_assert_cmpuint(sink->length, ==, l.file_length);
@@ -227,7 +227,7 @@ test_bounded(void)
     o.size = G_GUINT64_CONSTANT(4) << 40;
     g_assert_true(vp_qcow2_layout_compute(&o, &l, &error));
     MemSink *sink = mem_sink_new(FALSE);
-    g_assert_true(vp_image_emit(&l, &sink->parent, &error));
+    g_assert_true(vp_image_emit(&l, &sink->parent, NULL, &error));
     g_assert_cmpuint(sink->max_write, <=, VP_EMIT_CHUNK);
     g_assert_cmpuint(sink->length, ==, l.file_length);
     vp_sink_free(&sink->parent);
@@ -246,7 +246,7 @@ test_failure_stops(void)
     g_assert_true(vp_qcow2_layout_compute(&o, &l, &error));
     MemSink *sink = mem_sink_new(FALSE);
     sink->fail_after = 3;
-    g_assert_false(vp_image_emit(&l, &sink->parent, &error));
+    g_assert_false(vp_image_emit(&l, &sink->parent, NULL, &error));
     g_assert_error(error, VP_ERROR, VP_ERROR_FAILED);
     g_assert_false(sink->committed);
     vp_sink_free(&sink->parent);

@@ -11,7 +11,6 @@
 #include <glib/gstdio.h>
 
 #include "error.h"
-#include "interrupt.h"
 
 /* Start write-back after this many bytes, so that the final fsync finds
  * little left to do and generation overlaps with disk I/O. */
@@ -128,8 +127,7 @@ vp_file_sink_zero(VpSink *sink, guint64 offset, guint64 len, GError **error)
     }
     while (len > 0) {
         gsize n = (gsize)MIN(len, (guint64)VP_ZERO_CHUNK);
-        if (!vp_interrupt_check(error) ||
-            !vp_file_sink_pwrite(s, offset, s->zeros, n, error)) {
+        if (!vp_file_sink_pwrite(s, offset, s->zeros, n, error)) {
             return FALSE;
         }
         offset += n;
@@ -148,10 +146,7 @@ vp_file_sink_copy(VpSink *sink, guint64 offset, int fd, guint64 fd_offset,
     gboolean started = FALSE;
 
     while (len > 0) {
-        if (!vp_interrupt_check(error)) {
-            return FALSE;
-        }
-        /* Chunks keep Ctrl-C responsive; the kernel may reflink each.
+        /* The kernel may reflink each chunk.
          * Without reflinks every byte is read: ask for the next chunk
          * early, so that reading it overlaps with copying this one. */
         size_t chunk = (size_t)MIN(len, (guint64)VP_COPY_CHUNK);

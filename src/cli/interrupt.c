@@ -43,6 +43,19 @@ vp_interrupt_check(GError **error)
     return TRUE;
 }
 
+static gboolean
+vp_interrupt_cancel_check(const VpCancel *cancel, GError **error)
+{
+    return vp_interrupt_check(error);
+}
+
+const VpCancel *
+vp_interrupt_cancel(void)
+{
+    static const VpCancel cancel = { vp_interrupt_cancel_check };
+    return &cancel;
+}
+
 int
 vp_interrupt_signal(void)
 {

@@ -9,6 +9,7 @@
 
 #include <glib.h>
 
+#include "cancel.h"
 #include "qcow2-layout.h"
 #include "sink.h"
 #include "source.h"
@@ -17,10 +18,11 @@
 #define VP_EMIT_CHUNK (1024 * 1024)
 
 /* Emits the image LAYOUT describes (qcow2 or raw) into SINK and commits it.
- * Polls vp_interrupt_check() between chunks.  On failure the sink is left
- * uncommitted; the caller frees it, which discards the partial result. */
+ * Polls CANCEL (may be NULL) between chunks and steps.  On failure the sink
+ * is left uncommitted; the caller frees it, which discards the partial
+ * result. */
 gboolean vp_image_emit(const VpQcow2Layout *layout, VpSink *sink,
-                       GError **error);
+                       const VpCancel *cancel, GError **error);
 
 /* As vp_image_emit, with the data area filled from SRC (a conversion): its
  * data runs are copied to data_offset + guest offset, copy_file_range where
@@ -28,7 +30,8 @@ gboolean vp_image_emit(const VpQcow2Layout *layout, VpSink *sink,
  * area is without a source (hole, allocation or zeros by preallocation).
  * SRC->size must not exceed LAYOUT's virtual size. */
 gboolean vp_image_emit_from(const VpQcow2Layout *layout, VpSink *sink,
-                            VpSource *src, GError **error);
+                            VpSource *src, const VpCancel *cancel,
+                            GError **error);
 
 /* The header cluster's used bytes (LAYOUT->header_bytes of them) in a new
  * buffer: header, extensions and backing file name.  Exposed for tests. */

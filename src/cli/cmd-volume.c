@@ -57,7 +57,8 @@ vp_cmd_info_volume(const VpCommand *cmd, int argc, char **argv)
                     g_get_tmp_dir(), g_strerror(errno));
         return vp_cli_fail(g_steal_pointer(&error));
     }
-    if (!vp_virt_volume_download(virt, pool, volume, fd, &error) ||
+    if (!vp_virt_volume_download(virt, pool, volume, fd,
+                                 vp_interrupt_cancel(), &error) ||
         !vp_image_file_open_fd(fd, ref.path, &file, &error)) {
         if (file.fd < 0) {
             close(fd);

@@ -46,8 +46,3 @@ void vp_domain_append_disk(xmlDocPtr doc, const VpDomainSpec *spec);
 
 /* DOC as text, as vp_xml_to_string. */
 char *vp_domain_format(xmlDocPtr doc);
-
-/* A unified diff (3 lines of context) from OLD to NEW, labelled with
- * OLD_NAME and NEW_NAME; "" when they are equal.  Caller frees. */
-char *vp_text_diff(const char *old_text, const char *new_text,
-                   const char *old_name, const char *new_name);

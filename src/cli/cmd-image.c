@@ -14,59 +14,6 @@
 #include "sink-file.h"
 #include "size.h"
 
-JsonNode *
-vp_image_report_json(const char *path, const VpQcow2Layout *layout,
-                     guint64 actual)
-{
-    const VpImageOptions *o = &layout->opts;
-    g_autoptr(JsonBuilder) b = json_builder_new();
-
-    json_builder_begin_object(b);
-    vp_json_add_string(b, "filename", path);
-    vp_json_add_string(b, "format", vp_image_format_to_string(o->format));
-    vp_json_add_int(b, "virtual-size", layout->virtual_size);
-    vp_json_add_int(b, "file-length", layout->file_length);
-    vp_json_add_int(b, "actual-size", actual);
-    vp_json_add_string(b, "preallocation", vp_preallocation_to_string(o->preallocation));
-    if (o->format == VP_FORMAT_QCOW2) {
-        vp_json_add_int(b, "cluster-size", layout->cluster_size);
-        vp_json_add_string(b, "compat", o->version >= 3 ? "1.1" : "0.10");
-        vp_json_add_int(b, "refcount-bits", o->refcount_bits);
-        vp_json_add_bool(b, "lazy-refcounts", o->lazy_refcounts);
-        vp_json_add_bool(b, "extended-l2", o->extended_l2);
-        vp_json_add_int(b, "data-offset", layout->data_offset);
-    }
-    if (o->backing_file != NULL) {
-        vp_json_add_string(b, "backing-filename", o->backing_file);
-        vp_json_add_string(b, "backing-filename-format", o->backing_format);
-    }
-    json_builder_end_object(b);
-    return json_builder_get_root(b);
-}
-
-void
-vp_image_report_human(const char *path, const VpQcow2Layout *layout,
-                      guint64 actual)
-{
-    const VpImageOptions *o = &layout->opts;
-    g_autofree char *vsize = vp_size_format(layout->virtual_size);
-    g_autofree char *flen = vp_size_format(layout->file_length);
-    g_autofree char *disk = vp_size_format(actual);
-
-    if (o->format == VP_FORMAT_RAW) {
-        g_print(_("Created '%1$s': raw, virtual size %2$s, preallocation %3$s, "
-                  "%4$s on disk\n"),
-                path, vsize, vp_preallocation_to_string(o->preallocation), disk);
-        return;
-    }
-    g_autofree char *cs = vp_size_format(layout->cluster_size);
-    g_print(_("Created '%1$s': qcow2 (compat %2$s), virtual size %3$s, "
-              "preallocation %4$s, %5$s clusters, file length %6$s, %7$s on "
-              "disk\n"),
-            path, o->version >= 3 ? "1.1" : "0.10", vsize,
-            vp_preallocation_to_string(o->preallocation), cs, flen, disk);
-}
-
 /* Without --size an overlay takes its backing file's virtual size, read
  * from a header this tool parses itself (qcow2) or the length (raw); the
  * format is the one stated with --backing-format, never guessed. */
@@ -154,7 +101,7 @@ vp_cmd_image(const VpCommand *cmd, int argc, char **argv)
     g_autoptr(VpSink) sink = vp_file_sink_new(path, force, &error);
     sink = vp_progress_sink_new(sink, layout.file_length,
                                 vp_cli_progress(_("writing")));
-    if (sink == NULL || !vp_image_emit(&layout, sink, &error)) {
+    if (sink == NULL || !vp_image_emit(&layout, sink, vp_interrupt_cancel(), &error)) {
         return vp_cli_fail(g_steal_pointer(&error));
     }
 

@@ -7,8 +7,8 @@
 #include <glib/gstdio.h>
 
 #include "domain-edit.h"
+#include "text-diff.h"
 #include "error.h"
-#include "interrupt.h"
 #include "virt.h"
 #include "workflow.h"
 #include "xml-util.h"
@@ -102,7 +102,7 @@ vp_apply_definition(VpVirt *virt, VpDomainOpPlan *plan, xmlDocPtr doc,
                                               "'%1$s'"), plan->domain);
 
     vp_workflow_step(plan->verbose, _("redefining domain '%1$s'"), plan->domain);
-    if (!vp_interrupt_check(error) ||
+    if (!vp_cancel_check(plan->cancel, error) ||
         !vp_virt_domain_redefine(virt, new_xml, error)) {
         return FALSE;
     }
@@ -255,7 +255,8 @@ vp_attach_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
     g_auto(VpVolumeInfo) info = { 0 };
     gboolean ok = vp_workflow_write_volume(virt, plan->pool, r->volume, &r->layout,
                                            block, NULL, t, plan->verbose,
-                                           plan->progress, &info, error);
+                                           plan->progress, plan->cancel, &info,
+                                           error);
     if (ok) {
         vp_fill_volume(r, &info);
         /* libvirt's path for the volume, in case the pool maps names. */
@@ -488,7 +489,8 @@ vp_convert_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
                      r->old_path, r->old_format, r->volume);
     gboolean ok = vp_workflow_write_volume(virt, r->pool, r->volume, &r->layout,
                                            block, src, t, plan->verbose,
-                                           plan->progress, &info, error);
+                                           plan->progress, plan->cancel, &info,
+                                           error);
     if (ok) {
         vp_fill_volume(r, &info);
         vp_domain_switch_disk(disk, r->path, block, "qcow2");

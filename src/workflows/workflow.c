@@ -165,8 +165,8 @@ gboolean
 vp_workflow_write_volume(VpVirt *virt, const char *pool, const char *name,
                          const VpQcow2Layout *layout, gboolean block,
                          VpSource *src, VpTransaction *t, gboolean verbose,
-                         const VpProgress *progress, VpVolumeInfo *info,
-                         GError **error)
+                         const VpProgress *progress, const VpCancel *cancel,
+                         VpVolumeInfo *info, GError **error)
 {
     /* A file grows with the upload; a block device must be big enough for
      * the whole image from the start. */
@@ -190,7 +190,7 @@ vp_workflow_write_volume(VpVirt *virt, const char *pool, const char *name,
     g_autoptr(VpSink) sink = vp_virt_upload_sink_new(virt, pool, name, block,
                                                      error);
     sink = vp_progress_sink_new(sink, layout->file_length, progress);
-    if (sink == NULL || !vp_image_emit_from(layout, sink, src, error)) {
+    if (sink == NULL || !vp_image_emit_from(layout, sink, src, cancel, error)) {
         return FALSE;
     }
     const char *want = vp_image_format_to_string(layout->opts.format);

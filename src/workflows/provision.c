@@ -5,7 +5,6 @@
 #include <glib/gi18n.h>
 
 #include "error.h"
-#include "interrupt.h"
 #include "qcow2-emit.h"
 #include "transaction.h"
 #include "virt.h"
@@ -179,7 +178,7 @@ vp_write_volume(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
 
     if (!vp_workflow_write_volume(virt, plan->pool, r->volume, &r->layout,
                                   block, NULL, t, plan->verbose, plan->progress,
-                                  &info, error)) {
+                                  plan->cancel, &info, error)) {
         return FALSE;
     }
     g_free(r->volume_path);
@@ -213,7 +212,7 @@ vp_make_domain(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
     r->autostart = plan->autostart;
     if (plan->start) {
         vp_workflow_step(plan->verbose, _("starting domain '%1$s'"), plan->name);
-        if (!vp_interrupt_check(error) ||
+        if (!vp_cancel_check(plan->cancel, error) ||
             !vp_virt_domain_start(virt, plan->name, error)) {
             return FALSE;
         }
@@ -319,7 +318,7 @@ vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
         plan->domain.disk_path = g_strdup(r->volume_path);
         g_free(r->domain_xml);
         r->domain_xml = vp_domain_xml_build(&plan->domain);
-        ok = vp_interrupt_check(error) && vp_make_domain(virt, plan, r, t, error);
+        ok = vp_cancel_check(plan->cancel, error) && vp_make_domain(virt, plan, r, t, error);
     }
     if (!ok) {
         g_autoptr(GError) undo_error = NULL;

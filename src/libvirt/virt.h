@@ -6,6 +6,7 @@
 
 #include <glib.h>
 
+#include "cancel.h"
 #include "sink.h"
 
 typedef struct VpVirt VpVirt;
@@ -109,9 +110,11 @@ struct VpSource *vp_virt_download_source_new(VpVirt *virt, const char *pool,
                                              GError **error);
 
 /* Copies the bytes of volume NAME of POOL into FD (a new, empty file)
- * through a sparse download stream: holes stay holes. */
+ * through a sparse download stream: holes stay holes.  Polls CANCEL (may be
+ * NULL) between extents. */
 gboolean vp_virt_volume_download(VpVirt *virt, const char *pool,
-                                 const char *name, int fd, GError **error);
+                                 const char *name, int fd,
+                                 const VpCancel *cancel, GError **error);
 
 /* The domain's definition (INACTIVE: the persistent one), with secure
  * details, as libvirt formats it. */

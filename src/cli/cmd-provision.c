@@ -383,6 +383,7 @@ vp_cmd_provision(const VpCommand *cmd, int argc, char **argv)
     plan.dry_run = a.dry_run;
     plan.verbose = vp_global.verbose;
     plan.progress = vp_cli_progress(_("uploading"));
+    plan.cancel = vp_interrupt_cancel();
 
     vp_interrupt_install();
     gboolean ok = vp_provision_run(&plan, &result, &error);

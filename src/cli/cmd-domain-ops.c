@@ -159,6 +159,7 @@ vp_cmd_attach(const VpCommand *cmd, int argc, char **argv)
     plan.print_diff = print_diff;
     plan.verbose = vp_global.verbose;
     plan.progress = vp_cli_progress(_("uploading"));
+    plan.cancel = vp_interrupt_cancel();
     vp_interrupt_install();
     if (!vp_attach_run(&plan, &result, &error)) {
         return vp_cli_fail(g_steal_pointer(&error));
@@ -211,6 +212,7 @@ vp_cmd_convert_domain(const VpCommand *cmd, int argc, char **argv)
     plan.print_diff = a.print_diff;
     plan.verbose = vp_global.verbose;
     plan.progress = vp_cli_progress(_("copying"));
+    plan.cancel = vp_interrupt_cancel();
     vp_interrupt_install();
     if (!vp_convert_run(&plan, &result, &error)) {
         return vp_cli_fail(g_steal_pointer(&error));

@@ -109,7 +109,8 @@ vp_cmd_convert_file(const VpCommand *cmd, int argc, char **argv)
     g_autoptr(VpSink) sink = vp_file_sink_new(dst_path, a.force, &error);
     sink = vp_progress_sink_new(sink, layout.file_length,
                                 vp_cli_progress(_("copying")));
-    if (sink == NULL || !vp_image_emit_from(&layout, sink, src, &error)) {
+    if (sink == NULL || !vp_image_emit_from(&layout, sink, src, vp_interrupt_cancel(),
+                                            &error)) {
         return vp_cli_fail(g_steal_pointer(&error));
     }
     struct stat st;

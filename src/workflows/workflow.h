@@ -50,7 +50,7 @@ void vp_workflow_block_image(VpImageOptions *opts);
 
 /* Creates volume NAME in POOL and fills it with LAYOUT's image (the data
  * area from SRC when not NULL), registering the volume's removal in T,
- * and reporting through PROGRESS (may be NULL).
+ * reporting through PROGRESS and polling CANCEL (both may be NULL).
  * Then checks that libvirt reports the format and capacity asked for, and
  * fills INFO from what it reports. */
 gboolean vp_workflow_write_volume(VpVirt *virt, const char *pool,
@@ -58,4 +58,5 @@ gboolean vp_workflow_write_volume(VpVirt *virt, const char *pool,
                                   gboolean block, VpSource *src,
                                   VpTransaction *t, gboolean verbose,
                                   const VpProgress *progress,
+                                  const VpCancel *cancel,
                                   VpVolumeInfo *info, GError **error);

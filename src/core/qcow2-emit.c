@@ -5,18 +5,24 @@
 #include <gio/gio.h>
 #include <glib/gi18n.h>
 
+#include "cancel.h"
 #include "error.h"
-#include "interrupt.h"
 #include "qcow2-format.h"
 
 /* Zero runs at least this long become holes rather than written zeros. */
 #define VP_EMIT_HOLE_MIN 4096
+/* The most one sink call covers when it must do real work per byte (zeros
+ * written, space reserved, data copied): cancellation is polled between
+ * such steps, so Ctrl-C is answered within one step of I/O even while a
+ * terabyte is being zero-filled. */
+#define VP_EMIT_STEP (G_GUINT64_CONSTANT(64) << 20)
 
 typedef struct {
     VpSink *sink;
     guint8 *buf;  /* VP_EMIT_CHUNK bytes */
     gsize used;
     guint64 pos;  /* file offset of buf[0] */
+    const VpCancel *cancel;
 } VpEmitter;
 
 static gboolean
@@ -25,7 +31,7 @@ vp_emitter_flush(VpEmitter *e, GError **error)
     if (e->used == 0) {
         return TRUE;
     }
-    if (!vp_interrupt_check(error) ||
+    if (!vp_cancel_check(e->cancel, error) ||
         !vp_sink_write(e->sink, e->pos, e->buf, e->used, error)) {
         return FALSE;
     }
@@ -280,32 +286,48 @@ vp_qcow2_build_header(const VpQcow2Layout *layout)
     return buf;
 }
 
-/* LEN bytes at the emitter's position that read as zeros, by
- * preallocation mode. */
+/* One step (at most VP_EMIT_STEP bytes) of a zero run, by preallocation
+ * mode. */
 static gboolean
-vp_emit_zero_run(const VpQcow2Layout *layout, VpEmitter *e, guint64 len,
-                 gboolean last, GError **error)
+vp_emit_zero_step(const VpQcow2Layout *layout, VpEmitter *e, guint64 len,
+                  gboolean last, GError **error)
 {
-    gboolean ok = FALSE;
-
     switch (layout->opts.preallocation) {
     case VP_PREALLOC_OFF:
     case VP_PREALLOC_METADATA:
         /* Clusters flagged to read as zeros need no bytes at all, not even
          * zeros on a block device (only ever the tail). */
-        ok = last && layout->opts.zero_flag
-                 ? vp_sink_skip(e->sink, e->pos, len, error)
-                 : vp_sink_hole(e->sink, e->pos, len, error);
-        break;
+        return last && layout->opts.zero_flag
+                   ? vp_sink_skip(e->sink, e->pos, len, error)
+                   : vp_sink_hole(e->sink, e->pos, len, error);
     case VP_PREALLOC_FALLOC:
-        ok = vp_sink_allocate(e->sink, e->pos, len, error);
-        break;
+        return vp_sink_allocate(e->sink, e->pos, len, error);
     case VP_PREALLOC_FULL:
-        ok = vp_sink_zero(e->sink, e->pos, len, error);
-        break;
+        return vp_sink_zero(e->sink, e->pos, len, error);
     }
-    e->pos += len;
-    return ok;
+    g_assert_not_reached();
+}
+
+/* LEN bytes at the emitter's position that read as zeros, by preallocation
+ * mode.  Holes cost nothing and go in one call; work that touches every
+ * byte goes in steps, with cancellation polled between them. */
+static gboolean
+vp_emit_zero_run(const VpQcow2Layout *layout, VpEmitter *e, guint64 len,
+                 gboolean last, GError **error)
+{
+    gboolean costly = layout->opts.preallocation == VP_PREALLOC_FALLOC ||
+                      layout->opts.preallocation == VP_PREALLOC_FULL;
+
+    while (len > 0) {
+        guint64 n = costly ? MIN(len, VP_EMIT_STEP) : len;
+        if (!vp_cancel_check(e->cancel, error) ||
+            !vp_emit_zero_step(layout, e, n, last, error)) {
+            return FALSE;
+        }
+        e->pos += n;
+        len -= n;
+    }
+    return TRUE;
 }
 
 /* LEN bytes of guest data from SRC at POS: copied in the kernel when both
@@ -317,16 +339,25 @@ vp_emit_copy_run(VpEmitter *e, VpSource *src, guint64 pos, guint64 len,
     guint64 fd_offset;
     int fd = vp_source_raw_fd(src, pos, &fd_offset);
 
-    if (fd >= 0) {
+    /* In the kernel, step by step; a sink that cannot copy says so before
+     * its first byte, and the rest is read through the buffer. */
+    while (fd >= 0 && len > 0) {
         g_autoptr(GError) local = NULL;
-        if (vp_sink_copy(e->sink, e->pos, fd, fd_offset, len, &local)) {
-            e->pos += len;
-            return TRUE;
-        }
-        if (!g_error_matches(local, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED)) {
-            g_propagate_error(error, g_steal_pointer(&local));
+        guint64 n = MIN(len, VP_EMIT_STEP);
+        if (!vp_cancel_check(e->cancel, error)) {
             return FALSE;
         }
+        if (!vp_sink_copy(e->sink, e->pos, fd, fd_offset, n, &local)) {
+            if (!g_error_matches(local, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED)) {
+                g_propagate_error(error, g_steal_pointer(&local));
+                return FALSE;
+            }
+            break;
+        }
+        e->pos += n;
+        pos += n;
+        fd_offset += n;
+        len -= n;
     }
     while (len > 0) {
         gsize n = (gsize)MIN(len, (guint64)VP_EMIT_CHUNK);
@@ -357,7 +388,7 @@ vp_emit_data_area(const VpQcow2Layout *layout, VpEmitter *e, guint64 len,
     while (pos < src_end) {
         guint64 run;
         gboolean data;
-        if (!vp_interrupt_check(error) ||
+        if (!vp_cancel_check(e->cancel, error) ||
             !vp_source_extent(src, pos, &run, &data, error)) {
             return FALSE;
         }
@@ -426,10 +457,10 @@ vp_emit_qcow2(const VpQcow2Layout *layout, VpEmitter *e, VpSource *src,
 
 gboolean
 vp_image_emit_from(const VpQcow2Layout *layout, VpSink *sink, VpSource *src,
-                   GError **error)
+                   const VpCancel *cancel, GError **error)
 {
     g_autofree guint8 *buf = g_malloc(VP_EMIT_CHUNK);
-    VpEmitter e = { .sink = sink, .buf = buf };
+    VpEmitter e = { .sink = sink, .buf = buf, .cancel = cancel };
     gboolean ok;
 
     /* Without preallocation there is no data area to copy into. */
@@ -454,12 +485,13 @@ vp_image_emit_from(const VpQcow2Layout *layout, VpSink *sink, VpSource *src,
         return FALSE;
     }
     g_assert(e.pos == layout->file_length);
-    return vp_interrupt_check(error) &&
+    return vp_cancel_check(cancel, error) &&
            vp_sink_commit(sink, layout->file_length, error);
 }
 
 gboolean
-vp_image_emit(const VpQcow2Layout *layout, VpSink *sink, GError **error)
+vp_image_emit(const VpQcow2Layout *layout, VpSink *sink,
+              const VpCancel *cancel, GError **error)
 {
-    return vp_image_emit_from(layout, sink, NULL, error);
+    return vp_image_emit_from(layout, sink, NULL, cancel, error);
 }

@@ -8,6 +8,7 @@
 #include <glib.h>
 
 #include "domain-xml.h"
+#include "cancel.h"
 #include "image-options.h"
 #include "progress.h"
 #include "qcow2-layout.h"
@@ -25,6 +26,7 @@ typedef struct {
     gboolean dry_run;     /* validate and report, create nothing */
     gboolean verbose;
     const VpProgress *progress; /* may be NULL */
+    const VpCancel *cancel;     /* polled between steps; may be NULL */
 } VpProvisionPlan;
 
 typedef struct {

@@ -7,6 +7,7 @@
 
 #include <glib.h>
 
+#include "cancel.h"
 #include "image-options.h"
 #include "progress.h"
 #include "qcow2-layout.h"
@@ -24,6 +25,7 @@ typedef struct {
     gboolean print_diff;   /* show the definition change, change nothing */
     gboolean verbose;
     const VpProgress *progress; /* may be NULL */
+    const VpCancel *cancel;     /* polled between steps; may be NULL */
 } VpDomainOpPlan;
 
 typedef struct {

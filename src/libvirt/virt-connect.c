@@ -1,0 +1,147 @@
+/* The connection: open, reconnect, the error helpers of the layer. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib/gi18n.h>
+
+#include "error.h"
+#include "virt-private.h"
+
+/* libvirt prints every error on stderr unless told otherwise; the tool
+ * reports errors itself, once. */
+static void
+vp_virt_silent(void *opaque, virErrorPtr err)
+{
+}
+
+/* The last libvirt error as text, for messages: one line, as every error of
+ * the tool (libvirt passes on multi-line messages of helpers). */
+const char *
+vp_virt_reason(void)
+{
+    static char *reason;
+    const char *msg = virGetLastErrorMessage();
+
+    g_free(reason);
+    reason = g_strdup(msg != NULL ? msg : _("unknown libvirt error"));
+    g_strdelimit(g_strstrip(reason), "\r\n", ' ');
+    return reason;
+}
+
+int
+vp_virt_code(void)
+{
+    virErrorPtr err = virGetLastError();
+    return err != NULL ? err->code : VIR_ERR_OK;
+}
+
+gboolean
+vp_virt_fail(GError **error, const char *format, ...)
+{
+    va_list ap;
+    va_start(ap, format);
+    g_autofree char *what = g_strdup_vprintf(format, ap);
+    va_end(ap);
+    g_set_error(error, VP_ERROR, VP_ERROR_FAILED, "%s: %s", what,
+                vp_virt_reason());
+    return FALSE;
+}
+
+static virConnectPtr
+vp_virt_open(const char *uri)
+{
+    return virConnectOpenAuth(uri, virConnectAuthPtrDefault, 0);
+}
+
+VpVirt *
+vp_virt_connect(const char *uri, GError **error)
+{
+    static gsize initialised;
+
+    if (g_once_init_enter(&initialised)) {
+        virInitialize();
+        virSetErrorFunc(NULL, vp_virt_silent);
+        g_once_init_leave(&initialised, 1);
+    }
+    if (uri == NULL) {
+        uri = g_getenv("LIBVIRT_DEFAULT_URI");
+    }
+    virConnectPtr conn = vp_virt_open(uri);
+    if (conn == NULL) {
+        g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
+                    _("cannot connect to libvirt at '%1$s': %2$s; start a "
+                      "daemon (libvirtd -d as root) or choose another with "
+                      "-c URI, such as -c qemu:///session"),
+                    uri != NULL ? uri : _("the default URI"), vp_virt_reason());
+        return NULL;
+    }
+    VpVirt *virt = g_new0(VpVirt, 1);
+    virt->conn = conn;
+    virt->uri = g_strdup(uri);
+    char *actual = virConnectGetURI(conn);
+    virt->actual_uri = g_strdup(actual != NULL ? actual : uri);
+    free(actual);
+    return virt;
+}
+
+void
+vp_virt_free(VpVirt *virt)
+{
+    if (virt == NULL) {
+        return;
+    }
+    if (virt->conn != NULL) {
+        virConnectClose(virt->conn);
+    }
+    g_free(virt->uri);
+    g_free(virt->actual_uri);
+    g_free(virt);
+}
+
+const char *
+vp_virt_uri(VpVirt *virt)
+{
+    return virt->actual_uri;
+}
+
+gboolean
+vp_virt_is_session(VpVirt *virt)
+{
+    return virt->actual_uri != NULL && strstr(virt->actual_uri, "/session") != NULL;
+}
+
+gboolean
+vp_virt_ensure_alive(VpVirt *virt, guint timeout_ms, GError **error)
+{
+    if (virConnectIsAlive(virt->conn) == 1) {
+        return TRUE;
+    }
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    do {
+        virConnectPtr conn = vp_virt_open(virt->uri);
+        if (conn != NULL) {
+            virConnectClose(virt->conn);
+            virt->conn = conn;
+            return TRUE;
+        }
+        g_usleep(200 * 1000);
+    } while (g_get_monotonic_time() < deadline);
+    g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
+                _("lost the connection to '%1$s' and could not reconnect"),
+                virt->actual_uri);
+    return FALSE;
+}
+
+gboolean
+vp_virt_is_local(VpVirt *virt)
+{
+    /* Reads everything through libvirt as on a remote host: for checking
+     * the stream paths, and for hosts whose files are not readable here. */
+    if (g_getenv("VIRT_PROVISION_STREAMS_ONLY") != NULL) {
+        return FALSE;
+    }
+    g_autoptr(GUri) uri = g_uri_parse(virt->actual_uri, G_URI_FLAGS_NONE, NULL);
+    const char *host = uri != NULL ? g_uri_get_host(uri) : NULL;
+    return uri != NULL && (host == NULL || host[0] == '\0');
+}

@@ -1,0 +1,49 @@
+/* Private to src/libvirt/: the connection object and the helpers every
+ * file of this layer shares.  Nothing outside this folder includes it. */
+#pragma once
+
+#include <glib.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "virt.h"
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(virStoragePool, virStoragePoolFree)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(virStorageVol, virStorageVolFree)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(virDomain, virDomainFree)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(virNetwork, virNetworkFree)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(virStream, virStreamFree)
+
+/* One stream message carries at most 262120 bytes of payload
+ * (VIR_NET_MESSAGE_LEGACY_PAYLOAD_MAX); fewer, fuller messages mean fewer
+ * round trips. */
+#define VP_STREAM_CHUNK (256 * 1024 - 4096)
+
+struct VpVirt {
+    virConnectPtr conn;
+    char *uri;        /* as asked for (may be NULL: default) */
+    char *actual_uri; /* as connected */
+};
+
+/* The last libvirt error of this thread as one line of text (libvirt
+ * passes on multi-line messages of its helpers).  Valid until the next
+ * call. */
+const char *vp_virt_reason(void);
+
+/* The last libvirt error's code (virErrorNumber), VIR_ERR_OK when none. */
+int vp_virt_code(void);
+
+/* Sets ERROR to VP_ERROR_FAILED "FORMAT...: libvirt's reason" and returns
+ * FALSE, so a call site reads `return vp_virt_fail(error, ...)`. */
+gboolean vp_virt_fail(GError **error, const char *format, ...)
+    G_GNUC_PRINTF(2, 3);
+
+/* Look-ups that fail with a message naming the object (and, for a missing
+ * pool, how to list the pools).  The caller frees the result. */
+virStoragePoolPtr vp_virt_pool(VpVirt *virt, const char *name, GError **error);
+/* REFRESH first refreshes the pool: files may have appeared behind
+ * libvirt's back. */
+virStorageVolPtr vp_virt_volume(VpVirt *virt, const char *pool_name,
+                                const char *name, gboolean refresh,
+                                GError **error);
+virDomainPtr vp_virt_domain(VpVirt *virt, const char *name, GError **error);

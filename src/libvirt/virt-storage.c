@@ -1,0 +1,281 @@
+/* Storage pools and volumes. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib/gi18n.h>
+
+#include "error.h"
+#include "virt-private.h"
+#include "domain-xml.h"
+
+/* ---- pools ------------------------------------------------------------ */
+
+void
+vp_pool_info_clear(VpPoolInfo *info)
+{
+    g_free(info->type);
+    g_free(info->path);
+    *info = (VpPoolInfo){ 0 };
+}
+
+virStoragePoolPtr
+vp_virt_pool(VpVirt *virt, const char *name, GError **error)
+{
+    virStoragePoolPtr pool = virStoragePoolLookupByName(virt->conn, name);
+    if (pool == NULL) {
+        if (vp_virt_code() == VIR_ERR_NO_STORAGE_POOL) {
+            g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
+                        _("storage pool '%1$s' does not exist; list pools "
+                          "with virsh pool-list --all"), name);
+            return NULL;
+        }
+        vp_virt_fail(error, _("cannot look up storage pool '%1$s'"), name);
+    }
+    return pool;
+}
+
+gboolean
+vp_virt_pool_info(VpVirt *virt, const char *name, VpPoolInfo *info,
+                  GError **error)
+{
+    *info = (VpPoolInfo){ 0 };
+    g_autoptr(virStoragePool) pool = virStoragePoolLookupByName(virt->conn, name);
+    if (pool == NULL) {
+        if (vp_virt_code() == VIR_ERR_NO_STORAGE_POOL) {
+            return TRUE;
+        }
+        return vp_virt_fail(error, _("cannot look up storage pool '%1$s'"), name);
+    }
+    info->exists = TRUE;
+    info->active = virStoragePoolIsActive(pool) == 1;
+    char *xml = virStoragePoolGetXMLDesc(pool, 0);
+    if (xml == NULL) {
+        return vp_virt_fail(error, _("cannot read storage pool '%1$s'"), name);
+    }
+    gboolean ok = vp_pool_xml_parse(xml, &info->type, &info->path, error);
+    free(xml);
+    virStoragePoolInfo pinfo;
+    if (ok && info->active && virStoragePoolGetInfo(pool, &pinfo) == 0) {
+        info->available = pinfo.available;
+    }
+    return ok;
+}
+
+gboolean
+vp_virt_pool_create_dir(VpVirt *virt, const char *name, const char *path,
+                        GError **error)
+{
+    g_autofree char *xml = vp_pool_dir_xml_build(name, path);
+    g_autoptr(virStoragePool) pool = virStoragePoolDefineXML(virt->conn, xml, 0);
+
+    if (pool == NULL) {
+        return vp_virt_fail(error, _("cannot define storage pool '%1$s'"), name);
+    }
+    if (virStoragePoolBuild(pool, 0) < 0 || virStoragePoolCreate(pool, 0) < 0 ||
+        virStoragePoolSetAutostart(pool, 1) < 0) {
+        vp_virt_fail(error, _("cannot start storage pool '%1$s' at '%2$s'"),
+                     name, path);
+        virStoragePoolDestroy(pool);
+        virStoragePoolUndefine(pool);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean
+vp_virt_pool_remove(VpVirt *virt, const char *name, GError **error)
+{
+    g_autoptr(virStoragePool) pool = vp_virt_pool(virt, name, error);
+
+    if (pool == NULL) {
+        return FALSE;
+    }
+    if (virStoragePoolIsActive(pool) == 1 && virStoragePoolDestroy(pool) < 0) {
+        return vp_virt_fail(error, _("cannot stop storage pool '%1$s'"), name);
+    }
+    if (virStoragePoolUndefine(pool) < 0) {
+        return vp_virt_fail(error, _("cannot undefine storage pool '%1$s'"), name);
+    }
+    return TRUE;
+}
+
+/* ---- volumes ---------------------------------------------------------- */
+
+void
+vp_volume_info_clear(VpVolumeInfo *info)
+{
+    g_free(info->path);
+    g_free(info->format);
+    *info = (VpVolumeInfo){ 0 };
+}
+
+virStorageVolPtr
+vp_virt_volume(VpVirt *virt, const char *pool_name, const char *name,
+               gboolean refresh, GError **error)
+{
+    g_autoptr(virStoragePool) pool = vp_virt_pool(virt, pool_name, error);
+
+    if (pool == NULL) {
+        return NULL;
+    }
+    /* Files may have appeared in the pool behind libvirt's back. */
+    if (refresh && virStoragePoolRefresh(pool, 0) < 0) {
+        vp_virt_fail(error, _("cannot refresh storage pool '%1$s'"), pool_name);
+        return NULL;
+    }
+    virStorageVolPtr vol = virStorageVolLookupByName(pool, name);
+    if (vol == NULL) {
+        vp_virt_fail(error, _("cannot find volume '%1$s' in pool '%2$s'"), name,
+                     pool_name);
+    }
+    return vol;
+}
+
+gboolean
+vp_virt_volume_exists(VpVirt *virt, const char *pool_name, const char *name,
+                      gboolean *exists, GError **error)
+{
+    g_autoptr(virStoragePool) pool = vp_virt_pool(virt, pool_name, error);
+
+    if (pool == NULL) {
+        return FALSE;
+    }
+    /* No pool refresh: it probes every image in the pool, which costs a
+     * CI lab's big pools dearly.  A file libvirt does not know yet makes the
+     * volume creation fail instead, before anything is written. */
+    g_autoptr(virStorageVol) vol = virStorageVolLookupByName(pool, name);
+    if (vol == NULL && vp_virt_code() != VIR_ERR_NO_STORAGE_VOL) {
+        return vp_virt_fail(error, _("cannot look up volume '%1$s'"), name);
+    }
+    *exists = vol != NULL;
+    return TRUE;
+}
+
+char *
+vp_virt_volume_create(VpVirt *virt, const char *pool_name, const char *name,
+                      guint64 capacity, GError **error)
+{
+    g_autoptr(virStoragePool) pool = vp_virt_pool(virt, pool_name, error);
+    g_autofree char *xml = vp_volume_xml_build(name, capacity);
+
+    if (pool == NULL) {
+        return NULL;
+    }
+    g_autoptr(virStorageVol) vol = virStorageVolCreateXML(pool, xml, 0);
+    if (vol == NULL) {
+        vp_virt_fail(error, _("cannot create volume '%1$s' in pool '%2$s'"),
+                     name, pool_name);
+        return NULL;
+    }
+    char *path = virStorageVolGetPath(vol);
+    char *result = g_strdup(path);
+    free(path);
+    return result;
+}
+
+gboolean
+vp_virt_volume_delete(VpVirt *virt, const char *pool_name, const char *name,
+                      GError **error)
+{
+    g_autoptr(virStorageVol) vol = vp_virt_volume(virt, pool_name, name, FALSE,
+                                                  error);
+
+    if (vol == NULL) {
+        return FALSE;
+    }
+    if (virStorageVolDelete(vol, 0) < 0) {
+        return vp_virt_fail(error, _("cannot delete volume '%1$s'"), name);
+    }
+    return TRUE;
+}
+
+gboolean
+vp_virt_volume_info(VpVirt *virt, const char *pool_name, const char *name,
+                    gboolean refresh, VpVolumeInfo *info, GError **error)
+{
+    g_autoptr(virStorageVol) vol = vp_virt_volume(virt, pool_name, name, refresh,
+                                                  error);
+    virStorageVolInfo vinfo;
+
+    *info = (VpVolumeInfo){ 0 };
+    if (vol == NULL) {
+        return FALSE;
+    }
+    if (virStorageVolGetInfoFlags(vol, &vinfo, VIR_STORAGE_VOL_GET_PHYSICAL) < 0) {
+        return vp_virt_fail(error, _("cannot read volume '%1$s'"), name);
+    }
+    info->capacity = vinfo.capacity;
+    info->physical = vinfo.allocation; /* with GET_PHYSICAL: the file length */
+    if (virStorageVolGetInfo(vol, &vinfo) == 0) {
+        info->allocation = vinfo.allocation;
+    }
+    char *xml = virStorageVolGetXMLDesc(vol, 0);
+    if (xml == NULL) {
+        return vp_virt_fail(error, _("cannot read volume '%1$s'"), name);
+    }
+    gboolean ok = vp_volume_xml_parse(xml, &info->path, &info->format, error);
+    free(xml);
+    return ok;
+}
+
+void
+vp_volume_ref_clear(VpVolumeRef *ref)
+{
+    g_free(ref->pool);
+    g_free(ref->name);
+    g_free(ref->path);
+    g_free(ref->format);
+    *ref = (VpVolumeRef){ 0 };
+}
+
+static gboolean
+vp_virt_fill_ref(virStorageVolPtr vol, VpVolumeRef *ref, GError **error)
+{
+    g_autoptr(virStoragePool) pool = virStoragePoolLookupByVolume(vol);
+    virStorageVolInfo info;
+    char *xml = virStorageVolGetXMLDesc(vol, 0);
+
+    if (pool == NULL || xml == NULL || virStorageVolGetInfo(vol, &info) < 0) {
+        free(xml);
+        return vp_virt_fail(error, _("cannot read volume '%1$s'"),
+                            virStorageVolGetName(vol));
+    }
+    ref->pool = g_strdup(virStoragePoolGetName(pool));
+    ref->name = g_strdup(virStorageVolGetName(vol));
+    ref->capacity = info.capacity;
+    ref->physical = info.allocation;
+    if (virStorageVolGetInfoFlags(vol, &info, VIR_STORAGE_VOL_GET_PHYSICAL) == 0) {
+        ref->physical = info.allocation;
+    }
+    gboolean ok = vp_volume_xml_parse(xml, &ref->path, &ref->format, error);
+    free(xml);
+    return ok;
+}
+
+gboolean
+vp_virt_volume_by_path(VpVirt *virt, const char *path, VpVolumeRef *ref,
+                       gboolean *found, GError **error)
+{
+    g_autoptr(virStorageVol) vol = virStorageVolLookupByPath(virt->conn, path);
+
+    *ref = (VpVolumeRef){ 0 };
+    *found = vol != NULL;
+    if (vol == NULL) {
+        if (vp_virt_code() == VIR_ERR_NO_STORAGE_VOL) {
+            return TRUE;
+        }
+        return vp_virt_fail(error, _("cannot look up the volume at '%1$s'"), path);
+    }
+    return vp_virt_fill_ref(vol, ref, error);
+}
+
+gboolean
+vp_virt_volume_by_name(VpVirt *virt, const char *pool, const char *name,
+                       VpVolumeRef *ref, GError **error)
+{
+    g_autoptr(virStorageVol) vol = vp_virt_volume(virt, pool, name, TRUE, error);
+
+    *ref = (VpVolumeRef){ 0 };
+    return vol != NULL && vp_virt_fill_ref(vol, ref, error);
+}
