@@ -71,7 +71,8 @@ char *vp_volume_xml_build(const char *name, guint64 capacity);
 char *vp_pool_dir_xml_build(const char *name, const char *path);
 
 /* From domain capabilities XML: the canonical machine name and the
- * emulator path.  FALSE when the document lacks them. */
+ * emulator path, each NULL when the document lacks it (caller frees).
+ * FALSE only when XML does not parse. */
 gboolean vp_domcaps_parse(const char *xml, char **machine, char **emulator,
                           GError **error);
 

@@ -235,7 +235,10 @@ vp_feature_table(guint8 *p)
                          sizeof(features));
 }
 
-guint8 *
+/* The header cluster's used bytes (LAYOUT->header_bytes of them) in a new
+ * buffer: header, extensions and backing file name.  Byte order is
+ * converted here, where the bytes are made, and nowhere else. */
+static guint8 *
 vp_qcow2_build_header(const VpQcow2Layout *layout)
 {
     const VpImageOptions *o = &layout->opts;

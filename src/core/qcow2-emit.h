@@ -32,7 +32,3 @@ gboolean vp_image_emit(const VpQcow2Layout *layout, VpSink *sink,
 gboolean vp_image_emit_from(const VpQcow2Layout *layout, VpSink *sink,
                             VpSource *src, const VpCancel *cancel,
                             GError **error);
-
-/* The header cluster's used bytes (LAYOUT->header_bytes of them) in a new
- * buffer: header, extensions and backing file name.  Exposed for tests. */
-guint8 *vp_qcow2_build_header(const VpQcow2Layout *layout);

@@ -38,14 +38,6 @@ vp_xml_attr(xmlNodePtr node, const char *name, const char *value)
     }
 }
 
-void
-vp_xml_attr_u64(xmlNodePtr node, const char *name, guint64 value)
-{
-    char text[32];
-    g_snprintf(text, sizeof(text), "%" G_GUINT64_FORMAT, value);
-    vp_xml_attr(node, name, text);
-}
-
 char *
 vp_xml_to_string_node(xmlNodePtr node)
 {

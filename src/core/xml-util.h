@@ -19,7 +19,6 @@ xmlDocPtr vp_xml_new_doc(const char *name, xmlNodePtr *root);
 xmlNodePtr vp_xml_child(xmlNodePtr parent, const char *name, const char *text);
 /* Sets attribute NAME to VALUE (escaped); a NULL VALUE sets nothing. */
 void vp_xml_attr(xmlNodePtr node, const char *name, const char *value);
-void vp_xml_attr_u64(xmlNodePtr node, const char *name, guint64 value);
 
 /* NODE (and its children) as text, indented.  Caller frees. */
 char *vp_xml_to_string_node(xmlNodePtr node);

@@ -42,8 +42,9 @@ gboolean vp_virt_pool_info(VpVirt *virt, const char *pool, VpPoolInfo *info,
 /* Defines, builds, starts and marks autostart a directory pool. */
 gboolean vp_virt_pool_create_dir(VpVirt *virt, const char *pool,
                                  const char *path, GError **error);
-/* Undo of vp_virt_pool_create_dir: stops and undefines (keeps the
- * directory only if it holds files). */
+/* Undo of vp_virt_pool_create_dir: stops and undefines the pool.  The
+ * directory stays: it may have existed before, and by now it may hold
+ * files that are not this run's. */
 gboolean vp_virt_pool_remove(VpVirt *virt, const char *pool, GError **error);
 
 gboolean vp_virt_volume_exists(VpVirt *virt, const char *pool,
