@@ -65,7 +65,8 @@ vp_cli_fail(GError *error)
 {
     int code = VP_EXIT_FAILED;
 
-    if (error->domain == G_OPTION_ERROR ||
+    vp_cli_name_option(error);
+    if (error->domain == G_OPTION_ERROR || error->domain == VP_OPTION_ERROR ||
         (error->domain == VP_ERROR && error->code == VP_ERROR_INVALID)) {
         code = VP_EXIT_USAGE;
     } else if (error->domain == VP_ERROR && error->code == VP_ERROR_CANCELLED) {

@@ -56,6 +56,15 @@ gboolean vp_cli_parse(const VpCommand *cmd, int *argc, char ***argv,
  * ownership of ERROR. */
 int vp_cli_fail(GError *error);
 
+/* Names the command-line option a VP_OPTION_ERROR is about in ERROR's
+ * message ("--cluster-size: invalid cluster size 3000 ..."); other errors
+ * are left as they are.  vp_cli_fail calls it. */
+void vp_cli_name_option(GError *error);
+
+/* Adds "use --force to replace it" to a VP_ERROR_EXISTS about the file
+ * PATH (not a directory), for the commands that have --force. */
+void vp_cli_hint_force(GError *error, const char *path);
+
 /* Prints ROOT as the single JSON document on stdout.  Takes ownership. */
 void vp_cli_print_json(JsonNode *root);
 

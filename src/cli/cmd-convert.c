@@ -111,6 +111,7 @@ vp_cmd_convert_file(const VpCommand *cmd, int argc, char **argv)
                                 vp_cli_progress(_("copying")));
     if (sink == NULL || !vp_image_emit_from(&layout, sink, src, vp_interrupt_cancel(),
                                             &error)) {
+        vp_cli_hint_force(error, dst_path);
         return vp_cli_fail(g_steal_pointer(&error));
     }
     struct stat st;

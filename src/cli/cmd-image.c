@@ -102,6 +102,7 @@ vp_cmd_image(const VpCommand *cmd, int argc, char **argv)
     sink = vp_progress_sink_new(sink, layout.file_length,
                                 vp_cli_progress(_("writing")));
     if (sink == NULL || !vp_image_emit(&layout, sink, vp_interrupt_cancel(), &error)) {
+        vp_cli_hint_force(error, path);
         return vp_cli_fail(g_steal_pointer(&error));
     }
 

@@ -20,3 +20,24 @@ typedef enum {
 } VpErrorCode;
 
 GQuark vp_error_quark(void);
+
+/* Invalid image options, by the option concerned.  The core does not know
+ * how a front end spells an option (--cluster-size on the command line, a
+ * key in a lab manifest), so its messages speak of the thing ("cluster
+ * size", "compat 1.1") and the front end names its own spelling from the
+ * code.  Always bad input: exit 2, nothing touched. */
+#define VP_OPTION_ERROR (vp_option_error_quark())
+
+typedef enum {
+    VP_OPTION_ERROR_SIZE,
+    VP_OPTION_ERROR_FORMAT,
+    VP_OPTION_ERROR_PREALLOCATION,
+    VP_OPTION_ERROR_CLUSTER_SIZE,
+    VP_OPTION_ERROR_COMPAT,
+    VP_OPTION_ERROR_REFCOUNT_BITS,
+    VP_OPTION_ERROR_EXTENDED_L2,
+    VP_OPTION_ERROR_BACKING,
+    VP_OPTION_ERROR_BACKING_FORMAT,
+} VpOptionErrorCode;
+
+GQuark vp_option_error_quark(void);

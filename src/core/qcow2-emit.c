@@ -469,8 +469,9 @@ vp_image_emit_from(const VpQcow2Layout *layout, VpSink *sink, VpSource *src,
     /* Without preallocation there is no data area to copy into. */
     if (src != NULL && layout->opts.format == VP_FORMAT_QCOW2 &&
         layout->opts.preallocation == VP_PREALLOC_OFF) {
-        g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
-                            _("a copy is written preallocated: use --preallocation "
+        g_set_error_literal(error, VP_OPTION_ERROR,
+                            VP_OPTION_ERROR_PREALLOCATION,
+                            _("a copy is written preallocated: use preallocation "
                               "metadata, falloc or full"));
         return FALSE;
     }

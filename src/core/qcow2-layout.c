@@ -49,67 +49,79 @@ vp_qcow2_validate_options(const VpImageOptions *opts, GError **error)
 
     if (cs < (1u << VP_QCOW2_MIN_CLUSTER_BITS) ||
         cs > (1u << VP_QCOW2_MAX_CLUSTER_BITS) || (cs & (cs - 1)) != 0) {
-        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                    _("invalid --cluster-size %1$u: use a power of two from "
+        g_set_error(error, VP_OPTION_ERROR, VP_OPTION_ERROR_CLUSTER_SIZE,
+                    _("invalid cluster size %1$u: use a power of two from "
                       "512 bytes to 2M, such as 64K"),
                     cs);
         return FALSE;
     }
     if (opts->version != 2 && opts->version != 3) {
-        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                    _("invalid qcow2 version %1$u: use --compat 0.10 or 1.1"),
+        g_set_error(error, VP_OPTION_ERROR, VP_OPTION_ERROR_COMPAT,
+                    _("invalid qcow2 version %1$u: use compat 0.10 or 1.1"),
                     opts->version);
         return FALSE;
     }
     guint32 rb = opts->refcount_bits;
     if (rb == 0 || rb > 64 || (rb & (rb - 1)) != 0) {
-        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                    _("invalid --refcount-bits %1$u: use a power of two from "
+        g_set_error(error, VP_OPTION_ERROR, VP_OPTION_ERROR_REFCOUNT_BITS,
+                    _("invalid refcount width %1$u: use a power of two from "
                       "1 to 64"),
                     rb);
         return FALSE;
     }
     if (opts->version < 3) {
-        const char *what = NULL;
+        /* One whole sentence per feature, for translators; each is
+         * reported against the compat level, the thing to change. */
+        const char *message = NULL;
         if (rb != 16) {
-            what = "--refcount-bits";
+            message = _("refcount widths other than 16 need qcow2 version 3; "
+                        "use compat 1.1 instead of 0.10");
         } else if (opts->lazy_refcounts) {
-            what = "--lazy-refcounts";
+            message = _("lazy refcounts need qcow2 version 3; use compat 1.1 "
+                        "instead of 0.10");
         } else if (opts->extended_l2) {
-            what = "--extended-l2";
+            message = _("extended L2 entries need qcow2 version 3; use compat "
+                        "1.1 instead of 0.10");
         } else if (opts->zero_flag) {
-            what = "zero clusters";
+            message = _("zero clusters need qcow2 version 3; use compat 1.1 "
+                        "instead of 0.10");
         }
-        if (what != NULL) {
-            g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                        _("%1$s needs qcow2 version 3; use --compat 1.1 "
-                          "instead of --compat 0.10"),
-                        what);
+        if (message != NULL) {
+            g_set_error_literal(error, VP_OPTION_ERROR, VP_OPTION_ERROR_COMPAT,
+                                message);
             return FALSE;
         }
     }
     if (opts->extended_l2 && cs < VP_QCOW2_MIN_EXTENDED_L2_CLUSTER) {
-        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                    _("--extended-l2 needs clusters of at least 16K, not %1$u "
-                      "bytes; use --cluster-size 16K or larger"),
+        g_set_error(error, VP_OPTION_ERROR, VP_OPTION_ERROR_EXTENDED_L2,
+                    _("extended L2 entries need clusters of at least 16K, not "
+                      "%1$u bytes; use a cluster size of 16K or larger"),
                     cs);
         return FALSE;
     }
     if ((opts->backing_file == NULL) != (opts->backing_format == NULL)) {
-        g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
-                            _("--backing and --backing-format go together: "
-                              "the backing file's format is never guessed"));
+        g_set_error_literal(error, VP_OPTION_ERROR,
+                            opts->backing_file != NULL
+                                ? VP_OPTION_ERROR_BACKING_FORMAT
+                                : VP_OPTION_ERROR_BACKING,
+                            opts->backing_file != NULL
+                                ? _("a backing file needs its format stated: "
+                                    "it is never guessed")
+                                : _("a backing format needs a backing file"));
         return FALSE;
     }
     if (opts->backing_file != NULL) {
         if (opts->backing_file[0] == '\0' || opts->backing_format[0] == '\0') {
-            g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
-                                _("--backing and --backing-format must not be "
-                                  "empty"));
+            g_set_error_literal(error, VP_OPTION_ERROR,
+                                opts->backing_file[0] == '\0'
+                                    ? VP_OPTION_ERROR_BACKING
+                                    : VP_OPTION_ERROR_BACKING_FORMAT,
+                                _("the backing file and its format must not "
+                                  "be empty"));
             return FALSE;
         }
         if (strlen(opts->backing_file) > VP_QCOW2_MAX_BACKING_NAME) {
-            g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+            g_set_error(error, VP_OPTION_ERROR, VP_OPTION_ERROR_BACKING,
                         _("backing file name is longer than %1$u bytes"),
                         VP_QCOW2_MAX_BACKING_NAME);
             return FALSE;
@@ -117,10 +129,10 @@ vp_qcow2_validate_options(const VpImageOptions *opts, GError **error)
         /* A preallocated cluster hides the backing file unless its
          * subclusters stay unallocated: qemu's rule. */
         if (opts->preallocation != VP_PREALLOC_OFF && !opts->extended_l2) {
-            g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                        _("--preallocation %1$s with a backing file would "
-                          "hide the backing file's data; add --extended-l2 "
-                          "or use --preallocation off"),
+            g_set_error(error, VP_OPTION_ERROR, VP_OPTION_ERROR_PREALLOCATION,
+                        _("preallocation %1$s with a backing file would hide "
+                          "the backing file's data; add extended L2 entries "
+                          "or use preallocation off"),
                         vp_preallocation_to_string(opts->preallocation));
             return FALSE;
         }
@@ -144,15 +156,16 @@ vp_raw_layout(const VpImageOptions *opts, VpQcow2Layout *layout,
               GError **error)
 {
     if (opts->backing_file != NULL) {
-        g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
+        g_set_error_literal(error, VP_OPTION_ERROR, VP_OPTION_ERROR_FORMAT,
                             _("a raw image cannot have a backing file; use "
-                              "--format qcow2"));
+                              "format qcow2"));
         return FALSE;
     }
     if (opts->preallocation == VP_PREALLOC_METADATA) {
-        g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
+        g_set_error_literal(error, VP_OPTION_ERROR,
+                            VP_OPTION_ERROR_PREALLOCATION,
                             _("a raw image has no metadata to preallocate; "
-                              "use --preallocation off, falloc or full"));
+                              "use preallocation off, falloc or full"));
         return FALSE;
     }
     layout->data_offset = 0;
@@ -168,8 +181,8 @@ vp_qcow2_layout_compute(const VpImageOptions *opts, VpQcow2Layout *layout,
 
     /* qemu-img rounds every size up to a whole sector. */
     if (opts->size > G_MAXUINT64 - (VP_SECTOR_SIZE - 1)) {
-        g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
-                            _("--size is too large: the limit is 16 EiB"));
+        g_set_error_literal(error, VP_OPTION_ERROR, VP_OPTION_ERROR_SIZE,
+                            _("the size is too large: the limit is 16 EiB"));
         return FALSE;
     }
     layout->virtual_size = (opts->size + VP_SECTOR_SIZE - 1) &
@@ -193,10 +206,10 @@ vp_qcow2_layout_compute(const VpImageOptions *opts, VpQcow2Layout *layout,
     if (layout->virtual_size > max) {
         g_autofree char *size_text = vp_size_format(layout->virtual_size);
         g_autofree char *max_text = vp_size_format(max);
-        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                    _("--size %1$s is more than %2$s, the most qcow2 can "
-                      "address with %3$u-byte clusters; use a larger "
-                      "--cluster-size"),
+        g_set_error(error, VP_OPTION_ERROR, VP_OPTION_ERROR_SIZE,
+                    _("size %1$s is more than %2$s, the most qcow2 can "
+                      "address with %3$u-byte clusters; use larger "
+                      "clusters"),
                     size_text, max_text, opts->cluster_size);
         return FALSE;
     }
@@ -212,10 +225,10 @@ vp_qcow2_layout_compute(const VpImageOptions *opts, VpQcow2Layout *layout,
         layout->header_bytes += strlen(opts->backing_file);
     }
     if (layout->header_bytes > cs) {
-        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+        g_set_error(error, VP_OPTION_ERROR, VP_OPTION_ERROR_CLUSTER_SIZE,
                     _("the header and backing file name need %1$" PRIu64
-                      " bytes, more than one %2$u-byte cluster; use a larger "
-                      "--cluster-size or a shorter backing file name"),
+                      " bytes, more than one %2$u-byte cluster; use larger "
+                      "clusters or a shorter backing file name"),
                     layout->header_bytes, opts->cluster_size);
         return FALSE;
     }
@@ -258,10 +271,10 @@ vp_qcow2_layout_compute(const VpImageOptions *opts, VpQcow2Layout *layout,
         gap = gap_new;
     }
     if (rt * cs > VP_QCOW2_MAX_REFTABLE_BYTES) {
-        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+        g_set_error(error, VP_OPTION_ERROR, VP_OPTION_ERROR_CLUSTER_SIZE,
                     _("the image needs a refcount table of %1$" PRIu64
-                      " bytes, more than qemu's limit of 8 MiB; use a larger "
-                      "--cluster-size or fewer --refcount-bits"),
+                      " bytes, more than qemu's limit of 8 MiB; use larger "
+                      "clusters or narrower refcounts"),
                     rt * cs);
         return FALSE;
     }
@@ -279,9 +292,9 @@ vp_qcow2_layout_compute(const VpImageOptions *opts, VpQcow2Layout *layout,
     layout->l2_offset = layout->l1_offset + layout->l1_clusters * cs;
     layout->data_offset = (layout->meta_clusters + gap) * cs;
     if (layout->used_clusters > VP_QCOW2_MAX_HOST_OFFSET / cs) {
-        g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
+        g_set_error_literal(error, VP_OPTION_ERROR, VP_OPTION_ERROR_SIZE,
                             _("the image would pass qcow2's 64 PiB limit on "
-                              "host offsets; use a smaller --size"));
+                              "host offsets; use a smaller size"));
         return FALSE;
     }
     if (prealloc) {

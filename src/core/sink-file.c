@@ -45,7 +45,7 @@ vp_file_sink_set_errno(VpFileSink *s, int err, GError **error)
         g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err),
                     _("'%1$s' would be larger than its file system allows "
                       "(%2$s); use a file system that takes larger files, "
-                      "such as XFS, or --preallocation off"),
+                      "such as XFS, or no preallocation"),
                     s->path, g_strerror(err));
     } else {
         g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err),
@@ -236,7 +236,7 @@ fail:
     if (errno == EEXIST) {
         g_set_error(error, VP_ERROR, VP_ERROR_EXISTS,
                     _("'%1$s' appeared while it was being written; it was "
-                      "left alone (use --force to replace it)"),
+                      "left alone"),
                     s->path);
     } else {
         vp_file_sink_set_errno(s, errno, error);
@@ -321,7 +321,7 @@ vp_file_sink_check_target(VpFileSink *s, GError **error)
     }
     if (!s->replace) {
         g_set_error(error, VP_ERROR, VP_ERROR_EXISTS,
-                    _("'%1$s' already exists; use --force to replace it"),
+                    _("'%1$s' already exists"),
                     s->path);
         return FALSE;
     }

@@ -83,38 +83,6 @@ vp_virt_domain_redefine(VpVirt *virt, const char *xml, GError **error)
     return TRUE;
 }
 
-gboolean
-vp_virt_domain_attach_live(VpVirt *virt, const char *name,
-                           const char *device_xml, GError **error)
-{
-    g_autoptr(virDomain) dom = vp_virt_domain(virt, name, error);
-
-    if (dom == NULL) {
-        return FALSE;
-    }
-    if (virDomainAttachDeviceFlags(dom, device_xml, VIR_DOMAIN_AFFECT_LIVE) < 0) {
-        return vp_virt_fail(error, _("cannot hot-plug the disk into domain '%1$s'"),
-                            name);
-    }
-    return TRUE;
-}
-
-gboolean
-vp_virt_domain_detach_live(VpVirt *virt, const char *name,
-                           const char *device_xml, GError **error)
-{
-    g_autoptr(virDomain) dom = vp_virt_domain(virt, name, error);
-
-    if (dom == NULL) {
-        return FALSE;
-    }
-    if (virDomainDetachDeviceFlags(dom, device_xml, VIR_DOMAIN_AFFECT_LIVE) < 0) {
-        return vp_virt_fail(error, _("cannot unplug the disk from domain '%1$s'"),
-                            name);
-    }
-    return TRUE;
-}
-
 char *
 vp_virt_domain_define(VpVirt *virt, const char *xml, GError **error)
 {
@@ -136,63 +104,114 @@ vp_virt_domain_define(VpVirt *virt, const char *xml, GError **error)
     return g_strdup(uuid);
 }
 
-gboolean
-vp_virt_domain_undefine(VpVirt *virt, const char *name, GError **error)
+/* The operations on an existing domain that are "look it up by name, do
+ * one call, say what failed": one table of calls and messages instead of a
+ * copy of the look-up per operation. */
+typedef enum {
+    VP_DOMAIN_ATTACH_LIVE,
+    VP_DOMAIN_DETACH_LIVE,
+    VP_DOMAIN_UNDEFINE,
+    VP_DOMAIN_START,
+    VP_DOMAIN_DESTROY,
+    VP_DOMAIN_AUTOSTART_ON,
+    VP_DOMAIN_AUTOSTART_OFF,
+} VpDomainCall;
+
+static gboolean
+vp_virt_domain_call(VpVirt *virt, const char *name, VpDomainCall call,
+                    const char *device_xml, GError **error)
 {
     g_autoptr(virDomain) dom = vp_virt_domain(virt, name, error);
 
     if (dom == NULL) {
         return FALSE;
     }
-    if (virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
-                                    VIR_DOMAIN_UNDEFINE_NVRAM) < 0) {
-        return vp_virt_fail(error, _("cannot undefine domain '%1$s'"), name);
+    switch (call) {
+    case VP_DOMAIN_ATTACH_LIVE:
+        if (virDomainAttachDeviceFlags(dom, device_xml,
+                                       VIR_DOMAIN_AFFECT_LIVE) < 0) {
+            return vp_virt_fail(error, _("cannot hot-plug the disk into "
+                                         "domain '%1$s'"), name);
+        }
+        break;
+    case VP_DOMAIN_DETACH_LIVE:
+        if (virDomainDetachDeviceFlags(dom, device_xml,
+                                       VIR_DOMAIN_AFFECT_LIVE) < 0) {
+            return vp_virt_fail(error, _("cannot unplug the disk from domain "
+                                         "'%1$s'"), name);
+        }
+        break;
+    case VP_DOMAIN_UNDEFINE:
+        /* A guest this tool defined has neither, but an undo must not fail
+         * because libvirt refuses to drop state it would otherwise keep. */
+        if (virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
+                                        VIR_DOMAIN_UNDEFINE_NVRAM) < 0) {
+            return vp_virt_fail(error, _("cannot undefine domain '%1$s'"), name);
+        }
+        break;
+    case VP_DOMAIN_START:
+        if (virDomainCreate(dom) < 0) {
+            return vp_virt_fail(error, _("cannot start domain '%1$s'"), name);
+        }
+        break;
+    case VP_DOMAIN_DESTROY:
+        if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0) {
+            return vp_virt_fail(error, _("cannot stop domain '%1$s'"), name);
+        }
+        break;
+    case VP_DOMAIN_AUTOSTART_ON:
+    case VP_DOMAIN_AUTOSTART_OFF:
+        if (virDomainSetAutostart(dom, call == VP_DOMAIN_AUTOSTART_ON) < 0) {
+            return vp_virt_fail(error, _("cannot set autostart of domain "
+                                         "'%1$s'"), name);
+        }
+        break;
     }
     return TRUE;
+}
+
+gboolean
+vp_virt_domain_attach_live(VpVirt *virt, const char *name,
+                           const char *device_xml, GError **error)
+{
+    return vp_virt_domain_call(virt, name, VP_DOMAIN_ATTACH_LIVE, device_xml,
+                               error);
+}
+
+gboolean
+vp_virt_domain_detach_live(VpVirt *virt, const char *name,
+                           const char *device_xml, GError **error)
+{
+    return vp_virt_domain_call(virt, name, VP_DOMAIN_DETACH_LIVE, device_xml,
+                               error);
+}
+
+gboolean
+vp_virt_domain_undefine(VpVirt *virt, const char *name, GError **error)
+{
+    return vp_virt_domain_call(virt, name, VP_DOMAIN_UNDEFINE, NULL, error);
 }
 
 gboolean
 vp_virt_domain_start(VpVirt *virt, const char *name, GError **error)
 {
-    g_autoptr(virDomain) dom = vp_virt_domain(virt, name, error);
-
-    if (dom == NULL) {
-        return FALSE;
-    }
-    if (virDomainCreate(dom) < 0) {
-        return vp_virt_fail(error, _("cannot start domain '%1$s'"), name);
-    }
-    return TRUE;
+    return vp_virt_domain_call(virt, name, VP_DOMAIN_START, NULL, error);
 }
 
 gboolean
 vp_virt_domain_destroy(VpVirt *virt, const char *name, GError **error)
 {
-    g_autoptr(virDomain) dom = vp_virt_domain(virt, name, error);
-
-    if (dom == NULL) {
-        return FALSE;
-    }
-    if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0) {
-        return vp_virt_fail(error, _("cannot stop domain '%1$s'"), name);
-    }
-    return TRUE;
+    return vp_virt_domain_call(virt, name, VP_DOMAIN_DESTROY, NULL, error);
 }
 
 gboolean
 vp_virt_domain_set_autostart(VpVirt *virt, const char *name,
                              gboolean autostart, GError **error)
 {
-    g_autoptr(virDomain) dom = vp_virt_domain(virt, name, error);
-
-    if (dom == NULL) {
-        return FALSE;
-    }
-    if (virDomainSetAutostart(dom, autostart ? 1 : 0) < 0) {
-        return vp_virt_fail(error, _("cannot set autostart of domain '%1$s'"),
-                            name);
-    }
-    return TRUE;
+    return vp_virt_domain_call(virt, name,
+                               autostart ? VP_DOMAIN_AUTOSTART_ON
+                                         : VP_DOMAIN_AUTOSTART_OFF,
+                               NULL, error);
 }
 
 char *

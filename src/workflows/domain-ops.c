@@ -106,9 +106,7 @@ vp_apply_definition(VpVirt *virt, VpDomainOpPlan *plan, xmlDocPtr doc,
         !vp_virt_domain_redefine(virt, new_xml, error)) {
         return FALSE;
     }
-    vp_transaction_push(t, what, vp_undo_redefine,
-                        vp_undo_data(virt, NULL, plan->domain, old_xml),
-                        vp_undo_data_free);
+    vp_workflow_undo(t, what, VP_UNDO_REDEFINE, virt, NULL, plan->domain, old_xml);
     return TRUE;
 }
 
@@ -281,9 +279,7 @@ vp_attach_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
         ok = vp_virt_domain_attach_live(virt, plan->domain, disk_xml, error);
         if (ok) {
             r->live = TRUE;
-            vp_transaction_push(t, what, vp_undo_detach,
-                                vp_undo_data(virt, NULL, plan->domain, disk_xml),
-                                vp_undo_data_free);
+            vp_workflow_undo(t, what, VP_UNDO_DETACH, virt, NULL, plan->domain, disk_xml);
         }
     }
     vp_domain_spec_clear(&disk);

@@ -202,9 +202,7 @@ vp_make_domain(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
         return FALSE;
     }
     r->defined = TRUE;
-    vp_transaction_push(t, what, vp_undo_undefine,
-                        vp_undo_data(virt, NULL, plan->name, NULL),
-                        vp_undo_data_free);
+    vp_workflow_undo(t, what, VP_UNDO_UNDEFINE, virt, NULL, plan->name, NULL);
     if (plan->autostart &&
         !vp_virt_domain_set_autostart(virt, plan->name, TRUE, error)) {
         return FALSE;
@@ -219,9 +217,7 @@ vp_make_domain(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
         r->started = TRUE;
         g_autofree char *running = g_strdup_printf(_("running domain '%1$s'"),
                                                    plan->name);
-        vp_transaction_push(t, running, vp_undo_destroy,
-                            vp_undo_data(virt, NULL, plan->name, NULL),
-                            vp_undo_data_free);
+        vp_workflow_undo(t, running, VP_UNDO_DESTROY, virt, NULL, plan->name, NULL);
     }
     return TRUE;
 }
@@ -306,9 +302,7 @@ vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
                 plan->pool, pool_path);
         ok = vp_virt_pool_create_dir(virt, plan->pool, pool_path, error);
         if (ok) {
-            vp_transaction_push(t, what, vp_undo_pool,
-                                vp_undo_data(virt, plan->pool, NULL, NULL),
-                                vp_undo_data_free);
+            vp_workflow_undo(t, what, VP_UNDO_POOL, virt, plan->pool, NULL, NULL);
         }
     }
     ok = ok && vp_write_volume(virt, plan, r, block, t, error);

@@ -21,25 +21,18 @@ vp_workflow_step(gboolean verbose, const char *format, ...)
     g_printerr("virt-provision: %s\n", text);
 }
 
+/* What an undo step needs: the connection (borrowed: it outlives the
+ * transaction) and copies of the names, which the caller's plan may not
+ * outlive. */
 typedef struct {
-    VpVirt *virt; /* borrowed: outlives the transaction */
+    VpUndoKind kind;
+    VpVirt *virt;
     char *pool;
     char *name;
     char *xml;
 } VpUndoData;
 
-gpointer
-vp_undo_data(VpVirt *virt, const char *pool, const char *name, const char *xml)
-{
-    VpUndoData *u = g_new0(VpUndoData, 1);
-    u->virt = virt;
-    u->pool = g_strdup(pool);
-    u->name = g_strdup(name);
-    u->xml = g_strdup(xml);
-    return u;
-}
-
-void
+static void
 vp_undo_data_free(gpointer data)
 {
     VpUndoData *u = data;
@@ -49,57 +42,47 @@ vp_undo_data_free(gpointer data)
     g_free(u);
 }
 
+/* Every undo first makes sure the daemon answers: the failure being
+ * undone may well be that it went away (killed, restarted), and what was
+ * created must still be removed once it is back. */
 static gboolean
-vp_undo_alive(VpUndoData *u, GError **error)
-{
-    return vp_virt_ensure_alive(u->virt, VP_RECONNECT_MS, error);
-}
-
-gboolean
-vp_undo_volume(gpointer data, GError **error)
+vp_undo_run(gpointer data, GError **error)
 {
     VpUndoData *u = data;
-    return vp_undo_alive(u, error) &&
-           vp_virt_volume_delete(u->virt, u->pool, u->name, error);
+
+    if (!vp_virt_ensure_alive(u->virt, VP_RECONNECT_MS, error)) {
+        return FALSE;
+    }
+    switch (u->kind) {
+    case VP_UNDO_VOLUME:
+        return vp_virt_volume_delete(u->virt, u->pool, u->name, error);
+    case VP_UNDO_POOL:
+        return vp_virt_pool_remove(u->virt, u->pool, error);
+    case VP_UNDO_UNDEFINE:
+        return vp_virt_domain_undefine(u->virt, u->name, error);
+    case VP_UNDO_DESTROY:
+        return vp_virt_domain_destroy(u->virt, u->name, error);
+    case VP_UNDO_REDEFINE:
+        return vp_virt_domain_redefine(u->virt, u->xml, error);
+    case VP_UNDO_DETACH:
+        return vp_virt_domain_detach_live(u->virt, u->name, u->xml, error);
+    }
+    g_assert_not_reached();
 }
 
-gboolean
-vp_undo_pool(gpointer data, GError **error)
+void
+vp_workflow_undo(VpTransaction *t, const char *what, VpUndoKind kind,
+                 VpVirt *virt, const char *pool, const char *name,
+                 const char *xml)
 {
-    VpUndoData *u = data;
-    return vp_undo_alive(u, error) && vp_virt_pool_remove(u->virt, u->pool, error);
-}
+    VpUndoData *u = g_new0(VpUndoData, 1);
 
-gboolean
-vp_undo_undefine(gpointer data, GError **error)
-{
-    VpUndoData *u = data;
-    return vp_undo_alive(u, error) &&
-           vp_virt_domain_undefine(u->virt, u->name, error);
-}
-
-gboolean
-vp_undo_destroy(gpointer data, GError **error)
-{
-    VpUndoData *u = data;
-    return vp_undo_alive(u, error) &&
-           vp_virt_domain_destroy(u->virt, u->name, error);
-}
-
-gboolean
-vp_undo_redefine(gpointer data, GError **error)
-{
-    VpUndoData *u = data;
-    return vp_undo_alive(u, error) &&
-           vp_virt_domain_redefine(u->virt, u->xml, error);
-}
-
-gboolean
-vp_undo_detach(gpointer data, GError **error)
-{
-    VpUndoData *u = data;
-    return vp_undo_alive(u, error) &&
-           vp_virt_domain_detach_live(u->virt, u->name, u->xml, error);
+    u->kind = kind;
+    u->virt = virt;
+    u->pool = g_strdup(pool);
+    u->name = g_strdup(name);
+    u->xml = g_strdup(xml);
+    vp_transaction_push(t, what, vp_undo_run, u, vp_undo_data_free);
 }
 
 gboolean
@@ -182,8 +165,7 @@ vp_workflow_write_volume(VpVirt *virt, const char *pool, const char *name,
     if (path == NULL) {
         return FALSE;
     }
-    vp_transaction_push(t, what, vp_undo_volume,
-                        vp_undo_data(virt, pool, name, NULL), vp_undo_data_free);
+    vp_workflow_undo(t, what, VP_UNDO_VOLUME, virt, pool, name, NULL);
 
     vp_workflow_step(verbose, _("uploading the %1$" PRIu64 "-byte "
                                 "image (sparse)"), layout->file_length);

@@ -19,17 +19,22 @@
 void vp_workflow_step(gboolean verbose, const char *format, ...)
     G_GNUC_PRINTF(2, 3);
 
-/* Undo steps; DATA from vp_undo_data(), freed with vp_undo_data_free.
- * Each reconnects first when the daemon went away. */
-gpointer vp_undo_data(VpVirt *virt, const char *pool, const char *name,
+/* What an undo step removes or restores, and which of the names it uses. */
+typedef enum {
+    VP_UNDO_VOLUME,   /* delete volume NAME of POOL */
+    VP_UNDO_POOL,     /* stop and undefine POOL */
+    VP_UNDO_UNDEFINE, /* undefine domain NAME */
+    VP_UNDO_DESTROY,  /* stop domain NAME */
+    VP_UNDO_REDEFINE, /* define XML again: the definition before */
+    VP_UNDO_DETACH,   /* unplug device XML from running domain NAME */
+} VpUndoKind;
+
+/* Registers in T the undo KIND for the step WHAT (a phrase for messages).
+ * The names are copied; VIRT is borrowed and must outlive T.  The undo
+ * reconnects first when the daemon went away. */
+void vp_workflow_undo(VpTransaction *t, const char *what, VpUndoKind kind,
+                      VpVirt *virt, const char *pool, const char *name,
                       const char *xml);
-void vp_undo_data_free(gpointer data);
-gboolean vp_undo_volume(gpointer data, GError **error);     /* pool, name */
-gboolean vp_undo_pool(gpointer data, GError **error);       /* pool */
-gboolean vp_undo_undefine(gpointer data, GError **error);   /* name */
-gboolean vp_undo_destroy(gpointer data, GError **error);    /* name */
-gboolean vp_undo_redefine(gpointer data, GError **error);   /* xml: the old */
-gboolean vp_undo_detach(gpointer data, GError **error);     /* name, xml */
 
 /* Whether pool POOL of TYPE holds block devices (*BLOCK) or files; fails
  * for pool types that cannot take FORMAT through a stream. */

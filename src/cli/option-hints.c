@@ -1,0 +1,49 @@
+/* The command line's names for what the core reports against: the core
+ * says "invalid cluster size 3000" (it serves manifests too, where the
+ * same thing is a key), the command line says which option that was. */
+#include <glib/gi18n.h>
+
+#include "cli.h"
+#include "error.h"
+
+static const char *const vp_option_names[] = {
+    [VP_OPTION_ERROR_SIZE] = "--size",
+    [VP_OPTION_ERROR_FORMAT] = "--format",
+    [VP_OPTION_ERROR_PREALLOCATION] = "--preallocation",
+    [VP_OPTION_ERROR_CLUSTER_SIZE] = "--cluster-size",
+    [VP_OPTION_ERROR_COMPAT] = "--compat",
+    [VP_OPTION_ERROR_REFCOUNT_BITS] = "--refcount-bits",
+    [VP_OPTION_ERROR_EXTENDED_L2] = "--extended-l2",
+    [VP_OPTION_ERROR_BACKING] = "--backing",
+    [VP_OPTION_ERROR_BACKING_FORMAT] = "--backing-format",
+};
+
+void
+vp_cli_name_option(GError *error)
+{
+    if (error->domain != VP_OPTION_ERROR || error->code < 0 ||
+        (gsize)error->code >= G_N_ELEMENTS(vp_option_names)) {
+        return;
+    }
+    /* TRANSLATORS: an option such as --cluster-size, then what is wrong
+     * with it, as in "--cluster-size: invalid cluster size 3000: ...". */
+    g_autofree char *text = g_strdup_printf(_("%1$s: %2$s"),
+                                            vp_option_names[error->code],
+                                            error->message);
+    g_free(error->message);
+    error->message = g_steal_pointer(&text);
+}
+
+void
+vp_cli_hint_force(GError *error, const char *path)
+{
+    if (!g_error_matches(error, VP_ERROR, VP_ERROR_EXISTS) ||
+        g_file_test(path, G_FILE_TEST_IS_DIR)) {
+        return;
+    }
+    /* TRANSLATORS: the reason a file was left alone, then the way out. */
+    g_autofree char *text = g_strdup_printf(_("%1$s; use --force to replace "
+                                              "it"), error->message);
+    g_free(error->message);
+    error->message = g_steal_pointer(&text);
+}
