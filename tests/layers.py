@@ -7,7 +7,8 @@
     libvirt    may include  libvirt, core, and <libvirt/*.h>
     core       may include  core
 
-Only src/libvirt/ includes <libvirt/...>; a folder's private header
+Only src/libvirt/ includes <libvirt/...> and only src/core/ <libxml/...>
+(the core's headers hide libxml2 types); a folder's private header
 (NAME-private.h) is included only inside its folder; the front program's
 sources (the libvirt-free part of cli/, built into vpcli) include no
 workflow or libvirt header.  The build already fails for a quoted include
@@ -69,6 +70,9 @@ def violations(src):
                     if inc.startswith("libvirt/") and layer != "libvirt":
                         found.append("%s: includes <%s>; only src/libvirt/ "
                                      "talks to libvirt" % (rel, inc))
+                    if inc.startswith("libxml/") and layer != "core":
+                        found.append("%s: includes <%s>; XML is built and "
+                                     "edited in src/core/ only" % (rel, inc))
                     if inc.startswith("json-glib/") and layer != "cli":
                         found.append("%s: includes <%s>; JSON output is the "
                                      "CLI's" % (rel, inc))
@@ -119,6 +123,7 @@ class Layers(unittest.TestCase):
             ("workflows", "provision.c", '#include "virt-private.h"\n', "private"),
             ("cli", "cmd-image.c", '#include "virt.h"\n', "links no libvirt"),
             ("core", "size.c", '#include "../cli/cli.h"\n', "by path"),
+            ("workflows", "domain-ops.c", "#include <libxml/tree.h>\n", "src/core/ only"),
         ]
         for layer, name, line, expect in cases:
             with self.subTest(file=name, include=line.strip()):

@@ -5,18 +5,17 @@
 #include <string.h>
 
 #include <glib.h>
-#include <libxml/parser.h>
 
 #include "domain-edit.h"
 #include "text-diff.h"
 #include "golden.h"
 
-static xmlDocPtr
+static VpDomainDoc *
 input(void)
 {
     g_autofree char *xml = vp_golden_read("edit-input.xml");
     g_autoptr(GError) error = NULL;
-    xmlDocPtr doc = vp_domain_parse(xml, &error);
+    VpDomainDoc *doc = vp_domain_doc_parse(xml, &error);
     g_assert_no_error(error);
     return doc;
 }
@@ -24,7 +23,7 @@ input(void)
 static void
 test_disks(void)
 {
-    xmlDocPtr doc = input();
+    g_autoptr(VpDomainDoc) doc = input();
     g_autoptr(GPtrArray) disks = vp_domain_disks(doc);
     g_assert_cmpuint(disks->len, ==, 3);
     VpDiskInfo *a = g_ptr_array_index(disks, 0);
@@ -37,7 +36,6 @@ test_disks(void)
     g_assert_cmpstr(b->volume, ==, "web1-data.qcow2");
     g_assert_cmpstr(c->device, ==, "cdrom");
     g_assert_null(c->path);
-    xmlFreeDoc(doc);
 }
 
 /* convert: only the disk's type, source naming attribute and driver type
@@ -45,22 +43,21 @@ test_disks(void)
 static void
 test_switch(void)
 {
-    xmlDocPtr doc = input();
-    g_autofree char *before = vp_domain_format(doc);
+    g_autoptr(VpDomainDoc) doc = input();
+    g_autofree char *before = vp_domain_doc_format(doc);
     g_autoptr(GPtrArray) disks = vp_domain_disks(doc);
     vp_domain_switch_disk(g_ptr_array_index(disks, 0),
                           "/var/lib/libvirt/images/web1.qcow2", FALSE, "qcow2");
-    g_autofree char *after = vp_domain_format(doc);
+    g_autofree char *after = vp_domain_doc_format(doc);
     vp_golden_check("edit-convert.xml", after);
     g_autofree char *diff = vp_text_diff(before, after, "a", "b");
     vp_golden_check("edit-convert.diff", diff);
-    xmlFreeDoc(doc);
 }
 
 static void
 test_append(void)
 {
-    xmlDocPtr doc = input();
+    g_autoptr(VpDomainDoc) doc = input();
     g_autofree char *target = vp_domain_free_target(doc, "virtio", NULL);
     g_assert_cmpstr(target, ==, "vdc");
     VpDomainSpec spec = {
@@ -73,15 +70,14 @@ test_append(void)
     };
     vp_domain_append_disk(doc, &spec);
     vp_domain_spec_clear(&spec);
-    g_autofree char *after = vp_domain_format(doc);
+    g_autofree char *after = vp_domain_doc_format(doc);
     vp_golden_check("edit-attach.xml", after);
-    xmlFreeDoc(doc);
 }
 
 static void
 test_free_targets(void)
 {
-    xmlDocPtr doc = input();
+    g_autoptr(VpDomainDoc) doc = input();
     g_autoptr(GPtrArray) taken = g_ptr_array_new_with_free_func(g_free);
     g_autofree char *sd = vp_domain_free_target(doc, "sata", NULL);
     g_autofree char *hd = vp_domain_free_target(doc, "ide", NULL);
@@ -97,7 +93,6 @@ test_free_targets(void)
     g_ptr_array_remove_index(taken, 5); /* vdh */
     g_autofree char *gap = vp_domain_free_target(doc, "virtio", taken);
     g_assert_cmpstr(gap, ==, "vdh");
-    xmlFreeDoc(doc);
 }
 
 static void

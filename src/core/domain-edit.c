@@ -7,6 +7,12 @@
 #include "error.h"
 #include "xml-util.h"
 
+/* The definition being edited.  A struct of its own rather than xmlDoc
+ * itself, so that callers above the core never see libxml2 types. */
+struct VpDomainDoc {
+    xmlDocPtr xml;
+};
+
 void
 vp_disk_info_free(VpDiskInfo *d)
 {
@@ -24,18 +30,40 @@ vp_disk_info_free(VpDiskInfo *d)
     g_free(d);
 }
 
-xmlDocPtr
-vp_domain_parse(const char *xml, GError **error)
+VpDomainDoc *
+vp_domain_doc_parse(const char *xml, GError **error)
 {
-    xmlDocPtr doc = vp_xml_parse(xml, _("domain XML"), error);
-    if (doc != NULL && !xmlStrEqual(xmlDocGetRootElement(doc)->name,
-                                    BAD_CAST "domain")) {
-        g_set_error_literal(error, VP_ERROR, VP_ERROR_FAILED,
-                            _("the domain XML has no <domain> element"));
-        xmlFreeDoc(doc);
+    xmlDocPtr parsed = vp_xml_parse(xml, _("domain XML"), error);
+
+    if (parsed == NULL) {
         return NULL;
     }
+    if (!xmlStrEqual(xmlDocGetRootElement(parsed)->name, BAD_CAST "domain")) {
+        g_set_error_literal(error, VP_ERROR, VP_ERROR_FAILED,
+                            _("the domain XML has no <domain> element"));
+        xmlFreeDoc(parsed);
+        return NULL;
+    }
+    VpDomainDoc *doc = g_new0(VpDomainDoc, 1);
+    doc->xml = parsed;
     return doc;
+}
+
+VpDomainDoc *
+vp_domain_doc_copy(const VpDomainDoc *doc)
+{
+    VpDomainDoc *copy = g_new0(VpDomainDoc, 1);
+    copy->xml = xmlCopyDoc(doc->xml, 1);
+    return copy;
+}
+
+void
+vp_domain_doc_free(VpDomainDoc *doc)
+{
+    if (doc != NULL) {
+        xmlFreeDoc(doc->xml);
+        g_free(doc);
+    }
 }
 
 static char *
@@ -59,15 +87,15 @@ vp_child(xmlNodePtr node, const char *name)
 }
 
 static xmlNodePtr
-vp_devices(xmlDocPtr doc)
+vp_devices(VpDomainDoc *doc)
 {
-    xmlNodePtr root = xmlDocGetRootElement(doc);
+    xmlNodePtr root = xmlDocGetRootElement(doc->xml);
     xmlNodePtr devices = vp_child(root, "devices");
     return devices != NULL ? devices : vp_xml_child(root, "devices", NULL);
 }
 
 GPtrArray *
-vp_domain_disks(xmlDocPtr doc)
+vp_domain_disks(VpDomainDoc *doc)
 {
     GPtrArray *disks = g_ptr_array_new_with_free_func((GDestroyNotify)vp_disk_info_free);
     xmlNodePtr devices = vp_devices(doc);
@@ -79,7 +107,7 @@ vp_domain_disks(xmlDocPtr doc)
         VpDiskInfo *d = g_new0(VpDiskInfo, 1);
         xmlNodePtr source = vp_child(c, "source");
         xmlNodePtr target = vp_child(c, "target");
-        d->node = c;
+        d->element = c;
         d->device = vp_prop(c, "device");
         if (d->device == NULL) {
             d->device = g_strdup("disk"); /* libvirt's default */
@@ -138,7 +166,7 @@ vp_target_taken(const GPtrArray *disks, const GPtrArray *taken, const char *name
 }
 
 char *
-vp_domain_free_target(xmlDocPtr doc, const char *bus, const GPtrArray *taken)
+vp_domain_free_target(VpDomainDoc *doc, const char *bus, const GPtrArray *taken)
 {
     g_autoptr(GPtrArray) disks = vp_domain_disks(doc);
     const char *prefix = g_strcmp0(bus, "ide") == 0      ? "hd"
@@ -158,7 +186,7 @@ void
 vp_domain_switch_disk(VpDiskInfo *disk, const char *path, gboolean block,
                       const char *format)
 {
-    xmlNodePtr node = disk->node;
+    xmlNodePtr node = disk->element;
     xmlNodePtr source = vp_child(node, "source");
     xmlNodePtr driver = vp_child(node, "driver");
 
@@ -195,7 +223,7 @@ vp_domain_switch_disk(VpDiskInfo *disk, const char *path, gboolean block,
 }
 
 void
-vp_domain_append_disk(xmlDocPtr doc, const VpDomainSpec *spec)
+vp_domain_append_disk(VpDomainDoc *doc, const VpDomainSpec *spec)
 {
     xmlNodePtr devices = vp_devices(doc);
     xmlNodePtr last_disk = NULL;
@@ -214,7 +242,17 @@ vp_domain_append_disk(xmlDocPtr doc, const VpDomainSpec *spec)
 }
 
 char *
-vp_domain_format(xmlDocPtr doc)
+vp_domain_doc_format(VpDomainDoc *doc)
 {
-    return vp_xml_to_string(doc);
+    return vp_xml_to_string(doc->xml);
+}
+
+char *
+vp_domain_disk_device_xml(const VpDomainSpec *spec)
+{
+    xmlNodePtr root;
+    g_autoptr(xmlDoc) one = vp_xml_new_doc("devices", &root);
+
+    vp_domain_xml_add_disk(root, spec);
+    return vp_xml_to_string_node(root->children);
 }

@@ -4,12 +4,14 @@
 #pragma once
 
 #include <glib.h>
-#include <libxml/tree.h>
 
 #include "domain-xml.h"
 
+/* A domain definition parsed for editing. */
+typedef struct VpDomainDoc VpDomainDoc;
+
 typedef struct {
-    xmlNodePtr node;  /* the <disk> element, owned by its document */
+    void *element;    /* private: the <disk> element, owned by its doc */
     char *device;     /* "disk", "cdrom", ... */
     char *type;       /* "file", "block", "volume", ... */
     char *target;     /* "vda" */
@@ -24,15 +26,19 @@ void vp_disk_info_free(VpDiskInfo *disk);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpDiskInfo, vp_disk_info_free)
 
 /* Parses a domain definition.  Fails with VP_ERROR_FAILED. */
-xmlDocPtr vp_domain_parse(const char *xml, GError **error);
+VpDomainDoc *vp_domain_doc_parse(const char *xml, GError **error);
+/* A deep copy, to diff against after editing the original. */
+VpDomainDoc *vp_domain_doc_copy(const VpDomainDoc *doc);
+void vp_domain_doc_free(VpDomainDoc *doc);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpDomainDoc, vp_domain_doc_free)
 
 /* Every <disk> of DOC, in document order (VpDiskInfo *, owned). */
-GPtrArray *vp_domain_disks(xmlDocPtr doc);
+GPtrArray *vp_domain_disks(VpDomainDoc *doc);
 
 /* The first free target name on BUS ("vd" names for virtio, "sd" for scsi,
  * sata and usb, "hd" for ide): vda..vdz, vdaa, ...  Names in TAKEN
  * (strings; may be NULL) count as used besides DOC's own.  Caller frees. */
-char *vp_domain_free_target(xmlDocPtr doc, const char *bus,
+char *vp_domain_free_target(VpDomainDoc *doc, const char *bus,
                             const GPtrArray *taken);
 
 /* Points DISK at PATH (a file, or a block device when BLOCK) in FORMAT:
@@ -42,7 +48,11 @@ void vp_domain_switch_disk(VpDiskInfo *disk, const char *path, gboolean block,
                            const char *format);
 
 /* Appends a disk built from SPEC's disk fields to DOC's <devices>. */
-void vp_domain_append_disk(xmlDocPtr doc, const VpDomainSpec *spec);
+void vp_domain_append_disk(VpDomainDoc *doc, const VpDomainSpec *spec);
 
-/* DOC as text, as vp_xml_to_string. */
-char *vp_domain_format(xmlDocPtr doc);
+/* DOC as text, as libvirt would print it.  Caller frees. */
+char *vp_domain_doc_format(VpDomainDoc *doc);
+
+/* SPEC's disk alone as a <disk> element, as virDomainAttachDevice takes
+ * it.  Caller frees. */
+char *vp_domain_disk_device_xml(const VpDomainSpec *spec);

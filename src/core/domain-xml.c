@@ -7,6 +7,8 @@
 #include "error.h"
 #include "xml-util.h"
 
+const char *const vp_disk_buses[] = { "virtio", "scsi", "sata", "ide", NULL };
+
 /* PCIe root ports kept free for hot-plugging disks into q35 guests. */
 #define VP_SPARE_ROOT_PORTS 4
 

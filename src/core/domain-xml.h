@@ -58,6 +58,10 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VpDomainSpec, vp_domain_spec_clear)
  * header's users).  Returns the new <disk> element. */
 void *vp_domain_xml_add_disk(void *devices, const VpDomainSpec *spec);
 
+/* The disk buses a generated or attached disk may use, NULL-terminated;
+ * the first is the default. */
+extern const char *const vp_disk_buses[];
+
 /* The domain XML for SPEC.  Caller frees. */
 char *vp_domain_xml_build(const VpDomainSpec *spec);
 

@@ -24,6 +24,19 @@ vp_image_options_init(VpImageOptions *opts)
     };
 }
 
+/* Index of TEXT in NAMES (N entries), or -1: the one look-up behind every
+ * *_from_string of this file. */
+static gssize
+vp_name_index(const char *const *names, gsize n, const char *text)
+{
+    for (gsize i = 0; i < n; i++) {
+        if (names[i] != NULL && g_strcmp0(text, names[i]) == 0) {
+            return (gssize)i;
+        }
+    }
+    return -1;
+}
+
 const char *
 vp_preallocation_to_string(VpPreallocation prealloc)
 {
@@ -34,13 +47,12 @@ vp_preallocation_to_string(VpPreallocation prealloc)
 gboolean
 vp_preallocation_from_string(const char *text, VpPreallocation *prealloc)
 {
-    for (gsize i = 0; i < G_N_ELEMENTS(vp_prealloc_names); i++) {
-        if (g_strcmp0(text, vp_prealloc_names[i]) == 0) {
-            *prealloc = (VpPreallocation)i;
-            return TRUE;
-        }
+    gssize i = vp_name_index(vp_prealloc_names,
+                             G_N_ELEMENTS(vp_prealloc_names), text);
+    if (i >= 0) {
+        *prealloc = (VpPreallocation)i;
     }
-    return FALSE;
+    return i >= 0;
 }
 
 const char *
@@ -53,11 +65,36 @@ vp_image_format_to_string(VpImageFormat format)
 gboolean
 vp_image_format_from_string(const char *text, VpImageFormat *format)
 {
-    for (gsize i = 0; i < G_N_ELEMENTS(vp_format_names); i++) {
-        if (g_strcmp0(text, vp_format_names[i]) == 0) {
-            *format = (VpImageFormat)i;
-            return TRUE;
-        }
+    gssize i = vp_name_index(vp_format_names, G_N_ELEMENTS(vp_format_names),
+                             text);
+    if (i >= 0) {
+        *format = (VpImageFormat)i;
     }
-    return FALSE;
+    return i >= 0;
+}
+
+/* qemu-img's words for the two versions, and the v2/v3 shorthand some
+ * users type. */
+static const char *const vp_compat_names[] = { [2] = "0.10", [3] = "1.1" };
+static const char *const vp_version_names[] = { [2] = "v2", [3] = "v3" };
+
+const char *
+vp_compat_to_string(guint32 version)
+{
+    return version >= 3 ? "1.1" : "0.10";
+}
+
+gboolean
+vp_compat_from_string(const char *text, guint32 *version)
+{
+    gssize i = vp_name_index(vp_compat_names, G_N_ELEMENTS(vp_compat_names),
+                             text);
+    if (i < 0) {
+        i = vp_name_index(vp_version_names, G_N_ELEMENTS(vp_version_names),
+                          text);
+    }
+    if (i >= 0) {
+        *version = (guint32)i;
+    }
+    return i >= 0;
 }

@@ -45,3 +45,9 @@ gboolean vp_preallocation_from_string(const char *text,
 /* "qcow2" or "raw". */
 const char *vp_image_format_to_string(VpImageFormat format);
 gboolean vp_image_format_from_string(const char *text, VpImageFormat *format);
+
+/* qcow2 version VERSION as qemu-img's compat level: "0.10" (2) or "1.1"
+ * (3 and later). */
+const char *vp_compat_to_string(guint32 version);
+/* "0.10" or "v2" -> 2, "1.1" or "v3" -> 3; FALSE for anything else. */
+gboolean vp_compat_from_string(const char *text, guint32 *version);

@@ -11,7 +11,6 @@
 #include "error.h"
 #include "virt.h"
 #include "workflow.h"
-#include "xml-util.h"
 
 void
 vp_domain_op_result_clear(VpDomainOpResult *r)
@@ -59,10 +58,10 @@ vp_save_backup(const char *domain, const char *xml, GError **error)
 /* Normalised texts of the definition before and after, and their diff:
  * both through libxml2, so the diff shows the edit, not libvirt's quoting. */
 static char *
-vp_definition_diff(const char *domain, xmlDocPtr before, xmlDocPtr after)
+vp_definition_diff(const char *domain, VpDomainDoc *before, VpDomainDoc *after)
 {
-    g_autofree char *a = vp_domain_format(before);
-    g_autofree char *b = vp_domain_format(after);
+    g_autofree char *a = vp_domain_doc_format(before);
+    g_autofree char *b = vp_domain_doc_format(after);
     g_autofree char *name_a = g_strdup_printf("%s (defined)", domain);
     g_autofree char *name_b = g_strdup_printf("%s (new)", domain);
     return vp_text_diff(a, b, name_a, name_b);
@@ -71,7 +70,7 @@ vp_definition_diff(const char *domain, xmlDocPtr before, xmlDocPtr after)
 /* Connects, and reads the domain's persistent definition and state. */
 static VpVirt *
 vp_open_domain(VpDomainOpPlan *plan, VpDomainOpResult *r, gboolean *active,
-               xmlDocPtr *doc, char **xml, GError **error)
+               VpDomainDoc **doc, char **xml, GError **error)
 {
     g_autoptr(VpVirt) virt = vp_virt_connect(plan->uri, error);
 
@@ -83,7 +82,7 @@ vp_open_domain(VpDomainOpPlan *plan, VpDomainOpResult *r, gboolean *active,
     if (*xml == NULL) {
         return NULL;
     }
-    *doc = vp_domain_parse(*xml, error);
+    *doc = vp_domain_doc_parse(*xml, error);
     if (*doc == NULL) {
         return NULL;
     }
@@ -94,10 +93,10 @@ vp_open_domain(VpDomainOpPlan *plan, VpDomainOpResult *r, gboolean *active,
 
 /* Defines the edited document and registers the way back. */
 static gboolean
-vp_apply_definition(VpVirt *virt, VpDomainOpPlan *plan, xmlDocPtr doc,
+vp_apply_definition(VpVirt *virt, VpDomainOpPlan *plan, VpDomainDoc *doc,
                     const char *old_xml, VpTransaction *t, GError **error)
 {
-    g_autofree char *new_xml = vp_domain_format(doc);
+    g_autofree char *new_xml = vp_domain_doc_format(doc);
     g_autofree char *what = g_strdup_printf(_("the new definition of domain "
                                               "'%1$s'"), plan->domain);
 
@@ -142,7 +141,7 @@ vp_attach_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
 {
     gboolean active = FALSE;
     gboolean block = FALSE;
-    g_autoptr(xmlDoc) doc = NULL;
+    g_autoptr(VpDomainDoc) doc = NULL;
     g_autofree char *old_xml = NULL;
     g_auto(VpPoolInfo) pool = { 0 };
 
@@ -173,8 +172,9 @@ vp_attach_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
     if (active) {
         g_autofree char *live_xml = vp_virt_domain_xml(virt, plan->domain, FALSE,
                                                        error);
-        g_autoptr(xmlDoc) live = live_xml != NULL ? vp_domain_parse(live_xml, error)
-                                                  : NULL;
+        g_autoptr(VpDomainDoc) live = live_xml != NULL
+                                          ? vp_domain_doc_parse(live_xml, error)
+                                          : NULL;
         if (live == NULL) {
             return FALSE;
         }
@@ -241,7 +241,7 @@ vp_attach_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
         .cache = g_strdup("none"),
         .io = g_strdup("native"),
     };
-    g_autoptr(xmlDoc) before = xmlCopyDoc(doc, 1);
+    g_autoptr(VpDomainDoc) before = vp_domain_doc_copy(doc);
     vp_domain_append_disk(doc, &disk);
     r->diff = vp_definition_diff(plan->domain, before, doc);
     if (plan->print_diff) {
@@ -267,11 +267,7 @@ vp_attach_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
         ok = vp_apply_definition(virt, plan, doc, old_xml, t, error);
     }
     if (ok && plan->live) {
-        g_autoptr(xmlDoc) one = NULL;
-        xmlNodePtr root;
-        one = vp_xml_new_doc("devices", &root);
-        vp_domain_xml_add_disk(root, &disk);
-        g_autofree char *disk_xml = vp_xml_to_string_node(root->children);
+        g_autofree char *disk_xml = vp_domain_disk_device_xml(&disk);
         g_autofree char *what = g_strdup_printf(_("disk '%1$s' of running domain "
                                                   "'%2$s'"), r->target,
                                                 plan->domain);
@@ -376,7 +372,7 @@ vp_convert_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
     gboolean active = FALSE;
     gboolean block = FALSE;
     gboolean have_vol = FALSE;
-    g_autoptr(xmlDoc) doc = NULL;
+    g_autoptr(VpDomainDoc) doc = NULL;
     g_autofree char *old_xml = NULL;
     g_auto(VpVolumeRef) vol = { 0 };
     g_auto(VpPoolInfo) pool = { 0 };
@@ -471,7 +467,7 @@ vp_convert_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
     if (!vp_qcow2_layout_compute(&plan->image, &r->layout, error)) {
         return FALSE;
     }
-    g_autoptr(xmlDoc) before = xmlCopyDoc(doc, 1);
+    g_autoptr(VpDomainDoc) before = vp_domain_doc_copy(doc);
     g_autofree char *planned = g_build_filename(pool.path, r->volume, NULL);
     vp_domain_switch_disk(disk, planned, block, "qcow2");
     r->diff = vp_definition_diff(plan->domain, before, doc);
