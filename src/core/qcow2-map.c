@@ -132,9 +132,9 @@ vp_guest_l2_entry(VpQcow2Image *img, guint64 cluster, guint64 *entry,
     if (img->l2_cache == NULL) {
         img->l2_cache = g_malloc(m->cluster_size);
     }
-    /* Callers walk the disk in order, so one cached table serves l2_entries clusters
-     * in a row.  Offset 0 (the header) is never an L2 table, so it marks the
-     * cache empty. */
+    /* Callers walk the disk in order, so one cached table serves l2_entries
+     * clusters in a row.  Offset 0 (the header) is never an L2 table, so it
+     * marks the cache empty. */
     if (img->l2_cache_offset != l2_offset) {
         if (!vp_img_read(img, l2_offset, img->l2_cache, m->cluster_size, error)) {
             img->l2_cache_offset = 0;
