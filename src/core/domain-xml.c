@@ -36,12 +36,16 @@ vp_domain_spec_clear(VpDomainSpec *s)
     *s = (VpDomainSpec){ 0 };
 }
 
+/* <boot> entries are tried in order and the disk is always the last, so that
+ * the guest boots its own system once it has one. */
 static void
 vp_domain_os(xmlNodePtr root, const VpDomainSpec *s)
 {
     xmlNodePtr os = vp_xml_child(root, "os", NULL);
     xmlNodePtr type = vp_xml_child(os, "type", "hvm");
 
+    /* NULL leaves the attribute out: libvirt's default then applies, not a
+     * guess of ours. */
     vp_xml_attr(type, "arch", s->arch);
     vp_xml_attr(type, "machine", s->machine);
     switch (s->install) {
@@ -76,11 +80,15 @@ vp_domain_xml_add_disk(void *devices_node, const VpDomainSpec *s)
 {
     xmlNodePtr devices = devices_node;
     xmlNodePtr disk = vp_xml_child(devices, "disk", NULL);
+    /* A logical volume is a device node: libvirt wants type='block' with
+     * <source dev>, a file type='file' with <source file>. */
     vp_xml_attr(disk, "type", s->disk_block ? "block" : "file");
     vp_xml_attr(disk, "device", "disk");
 
     xmlNodePtr driver = vp_xml_child(disk, "driver", NULL);
     vp_xml_attr(driver, "name", "qemu");
+    /* Always stated, never left to a default: a qcow2 disk read as raw would
+     * show the guest its metadata. */
     vp_xml_attr(driver, "type", s->disk_format);
     vp_xml_attr(driver, "cache", s->cache);
     vp_xml_attr(driver, "io", s->io);
@@ -94,6 +102,8 @@ vp_domain_xml_add_disk(void *devices_node, const VpDomainSpec *s)
     return disk;
 }
 
+/* The installer ISO on SATA, read-only: every installer has a driver for it,
+ * and the guest cannot write to the ISO. */
 static void
 vp_domain_cdrom(xmlNodePtr devices, const VpDomainSpec *s)
 {
@@ -136,9 +146,11 @@ vp_domain_net(xmlNodePtr devices, const VpDomainSpec *s)
         vp_xml_attr(iface, "type", "user");
         break;
     }
+    /* virtio: paravirtual, the fastest, and Linux guests carry its driver. */
     vp_xml_attr(vp_xml_child(iface, "model", NULL), "type", "virtio");
 }
 
+/* A serial console on a pty: virsh console works without graphics too. */
 static void
 vp_domain_console(xmlNodePtr devices)
 {
@@ -161,6 +173,8 @@ vp_domain_xml_build(const VpDomainSpec *s)
     vp_xml_attr(root, "type", s->virt_type);
     vp_xml_child(root, "name", s->name);
     char text[32];
+    /* In KiB, libvirt's own unit, so that the definition reads back
+     * unchanged. */
     g_snprintf(text, sizeof(text), "%" G_GUINT64_FORMAT, s->memory / 1024);
     vp_xml_attr(vp_xml_child(root, "memory", text), "unit", "KiB");
     g_snprintf(text, sizeof(text), "%u", s->vcpus);
@@ -171,9 +185,12 @@ vp_domain_xml_build(const VpDomainSpec *s)
     vp_xml_child(features, "acpi", NULL);
     vp_xml_child(features, "apic", NULL);
     if (g_strcmp0(s->virt_type, "kvm") == 0) {
+        /* Only with KVM: under TCG there is no host CPU to pass through. */
         vp_xml_attr(vp_xml_child(root, "cpu", NULL), "mode", "host-passthrough");
     }
     vp_xml_attr(vp_xml_child(root, "clock", NULL), "offset", "utc");
+    /* Power-off and crash end the guest; a reboot (an installer's last step)
+     * restarts it, now booting from the disk. */
     vp_xml_child(root, "on_poweroff", "destroy");
     vp_xml_child(root, "on_reboot", "restart");
     vp_xml_child(root, "on_crash", "destroy");
@@ -211,6 +228,8 @@ vp_domain_xml_build(const VpDomainSpec *s)
             vp_xml_attr(port, "model", "pcie-root-port");
         }
     }
+    /* The balloon lets the host reclaim memory, the RNG keeps guests from
+     * stalling on entropy during boot. */
     vp_xml_attr(vp_xml_child(devices, "memballoon", NULL), "model", "virtio");
     xmlNodePtr rng = vp_xml_child(devices, "rng", NULL);
     vp_xml_attr(rng, "model", "virtio");
@@ -232,6 +251,9 @@ vp_volume_xml_build(const char *name, guint64 capacity)
      * thin snapshot that can run out of space under the guest. */
     vp_xml_attr(vp_xml_child(root, "allocation", text), "unit", "bytes");
     xmlNodePtr target = vp_xml_child(root, "target", NULL);
+    /* raw, whatever the image: libvirt would otherwise create the qcow2 with
+     * qemu-img and its own options (compat 0.10 without <compat>).  The upload
+     * brings our bytes, and libvirt probes the header afterwards. */
     vp_xml_attr(vp_xml_child(target, "format", NULL), "type", "raw");
     return vp_xml_to_string(doc);
 }
@@ -257,6 +279,8 @@ vp_domcaps_parse(const char *xml, char **machine, char **emulator,
     if (doc == NULL) {
         return FALSE;
     }
+    /* The canonical name ("pc-q35-7.2" for "q35") pins the guest ABI: the
+     * alias moves to a newer machine type when qemu is upgraded. */
     *machine = vp_xml_xpath_string(doc, "/domainCapabilities/machine");
     *emulator = vp_xml_xpath_string(doc, "/domainCapabilities/path");
     return TRUE;
@@ -272,6 +296,7 @@ vp_volume_xml_parse(const char *xml, char **path, char **format,
         return FALSE;
     }
     *path = vp_xml_xpath_string(doc, "/volume/target/path");
+    /* The format libvirt probed, which may differ from what was created. */
     *format = vp_xml_xpath_string(doc, "/volume/target/format/@type");
     return TRUE;
 }

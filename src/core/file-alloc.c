@@ -10,10 +10,14 @@
 #include <gio/gio.h>
 #include <glib/gi18n.h>
 
+/* Extents asked for per FIEMAP call: 28 KiB of buffer, whatever the
+ * fragmentation, and few calls even for a badly fragmented image. */
 #define VP_FIEMAP_BATCH 512
 
 /* Adds the overlap of [START, START + LEN) with RUNS, advancing *CURSOR past
- * runs that end before START (extents arrive in offset order). */
+ * runs that end before START (extents arrive in offset order).  Only bytes
+ * of data clusters count: metadata is allocated in every preallocation mode
+ * and would blur metadata and falloc. */
 static guint64
 vp_overlap(const GArray *runs, guint *cursor, guint64 start, guint64 len)
 {
@@ -40,6 +44,9 @@ vp_overlap(const GArray *runs, guint *cursor, guint64 start, guint64 len)
     return sum;
 }
 
+/* FIEMAP first: it reports unwritten extents (fallocate's) like written ones,
+ * and falloc preallocation is exactly such extents.  No flag is filtered:
+ * unwritten and delayed-allocation extents both have their space reserved. */
 static int
 vp_fiemap_sum(int fd, const GArray *runs, guint64 *bytes)
 {
@@ -68,10 +75,14 @@ vp_fiemap_sum(int fd, const GArray *runs, guint64 *bytes)
             }
         }
         const struct fiemap_extent *last = &fm->fm_extents[fm->fm_mapped_extents - 1];
+        /* A full batch without the LAST flag: ask again from its end. */
         start = last->fe_logical + last->fe_length;
     }
 }
 
+/* The fallback where FIEMAP is missing.  SEEK_DATA may report unwritten
+ * extents as holes (ext4 and XFS do unless the page cache holds data), so it
+ * can undercount falloc; it is only used when nothing better answers. */
 static int
 vp_seek_sum(int fd, const GArray *runs, guint64 *bytes)
 {
@@ -82,6 +93,7 @@ vp_seek_sum(int fd, const GArray *runs, guint64 *bytes)
     for (;;) {
         off_t data = lseek(fd, pos, SEEK_DATA);
         if (data < 0) {
+            /* ENXIO: no data after pos, the walk is done. */
             return errno == ENXIO ? 0 : errno;
         }
         off_t hole = lseek(fd, data, SEEK_HOLE);
@@ -99,6 +111,7 @@ vp_file_allocated_in(int fd, const GArray *runs, guint64 *bytes,
 {
     int err = vp_fiemap_sum(fd, runs, bytes);
 
+    /* The answers of a file system or layer without FIEMAP. */
     if (err == EOPNOTSUPP || err == ENOTTY || err == EINVAL) {
         err = vp_seek_sum(fd, runs, bytes);
     }

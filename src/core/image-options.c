@@ -1,5 +1,7 @@
 #include "image-options.h"
 
+/* Indexed by the enum, so a name cannot drift from its value; the spellings
+ * are qemu-img's, which users already know. */
 static const char *const vp_prealloc_names[] = {
     [VP_PREALLOC_OFF] = "off",
     [VP_PREALLOC_METADATA] = "metadata",
@@ -12,6 +14,9 @@ static const char *const vp_format_names[] = {
     [VP_FORMAT_RAW] = "raw",
 };
 
+/* qemu-img's defaults (64 KiB clusters, compat 1.1, 16-bit refcounts), except
+ * metadata preallocation: a provisioned disk should not fragment as the guest
+ * fills it. */
 void
 vp_image_options_init(VpImageOptions *opts)
 {
@@ -40,10 +45,13 @@ vp_name_index(const char *const *names, gsize n, const char *text)
 const char *
 vp_preallocation_to_string(VpPreallocation prealloc)
 {
+    /* An out-of-range value is a programming error: warn, never index past the
+     * table. */
     g_return_val_if_fail(prealloc < G_N_ELEMENTS(vp_prealloc_names), NULL);
     return vp_prealloc_names[prealloc];
 }
 
+/* Exact, case-sensitive matches, as qemu-img takes them. */
 gboolean
 vp_preallocation_from_string(const char *text, VpPreallocation *prealloc)
 {

@@ -9,12 +9,16 @@ typedef struct {
     VpProgress progress;
 } VpProgressSink;
 
+/* Progress is the image offset reached, which the emitter's file order makes
+ * monotonic; clamped, so that the bar never passes 100 % whatever total the
+ * caller gave. */
 static void
 vp_progress_report(VpProgressSink *p, guint64 done)
 {
     p->progress.func(MIN(done, p->total), p->total, p->progress.user);
 }
 
+/* Writes come at most a buffer (1 MiB) long: one report each is enough. */
 static gboolean
 vp_progress_write(VpSink *sink, guint64 offset, const guint8 *buf, gsize len,
                   GError **error)
@@ -48,6 +52,8 @@ vp_progress_write(VpSink *sink, guint64 offset, const guint8 *buf, gsize len,
         return TRUE;                                                           \
     }
 
+/* Holes go in pieces too: a hole is free on a file but not everywhere (a block
+ * device upload writes it as zeros), and the bar should move either way. */
 VP_PROGRESS_FORWARD(hole)
 VP_PROGRESS_FORWARD(allocate)
 VP_PROGRESS_FORWARD(zero)
@@ -91,6 +97,8 @@ vp_progress_commit(VpSink *sink, guint64 length, GError **error)
     if (!vp_sink_commit(p->inner, length, error)) {
         return FALSE;
     }
+    /* The end is shown only once the inner sink has committed: an upload
+     * whose finish fails never showed 100 %. */
     vp_progress_report(p, p->total);
     return TRUE;
 }
@@ -103,6 +111,8 @@ vp_progress_free(VpSink *sink)
     g_free(p);
 }
 
+/* copy and skip forwarded too: the inner sink's choices must not change by
+ * being watched. */
 static const VpSinkOps vp_progress_ops = {
     .write = vp_progress_write,
     .hole = vp_progress_hole,
@@ -117,6 +127,8 @@ static const VpSinkOps vp_progress_ops = {
 VpSink *
 vp_progress_sink_new(VpSink *inner, guint64 total, const VpProgress *progress)
 {
+    /* No wrapper without a listener; a NULL inner (a failed constructor)
+     * passes through, so callers may chain the two calls. */
     if (progress == NULL || progress->func == NULL || inner == NULL) {
         return inner;
     }

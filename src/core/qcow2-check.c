@@ -12,11 +12,15 @@
 #include "qcow2-private.h"
 
 /* Problems kept word for word in a check result; the rest are counted. */
+/* A damaged image can have a problem per cluster: the count stays exact, the
+ * text bounded. */
 #define VP_CHECK_MAX_MESSAGES 50
 
 typedef struct {
     VpQcow2Image *img;
     VpQcow2Check *res;
+    /* Two bytes per cluster bound memory; a count that would pass 65535 is
+     * reported, never wrapped. */
     guint16 *refs;        /* computed references per host cluster */
     guint64 refs_len;     /* allocated entries */
     guint64 nb_clusters;  /* clusters compared: file, grown by references */
@@ -49,6 +53,9 @@ vp_check_ref(VpChecker *c, guint64 offset, guint64 size)
     if (size == 0) {
         return;
     }
+    /* The last cluster may be partly in the file (an image ending with its L1
+     * table, compressed data), so less than a cluster past the end is a
+     * reference; more is corruption, as in qemu. */
     if (!g_uint64_checked_add(&end, offset, size) ||
         (end > m->file_length && end - m->file_length >= m->cluster_size)) {
         vp_check_note(c, _("reference to 0x%1$" PRIx64 " (+%2$"
@@ -61,6 +68,8 @@ vp_check_ref(VpChecker *c, guint64 offset, guint64 size)
          k <= (end - 1) >> m->cluster_bits; k++) {
         /* end <= file length + cluster size, so k < refs_len. */
         c->nb_clusters = MAX(c->nb_clusters, k + 1);
+        /* qemu's "overflow cluster": more references than the image's width
+         * can store. */
         if (c->refs[k] >= c->refcount_max) {
             vp_check_note(c, _("cluster %1$" PRIu64 " has more "
                                "references than its refcount can count"), k);
@@ -92,6 +101,8 @@ vp_check_l2(VpChecker *c, guint64 l2_offset, gboolean active,
         guint64 offset = entry & VP_QCOW2_OFFSET_MASK;
         VpClusterType type = vp_cluster_type(img, entry);
 
+        /* qemu checks the reserved bits of standard descriptors only: a
+         * compressed one uses them for its sector count. */
         if (type != VP_CLUSTER_COMPRESSED && (entry & VP_QCOW2_L2E_RESERVED)) {
             vp_check_note(c, _("L2 entry 0x%1$" PRIx64 " has "
                                "reserved bits set"), entry);
@@ -99,6 +110,9 @@ vp_check_l2(VpChecker *c, guint64 l2_offset, gboolean active,
         }
         switch (type) {
         case VP_CLUSTER_COMPRESSED: {
+            /* COPIED promises refcount 1 and writes in place; compressed
+             * clusters are never rewritten in place, so qemu forbids the
+             * flag. */
             if (entry & VP_QCOW2_OFLAG_COPIED) {
                 vp_check_note(c, _("compressed cluster entry 0x%1$"
                                    PRIx64 " has the copied flag"),
@@ -113,16 +127,22 @@ vp_check_l2(VpChecker *c, guint64 l2_offset, gboolean active,
             }
             guint64 coffset = entry & coffset_mask;
             guint64 sectors = ((entry >> csize_shift) & csize_mask) + 1;
+            /* Compressed data spans whole 512-byte sectors, from the one
+             * holding coffset: it may share clusters with its neighbours. */
             vp_check_ref(c, coffset, sectors * 512 - (coffset & 511));
             if (active) {
                 c->res->allocated_clusters++;
                 c->res->compressed_clusters++;
+                /* Compressed clusters count as fragmented in qemu: adjacent
+                 * ones still share sectors and are read again. */
                 c->res->fragmented_clusters++;
             }
             break;
         }
         case VP_CLUSTER_ZERO_ALLOC:
         case VP_CLUSTER_NORMAL:
+            /* A subcluster both allocated and zero is invalid (qemu: corrupted
+             * bitmap). */
             if ((bitmap >> 32) & bitmap) {
                 vp_check_note(c, _("cluster 0x%1$" PRIx64 " has "
                                    "subclusters both allocated and zero"),
@@ -135,6 +155,9 @@ vp_check_l2(VpChecker *c, guint64 l2_offset, gboolean active,
                                    "aligned"), offset);
                 c->res->corruptions++;
             }
+            /* Allocation and fragmentation describe the active disk only, as
+             * qemu's CHECK_FRAG_INFO, which it passes for the active L1
+             * alone. */
             if (active) {
                 c->res->allocated_clusters++;
                 if (next_contiguous != 0 && offset != next_contiguous) {
@@ -146,6 +169,7 @@ vp_check_l2(VpChecker *c, guint64 l2_offset, gboolean active,
             break;
         case VP_CLUSTER_ZERO_PLAIN:
         case VP_CLUSTER_UNALLOCATED:
+            /* Allocated subclusters need a host cluster to live in. */
             if (bitmap & VP_QCOW2_SUBCLUSTER_ALLOC_ALL) {
                 vp_check_note(c, _("unallocated cluster has allocated "
                                    "subclusters"));
@@ -157,6 +181,8 @@ vp_check_l2(VpChecker *c, guint64 l2_offset, gboolean active,
     return TRUE;
 }
 
+/* The active L1 is the one already read; a snapshot's is read here, as it is
+ * needed only by check. */
 static gboolean
 vp_check_l1(VpChecker *c, guint64 l1_offset, guint32 l1_size,
             gboolean active, GError **error)
@@ -178,6 +204,7 @@ vp_check_l1(VpChecker *c, guint64 l1_offset, guint32 l1_size,
         if (l2_offset == 0) {
             continue;
         }
+        /* As qemu: reserved bits counted, and the table still followed. */
         if (l1[i] & VP_QCOW2_L1E_RESERVED) {
             vp_check_note(c, _("L1 entry 0x%1$" PRIx64 " has "
                                "reserved bits set"), l1[i]);
@@ -196,6 +223,9 @@ vp_check_l1(VpChecker *c, guint64 l1_offset, guint32 l1_size,
     return TRUE;
 }
 
+/* Runs after every other reference is counted, as qemu's check_refblocks: a
+ * block another structure also claims then shows as referenced twice.  The
+ * checks go in qemu's order, each skipping the rest. */
 static void
 vp_check_refblocks(VpChecker *c)
 {
@@ -218,6 +248,8 @@ vp_check_refblocks(VpChecker *c)
             c->res->corruptions++;
             continue;
         }
+        /* A block past the end of the image cannot hold the refcounts it
+         * claims to (qemu: "outside image"). */
         if (cluster >= c->nb_clusters) {
             vp_check_note(c, _("refcount block %1$" PRIu64 " is "
                                "outside the image"), i);
@@ -264,6 +296,8 @@ vp_stored_refcount(VpChecker *c, guint64 cluster, guint64 *cached_block,
         *cached_block = block;
     }
     guint64 i = cluster % img->refblock_entries;
+    /* The spec's packing, as the emitter writes it: sub-byte entries from
+     * each byte's low bits, wider ones big-endian. */
     if (bits < 8) {
         guint8 byte = c->table[i * bits / 8];
         *refcount = (byte >> (i * bits % 8)) & ((1u << bits) - 1);
@@ -277,6 +311,10 @@ vp_stored_refcount(VpChecker *c, guint64 cluster, guint64 *cached_block,
     return TRUE;
 }
 
+/* qemu's compare_refcounts: stored below computed is corruption (a cluster
+ * still in use could be handed out again, qemu-img exit 2), above is a leak
+ * (space lost, nothing at risk, exit 3).  A refcount that cannot be read is a
+ * check error, not a verdict about the cluster. */
 static gboolean
 vp_check_compare(VpChecker *c, guint64 *highest, GError **error)
 {
@@ -298,6 +336,7 @@ vp_check_compare(VpChecker *c, guint64 *highest, GError **error)
             continue;
         }
         guint64 computed = c->refs[i];
+        /* The last cluster in use by either count: qemu's image end offset. */
         if (stored > 0 || computed > 0) {
             *highest = i;
         }
@@ -320,6 +359,11 @@ vp_check_compare(VpChecker *c, guint64 *highest, GError **error)
 
 /* A cluster referenced from the active tables carries the copied flag
  * exactly when its stored refcount is 1. */
+/* qemu's check_oflag_copied.  qemu writes in place where COPIED is set, so a
+ * flag on a shared cluster would overwrite a snapshot's data, and a missing
+ * one costs a needless copy; both are corruption.  Active tables only:
+ * snapshot entries are shared by design.  Unreadable refcounts are skipped
+ * silently, as they are already counted by the comparison. */
 static gboolean
 vp_check_copied(VpChecker *c, GError **error)
 {
@@ -412,12 +456,16 @@ vp_qcow2_image_check(VpQcow2Image *img, VpQcow2Check *result,
     c.table = g_malloc(cs);
 
     gboolean ok = FALSE;
+    /* References in qemu's order: header, active and snapshot tables, snapshot
+     * table, refcount table, then the blocks (vp_check_refblocks). */
     vp_check_ref(&c, 0, cs); /* the header cluster */
     if (!vp_check_l1(&c, m->l1_offset, m->l1_size, TRUE, error)) {
         goto out;
     }
     for (guint32 i = 0; i < m->nb_snapshots; i++) {
         const VpQcow2Snapshot *sn = &img->snapshots[i];
+        /* qemu's test of a snapshot's L1 before it follows it: aligned, within
+         * the L1 cap. */
         if (sn->l1_offset & (cs - 1) ||
             sn->l1_size > VP_QCOW2_MAX_L1_BYTES / 8) {
             vp_check_note(&c, _("snapshot %1$u has an invalid L1 table"), i);

@@ -9,7 +9,8 @@
 #include "error.h"
 #include "qcow2-format.h"
 
-/* Zero runs at least this long become holes rather than written zeros. */
+/* Zero runs at least this long become holes rather than written zeros:
+ * a shorter hole would not spare a file-system block. */
 #define VP_EMIT_HOLE_MIN 4096
 /* The most one sink call covers when it must do real work per byte (zeros
  * written, space reserved, data copied): cancellation is polled between
@@ -17,6 +18,8 @@
  * terabyte is being zero-filled. */
 #define VP_EMIT_STEP (G_GUINT64_CONSTANT(64) << 20)
 
+/* Strictly in file order: pos only grows and each sink call starts where the
+ * last ended, so a sink may be a stream that cannot seek (virt-stream.c). */
 typedef struct {
     VpSink *sink;
     guint8 *buf;  /* VP_EMIT_CHUNK bytes */
@@ -25,6 +28,8 @@ typedef struct {
     const VpCancel *cancel;
 } VpEmitter;
 
+/* Cancellation is polled per buffer written: at most 1 MiB of I/O between
+ * Ctrl-C and the answer. */
 static gboolean
 vp_emitter_flush(VpEmitter *e, GError **error)
 {
@@ -67,6 +72,7 @@ vp_emitter_zeros(VpEmitter *e, guint64 len, GError **error)
         e->used += len;
         return TRUE;
     }
+    /* The buffered bytes come first in the file, so they go first. */
     if (!vp_emitter_flush(e, error) ||
         !vp_sink_hole(e->sink, e->pos, len, error)) {
         return FALSE;
@@ -87,6 +93,8 @@ vp_emitter_table(VpEmitter *e, guint64 count, guint64 base, guint64 step,
     guint64 i = 0;
     guint64 word1_be = GUINT64_TO_BE(word1);
 
+    /* room counts whole entries: an entry is never split between two writes,
+     * and a buffer that cannot take one more is flushed part-full. */
     while (i < count) {
         gsize room = (VP_EMIT_CHUNK - e->used) / entry_bytes;
         if (room == 0) {
@@ -162,6 +170,9 @@ vp_emit_refblock_with_gap(const VpQcow2Layout *layout, VpEmitter *e,
     return vp_emitter_put(e, block, layout->cluster_size, error);
 }
 
+/* A new image shares no cluster, so every used cluster has refcount 1 but the
+ * free gap; entries past used_clusters in the last block stay 0.  Blocks clear
+ * of the gap are copies of one prepared block. */
 static gboolean
 vp_emit_refblocks(const VpQcow2Layout *layout, VpEmitter *e, GError **error)
 {
@@ -187,6 +198,7 @@ vp_emit_refblocks(const VpQcow2Layout *layout, VpEmitter *e, GError **error)
             return FALSE;
         }
         guint64 done = full_bytes;
+        /* Sub-byte widths: the last entries share a byte, in its low bits. */
         if (rest_bits != 0) {
             guint8 partial = ones[0] & (guint8)((1u << rest_bits) - 1);
             if (!vp_emitter_put(e, &partial, 1, error)) {
@@ -265,6 +277,7 @@ vp_qcow2_build_header(const VpQcow2Layout *layout)
         h.incompatible_features = GUINT64_TO_BE(incompat);
         h.compatible_features = GUINT64_TO_BE(compat);
         h.refcount_order = GUINT32_TO_BE(layout->refcount_order);
+        /* 112 bytes as qemu 7.2 writes; zlib needs no incompatible bit. */
         h.header_length = GUINT32_TO_BE(VP_QCOW2_V3_HEADER_LEN);
         h.compression_type = VP_QCOW2_COMPRESSION_ZLIB;
     }
@@ -378,6 +391,9 @@ vp_emit_copy_run(VpEmitter *e, VpSource *src, guint64 pos, guint64 len,
 }
 
 /* The data area: LEN bytes, from SRC when there is one. */
+/* Guest offset X lives at data_offset + X, so the source is copied in guest
+ * order and its holes are never read; past its end the image reads as zeros
+ * (the last run). */
 static gboolean
 vp_emit_data_area(const VpQcow2Layout *layout, VpEmitter *e, guint64 len,
                   VpSource *src, GError **error)
@@ -396,6 +412,7 @@ vp_emit_data_area(const VpQcow2Layout *layout, VpEmitter *e, guint64 len,
             return FALSE;
         }
         run = MIN(run, src_end - pos);
+        /* The source ended before its size: a zero run never advances. */
         if (run == 0) {
             g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
                         _("'%1$s' ended early while being read"), src->name);
@@ -421,6 +438,7 @@ vp_emit_qcow2(const VpQcow2Layout *layout, VpEmitter *e, VpSource *src,
         !vp_emitter_zeros(e, cs - layout->header_bytes, error)) {
         return FALSE;
     }
+    /* Refcount table entry i points at block i (they sit back to back). */
     if (!vp_emitter_table(e, layout->refblock_count, layout->refblock_offset,
                           cs, 0, 0, 8, layout->reftable_clusters * cs, error) ||
         !vp_emit_refblocks(layout, e, error)) {
@@ -448,6 +466,8 @@ vp_emit_qcow2(const VpQcow2Layout *layout, VpEmitter *e, VpSource *src,
          * holds what the data area holds (zeros where it is a hole). */
         l2_word1 = VP_QCOW2_SUBCLUSTER_ALLOC_ALL;
     }
+    /* Every L1 and L2 entry carries COPIED: each cluster has refcount 1, and
+     * qemu-img check counts a missing flag as corruption. */
     return vp_emitter_table(e, layout->l1_size, layout->l2_offset, cs,
                             VP_QCOW2_OFLAG_COPIED, 0, 8,
                             layout->l1_clusters * cs, error) &&
@@ -475,6 +495,7 @@ vp_image_emit_from(const VpQcow2Layout *layout, VpSink *sink, VpSource *src,
                               "metadata, falloc or full"));
         return FALSE;
     }
+    /* Bytes past the virtual size would have no L2 entry to map them. */
     if (src != NULL && src->size > layout->virtual_size) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
                     _("'%1$s' is larger than the image to write"), src->name);
@@ -488,6 +509,8 @@ vp_image_emit_from(const VpQcow2Layout *layout, VpSink *sink, VpSource *src,
     if (!ok || !vp_emitter_flush(&e, error)) {
         return FALSE;
     }
+    /* Layout and emitter must agree to the byte; anything else is a corrupt
+     * image, never to be committed. */
     g_assert(e.pos == layout->file_length);
     return vp_cancel_check(cancel, error) &&
            vp_sink_commit(sink, layout->file_length, error);

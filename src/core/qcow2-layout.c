@@ -18,6 +18,8 @@ vp_qcow2_header_area(const VpImageOptions *opts)
     guint64 len = opts->version >= 3 ? VP_QCOW2_V3_HEADER_LEN
                                      : VP_QCOW2_V2_HEADER_LEN;
 
+    /* Extension data is padded to 8 bytes; the last header counted is the end
+     * marker.  The backing file name after it is not padded. */
     if (opts->backing_format != NULL) {
         len += sizeof(VpQcow2ExtHeader) +
                ((strlen(opts->backing_format) + 7) & ~(guint64)7);
@@ -30,6 +32,8 @@ vp_qcow2_header_area(const VpImageOptions *opts)
     return len + sizeof(VpQcow2ExtHeader);
 }
 
+/* qemu refuses an L1 table above 32 MiB (4 Mi entries), each mapping one L2
+ * table: 2 PiB of guest space with 64 KiB clusters. */
 guint64
 vp_qcow2_layout_max_size(guint32 cluster_size, gboolean extended_l2)
 {
@@ -42,6 +46,9 @@ vp_qcow2_layout_max_size(guint32 cluster_size, gboolean extended_l2)
     return max;
 }
 
+/* Every option against the limits qemu applies when it opens an image: an
+ * image qemu refuses is worthless, and failing before the first byte leaves
+ * nothing half-written. */
 static gboolean
 vp_qcow2_validate_options(const VpImageOptions *opts, GError **error)
 {
@@ -61,6 +68,7 @@ vp_qcow2_validate_options(const VpImageOptions *opts, GError **error)
                     opts->version);
         return FALSE;
     }
+    /* The header stores refcount_order, 0..6. */
     guint32 rb = opts->refcount_bits;
     if (rb == 0 || rb > 64 || (rb & (rb - 1)) != 0) {
         g_set_error(error, VP_OPTION_ERROR, VP_OPTION_ERROR_REFCOUNT_BITS,
@@ -69,6 +77,8 @@ vp_qcow2_validate_options(const VpImageOptions *opts, GError **error)
                     rb);
         return FALSE;
     }
+    /* A v2 header has no feature words or refcount_order, and v2 L2 entries no
+     * zero flag. */
     if (opts->version < 3) {
         /* One whole sentence per feature, for translators; each is
          * reported against the compat level, the thing to change. */
@@ -92,6 +102,7 @@ vp_qcow2_validate_options(const VpImageOptions *opts, GError **error)
             return FALSE;
         }
     }
+    /* qemu's rule: each of the 32 subclusters must be at least 512 bytes. */
     if (opts->extended_l2 && cs < VP_QCOW2_MIN_EXTENDED_L2_CLUSTER) {
         g_set_error(error, VP_OPTION_ERROR, VP_OPTION_ERROR_EXTENDED_L2,
                     _("extended L2 entries need clusters of at least 16K, not "
@@ -99,6 +110,8 @@ vp_qcow2_validate_options(const VpImageOptions *opts, GError **error)
                     cs);
         return FALSE;
     }
+    /* A probed format lets a raw backing file whose guest wrote an image
+     * header be opened as that image, so qemu-img wants -F with -b too. */
     if ((opts->backing_file == NULL) != (opts->backing_format == NULL)) {
         g_set_error_literal(error, VP_OPTION_ERROR,
                             opts->backing_file != NULL
@@ -140,6 +153,7 @@ vp_qcow2_validate_options(const VpImageOptions *opts, GError **error)
     return TRUE;
 }
 
+/* An absurd --size must end in an error, not in a wrapped, small layout. */
 static gboolean
 vp_layout_add(guint64 *acc, guint64 value, GError **error)
 {
@@ -213,6 +227,8 @@ vp_qcow2_layout_compute(const VpImageOptions *opts, VpQcow2Layout *layout,
                     size_text, max_text, opts->cluster_size);
         return FALSE;
     }
+    /* Exactly as many L1 entries as the size needs, as qemu's size_to_l1: qemu
+     * refuses fewer, more would be waste. */
     layout->guest_clusters = layout->virtual_size / cs +
                              (layout->virtual_size % cs != 0);
     layout->l1_size = layout->guest_clusters / layout->l2_entries +
@@ -224,6 +240,7 @@ vp_qcow2_layout_compute(const VpImageOptions *opts, VpQcow2Layout *layout,
         layout->backing_offset = layout->header_bytes;
         layout->header_bytes += strlen(opts->backing_file);
     }
+    /* qemu reads extensions and the backing name only inside cluster 0. */
     if (layout->header_bytes > cs) {
         g_set_error(error, VP_OPTION_ERROR, VP_OPTION_ERROR_CLUSTER_SIZE,
                     _("the header and backing file name need %1$" PRIu64
@@ -253,6 +270,7 @@ vp_qcow2_layout_compute(const VpImageOptions *opts, VpQcow2Layout *layout,
     guint64 gap = 0;
     for (;;) {
         guint64 meta = fixed + rt + rb;
+        /* meta + gap is meta rounded up: it never shrinks when meta grows. */
         guint64 gap_new = layout->data_clusters > 0
                               ? ((align - meta * cs % align) % align) / cs
                               : 0;
@@ -260,6 +278,11 @@ vp_qcow2_layout_compute(const VpImageOptions *opts, VpQcow2Layout *layout,
         if (!vp_layout_add(&total, layout->data_clusters, error)) {
             return FALSE;
         }
+        /* Starting from (0, 0), each round only rounds up, so the counts never
+         * decrease and never pass the smallest consistent answer.  A block
+         * added in one round needs 1/refblock_entries (at least 64) of a block
+         * in the next, so the growth dies out within a few rounds; the gap
+         * settles one round after rt and rb. */
         guint64 rb_new = total / layout->refblock_entries +
                          (total % layout->refblock_entries != 0);
         guint64 rt_new = (rb_new * 8 + cs - 1) / cs;
@@ -270,6 +293,8 @@ vp_qcow2_layout_compute(const VpImageOptions *opts, VpQcow2Layout *layout,
         rt = rt_new;
         gap = gap_new;
     }
+    /* With 16-bit refcounts qemu's 8 MiB cap covers as much as the L1 cap;
+     * wider ones reach it first (64 bits, 512-byte clusters: at 32 GiB). */
     if (rt * cs > VP_QCOW2_MAX_REFTABLE_BYTES) {
         g_set_error(error, VP_OPTION_ERROR, VP_OPTION_ERROR_CLUSTER_SIZE,
                     _("the image needs a refcount table of %1$" PRIu64
@@ -291,6 +316,7 @@ vp_qcow2_layout_compute(const VpImageOptions *opts, VpQcow2Layout *layout,
     layout->l1_offset = layout->refblock_offset + rb * cs;
     layout->l2_offset = layout->l1_offset + layout->l1_clusters * cs;
     layout->data_offset = (layout->meta_clusters + gap) * cs;
+    /* L1 and L2 entries keep host offsets in bits 9-55. */
     if (layout->used_clusters > VP_QCOW2_MAX_HOST_OFFSET / cs) {
         g_set_error_literal(error, VP_OPTION_ERROR, VP_OPTION_ERROR_SIZE,
                             _("the image would pass qcow2's 64 PiB limit on "

@@ -12,6 +12,7 @@
 #include "qcow2-format.h"
 #include "qcow2-private.h"
 
+/* Explicit comparisons: the difference of two guint64 does not fit a gint. */
 static gint
 vp_range_compare(gconstpointer a, gconstpointer b)
 {
@@ -32,6 +33,8 @@ vp_runs_add(GArray *runs, guint max_runs, guint64 offset, guint64 length)
             return TRUE;
         }
     }
+    /* A cap: a fragmented image has a run per cluster, 16 bytes each; the
+     * caller then falls back to the whole file's allocation. */
     if (runs->len >= max_runs) {
         return FALSE;
     }
@@ -47,6 +50,8 @@ vp_qcow2_image_count_mapped(VpQcow2Image *img, guint64 *mapped, GArray *runs,
 {
     const VpQcow2Meta *m = &img->meta;
     g_autofree guint8 *l2 = g_malloc(m->cluster_size);
+    /* L1 entries past the virtual size (qemu keeps saved VM state there for
+     * internal snapshots) map no guest data and are not counted. */
     guint64 guest = m->virtual_size / m->cluster_size +
                     (m->virtual_size % m->cluster_size != 0);
     gboolean complete = runs != NULL;
@@ -65,10 +70,14 @@ vp_qcow2_image_count_mapped(VpQcow2Image *img, guint64 *mapped, GArray *runs,
         for (guint64 j = 0; j < n; j++) {
             guint64 entry = vp_be64_at(l2 + j * img->l2_entry_bytes);
             VpClusterType type = vp_cluster_type(img, entry);
+            /* A preallocated zero cluster is mapped too: that is what metadata
+             * preallocation with the zero flag is. */
             if (type == VP_CLUSTER_NORMAL || type == VP_CLUSTER_ZERO_ALLOC ||
                 type == VP_CLUSTER_COMPRESSED) {
                 (*mapped)++;
             }
+            /* Compressed data has no cluster of its own to ask the file system
+             * about. */
             if (complete && (type == VP_CLUSTER_NORMAL ||
                              type == VP_CLUSTER_ZERO_ALLOC)) {
                 complete = vp_runs_add(runs, max_runs,
@@ -78,6 +87,8 @@ vp_qcow2_image_count_mapped(VpQcow2Image *img, guint64 *mapped, GArray *runs,
         }
     }
     if (runs != NULL) {
+        /* Data clusters need not follow guest order; file-alloc.c walks the
+         * runs together with the file's extents, both by offset. */
         g_array_sort(runs, vp_range_compare);
         *runs_complete = complete;
     }
@@ -102,6 +113,7 @@ vp_guest_l2_entry(VpQcow2Image *img, guint64 cluster, guint64 *entry,
 
     *entry = 0;
     *bitmap = 0;
+    /* Beyond the L1 table, or no L2 table: unallocated, like qemu. */
     if (index >= m->l1_size) {
         return TRUE;
     }
@@ -109,6 +121,8 @@ vp_guest_l2_entry(VpQcow2Image *img, guint64 cluster, guint64 *entry,
     if (l2_offset == 0) {
         return TRUE;
     }
+    /* qemu marks such an image corrupt; reading at the odd offset would return
+     * another table's bytes. */
     if (l2_offset & (m->cluster_size - 1)) {
         g_set_error(error, VP_ERROR, VP_ERROR_CORRUPT,
                     _("'%1$s' is corrupt: an L2 table is not cluster aligned; "
@@ -118,6 +132,9 @@ vp_guest_l2_entry(VpQcow2Image *img, guint64 cluster, guint64 *entry,
     if (img->l2_cache == NULL) {
         img->l2_cache = g_malloc(m->cluster_size);
     }
+    /* Callers walk the disk in order, so one cached table serves l2_entries
+     * clusters in a row.  Offset 0 (the header) is never an L2 table, so it
+     * marks the cache empty. */
     if (img->l2_cache_offset != l2_offset) {
         if (!vp_img_read(img, l2_offset, img->l2_cache, m->cluster_size, error)) {
             img->l2_cache_offset = 0;
@@ -168,9 +185,12 @@ vp_qcow2_image_guest_map(VpQcow2Image *img, guint64 offset, VpGuestKind *kind,
         guint64 sc_size = cs / VP_QCOW2_SUBCLUSTERS;
         guint32 sc = (guint32)(in_cluster / sc_size);
         *len = sc_size - in_cluster % sc_size;
+        /* Zero before allocated: the spec forbids both, and zeros never expose
+         * stale host bytes. */
         if ((bitmap >> (32 + sc)) & 1) {
             *kind = VP_GUEST_ZERO;
         } else if ((bitmap >> sc) & 1) {
+            /* The spec: an allocated subcluster needs a host offset. */
             if (cluster_host == 0) {
                 g_set_error(error, VP_ERROR, VP_ERROR_CORRUPT,
                             _("'%1$s' is corrupt: an allocated subcluster "
@@ -211,6 +231,8 @@ vp_qcow2_image_read_compressed(VpQcow2Image *img, guint64 offset, guint8 *buf,
                            error)) {
         return FALSE;
     }
+    /* The spec's compressed descriptor: x = 62 - (cluster_bits - 8) bits of
+     * host offset, then the count of 512-byte sectors after the first one. */
     guint32 csize_shift = 62 - (m->cluster_bits - 8);
     guint64 csize_mask = (G_GUINT64_CONSTANT(1) << (m->cluster_bits - 8)) - 1;
     guint64 coffset = entry & ((G_GUINT64_CONSTANT(1) << csize_shift) - 1);

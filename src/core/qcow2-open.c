@@ -15,12 +15,16 @@
 #include "qcow2-format.h"
 #include "qcow2-private.h"
 
-/* qemu's limits on what it will open. */
+/* qemu's limits on what it will open: the backing format name lives in a
+ * 16-byte buffer there, a snapshot carries at most 1 KiB of extra data
+ * (QCOW_MAX_SNAPSHOT_EXTRA_DATA), the table at most 64 MiB. */
 #define VP_QCOW2_MAX_BACKING_FORMAT 16 /* bytes, including the NUL */
 #define VP_QCOW2_MAX_SNAPSHOT_EXTRA 1024
 #define VP_QCOW2_MAX_SNAPSHOTS_BYTES (G_GUINT64_CONSTANT(1024) * VP_QCOW2_MAX_SNAPSHOTS)
 
 
+/* The CLI's handlers lack SA_RESTART: Ctrl-C interrupts pread, which is
+ * retried; the cancellation is seen at the next poll. */
 gboolean
 vp_read_fd(gpointer opaque, guint64 offset, void *buf, gsize len,
            GError **error)
@@ -49,6 +53,7 @@ vp_read_fd(gpointer opaque, guint64 offset, void *buf, gsize len,
     return TRUE;
 }
 
+/* Round-trip tests and the fuzzer: zeros past the end, as vp_read_fd. */
 gboolean
 vp_read_mem(gpointer opaque, guint64 offset, void *buf, gsize len,
             GError **error)
@@ -71,6 +76,7 @@ vp_img_read(VpQcow2Image *img, guint64 offset, void *buf, gsize len,
     return img->read(img->opaque, offset, buf, len, error);
 }
 
+/* memcpy, not a cast: entries in a byte buffer need not be aligned. */
 guint64
 vp_be64_at(const guint8 *p)
 {
@@ -86,10 +92,13 @@ guint64 *
 vp_read_table(VpQcow2Image *img, guint64 offset, guint64 count,
               GError **error)
 {
+    /* Rounded up: a last, partial entry is read, its missing bytes zero. */
     guint64 in_file = 0;
     if (offset < img->meta.file_length) {
         in_file = MIN(count, (img->meta.file_length - offset + 7) / 8);
     }
+    /* The count comes from the image: even under the caps a failed allocation
+     * must be an error, not an abort. */
     g_autofree guint64 *table = g_try_new0(guint64, MAX(count, 1));
 
     if (table == NULL) {
@@ -107,6 +116,7 @@ vp_read_table(VpQcow2Image *img, guint64 offset, guint64 count,
     return g_steal_pointer(&table);
 }
 
+/* VP_ERROR_CORRUPT lets callers tell a damaged image from failed I/O. */
 gboolean
 vp_corrupt(GError **error, VpQcow2Image *img, const char *format, ...)
 {
@@ -126,6 +136,10 @@ vp_validate_table(VpQcow2Image *img, guint64 offset, guint64 count,
                   guint64 entry, guint64 max, const char *what,
                   GError **error)
 {
+    /* Dividing, not multiplying: a hostile count cannot overflow the test.
+     * The end must stay below INT64_MAX, not 2^64, because qemu passes offsets
+     * as int64_t; tables start on a cluster boundary as refcounts count whole
+     * clusters. */
     if (count > max / entry) {
         return vp_corrupt(error, img, _("%1$s is too large"), what);
     }
@@ -142,6 +156,8 @@ vp_parse_header(VpQcow2Image *img, const VpQcow2Header *h, GError **error)
     VpQcow2Meta *m = &img->meta;
 
     m->version = GUINT32_FROM_BE(h->version);
+    /* Version 1 is the older qcow format, and a later version may change any
+     * field: nothing is guessed. */
     if (m->version != 2 && m->version != 3) {
         g_set_error(error, VP_ERROR, VP_ERROR_UNSUPPORTED,
                     _("'%1$s' uses qcow2 version %2$u; only versions 2 and 3 "
@@ -149,6 +165,8 @@ vp_parse_header(VpQcow2Image *img, const VpQcow2Header *h, GError **error)
         return FALSE;
     }
     m->cluster_bits = GUINT32_FROM_BE(h->cluster_bits);
+    /* qemu opens 2^9 to 2^21; the cap also bounds every L2 table and refcount
+     * block read below to 2 MiB, and keeps the shifts defined. */
     if (m->cluster_bits < VP_QCOW2_MIN_CLUSTER_BITS ||
         m->cluster_bits > VP_QCOW2_MAX_CLUSTER_BITS) {
         return vp_corrupt(error, img, _("unsupported cluster size 2^%1$u"),
@@ -168,6 +186,8 @@ vp_parse_header(VpQcow2Image *img, const VpQcow2Header *h, GError **error)
         m->refcount_bits = 16;
     } else {
         m->header_length = GUINT32_FROM_BE(h->header_length);
+        /* qemu's two checks: room for the v3 fields, and extensions after it
+         * inside cluster 0. */
         if (m->header_length < VP_QCOW2_V3_MIN_HEADER_LEN) {
             return vp_corrupt(error, img, _("the header is too short"));
         }
@@ -179,17 +199,24 @@ vp_parse_header(VpQcow2Image *img, const VpQcow2Header *h, GError **error)
         m->compatible_features = GUINT64_FROM_BE(h->compatible_features);
         m->autoclear_features = GUINT64_FROM_BE(h->autoclear_features);
         guint32 order = GUINT32_FROM_BE(h->refcount_order);
+        /* Wider than 64 bits: qemu refuses it, and 1u << order would
+         * overflow. */
         if (order > 6) {
             return vp_corrupt(error, img,
                               _("refcount width 2^%1$u is more than 64 bits"),
                               order);
         }
         m->refcount_bits = 1u << order;
+        /* The compression byte exists only in longer headers; else it is
+         * zlib. */
         if (m->header_length > VP_QCOW2_V3_MIN_HEADER_LEN) {
             m->compression_type = h->compression_type;
         }
     }
 
+    /* An incompatible bit changes how the image must be read, by the
+     * definition of the class: an unknown one means refuse, not misread.
+     * Unknown compatible and autoclear bits may be ignored, as qemu does. */
     guint64 unknown = m->incompatible_features & ~VP_QCOW2_INCOMPAT_KNOWN;
     if (unknown != 0) {
         g_set_error(error, VP_ERROR, VP_ERROR_UNSUPPORTED,
@@ -198,12 +225,15 @@ vp_parse_header(VpQcow2Image *img, const VpQcow2Header *h, GError **error)
                     img->name, unknown);
         return FALSE;
     }
+    /* Guest data lives in another file: host offsets here point into it. */
     if (m->incompatible_features & VP_QCOW2_INCOMPAT_DATA_FILE) {
         g_set_error(error, VP_ERROR, VP_ERROR_UNSUPPORTED,
                     _("'%1$s' keeps its data in an external file, which this "
                       "tool does not read; use qemu-img"), img->name);
         return FALSE;
     }
+    /* Encrypted clusters are ciphertext; nothing read from them means anything
+     * without the key. */
     if (GUINT32_FROM_BE(h->crypt_method) != 0) {
         g_set_error(error, VP_ERROR, VP_ERROR_UNSUPPORTED,
                     _("'%1$s' is encrypted, which this tool does not read; "
@@ -216,12 +246,16 @@ vp_parse_header(VpQcow2Image *img, const VpQcow2Header *h, GError **error)
         return vp_corrupt(error, img, _("unknown compression type %1$u"),
                           m->compression_type);
     }
+    /* qemu wants the bit exactly when the type is not zlib, so that a qemu
+     * older than the type field refuses a zstd image instead of inflating it
+     * as deflate. */
     if (compression_bit != (m->compression_type != VP_QCOW2_COMPRESSION_ZLIB)) {
         return vp_corrupt(error, img,
                           _("the compression type and its feature bit "
                             "disagree"));
     }
     m->extended_l2 = (m->incompatible_features & VP_QCOW2_INCOMPAT_EXTL2) != 0;
+    /* qemu's rule: 32 subclusters of at least 512 bytes. */
     if (m->extended_l2 && m->cluster_size < VP_QCOW2_MIN_EXTENDED_L2_CLUSTER) {
         return vp_corrupt(error, img,
                           _("extended L2 entries need clusters of at least "
@@ -233,6 +267,9 @@ vp_parse_header(VpQcow2Image *img, const VpQcow2Header *h, GError **error)
     return TRUE;
 }
 
+/* Extensions run from the end of the header to the backing file name, or to
+ * the end of cluster 0, as qemu reads them: a length past that end is refused,
+ * so a hostile one cannot send the reader through the file. */
 static gboolean
 vp_parse_extensions(VpQcow2Image *img, guint64 backing_offset,
                     GError **error)
@@ -261,6 +298,8 @@ vp_parse_extensions(VpQcow2Image *img, guint64 backing_offset,
                                   _("the backing format name is too long"));
             }
             g_free(m->backing_format);
+            /* One byte more: the name is NUL-terminated whatever the image
+             * holds. */
             m->backing_format = g_malloc0(len + 1);
             if (!vp_img_read(img, offset, m->backing_format, len, error)) {
                 return FALSE;
@@ -272,6 +311,8 @@ vp_parse_extensions(VpQcow2Image *img, guint64 backing_offset,
     return TRUE;
 }
 
+/* qemu's checks: the name starts and ends inside cluster 0 and is at most 1023
+ * bytes long. */
 static gboolean
 vp_read_backing_name(VpQcow2Image *img, guint64 offset, guint32 len,
                      GError **error)
@@ -291,6 +332,8 @@ vp_read_backing_name(VpQcow2Image *img, guint64 offset, guint32 len,
     return vp_img_read(img, offset, img->meta.backing_file, len, error);
 }
 
+/* Only each snapshot's L1 table is kept: check counts the clusters that
+ * snapshots share.  qemu's caps bound the walk before it starts. */
 static gboolean
 vp_read_snapshot_table(VpQcow2Image *img, GError **error)
 {
@@ -309,6 +352,7 @@ vp_read_snapshot_table(VpQcow2Image *img, GError **error)
     img->snapshots = g_new0(VpQcow2Snapshot, MAX(m->nb_snapshots, 1));
     for (guint32 i = 0; i < m->nb_snapshots; i++) {
         VpQcow2SnapshotHeader sh;
+        /* Entries start on 8-byte boundaries. */
         offset = (offset + 7) & ~(guint64)7;
         if (!vp_img_read(img, offset, &sh, sizeof(sh), error)) {
             return FALSE;
@@ -345,10 +389,13 @@ vp_read_tables(VpQcow2Image *img, GError **error)
     /* The L1 table must reach the whole virtual disk. */
     guint64 reach = cs * img->l2_entries;
     guint64 needed = m->virtual_size / reach + (m->virtual_size % reach != 0);
+    /* qemu refuses it too: a guest access past the table's end would index
+     * outside it. */
     if (needed > m->l1_size) {
         return vp_corrupt(error, img, _("the L1 table is too small for the "
                                         "virtual size"));
     }
+    /* The refcount table is sized in clusters; qemu's cap is 8 MiB. */
     if (!vp_validate_table(img, m->reftable_offset, m->reftable_clusters, cs,
                            VP_QCOW2_MAX_REFTABLE_BYTES,
                            _("the refcount table"), error)) {
@@ -367,6 +414,8 @@ vp_read_tables(VpQcow2Image *img, GError **error)
     return vp_read_snapshot_table(img, error);
 }
 
+/* The magic alone decides "qcow2 or raw": a damaged qcow2 image must be
+ * reported as damaged, never taken for raw guest data. */
 gboolean
 vp_qcow2_probe(VpReadFunc read, gpointer opaque, gboolean *is_qcow2,
                GError **error)
@@ -400,6 +449,9 @@ vp_qcow2_image_open(VpReadFunc read, gpointer opaque, guint64 length,
         return NULL;
     }
     guint64 backing_offset = GUINT64_FROM_BE(h.backing_file_offset);
+    /* In this order: the header first; the backing name before the extensions,
+     * as its offset ends their area; the tables last, against the cluster
+     * size. */
     if (!vp_parse_header(img, &h, error) ||
         !vp_read_backing_name(img, backing_offset,
                               GUINT32_FROM_BE(h.backing_file_size), error) ||
@@ -435,11 +487,15 @@ vp_qcow2_image_meta(const VpQcow2Image *img)
 VpClusterType
 vp_cluster_type(const VpQcow2Image *img, guint64 entry)
 {
+    /* Compressed first: there the low bits belong to the host offset and
+     * sector count, so bit 0 is no zero flag. */
     if (entry & VP_QCOW2_OFLAG_COMPRESSED) {
         return VP_CLUSTER_COMPRESSED;
     }
     /* With extended L2 the zero state lives in the subcluster bitmap. */
     if ((entry & VP_QCOW2_OFLAG_ZERO) && !img->meta.extended_l2) {
+        /* With an offset a zero cluster still owns its host cluster (a
+         * preallocated zero cluster): it is mapped and has a refcount. */
         return (entry & VP_QCOW2_OFFSET_MASK) ? VP_CLUSTER_ZERO_ALLOC
                                               : VP_CLUSTER_ZERO_PLAIN;
     }

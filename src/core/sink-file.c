@@ -15,6 +15,8 @@
 /* Start write-back after this many bytes, so that the final fsync finds
  * little left to do and generation overlaps with disk I/O. */
 #define VP_WRITEBACK_KICK (4 * 1024 * 1024)
+/* Zeros are written from one 1 MiB buffer; a copy goes in 64 MiB calls, so
+ * that cancellation and progress see it move. */
 #define VP_ZERO_CHUNK (1024 * 1024)
 #define VP_COPY_CHUNK (64 << 20)
 
@@ -36,6 +38,7 @@ typedef struct {
 static void
 vp_file_sink_set_errno(VpFileSink *s, int err, GError **error)
 {
+    /* The errors a user can act on get a message saying what to do. */
     if (err == ENOSPC || err == EDQUOT) {
         g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err),
                     _("not enough space to write '%1$s' (%2$s); free some "
@@ -53,6 +56,8 @@ vp_file_sink_set_errno(VpFileSink *s, int err, GError **error)
     }
 }
 
+/* SYNC_FILE_RANGE_WRITE only starts write-back and waits for nothing, file
+ * metadata included: durability still comes from the fsync at commit. */
 static void
 vp_file_sink_kick(VpFileSink *s, guint64 end)
 {
@@ -72,6 +77,8 @@ vp_file_sink_pwrite(VpFileSink *s, guint64 offset, const guint8 *buf,
 {
     while (len > 0) {
         ssize_t n = pwrite(s->fd, buf, len, (off_t)offset);
+        /* The CLI's signal handlers lack SA_RESTART; retry, the cancel check
+         * comes later. */
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -95,6 +102,8 @@ vp_file_sink_write(VpSink *sink, guint64 offset, const guint8 *buf, gsize len,
     return vp_file_sink_pwrite((VpFileSink *)sink, offset, buf, len, error);
 }
 
+/* Nothing to do: the emitter goes in file order and ftruncate at commit sets
+ * the length, so a trailing hole needs no write either. */
 static gboolean
 vp_file_sink_hole(VpSink *sink, guint64 offset, guint64 len, GError **error)
 {
@@ -159,6 +168,10 @@ vp_file_sink_copy(VpSink *sink, guint64 offset, int fd, guint64 fd_offset,
         if (n < 0 && errno == EINTR) {
             continue;
         }
+        /* These mean "not between these two files" (another file system, a
+         * descriptor copy_file_range cannot use): said before any byte moved,
+         * so the caller may read and write instead.  After the first chunk
+         * every error is real. */
         if (n < 0 && !started &&
             (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
              errno == EOPNOTSUPP || errno == EBADF)) {
@@ -198,6 +211,10 @@ vp_file_sink_link_hidden(VpFileSink *s, const char *proc_path, GError **error)
     return NULL;
 }
 
+/* Makes the finished inode appear under its name.  An O_TMPFILE inode is
+ * linked in with linkat through /proc/self/fd, which fails with EEXIST rather
+ * than replace anything: the name either does not exist or gets the complete,
+ * synced image, never a partial one. */
 static gboolean
 vp_file_sink_publish(VpFileSink *s, GError **error)
 {
@@ -221,6 +238,8 @@ vp_file_sink_publish(VpFileSink *s, GError **error)
         }
         goto fail;
     }
+    /* Without --force the hidden name is renamed with RENAME_NOREPLACE: a file
+     * that appeared meanwhile is kept, not overwritten. */
     if (renameat2(s->dirfd, s->tmp_name, s->dirfd, s->base, RENAME_NOREPLACE) == 0) {
         return TRUE;
     }
@@ -249,6 +268,8 @@ vp_file_sink_commit(VpSink *sink, guint64 length, GError **error)
 {
     VpFileSink *s = (VpFileSink *)sink;
 
+    /* Data first: the name must not become visible before the bytes are
+     * durable, or a crash could leave a complete-looking, empty image. */
     if (ftruncate(s->fd, (off_t)length) < 0 || fsync(s->fd) < 0) {
         vp_file_sink_set_errno(s, errno, error);
         return FALSE;
@@ -256,6 +277,8 @@ vp_file_sink_commit(VpSink *sink, guint64 length, GError **error)
     if (!vp_file_sink_publish(s, error)) {
         return FALSE;
     }
+    /* Published: from here on nothing may remove it, even if the directory
+     * sync fails. */
     s->committed = TRUE;
     g_clear_pointer(&s->tmp_name, g_free);
     /* Make the new name itself durable. */
@@ -298,6 +321,9 @@ static const VpSinkOps vp_file_sink_ops = {
     .free = vp_file_sink_free,
 };
 
+/* Checked before anything is written, so that an existing file costs the user
+ * a message, not the minutes spent writing an image; publish checks again at
+ * the end, as another process may create the name meanwhile. */
 static gboolean
 vp_file_sink_check_target(VpFileSink *s, GError **error)
 {
@@ -328,6 +354,9 @@ vp_file_sink_check_target(VpFileSink *s, GError **error)
     return TRUE;
 }
 
+/* An O_TMPFILE inode has no name until publish links it, so a crash or a
+ * failure leaves nothing in the directory.  In the same directory, as rename
+ * and link cannot cross file systems. */
 static gboolean
 vp_file_sink_open_hidden(VpFileSink *s, GError **error)
 {
@@ -379,6 +408,8 @@ vp_file_sink_new(const char *path, gboolean replace, GError **error)
                     path, g_strerror(errno));
         return NULL;
     }
+    /* g_path_get_basename gives "." or ".." for such paths, which name the
+     * directory, not a file in it. */
     if (g_str_has_suffix(path, "/") || strcmp(s->base, ".") == 0 ||
         strcmp(s->base, "..") == 0) {
         g_set_error(error, VP_ERROR, VP_ERROR_EXISTS,

@@ -11,7 +11,9 @@ typedef struct {
     unsigned int base;
 } VpSizeUnit;
 
-/* Longest spellings first, so "KiB" is not read as "K" plus junk. */
+/* Longest spellings first, so "KiB" is not read as "K" plus junk.  Bare K,
+ * M, G are binary, as in qemu-img and virsh, whose users type them; KB, MB,
+ * GB are decimal, as disks are sold. */
 static const VpSizeUnit vp_size_units[] = {
     { "kib", 1, 1024 }, { "mib", 2, 1024 }, { "gib", 3, 1024 },
     { "tib", 4, 1024 }, { "pib", 5, 1024 }, { "eib", 6, 1024 },
@@ -36,6 +38,9 @@ vp_size_parse(const char *text, const char *what, guint64 *bytes,
               GError **error)
 {
     const char *p = text;
+    /* 128 bits: whole * unit and the scaled fraction stay exact past 2^64, so
+     * "too large" is decided on the true value, never on a wrapped or rounded
+     * one, and no floating point rounds a byte count. */
     unsigned __int128 whole = 0;
     unsigned __int128 frac = 0;
     unsigned __int128 frac_scale = 1;
@@ -54,6 +59,7 @@ vp_size_parse(const char *text, const char *what, guint64 *bytes,
     if (*p == '.') {
         have_point = TRUE;
         for (p++; g_ascii_isdigit(*p); p++) {
+            /* Digits past the scale are still accepted, just not counted. */
             if (frac_scale < (unsigned __int128)G_MAXUINT64) {
                 frac = frac * 10 + (unsigned int)(*p - '0');
                 frac_scale *= 10;
@@ -110,6 +116,7 @@ vp_size_format(guint64 bytes)
     };
 
     if (bytes < 1024) {
+        /* Plural forms from the catalogue: "1 byte", "2 bytes". */
         return g_strdup_printf(g_dngettext(GETTEXT_PACKAGE, "%" PRIu64
                                            " byte", "%" PRIu64
                                            " bytes", bytes), bytes);
@@ -120,6 +127,8 @@ vp_size_format(guint64 bytes)
         div *= 1024;
         i++;
     }
+    /* Exact multiples without a decimal, so limits read "8 MiB", not "8.0
+     * MiB". */
     if (bytes % div == 0) {
         return g_strdup_printf("%" G_GUINT64_FORMAT " %s", bytes / div,
                                names[i]);

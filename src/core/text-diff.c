@@ -13,6 +13,8 @@ char *
 vp_text_diff(const char *old_text, const char *new_text, const char *old_name,
              const char *new_name)
 {
+    /* Each line is compared whole, as diff does; definitions are formatted by
+     * libxml2, so equal elements print alike. */
     g_auto(GStrv) a = g_strsplit(old_text, "\n", -1);
     g_auto(GStrv) b = g_strsplit(new_text, "\n", -1);
     guint n = g_strv_length(a);
@@ -57,14 +59,18 @@ vp_text_diff(const char *old_text, const char *new_text, const char *old_name,
         if (k == len) {
             break;
         }
+        /* Extend the hunk while the next change lies within its context. */
         guint last = k;
         for (guint t = k + 1; t < len && t <= last + 6; t++) {
             if (g_array_index(script, VpDiffLine, t).op != ' ') {
                 last = t;
             }
         }
+        /* Three lines of context either side, as diff -u. */
         guint from = k >= 3 ? k - 3 : 0;
         guint to = MIN(len, last + 4);
+        /* Line numbers for the hunk header: count, in each file, the lines
+         * before it. */
         guint old_line = 1;
         guint new_line = 1;
         for (guint t = 0; t < from; t++) {

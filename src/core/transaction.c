@@ -34,6 +34,9 @@ vp_transaction_new(void)
     return t;
 }
 
+/* Freeing without commit is the path of every early return and of an
+ * interrupt: whatever is still registered is undone, so a failed run leaves
+ * nothing behind even when no caller got round to rolling back. */
 void
 vp_transaction_free(VpTransaction *t)
 {
@@ -57,6 +60,8 @@ vp_transaction_push(VpTransaction *t, const char *what, VpUndoFunc undo,
     g_ptr_array_add(t->steps, u);
 }
 
+/* Commit means the run's result is now the user's: the undo steps are dropped
+ * (their data freed), and nothing this run created may be removed any more. */
 void
 vp_transaction_commit(VpTransaction *t)
 {
@@ -69,9 +74,15 @@ vp_transaction_rollback(VpTransaction *t, GError **error)
     g_autoptr(GString) left = g_string_new(NULL);
     g_autofree char *first_reason = NULL;
 
+    /* Newest first: later steps build on earlier ones (a domain uses the
+     * volume, the volume lives in the pool), so they must go before what they
+     * depend on. */
     while (t->steps->len > 0) {
         VpUndo *u = g_ptr_array_index(t->steps, t->steps->len - 1);
         g_autoptr(GError) local = NULL;
+        /* A failed undo does not stop the others: each independent thing still
+         * removable should be removed, and the user is then told exactly which
+         * ones are left, with the first reason. */
         if (!u->undo(u->data, &local)) {
             if (left->len > 0) {
                 g_string_append(left, ", ");
@@ -81,6 +92,7 @@ vp_transaction_rollback(VpTransaction *t, GError **error)
                 first_reason = g_strdup(local->message);
             }
         }
+        /* Removed even when it failed: a second rollback must not retry it. */
         g_ptr_array_remove_index(t->steps, t->steps->len - 1);
     }
     if (left->len > 0) {

@@ -42,6 +42,8 @@ char *
 vp_xml_to_string_node(xmlNodePtr node)
 {
     g_autoptr(xmlBuffer) buf = xmlBufferCreate();
+    /* Formatted, so that documents diff line by line (--print-diff) and golden
+     * files stay readable. */
     xmlNodeDump(buf, node->doc, node, 0, 1);
     return g_strdup_printf("%s\n", (const char *)xmlBufferContent(buf));
 }
@@ -55,6 +57,10 @@ vp_xml_to_string(xmlDocPtr doc)
 xmlDocPtr
 vp_xml_parse(const char *text, const char *what, GError **error)
 {
+    /* No network, no entity expansion: the text may come from a remote
+     * daemon.  Blank nodes are dropped so that re-serialising indents afresh;
+     * libxml2's own error output is silenced, its message carried in the
+     * GError instead. */
     xmlDocPtr doc = xmlReadMemory(text, (int)strlen(text), what, NULL,
                                   XML_PARSE_NONET | XML_PARSE_NOBLANKS |
                                   XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
@@ -72,6 +78,7 @@ char *
 vp_xml_xpath_string(xmlDocPtr doc, const char *xpath)
 {
     g_autoptr(xmlXPathContext) ctx = xmlXPathNewContext(doc);
+    /* string(): a missing node gives an empty string, not a node set. */
     g_autofree char *expr = g_strdup_printf("string(%s)", xpath);
     g_autoptr(xmlXPathObject) obj = xmlXPathEvalExpression(BAD_CAST expr, ctx);
 

@@ -24,6 +24,8 @@ vp_virt_pool(VpVirt *virt, const char *name, GError **error)
 {
     virStoragePoolPtr pool = virStoragePoolLookupByName(virt->conn, name);
     if (pool == NULL) {
+        /* A missing pool gets a hint on how to list pools; any other failure
+         * keeps libvirt's reason. */
         if (vp_virt_code() == VIR_ERR_NO_STORAGE_POOL) {
             g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
                         _("storage pool '%1$s' does not exist; list pools "
@@ -42,6 +44,8 @@ vp_virt_pool_info(VpVirt *virt, const char *name, VpPoolInfo *info,
     *info = (VpPoolInfo){ 0 };
     g_autoptr(virStoragePool) pool = virStoragePoolLookupByName(virt->conn, name);
     if (pool == NULL) {
+        /* No pool is an answer here (exists FALSE), not an error: callers may
+         * create it. */
         if (vp_virt_code() == VIR_ERR_NO_STORAGE_POOL) {
             return TRUE;
         }
@@ -56,6 +60,7 @@ vp_virt_pool_info(VpVirt *virt, const char *name, VpPoolInfo *info,
     gboolean ok = vp_pool_xml_parse(xml, &info->type, &info->path, error);
     free(xml);
     virStoragePoolInfo pinfo;
+    /* Only an active pool reports its free space; otherwise it stays 0. */
     if (ok && info->active && virStoragePoolGetInfo(pool, &pinfo) == 0) {
         info->available = pinfo.available;
     }
@@ -72,10 +77,14 @@ vp_virt_pool_create_dir(VpVirt *virt, const char *name, const char *path,
     if (pool == NULL) {
         return vp_virt_fail(error, _("cannot define storage pool '%1$s'"), name);
     }
+    /* Build creates the directory, create starts the pool, autostart keeps it
+     * across daemon restarts as a default pool should be. */
     if (virStoragePoolBuild(pool, 0) < 0 || virStoragePoolCreate(pool, 0) < 0 ||
         virStoragePoolSetAutostart(pool, 1) < 0) {
         vp_virt_fail(error, _("cannot start storage pool '%1$s' at '%2$s'"),
                      name, path);
+        /* No half-made pool stays defined: the caller registers its undo only
+         * when this succeeds. */
         virStoragePoolDestroy(pool);
         virStoragePoolUndefine(pool);
         return FALSE;
@@ -91,6 +100,7 @@ vp_virt_pool_remove(VpVirt *virt, const char *name, GError **error)
     if (pool == NULL) {
         return FALSE;
     }
+    /* An inactive pool cannot be destroyed, only undefined. */
     if (virStoragePoolIsActive(pool) == 1 && virStoragePoolDestroy(pool) < 0) {
         return vp_virt_fail(error, _("cannot stop storage pool '%1$s'"), name);
     }
@@ -124,6 +134,9 @@ vp_virt_volume(VpVirt *virt, const char *pool_name, const char *name,
         vp_virt_fail(error, _("cannot refresh storage pool '%1$s'"), pool_name);
         return NULL;
     }
+    /* Without a refresh the lookup sees what libvirt already knows, which
+     * is cheap; callers ask for the refresh where a stale answer would
+     * mislead. */
     virStorageVolPtr vol = virStorageVolLookupByName(pool, name);
     if (vol == NULL) {
         vp_virt_fail(error, _("cannot find volume '%1$s' in pool '%2$s'"), name,
@@ -162,12 +175,18 @@ vp_virt_volume_create(VpVirt *virt, const char *pool_name, const char *name,
     if (pool == NULL) {
         return NULL;
     }
+    /* Created empty and raw, then filled by the upload: libvirt then writes no
+     * byte of the image itself, and after the upload it refreshes the volume
+     * and probes the qcow2 header, reporting format and virtual size (seen
+     * with libvirt 9.0). */
     g_autoptr(virStorageVol) vol = virStorageVolCreateXML(pool, xml, 0);
     if (vol == NULL) {
         vp_virt_fail(error, _("cannot create volume '%1$s' in pool '%2$s'"),
                      name, pool_name);
         return NULL;
     }
+    /* libvirt allocates with malloc: freed with free, the copy is the caller's
+     * g_free-able string. */
     char *path = virStorageVolGetPath(vol);
     char *result = g_strdup(path);
     free(path);
@@ -184,6 +203,7 @@ vp_virt_volume_delete(VpVirt *virt, const char *pool_name, const char *name,
     if (vol == NULL) {
         return FALSE;
     }
+    /* Also the undo of vp_virt_volume_create, hence the same pool and name. */
     if (virStorageVolDelete(vol, 0) < 0) {
         return vp_virt_fail(error, _("cannot delete volume '%1$s'"), name);
     }
@@ -202,6 +222,9 @@ vp_virt_volume_info(VpVirt *virt, const char *pool_name, const char *name,
     if (vol == NULL) {
         return FALSE;
     }
+    /* The file length tells whether every byte arrived (ext4 stops at 16 TiB);
+     * the plain allocation is what the disk really holds, asked for
+     * separately. */
     if (virStorageVolGetInfoFlags(vol, &vinfo, VIR_STORAGE_VOL_GET_PHYSICAL) < 0) {
         return vp_virt_fail(error, _("cannot read volume '%1$s'"), name);
     }
@@ -245,6 +268,7 @@ vp_virt_fill_ref(virStorageVolPtr vol, VpVolumeRef *ref, GError **error)
     ref->name = g_strdup(virStorageVolGetName(vol));
     ref->capacity = info.capacity;
     ref->physical = info.allocation;
+    /* A daemon too old for GET_PHYSICAL keeps the allocation instead. */
     if (virStorageVolGetInfoFlags(vol, &info, VIR_STORAGE_VOL_GET_PHYSICAL) == 0) {
         ref->physical = info.allocation;
     }
@@ -262,6 +286,8 @@ vp_virt_volume_by_path(VpVirt *virt, const char *path, VpVolumeRef *ref,
     *ref = (VpVolumeRef){ 0 };
     *found = vol != NULL;
     if (vol == NULL) {
+        /* A path in no pool is a normal answer (a plain file), not an
+         * error. */
         if (vp_virt_code() == VIR_ERR_NO_STORAGE_VOL) {
             return TRUE;
         }
@@ -274,6 +300,8 @@ gboolean
 vp_virt_volume_by_name(VpVirt *virt, const char *pool, const char *name,
                        VpVolumeRef *ref, GError **error)
 {
+    /* Refreshed: the volume may have changed since libvirt last looked, as
+     * right after an upload. */
     g_autoptr(virStorageVol) vol = vp_virt_volume(virt, pool, name, TRUE, error);
 
     *ref = (VpVolumeRef){ 0 };

@@ -12,6 +12,10 @@
 
 /* ---- upload stream sink ----------------------------------------------- */
 
+/* A stream has no offsets: bytes and holes arrive in sequence.  That works
+ * because the emitter produces the image strictly in file order, each extent
+ * starting where the last ended, so the offset arguments below can be
+ * ignored. */
 typedef struct {
     VpSink parent;
     virStreamPtr stream;
@@ -25,6 +29,8 @@ static gboolean
 vp_upload_send(VpUploadSink *s, const guint8 *buf, gsize len, GError **error)
 {
     while (len > 0) {
+        /* At most one message's payload per call (VP_STREAM_CHUNK); a blocking
+         * stream may still take fewer bytes, hence the loop. */
         int n = virStreamSend(s->stream, (const char *)buf,
                               MIN(len, (gsize)VP_STREAM_CHUNK));
         if (n < 0) {
@@ -44,6 +50,8 @@ vp_upload_write(VpSink *sink, guint64 offset, const guint8 *buf, gsize len,
     return vp_upload_send((VpUploadSink *)sink, buf, len, error);
 }
 
+/* Zeros as bytes: what preallocation full and falloc need, and what a block
+ * device needs wherever it must read zeros. */
 static gboolean
 vp_upload_zero(VpSink *sink, guint64 offset, guint64 len, GError **error)
 {
@@ -62,6 +70,11 @@ vp_upload_zero(VpSink *sink, guint64 offset, guint64 len, GError **error)
     return TRUE;
 }
 
+/* A stream hole costs one small message whatever its length: a 1T preallocated
+ * image uploads in about half a second, only its metadata travelling.  A block
+ * device cannot store a hole, and seeking past one would leave the old
+ * contents of the volume where the image needs zeros (table tails, refcount
+ * padding), so there holes go as zeros. */
 static gboolean
 vp_upload_hole(VpSink *sink, guint64 offset, guint64 len, GError **error)
 {
@@ -90,6 +103,9 @@ vp_upload_commit(VpSink *sink, guint64 length, GError **error)
 {
     VpUploadSink *s = (VpUploadSink *)sink;
 
+    /* Finish waits for the daemon to confirm the last byte: errors of its
+     * writes (ENOSPC, EFBIG) surface here at the latest.  The length needs no
+     * message: the stream ends at the image's last byte or hole. */
     if (virStreamFinish(s->stream) < 0) {
         return vp_virt_fail(error, _("cannot finish the upload into volume "
                                      "'%1$s'"), s->name);
@@ -105,6 +121,9 @@ vp_upload_free(VpSink *sink)
 
     if (s->stream != NULL) {
         if (!s->finished) {
+            /* Not finished: abort, so the daemon does not take a half-sent
+             * image for a complete upload.  The partial volume itself is
+             * removed by the transaction's undo. */
             virStreamAbort(s->stream);
         }
         virStreamFree(s->stream);
@@ -143,6 +162,8 @@ vp_virt_upload_sink_new(VpVirt *virt, const char *pool_name, const char *name,
     s->write_holes = write_holes;
     s->stream = virStreamNew(virt->conn, 0);
     if (s->stream == NULL ||
+        /* Sparse only for files: a non-sparse stream to a block device makes
+         * every zero explicit (see vp_upload_hole). */
         virStorageVolUpload(vol, s->stream, 0, 0,
                             write_holes ? 0 : VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM) < 0) {
         vp_virt_fail(error, _("cannot start the upload into volume '%1$s'"), name);
@@ -166,6 +187,8 @@ typedef struct {
     gboolean eof;
 } VpDownloadSource;
 
+/* Receives the next message only when the previous data and hole are used up:
+ * the source is read strictly in order, like the stream. */
 static gboolean
 vp_download_fill(VpDownloadSource *d, GError **error)
 {
@@ -174,6 +197,8 @@ vp_download_fill(VpDownloadSource *d, GError **error)
     }
     int n = virStreamRecvFlags(d->stream, (char *)d->buf, VP_STREAM_CHUNK,
                                VIR_STREAM_RECV_STOP_AT_HOLE);
+    /* STOP_AT_HOLE: at a hole Recv returns -3 and virStreamRecvHole gives its
+     * length, so holes stay holes in the copy. */
     if (n == -3) {
         long long len = 0;
         if (virStreamRecvHole(d->stream, &len, 0) < 0) {
@@ -200,6 +225,8 @@ vp_download_extent(VpSource *src, guint64 pos, guint64 *len, gboolean *data,
 {
     VpDownloadSource *d = (VpDownloadSource *)src;
 
+    /* The emitter reads in order; anything else is a bug, and a stream cannot
+     * seek to serve it. */
     if (pos != d->pos) {
         g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
                     "download of '%s' read out of order", src->name);
@@ -248,6 +275,8 @@ vp_download_free(VpSource *src)
     VpDownloadSource *d = (VpDownloadSource *)src;
     if (d->stream != NULL) {
         if (d->eof) {
+            /* All received: finish.  Otherwise abort, so the daemon stops
+             * sending the rest. */
             virStreamFinish(d->stream);
         } else {
             virStreamAbort(d->stream);
@@ -319,6 +348,8 @@ vp_virt_volume_download(VpVirt *virt, const char *pool, const char *name,
             if (!vp_source_read(src, pos, buf, n, error)) {
                 return FALSE;
             }
+            /* Only data is written: the file is new, so holes already read as
+             * zeros and stay sparse. */
             if (pwrite(fd, buf, n, (off_t)pos) != (ssize_t)n) {
                 g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
                             _("cannot keep a copy of volume '%1$s': %2$s"),
@@ -329,6 +360,7 @@ vp_virt_volume_download(VpVirt *virt, const char *pool, const char *name,
         }
         pos += len;
     }
+    /* The length, for a volume that ends in a hole. */
     if (ftruncate(fd, (off_t)src->size) < 0) {
         g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
                     _("cannot keep a copy of volume '%1$s': %2$s"), name,
