@@ -20,7 +20,8 @@ Cases:
   04  a TCG guest writes patterns onto the volume (checked from the host with
       qemu-io; no cluster allocated), then verifies them in a second boot
   1x  failures: name taken by a volume, a file, a domain; define rejected;
-      start rejected; kvm; pool missing; pool inactive
+      start rejected; kvm; pool missing; pool inactive; falloc/full larger
+      than the pool's free space (a pool on a 64 MiB tmpfs)
   20  SIGINT during the upload: exit 130, nothing left
   21  libvirtd killed (kill -9 + restart) during the upload: undo after
       reconnecting, nothing left
@@ -506,6 +507,49 @@ class Provision(H.LibvirtTestCase):
         self.failing_run("vpt-inact", self.common(), "vpt-inactive", "not active",
                          pool="vpt-inactive")
         self.assertFalse(os.path.exists(target))
+
+    def small_pool(self, name, size):
+        """A dir pool NAME on a tmpfs of SIZE owned by the daemon user, so
+        that its free space is small and exactly known; removed (and the
+        tmpfs unmounted) at cleanup."""
+        target = os.path.join(self.tmp, name)
+        os.mkdir(target)
+        run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0755,uid=%d,gid=%d"
+             % (size, self.uid, self.gid), "tmpfs", target])
+        self.addCleanup(os.rmdir, target)
+        self.addCleanup(run, ["umount", target], check=False)
+        self.virsh("pool-define-as", name, "dir", "--target", target)
+        self.addCleanup(self.virsh, "pool-undefine", name, check=False)
+        self.virsh("pool-start", name)
+        self.addCleanup(self.virsh, "pool-destroy", name, check=False)
+        info = dict(l.split(":", 1) for l in
+                    self.virsh("pool-info", "--bytes", name).splitlines() if ":" in l)
+        return int(info["Available"].split()[0])
+
+    def test_18_preallocation_larger_than_pool_free(self):
+        # falloc and full need the image's whole file length on the pool's
+        # file system: refused before anything is created, naming the pool,
+        # both sizes and the way out.  Sparse metadata of the same size fits.
+        pool, name = "vpt-small", "vpt-toobig"
+        free = self.small_pool(pool, "64M")
+        self.assertEqual(free, 64 * MiB, "precondition: an empty 64 MiB tmpfs")
+        lines = {}
+        for mode in ("full", "falloc"):
+            lines[mode] = self.failing_run(
+                name, ["--no-define", "--preallocation", mode], pool, "64 MiB free",
+                "--preallocation metadata", mode, pool=pool, size="128M")
+        before = self.state()
+        r = self.ok(self.vp(["--pool", pool, "--name", name, "--size", "128M",
+                             "--no-define", "--preallocation", "metadata"], json_out=True))
+        self.addCleanup(self.virsh, "vol-delete", "--pool", pool, name + ".qcow2",
+                        check=False)
+        length = json.loads(r.stdout)["volume"]["file-length"]
+        self.assertGreater(length, 128 * MiB)
+        for mode, line in lines.items():
+            self.assertIn("%d bytes" % length, line)
+        after = self.state()
+        self.assertEqual(after["vols"][pool], [name + ".qcow2"])
+        self.assertEqual(after["domains"], before["domains"])
 
     # ------------------------------------------------------------------
     # 20-21: interrupted uploads

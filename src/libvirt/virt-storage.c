@@ -57,6 +57,7 @@ vp_virt_pool_info(VpVirt *virt, const char *name, VpPoolInfo *info,
     free(xml);
     virStoragePoolInfo pinfo;
     if (ok && info->active && virStoragePoolGetInfo(pool, &pinfo) == 0) {
+        info->available_known = TRUE;
         info->available = pinfo.available;
     }
     return ok;
