@@ -22,7 +22,8 @@ Cases:
   1x  failures: name taken by a volume, a file, a domain; define rejected;
       start rejected; kvm; pool missing; pool inactive; falloc/full larger
       than the pool's free space (a pool on a 64 MiB tmpfs)
-  20  SIGINT during the upload: exit 130, nothing left
+  20  SIGINT (20b SIGTERM) during the upload: nothing left, then killed by
+      that signal (the shell sees 130/143)
   21  libvirtd killed (kill -9 + restart) during the upload: undo after
       reconnecting, nothing left
 Every failure must exit non-zero with one `virt-provision: ...` line naming
@@ -584,22 +585,28 @@ class Provision(H.LibvirtTestCase):
         self.fail("every upload (%s) finished before it could be interrupted" % (sizes,))
 
     def test_20_sigint_mid_upload(self):
+        # undone, then killed by the signal itself: the shell sees 130 and a
+        # loop around the tool stops, as after any Ctrl-C
         self.interrupt_during_upload("vpt-sigint", ["4T", "8T", "12T"],
                                      lambda p: p.send_signal(signal.SIGINT), 0.3,
-                                     130, "interrupt")
+                                     -signal.SIGINT, "interrupt")
+
+    def test_20b_sigterm_mid_upload(self):
+        self.interrupt_during_upload("vpt-sigterm", ["4T", "8T", "12T"],
+                                     lambda p: p.send_signal(signal.SIGTERM), 0.3,
+                                     -signal.SIGTERM, "interrupt")
 
     def test_01b_sigint_while_creating_default_pool(self):
         # the pool this run created is undone as well
         self.interrupt_during_upload("vpt-sigint0", ["4T", "8T", "12T"],
                                      lambda p: p.send_signal(signal.SIGINT), 0.3,
-                                     130, "interrupt", pool_missing=True)
+                                     -signal.SIGINT, "interrupt", pool_missing=True)
 
     def test_21_daemon_killed_mid_upload(self):
         # The pool is persistent and autostarted: it comes back with the daemon.
         self.interrupt_during_upload("vpt-killed", ["8T", "12T"], self.restart_daemon, 0.5,
                                      None,
                                      "vpt-killed.qcow2")
-
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
