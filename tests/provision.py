@@ -26,6 +26,8 @@ Cases:
       that signal (the shell sees 130/143)
   21  libvirtd killed (kill -9 + restart) during the upload: undo after
       reconnecting, nothing left
+  23  libvirtd stopped (SIGSTOP) during the upload: keepalive notices, the
+      undo reconnects once it continues, nothing left
 Every failure must exit non-zero with one `virt-provision: ...` line naming
 the problem, and leave `virsh pool-list --all`, `vol-list POOL`, `list --all`
 and the pool directory exactly as they were.
@@ -607,6 +609,84 @@ class Provision(H.LibvirtTestCase):
         self.interrupt_during_upload("vpt-killed", ["8T", "12T"], self.restart_daemon, 0.5,
                                      None,
                                      "vpt-killed.qcow2")
+
+    # ------------------------------------------------------------------
+    # 23: a daemon that stops answering (SIGSTOP: its socket stays open)
+
+    def daemon_pid(self):
+        r = run([H.SESSION, "env", self.dir], check=False)
+        pid = H.parse_assignments(r.stdout).get("VP_TEST_DAEMON_PID")
+        self.assertTrue(pid, "session-daemon.sh env printed no pid: %s" % r.stderr)
+        return int(pid)
+
+    def stop_daemon(self):
+        """SIGSTOPs the daemon; SIGCONT at cleanup whatever happens.  Returns
+        a function that continues it."""
+        pid = self.daemon_pid()
+
+        def cont():
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        self.addCleanup(cont)
+        os.kill(pid, signal.SIGSTOP)
+        return cont
+
+    def wait_line(self, p, out, text, timeout):
+        """Waits until the tool printed a line holding text; fails if it
+        ends first or does not print it within timeout seconds."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if [l for l in out["stderr"] if text in l]:
+                return
+            if p.poll() is not None:
+                return
+            time.sleep(0.1)
+        p.kill()
+        self.finish_bg(p, out, 30)
+        self.fail("no '%s' within %d s\n%s" % (text, timeout,
+                                                self.bg_desc(p.returncode, out)))
+
+    def upload_then_stop_daemon(self, name):
+        """Starts a provision of NAME and SIGSTOPs the daemon mid-upload;
+        returns (proc, out, cont) or (None, None, None) when every upload
+        finished first (the caller then fails)."""
+        for size in ("8T", "12T"):
+            p, uploading, out = self.start_bg(
+                "provision", ["--pool", "default", "--name", name, "--size", size]
+                + self.common())
+            if not uploading.wait(60):
+                p.kill()
+                self.finish_bg(p, out, 30)
+                self.fail("no 'uploading' step within 60 s: %s" % out["stderr"])
+            time.sleep(0.3)
+            cont = self.stop_daemon()
+            if p.poll() is None:
+                return p, out, cont
+            cont()
+            rc = self.finish_bg(p, out, 30)
+            log("%s: --size %s ended (exit %d) before the daemon stopped"
+                % (name, size, rc))
+            self.virsh("undefine", name, check=False)
+            self.virsh("vol-delete", "--pool", "default", name + ".qcow2", check=False)
+        self.fail("every upload finished before the daemon could be stopped")
+
+    def test_23_daemon_stopped_mid_upload(self):
+        # Keepalive notices a daemon that no longer answers: the upload fails
+        # and the undo (which reconnects once the daemon runs again) leaves
+        # nothing behind, instead of the tool hanging for ever.
+        self.ensure_default_pool()
+        name = "vpt-stopped"
+        self.forget(name)
+        before = self.state()
+        p, out, cont = self.upload_then_stop_daemon(name)
+        self.wait_line(p, out, "undoing what this run created", 60)
+        cont()
+        rc = self.finish_bg(p, out, 60)
+        line = self.interrupted_error(rc, out, 1, name + ".qcow2")
+        self.assertEqual(self.state(), before, line)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
