@@ -26,6 +26,7 @@ Cases:
       that signal (the shell sees 130/143)
   21  libvirtd killed (kill -9 + restart) during the upload: undo after
       reconnecting, nothing left
+  22  a second SIGINT while the undo hangs on a stopped daemon kills the tool
   23  libvirtd stopped (SIGSTOP) during the upload: keepalive notices, the
       undo reconnects once it continues, nothing left
 Every failure must exit non-zero with one `virt-provision: ...` line naming
@@ -611,7 +612,7 @@ class Provision(H.LibvirtTestCase):
                                      "vpt-killed.qcow2")
 
     # ------------------------------------------------------------------
-    # 23: a daemon that stops answering (SIGSTOP: its socket stays open)
+    # 22-23: a daemon that stops answering (SIGSTOP: its socket stays open)
 
     def daemon_pid(self):
         r = run([H.SESSION, "env", self.dir], check=False)
@@ -671,6 +672,23 @@ class Provision(H.LibvirtTestCase):
             self.virsh("undefine", name, check=False)
             self.virsh("vol-delete", "--pool", "default", name + ".qcow2", check=False)
         self.fail("every upload finished before the daemon could be stopped")
+
+    def test_22_second_sigint_during_undo_kills(self):
+        # The first SIGINT starts the undo; the undo hangs (the daemon is
+        # stopped, so reconnecting waits for it); a second SIGINT must kill
+        # the tool at once, with the signal as its wait status.
+        self.ensure_default_pool()
+        name = "vpt-twice"
+        self.forget(name)
+        p, out, cont = self.upload_then_stop_daemon(name)
+        p.send_signal(signal.SIGINT)
+        # keepalive gives up on the stopped daemon, then the undo starts
+        self.wait_line(p, out, "undoing what this run created", 60)
+        time.sleep(0.5)
+        p.send_signal(signal.SIGINT)
+        rc = self.finish_bg(p, out, 30)
+        cont()
+        self.assertEqual(rc, -signal.SIGINT, self.bg_desc(rc, out))
 
     def test_23_daemon_stopped_mid_upload(self):
         # Keepalive notices a daemon that no longer answers: the upload fails

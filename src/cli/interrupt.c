@@ -33,7 +33,15 @@ vp_interrupt_default(int signo)
 static void
 vp_interrupt_handler(int signo)
 {
-    vp_interrupt_signo = signo;
+    if (vp_interrupt_signo == 0) {
+        vp_interrupt_signo = signo;
+        return;
+    }
+    /* A second signal while the first is being handled: the user will not
+     * wait for the undo (it may hang on a host that does not answer), so
+     * die of this one now. */
+    vp_interrupt_default(signo);
+    raise(signo);
 }
 
 void

@@ -10,7 +10,9 @@
 
 #include "cancel.h"
 
-/* Installs handlers for SIGINT, SIGTERM and SIGHUP. */
+/* Installs handlers for SIGINT, SIGTERM and SIGHUP.  The first signal is
+ * recorded; a second one (a user tired of waiting for an undo stuck on an
+ * unreachable host) kills the process at once with its default action. */
 void vp_interrupt_install(void);
 
 /* Returns FALSE with VP_ERROR_CANCELLED once a signal has arrived. */
