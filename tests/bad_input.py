@@ -13,8 +13,8 @@ these").  For every failing row we also check that
 
 Besides the table: an existing FILE (untouched without --force, replaced with
 it), an unwritable directory (run as `nobody` when we are root), a full disk
-(a 2 MiB tmpfs in a private mount namespace) and SIGINT during
-`--preallocation full`.
+(a 2 MiB tmpfs in a private mount namespace) and SIGINT or SIGTERM during
+`--preallocation full` (nothing left, then the tool dies of that signal).
 
 The binary comes from $VP_BIN.  Nothing is skipped: missing tools or a mount
 namespace that cannot be made are failures.
@@ -587,6 +587,16 @@ class BadInput(unittest.TestCase):
         return False
 
     def test_sigint_full_preallocation(self):
+        self.interrupt_full_preallocation(signal.SIGINT)
+
+    def test_sigterm_full_preallocation(self):
+        self.interrupt_full_preallocation(signal.SIGTERM)
+
+    def interrupt_full_preallocation(self, signo):
+        # Nothing is left behind, and then the tool dies of the signal it
+        # got, so that its parent (a shell loop, make) sees it was
+        # interrupted rather than a failure.
+        name = signal.Signals(signo).name
         d = os.path.join(self.d, "interrupt")
         free = shutil.disk_usage(d).free
         sizes = [s for s in (1 * GiB, 4 * GiB, 16 * GiB) if s * 3 < free]
@@ -606,7 +616,7 @@ class BadInput(unittest.TestCase):
                 time.sleep(0.002)
             time.sleep(0.05)
             if p.poll() is None:
-                p.send_signal(signal.SIGINT)
+                p.send_signal(signo)
                 t_sig = time.monotonic()
                 try:
                     out, err = p.communicate(timeout=15)
@@ -616,30 +626,32 @@ class BadInput(unittest.TestCase):
                     left = os.listdir(d)
                     for n in left:
                         os.unlink(os.path.join(d, n))
-                    self.fail("$ %s\n  did not exit within 15 s of SIGINT (killed; left %s)"
-                              % (shlex.join(cmd), left))
+                    self.fail("$ %s\n  did not exit within 15 s of %s (killed; left %s)"
+                              % (shlex.join(cmd), name, left))
                 left = os.listdir(d)
                 for n in left:
                     os.unlink(os.path.join(d, n))
-                msg = ("\n  $ %s  (SIGINT after %.2f s)\n  exit %d, exited %.2f s after the "
+                msg = ("\n  $ %s  (%s after %.2f s)\n  exit %d, exited %.2f s after the "
                        "signal, stdout %r, stderr %r, left behind %s"
-                       % (shlex.join(cmd), t_sig - t_start, p.returncode,
+                       % (shlex.join(cmd), name, t_sig - t_start, p.returncode,
                           time.monotonic() - t_sig, out, err, left))
                 if p.returncode == 0 and left == ["big.qcow2"]:
                     # finished just as the signal arrived: try a bigger size
-                    log.append("size %d: finished before SIGINT took effect" % size)
+                    log.append("size %d: finished before %s took effect" % (size, name))
                     continue
-                print("\n  SIGINT: %s" % msg.strip(), file=sys.stderr)
-                self.assertNotEqual(p.returncode, 0, msg)
+                print("\n  %s: %s" % (name, msg.strip()), file=sys.stderr)
+                self.assertEqual(p.returncode, -signo, msg)
+                self.assertIn(b"interrupted", err, msg)
                 self.assertEqual(left, [], msg)
                 self.assertEqual(out, b"", msg)
                 return
             out, err = p.communicate()
-            log.append("size %d: finished (exit %d) after %.2f s before SIGINT was sent"
-                       % (size, p.returncode, time.monotonic() - t_start))
+            log.append("size %d: finished (exit %d) after %.2f s before %s was sent"
+                       % (size, p.returncode, time.monotonic() - t_start, name))
             for n in os.listdir(d):
                 os.unlink(os.path.join(d, n))
-        self.fail("could not interrupt `image --preallocation full` mid-way: %s" % "; ".join(log))
+        self.fail("could not interrupt `image --preallocation full` mid-way with %s: %s"
+                  % (name, "; ".join(log)))
 
 
 if __name__ == "__main__":

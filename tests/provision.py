@@ -20,10 +20,15 @@ Cases:
   04  a TCG guest writes patterns onto the volume (checked from the host with
       qemu-io; no cluster allocated), then verifies them in a second boot
   1x  failures: name taken by a volume, a file, a domain; define rejected;
-      start rejected; kvm; pool missing; pool inactive
-  20  SIGINT during the upload: exit 130, nothing left
+      start rejected; kvm; pool missing; pool inactive; falloc/full larger
+      than the pool's free space (a pool on a 64 MiB tmpfs)
+  20  SIGINT (20b SIGTERM) during the upload: nothing left, then killed by
+      that signal (the shell sees 130/143)
   21  libvirtd killed (kill -9 + restart) during the upload: undo after
       reconnecting, nothing left
+  22  a second SIGINT while the undo hangs on a stopped daemon kills the tool
+  23  libvirtd stopped (SIGSTOP) during the upload: keepalive notices, the
+      undo reconnects once it continues, nothing left
 Every failure must exit non-zero with one `virt-provision: ...` line naming
 the problem, and leave `virsh pool-list --all`, `vol-list POOL`, `list --all`
 and the pool directory exactly as they were.
@@ -507,6 +512,49 @@ class Provision(H.LibvirtTestCase):
                          pool="vpt-inactive")
         self.assertFalse(os.path.exists(target))
 
+    def small_pool(self, name, size):
+        """A dir pool NAME on a tmpfs of SIZE owned by the daemon user, so
+        that its free space is small and exactly known; removed (and the
+        tmpfs unmounted) at cleanup."""
+        target = os.path.join(self.tmp, name)
+        os.mkdir(target)
+        run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0755,uid=%d,gid=%d"
+             % (size, self.uid, self.gid), "tmpfs", target])
+        self.addCleanup(os.rmdir, target)
+        self.addCleanup(run, ["umount", target], check=False)
+        self.virsh("pool-define-as", name, "dir", "--target", target)
+        self.addCleanup(self.virsh, "pool-undefine", name, check=False)
+        self.virsh("pool-start", name)
+        self.addCleanup(self.virsh, "pool-destroy", name, check=False)
+        info = dict(l.split(":", 1) for l in
+                    self.virsh("pool-info", "--bytes", name).splitlines() if ":" in l)
+        return int(info["Available"].split()[0])
+
+    def test_18_preallocation_larger_than_pool_free(self):
+        # falloc and full need the image's whole file length on the pool's
+        # file system: refused before anything is created, naming the pool,
+        # both sizes and the way out.  Sparse metadata of the same size fits.
+        pool, name = "vpt-small", "vpt-toobig"
+        free = self.small_pool(pool, "64M")
+        self.assertEqual(free, 64 * MiB, "precondition: an empty 64 MiB tmpfs")
+        lines = {}
+        for mode in ("full", "falloc"):
+            lines[mode] = self.failing_run(
+                name, ["--no-define", "--preallocation", mode], pool, "64 MiB free",
+                "--preallocation metadata", mode, pool=pool, size="128M")
+        before = self.state()
+        r = self.ok(self.vp(["--pool", pool, "--name", name, "--size", "128M",
+                             "--no-define", "--preallocation", "metadata"], json_out=True))
+        self.addCleanup(self.virsh, "vol-delete", "--pool", pool, name + ".qcow2",
+                        check=False)
+        length = json.loads(r.stdout)["volume"]["file-length"]
+        self.assertGreater(length, 128 * MiB)
+        for mode, line in lines.items():
+            self.assertIn("%d bytes" % length, line)
+        after = self.state()
+        self.assertEqual(after["vols"][pool], [name + ".qcow2"])
+        self.assertEqual(after["domains"], before["domains"])
+
     # ------------------------------------------------------------------
     # 20-21: interrupted uploads
 
@@ -540,21 +588,122 @@ class Provision(H.LibvirtTestCase):
         self.fail("every upload (%s) finished before it could be interrupted" % (sizes,))
 
     def test_20_sigint_mid_upload(self):
+        # undone, then killed by the signal itself: the shell sees 130 and a
+        # loop around the tool stops, as after any Ctrl-C
         self.interrupt_during_upload("vpt-sigint", ["4T", "8T", "12T"],
                                      lambda p: p.send_signal(signal.SIGINT), 0.3,
-                                     130, "interrupt")
+                                     -signal.SIGINT, "interrupt")
+
+    def test_20b_sigterm_mid_upload(self):
+        self.interrupt_during_upload("vpt-sigterm", ["4T", "8T", "12T"],
+                                     lambda p: p.send_signal(signal.SIGTERM), 0.3,
+                                     -signal.SIGTERM, "interrupt")
 
     def test_01b_sigint_while_creating_default_pool(self):
         # the pool this run created is undone as well
         self.interrupt_during_upload("vpt-sigint0", ["4T", "8T", "12T"],
                                      lambda p: p.send_signal(signal.SIGINT), 0.3,
-                                     130, "interrupt", pool_missing=True)
+                                     -signal.SIGINT, "interrupt", pool_missing=True)
 
     def test_21_daemon_killed_mid_upload(self):
         # The pool is persistent and autostarted: it comes back with the daemon.
         self.interrupt_during_upload("vpt-killed", ["8T", "12T"], self.restart_daemon, 0.5,
                                      None,
                                      "vpt-killed.qcow2")
+
+    # ------------------------------------------------------------------
+    # 22-23: a daemon that stops answering (SIGSTOP: its socket stays open)
+
+    def daemon_pid(self):
+        r = run([H.SESSION, "env", self.dir], check=False)
+        pid = H.parse_assignments(r.stdout).get("VP_TEST_DAEMON_PID")
+        self.assertTrue(pid, "session-daemon.sh env printed no pid: %s" % r.stderr)
+        return int(pid)
+
+    def stop_daemon(self):
+        """SIGSTOPs the daemon; SIGCONT at cleanup whatever happens.  Returns
+        a function that continues it."""
+        pid = self.daemon_pid()
+
+        def cont():
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        self.addCleanup(cont)
+        os.kill(pid, signal.SIGSTOP)
+        return cont
+
+    def wait_line(self, p, out, text, timeout):
+        """Waits until the tool printed a line holding text; fails if it
+        ends first or does not print it within timeout seconds."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if [l for l in out["stderr"] if text in l]:
+                return
+            if p.poll() is not None:
+                return
+            time.sleep(0.1)
+        p.kill()
+        self.finish_bg(p, out, 30)
+        self.fail("no '%s' within %d s\n%s" % (text, timeout,
+                                                self.bg_desc(p.returncode, out)))
+
+    def upload_then_stop_daemon(self, name):
+        """Starts a provision of NAME and SIGSTOPs the daemon mid-upload;
+        returns (proc, out, cont) or (None, None, None) when every upload
+        finished first (the caller then fails)."""
+        for size in ("8T", "12T"):
+            p, uploading, out = self.start_bg(
+                "provision", ["--pool", "default", "--name", name, "--size", size]
+                + self.common())
+            if not uploading.wait(60):
+                p.kill()
+                self.finish_bg(p, out, 30)
+                self.fail("no 'uploading' step within 60 s: %s" % out["stderr"])
+            time.sleep(0.3)
+            cont = self.stop_daemon()
+            if p.poll() is None:
+                return p, out, cont
+            cont()
+            rc = self.finish_bg(p, out, 30)
+            log("%s: --size %s ended (exit %d) before the daemon stopped"
+                % (name, size, rc))
+            self.virsh("undefine", name, check=False)
+            self.virsh("vol-delete", "--pool", "default", name + ".qcow2", check=False)
+        self.fail("every upload finished before the daemon could be stopped")
+
+    def test_22_second_sigint_during_undo_kills(self):
+        # The first SIGINT starts the undo; the undo hangs (the daemon is
+        # stopped, so reconnecting waits for it); a second SIGINT must kill
+        # the tool at once, with the signal as its wait status.
+        self.ensure_default_pool()
+        name = "vpt-twice"
+        self.forget(name)
+        p, out, cont = self.upload_then_stop_daemon(name)
+        p.send_signal(signal.SIGINT)
+        # keepalive gives up on the stopped daemon, then the undo starts
+        self.wait_line(p, out, "undoing what this run created", 60)
+        time.sleep(0.5)
+        p.send_signal(signal.SIGINT)
+        rc = self.finish_bg(p, out, 30)
+        cont()
+        self.assertEqual(rc, -signal.SIGINT, self.bg_desc(rc, out))
+
+    def test_23_daemon_stopped_mid_upload(self):
+        # Keepalive notices a daemon that no longer answers: the upload fails
+        # and the undo (which reconnects once the daemon runs again) leaves
+        # nothing behind, instead of the tool hanging for ever.
+        self.ensure_default_pool()
+        name = "vpt-stopped"
+        self.forget(name)
+        before = self.state()
+        p, out, cont = self.upload_then_stop_daemon(name)
+        self.wait_line(p, out, "undoing what this run created", 60)
+        cont()
+        rc = self.finish_bg(p, out, 60)
+        line = self.interrupted_error(rc, out, 1, name + ".qcow2")
+        self.assertEqual(self.state(), before, line)
 
 
 if __name__ == "__main__":

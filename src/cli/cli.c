@@ -11,7 +11,6 @@
 #include <glib/gi18n.h>
 
 #include "error.h"
-#include "interrupt.h"
 #include "qcow2-reader.h"
 #include "size.h"
 
@@ -69,8 +68,6 @@ vp_cli_fail(GError *error)
     if (error->domain == G_OPTION_ERROR || error->domain == VP_OPTION_ERROR ||
         (error->domain == VP_ERROR && error->code == VP_ERROR_INVALID)) {
         code = VP_EXIT_USAGE;
-    } else if (error->domain == VP_ERROR && error->code == VP_ERROR_CANCELLED) {
-        code = 128 + vp_interrupt_signal();
     }
     g_printerr("%s: %s\n", g_get_prgname(), error->message);
     g_error_free(error);

@@ -53,7 +53,8 @@ gboolean vp_cli_parse(const VpCommand *cmd, int *argc, char ***argv,
     G_GNUC_NULL_TERMINATED;
 
 /* Prints ERROR as one line on stderr and returns its exit code.  Takes
- * ownership of ERROR. */
+ * ownership of ERROR.  An interrupted run gets 1 here; main() then dies of
+ * the signal (vp_interrupt_exit). */
 int vp_cli_fail(GError *error);
 
 /* Names the command-line option a VP_OPTION_ERROR is about in ERROR's

@@ -16,6 +16,7 @@
 #include <glib/gi18n.h>
 
 #include "cli.h"
+#include "interrupt.h"
 
 
 #ifdef VP_WITH_LIBVIRT
@@ -202,6 +203,38 @@ vp_find_command(const char *name)
     return NULL;
 }
 
+/* Runs the command at ARGV[INDEX] (provision when there is none there) and
+ * returns its exit code. */
+static int
+vp_run_command(int argc, char **argv, int index)
+{
+    if (index >= argc || argv[index][0] == '-') {
+        const VpCommand *provision = vp_find_command("provision");
+        return provision->run(provision, argc, argv);
+    }
+    const VpCommand *cmd = vp_find_command(argv[index]);
+    if (cmd == NULL) {
+        g_printerr(_("%1$s: unknown command '%2$s'; see 'virt-provision "
+                     "--help'\n"), g_get_prgname(), argv[index]);
+        return VP_EXIT_USAGE;
+    }
+
+    /* Hand the command its arguments with the command word removed, so
+     * that options before it are parsed together with the ones after. */
+    g_autofree char **args = g_new0(char *, argc);
+    int n = 0;
+    for (int i = 0; i < argc; i++) {
+        if (i != index) {
+            args[n++] = argv[i];
+        }
+    }
+    if (cmd->libvirt_options != NULL &&
+        vp_has_option(n, args, cmd->libvirt_options)) {
+        return cmd->run_libvirt(cmd, n, args);
+    }
+    return cmd->run(cmd, n, args);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -243,29 +276,7 @@ main(int argc, char **argv)
         vp_print_usage(stdout);
         return VP_EXIT_OK;
     }
-    if (index >= argc || argv[index][0] == '-') {
-        const VpCommand *provision = vp_find_command("provision");
-        return provision->run(provision, argc, argv);
-    }
-    const VpCommand *cmd = vp_find_command(argv[index]);
-    if (cmd == NULL) {
-        g_printerr(_("%1$s: unknown command '%2$s'; see 'virt-provision "
-                     "--help'\n"), g_get_prgname(), argv[index]);
-        return VP_EXIT_USAGE;
-    }
-
-    /* Hand the command its arguments with the command word removed, so
-     * that options before it are parsed together with the ones after. */
-    g_autofree char **args = g_new0(char *, argc);
-    int n = 0;
-    for (int i = 0; i < argc; i++) {
-        if (i != index) {
-            args[n++] = argv[i];
-        }
-    }
-    if (cmd->libvirt_options != NULL &&
-        vp_has_option(n, args, cmd->libvirt_options)) {
-        return cmd->run_libvirt(cmd, n, args);
-    }
-    return cmd->run(cmd, n, args);
+    /* Every command ends here, so that an interrupted one dies of its
+     * signal once its undo is done. */
+    return vp_interrupt_exit(vp_run_command(argc, argv, index));
 }

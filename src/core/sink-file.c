@@ -112,16 +112,37 @@ vp_file_sink_hole(VpSink *sink, guint64 offset, guint64 len, GError **error)
     return TRUE;
 }
 
+/* posix_fallocate returns its error number (errno is left alone) and
+ * is never restarted after a signal: it fails with EINTR, and tmpfs then
+ * even drops what it had reserved of the range.  Retrying the same range
+ * could therefore go on for ever under frequent signals (a timer, a
+ * resized terminal), so each retry takes half the range, down to
+ * VP_ALLOC_MIN_PIECE, which has a better chance to finish between two
+ * signals.  Ctrl-C is not lost: its handler recorded it, and the emitter
+ * polls for it once this (bounded) step returns. */
+#define VP_ALLOC_MIN_PIECE (G_GUINT64_CONSTANT(1) << 20)
+
 static gboolean
 vp_file_sink_allocate(VpSink *sink, guint64 offset, guint64 len,
                       GError **error)
 {
     VpFileSink *s = (VpFileSink *)sink;
-    int err = posix_fallocate(s->fd, (off_t)offset, (off_t)len);
+    guint64 piece = len;
 
-    if (err != 0) {
-        vp_file_sink_set_errno(s, err, error);
-        return FALSE;
+    while (len > 0) {
+        guint64 n = MIN(len, piece);
+        int err = posix_fallocate(s->fd, (off_t)offset, (off_t)n);
+        if (err == EINTR) {
+            piece = MAX(n / 2, VP_ALLOC_MIN_PIECE);
+            continue;
+        }
+        if (err != 0) {
+            vp_file_sink_set_errno(s, err, error);
+            return FALSE;
+        }
+        /* Within the range the caller asked for: cannot overflow. */
+        offset += n;
+        len -= n;
     }
     return TRUE;
 }

@@ -1,5 +1,7 @@
 /* The connection: open, reconnect, the error helpers of the layer. */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -48,10 +50,47 @@ vp_virt_fail(GError **error, const char *format, ...)
     return FALSE;
 }
 
+/* A daemon that stops answering (host down, network gone, daemon stopped)
+ * keeps its socket open, so without keepalive a call would wait for ever.
+ * A ping goes out after VP_KEEPALIVE_INTERVAL seconds of silence, and the
+ * connection is closed after VP_KEEPALIVE_COUNT unanswered ones: a dead
+ * daemon is noticed within about 20 s, and the run is undone. */
+#define VP_KEEPALIVE_INTERVAL 5
+#define VP_KEEPALIVE_COUNT 3
+
+/* libvirt's keepalive timers run in its event loop, which must be kept
+ * running for as long as any connection is open: here, for the whole
+ * process. */
+static gpointer
+vp_virt_event_loop(gpointer data)
+{
+    sigset_t all;
+
+    /* Signals belong to the main thread, whose work they interrupt. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    for (;;) {
+        if (virEventRunDefaultImpl() < 0) {
+            /* Nothing to report to; do not spin on a persistent error. */
+            g_usleep(100 * 1000);
+        }
+    }
+    return NULL;
+}
+
 static virConnectPtr
 vp_virt_open(const char *uri)
 {
-    return virConnectOpenAuth(uri, virConnectAuthPtrDefault, 0);
+    virConnectPtr conn = virConnectOpenAuth(uri, virConnectAuthPtrDefault, 0);
+
+    /* Drivers without keepalive (test:///, a daemon too old for it) still
+     * work, only without the protection. */
+    if (conn != NULL &&
+        virConnectSetKeepAlive(conn, VP_KEEPALIVE_INTERVAL,
+                               VP_KEEPALIVE_COUNT) < 0) {
+        virResetLastError();
+    }
+    return conn;
 }
 
 VpVirt *
@@ -62,6 +101,11 @@ vp_virt_connect(const char *uri, GError **error)
     if (g_once_init_enter(&initialised)) {
         virInitialize();
         virSetErrorFunc(NULL, vp_virt_silent);
+        /* Before the first connection is opened, as libvirt requires. */
+        if (virEventRegisterDefaultImpl() == 0) {
+            g_thread_unref(g_thread_new("vp-virt-events", vp_virt_event_loop,
+                                        NULL));
+        }
         g_once_init_leave(&initialised, 1);
     }
     if (uri == NULL) {

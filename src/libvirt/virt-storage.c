@@ -62,6 +62,7 @@ vp_virt_pool_info(VpVirt *virt, const char *name, VpPoolInfo *info,
     virStoragePoolInfo pinfo;
     /* Only an active pool reports its free space; otherwise it stays 0. */
     if (ok && info->active && virStoragePoolGetInfo(pool, &pinfo) == 0) {
+        info->available_known = TRUE;
         info->available = pinfo.available;
     }
     return ok;

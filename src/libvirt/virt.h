@@ -32,7 +32,8 @@ typedef struct {
     gboolean active;
     char *type;  /* "dir", "logical", ... */
     char *path;  /* target path */
-    guint64 available; /* bytes */
+    gboolean available_known; /* FALSE when libvirt could not say */
+    guint64 available; /* bytes free for new volumes */
 } VpPoolInfo;
 void vp_pool_info_clear(VpPoolInfo *info);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VpPoolInfo, vp_pool_info_clear)

@@ -220,6 +220,9 @@ vp_attach_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
             return FALSE;
         }
     }
+    if (!vp_workflow_check_space(plan->pool, &pool, &r->layout, block, error)) {
+        return FALSE;
+    }
     gboolean exists = FALSE;
     if (!vp_virt_volume_exists(virt, plan->pool, r->volume, &exists, error)) {
         return FALSE;
@@ -464,7 +467,8 @@ vp_convert_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
     if (block) {
         plan->image.preallocation = VP_PREALLOC_FULL;
     }
-    if (!vp_qcow2_layout_compute(&plan->image, &r->layout, error)) {
+    if (!vp_qcow2_layout_compute(&plan->image, &r->layout, error) ||
+        !vp_workflow_check_space(r->pool, &pool, &r->layout, block, error)) {
         return FALSE;
     }
     g_autoptr(VpDomainDoc) before = vp_domain_doc_copy(doc);

@@ -111,31 +111,27 @@ vp_default_pool_path(VpVirt *virt)
     return g_strdup("/var/lib/libvirt/images");
 }
 
+/* The pool the volume goes to, into POOL: an existing active one, or the
+ * default pool this run will create (whose free space nobody knows yet). */
 static gboolean
 vp_plan_pool(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
-             char **pool_path, gboolean *block, GError **error)
+             VpPoolInfo *pool, gboolean *block, GError **error)
 {
-    g_auto(VpPoolInfo) pool = { 0 };
-
     if (g_strcmp0(plan->pool, "default") == 0) {
-        if (!vp_virt_pool_info(virt, plan->pool, &pool, error)) {
+        if (!vp_virt_pool_info(virt, plan->pool, pool, error)) {
             return FALSE;
         }
-        if (!pool.exists) {
+        if (!pool->exists) {
             /* As virt-install: a missing default pool becomes a directory. */
-            *pool_path = vp_default_pool_path(virt);
+            pool->path = vp_default_pool_path(virt);
             *block = FALSE;
             r->pool_created = TRUE;
             return TRUE;
         }
-        vp_pool_info_clear(&pool);
+        vp_pool_info_clear(pool);
     }
-    if (!vp_workflow_active_pool(virt, plan->pool, plan->image.format, &pool,
-                                 block, error)) {
-        return FALSE;
-    }
-    *pool_path = g_strdup(pool.path);
-    return TRUE;
+    return vp_workflow_active_pool(virt, plan->pool, plan->image.format, pool,
+                                   block, error);
 }
 
 static gboolean
@@ -226,19 +222,20 @@ static gboolean
 vp_provision_plan(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
                   gboolean *block, GError **error)
 {
-    g_autofree char *pool_path = NULL;
+    g_auto(VpPoolInfo) pool = { 0 };
 
-    if (!vp_plan_pool(virt, plan, r, &pool_path, block, error)) {
+    if (!vp_plan_pool(virt, plan, r, &pool, block, error)) {
         return FALSE;
     }
     if (*block) {
         vp_workflow_block_image(&plan->image);
     }
     if (!vp_qcow2_layout_compute(&plan->image, &r->layout, error) ||
+        !vp_workflow_check_space(plan->pool, &pool, &r->layout, *block, error) ||
         !vp_plan_conflicts(virt, plan, r, error)) {
         return FALSE;
     }
-    r->volume_path = g_build_filename(pool_path, r->volume, NULL);
+    r->volume_path = g_build_filename(pool.path, r->volume, NULL);
     if (!plan->define) {
         return TRUE;
     }

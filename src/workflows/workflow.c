@@ -5,6 +5,7 @@
 
 #include "error.h"
 #include "qcow2-emit.h"
+#include "size.h"
 
 void
 vp_workflow_step(gboolean verbose, const char *format, ...)
@@ -128,6 +129,32 @@ vp_workflow_active_pool(VpVirt *virt, const char *pool, VpImageFormat format,
         return FALSE;
     }
     return vp_workflow_pool_kind(pool, info->type, format, block, error);
+}
+
+gboolean
+vp_workflow_check_space(const char *pool, const VpPoolInfo *info,
+                        const VpQcow2Layout *layout, gboolean block,
+                        GError **error)
+{
+    VpPreallocation mode = layout->opts.preallocation;
+
+    /* A sparse image takes little more than its metadata, and a block
+     * volume is sized by libvirt, which refuses on its own before creating
+     * anything. */
+    if (block || !info->available_known ||
+        (mode != VP_PREALLOC_FALLOC && mode != VP_PREALLOC_FULL) ||
+        layout->file_length <= info->available) {
+        return TRUE;
+    }
+    g_autofree char *free_text = vp_size_format(info->available);
+    g_autofree char *need_text = vp_size_format(layout->file_length);
+    g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
+                _("storage pool '%1$s' has %2$s free, but a %3$s image needs "
+                  "%4$s (%5$" PRIu64 " bytes); free space in the pool or use "
+                  "--preallocation metadata"),
+                pool, free_text, vp_preallocation_to_string(mode), need_text,
+                layout->file_length);
+    return FALSE;
 }
 
 void

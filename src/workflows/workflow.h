@@ -48,6 +48,14 @@ gboolean vp_workflow_active_pool(VpVirt *virt, const char *pool,
                                  VpImageFormat format, VpPoolInfo *info,
                                  gboolean *block, GError **error);
 
+/* Fails with VP_ERROR_FAILED, naming POOL, the sizes and the way out, when
+ * LAYOUT reserves its whole file (falloc, full) in a file pool (not BLOCK)
+ * whose free space INFO says is smaller: better refused before anything is
+ * created than after an upload that fills the pool's file system. */
+gboolean vp_workflow_check_space(const char *pool, const VpPoolInfo *info,
+                                 const VpQcow2Layout *layout, gboolean block,
+                                 GError **error);
+
 /* Adjusts OPTS for a block device, which may hold stale data: preallocated
  * clusters must read as zeros whatever is there (v3 zero flag; v2 has none,
  * so zeros are written). */
