@@ -1,11 +1,23 @@
 #!/usr/bin/env bash
 # Runs the reader fuzzer for a bounded time on a seed corpus of small images
 # written by virt-provision and by qemu-img (compressed clusters, zero
-# clusters, snapshots, backing files).  Any crash, leak or sanitizer report
-# fails the test.  Usage: fuzz-seeds.sh FUZZER VIRT-PROVISION SECONDS
+# clusters, snapshots, backing files).  Any crash, leak, timeout or
+# sanitizer report fails the test.
+#
+# Usage: fuzz-seeds.sh FUZZER VIRT-PROVISION SECONDS [ARTIFACT-DIR]
+#
+# A finding is kept in ARTIFACT-DIR ($VP_FUZZ_ARTIFACTS when set, else
+# ./fuzz-artifacts), which the script never cleans: each run's files carry
+# the run's own prefix, the full fuzzer log among them, and the script
+# prints the command that reproduces each one.  Only the seeds and the
+# grown corpus are temporary.
 set -euo pipefail
-fuzzer=$1 vp=$2 seconds=${3:-60}
+fuzzer=$(realpath "$1") vp=$2 seconds=${3:-60}
+artifacts=${VP_FUZZ_ARTIFACTS:-${4:-$PWD/fuzz-artifacts}}
 command -v qemu-img >/dev/null || { echo "qemu-img is missing (package qemu-utils)"; exit 1; }
+mkdir -p "$artifacts"
+artifacts=$(cd "$artifacts" && pwd)
+run=$artifacts/$(date +%Y%m%d-%H%M%S)-$$
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 seeds=$work/seeds corpus=$work/corpus
@@ -29,15 +41,31 @@ seed qemu-io -c 'write -P 0x5a 0 8k' -c 'write -z 8k 4k' -c 'discard 12k 4k' "$w
 cp "$work/src.qcow2" "$seeds/written.qcow2"
 seed qemu-img snapshot -c snap1 "$seeds/written.qcow2"
 seed qemu-img convert -c -O qcow2 -o cluster_size=4k "$work/src.qcow2" "$seeds/compressed.qcow2"
-echo "fuzzing for ${seconds}s from $n seeds"
+echo "fuzzing for ${seconds}s from $n seeds; findings go to $run-*"
 
 # -max_len keeps each run cheap; -rss_limit_mb catches unbounded allocation.
+# The whole log is kept: the sanitizer report is at its top, the statistics
+# at its end.
+status=0
 "$fuzzer" -max_total_time="$seconds" -max_len=262144 -rss_limit_mb=1024 \
-    -timeout=20 -print_final_stats=1 -artifact_prefix="$work/" \
-    "$corpus" "$seeds" 2>&1 | tail -25
-status=${PIPESTATUS[0]}
-if [ "$status" -ne 0 ]; then
-    echo "fuzzer found a problem; reproducer:"; ls "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-* 2>/dev/null
-    exit 1
+    -timeout=20 -print_final_stats=1 -artifact_prefix="$run-" \
+    "$corpus" "$seeds" >"$run-fuzz.log" 2>&1 || status=$?
+shopt -s nullglob
+findings=("$run"-crash-* "$run"-leak-* "$run"-timeout-* "$run"-oom-* "$run"-slow-unit-*)
+if [ "$status" -eq 0 ] && [ ${#findings[@]} -eq 0 ]; then
+    grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)' "$run-fuzz.log" || true
+    tail -5 "$run-fuzz.log"
+    rm -f "$run-fuzz.log"
+    echo "no finding"
+    exit 0
 fi
-echo "no finding"
+tail -60 "$run-fuzz.log"
+echo "fuzzer exited with status $status; full log: $run-fuzz.log"
+if [ ${#findings[@]} -eq 0 ]; then
+    echo "no reproducer was written: see the log"
+fi
+for f in "${findings[@]}"; do
+    echo "reproducer: $f"
+    echo "reproduce with: $fuzzer $f"
+done
+exit 1
