@@ -115,5 +115,5 @@ main(int argc, char **argv)
     g_test_add_func("/domain-edit/append", test_append);
     g_test_add_func("/domain-edit/free-targets", test_free_targets);
     g_test_add_func("/domain-edit/diff", test_diff);
-    return g_test_run();
+    return vp_golden_run();
 }

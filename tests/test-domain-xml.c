@@ -160,5 +160,5 @@ main(int argc, char **argv)
     g_test_add_func("/domain-xml/hostile-names", test_hostile_names);
     g_test_add_func("/domain-xml/volume-and-pool", test_volume_and_pool);
     g_test_add_func("/domain-xml/parsers", test_parsers);
-    return g_test_run();
+    return vp_golden_run();
 }

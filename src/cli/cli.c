@@ -254,10 +254,22 @@ vp_progress_draw(guint64 done, guint64 total, gpointer user)
     VpProgressBar *bar = user;
     gint64 now = g_get_monotonic_time();
     gboolean finished = done >= total;
+    /* Microseconds of work before the bar appears: half a second, or
+     * VIRT_PROVISION_PROGRESS_DELAY_MS, so that tests need not make work
+     * that outlasts the default on any machine. */
+    static gint64 delay = -1;
 
+    if (delay < 0) {
+        const char *text = g_getenv("VIRT_PROVISION_PROGRESS_DELAY_MS");
+        guint64 ms;
+        delay = text != NULL && g_ascii_string_to_unsigned(text, 10, 0, 60000,
+                                                           &ms, NULL)
+                    ? (gint64)ms * 1000
+                    : 500000;
+    }
     /* Quick work shows no bar at all; long work redraws ten times a
      * second. */
-    if (!finished && (now - bar->start < 500000 || now - bar->last < 100000)) {
+    if (!finished && (now - bar->start < delay || now - bar->last < 100000)) {
         return;
     }
     if (finished && !bar->drawn) {
