@@ -349,7 +349,7 @@ vp_yaml_event(VpYamlOut *out, struct fy_event *event)
 static void
 vp_yaml_begin(VpYamlOut *out)
 {
-    out->emit = fy_emit_to_string(FYECF_MODE_BLOCK | FYECF_WIDTH_INF |
+    out->emit = fy_emit_to_string(FYECF_MODE_ORIGINAL | FYECF_WIDTH_INF |
                                   FYECF_INDENT_DEFAULT);
     if (out->emit == NULL) {
         g_error("libfyaml: out of memory");
@@ -682,7 +682,11 @@ vp_cloud_config_emit(const VpCloudConfig *cc)
         /* An argument vector: cloud-init runs it without a shell. */
         vp_yaml_key(&out, "runcmd");
         vp_yaml_open(&out, FYET_SEQUENCE_START);
-        vp_yaml_open(&out, FYET_SEQUENCE_START);
+        /* Flow style, emitted in the style asked for (FYECF_MODE_ORIGINAL):
+         * libfyaml 0.7 writes a block sequence nested right in another as a
+         * broken mix of the two. */
+        vp_yaml_event(&out, fy_emit_event_create(out.emit, FYET_SEQUENCE_START,
+                                                 FYNS_FLOW, NULL, NULL));
         vp_yaml_string(&out, "touch");
         vp_yaml_string(&out, VP_SEED_DISABLED_FILE);
         vp_yaml_close(&out, FYET_SEQUENCE_END);
