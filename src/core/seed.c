@@ -1084,6 +1084,11 @@ vp_seed_iso(const VpSeed *seed, GError **error)
      * "cidata" that genisoimage -V and cloud-init's documentation write
      * (cloud-init looks for either case). */
     iso_write_opts_set_relaxed_vol_atts(wopts, 1);
+    /* Joliet names exactly "user-data", not "user-data.;1": no forced dot
+     * and no version number there (plain ISO 9660 names keep both, as that
+     * standard wants). */
+    iso_write_opts_set_omit_version_numbers(wopts, 2);
+    iso_write_opts_set_no_force_dots(wopts, 2);
     iso_write_opts_set_replace_timestamps(wopts, 2);
     iso_write_opts_set_default_timestamp(wopts, VP_SEED_EPOCH);
     iso_write_opts_set_always_gmt(wopts, 1);
