@@ -263,8 +263,8 @@ test_load_bad_names(void)
         const char *instance_id;
         const char *message;
     } cases[] = {
-        { "", "iid", "needs a hostname" },
-        { "web", "", "needs a instance-id" },
+        { "", "iid", "local-hostname is empty" },
+        { "web", "", "instance-id is empty" },
         { " web", "iid", "begins or ends with a space" },
         { "web ", "iid", "begins or ends with a space" },
         { "web", "iid ", "begins or ends with a space" },
@@ -351,7 +351,7 @@ test_meta_data(void)
     };
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
         g_test_message("meta-data %s", cases[i].name);
-        g_autofree char *options = g_strdup("user-data=");
+        g_autofree char *options = NULL;
         g_autofree char *ud = write_file("ud.sh", "#!/bin/sh\n", -1);
         g_autofree char *md = NULL;
         if (cases[i].text != NULL) {

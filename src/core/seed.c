@@ -238,30 +238,60 @@ vp_seed_read(const char *path, const char *what, gsize limit, gsize *len,
 /* ------------------------------------------------------------------ */
 /* YAML */
 
+/* libfyaml's diagnostics, of which we keep the first error about the
+ * input.  (Its collect-errors mode leaks the collected errors in 0.7, and
+ * it also reports "fy_parse_load_document() failed" for an input without
+ * any document, which is no error of the input.) */
 static void
-vp_yaml_quiet(struct fy_diag *diag, void *user, const char *buf, size_t len)
+vp_yaml_diag(struct fy_diag *diag, void *user, const char *buf, size_t len)
 {
+    char **first = user;
+    if (*first == NULL && g_strstr_len(buf, (gssize)len, ": error: ") != NULL) {
+        *first = g_strndup(buf, len);
+    }
+}
+
+/* Splits a libfyaml diagnostic "INPUT:LINE:COLUMN: error: TEXT" (one that
+ * vp_yaml_diag() kept) into its position and text. */
+static const char *
+vp_yaml_diag_split(char *diag, int *line, int *column)
+{
+    *line = *column = 0;
+    char *text = strstr(diag, ": error: ");
+    *text = '\0';
+    char *col = strrchr(diag, ':');
+    if (col != NULL) {
+        *column = atoi(col + 1);
+        *col = '\0';
+        char *ln = strrchr(diag, ':');
+        if (ln != NULL) {
+            *line = atoi(ln + 1);
+        }
+    }
+    return g_strstrip(text + strlen(": error: "));
 }
 
 /* Parses TEXT, which must hold at most one YAML document, into *DOC:
  * NULL when it holds no node at all (empty, or only comments).  The
- * failure message names WHAT and PATH and libfyaml's first diagnostic. */
+ * failure message names WHAT and PATH and libfyaml's first error. */
 static gboolean
 vp_yaml_parse(const char *text, gsize len, const char *what, const char *path,
               struct fy_document **doc, GError **error)
 {
+    g_autofree char *first = NULL;
     struct fy_diag_cfg dcfg;
     fy_diag_cfg_default(&dcfg);
     dcfg.fp = NULL;
-    dcfg.output_fn = vp_yaml_quiet;
+    dcfg.output_fn = vp_yaml_diag;
+    dcfg.user = &first;
     dcfg.level = FYET_ERROR;
+    dcfg.colorize = false;
     g_autoptr(VpFyDiag) diag = fy_diag_create(&dcfg);
     if (diag == NULL) {
         g_error("libfyaml: out of memory");
     }
-    fy_diag_set_collect_errors(diag, true);
     const struct fy_parse_cfg pcfg = {
-        .flags = FYPCF_COLLECT_DIAG | FYPCF_RESOLVE_DOCUMENT,
+        .flags = FYPCF_RESOLVE_DOCUMENT,
         .diag = diag,
     };
 
@@ -281,13 +311,13 @@ vp_yaml_parse(const char *text, gsize len, const char *what, const char *path,
             documents++;
         }
     }
-    void *iter = NULL;
-    struct fy_diag_error *first = fy_diag_errors_iterate(diag, &iter);
     if (first != NULL) {
+        int line = 0;
+        int column = 0;
+        const char *msg = vp_yaml_diag_split(first, &line, &column);
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
                     _("%1$s '%2$s' is not valid YAML: line %3$d, column %4$d: %5$s"),
-                    what, path, first->line, first->column,
-                    first->msg != NULL ? first->msg : "?");
+                    what, path, line, column, msg);
         return FALSE;
     }
     if (documents > 1) {
@@ -858,25 +888,27 @@ vp_seed_get_network_config(const VpSeed *seed)
 }
 
 /* HOSTNAME and INSTANCE_ID are data wherever they go, but they must be
- * text, and libfyaml's emitter drops leading and trailing spaces. */
+ * text, and libfyaml's emitter drops leading and trailing spaces.  WHAT is
+ * the meta-data key they become, not translated. */
 static gboolean
 vp_seed_check_name(const char *value, const char *what, GError **error)
 {
     if (value == NULL || *value == '\0') {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                    _("the seed needs a %1$s; give a non-empty one"), what);
+                    _("the seed's %1$s is empty; give a non-empty value"),
+                    what);
         return FALSE;
     }
     if (!g_utf8_validate(value, -1, NULL)) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                    _("the %1$s of the seed is not UTF-8 text; give a UTF-8 one"),
+                    _("the seed's %1$s is not UTF-8 text; give a UTF-8 value"),
                     what);
         return FALSE;
     }
     gsize len = strlen(value);
     if (value[0] == ' ' || value[len - 1] == ' ') {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                    _("the %1$s '%2$s' of the seed begins or ends with a space; remove it"),
+                    _("the seed's %1$s '%2$s' begins or ends with a space; remove it"),
                     what, value);
         return FALSE;
     }
@@ -887,8 +919,8 @@ VpSeed *
 vp_seed_load(const VpSeedOptions *opts, const char *hostname,
              const char *instance_id, GError **error)
 {
-    if (!vp_seed_check_name(hostname, _("hostname"), error) ||
-        !vp_seed_check_name(instance_id, _("instance-id"), error)) {
+    if (!vp_seed_check_name(hostname, "local-hostname", error) ||
+        !vp_seed_check_name(instance_id, "instance-id", error)) {
         return NULL;
     }
     g_autoptr(GPtrArray) root_keys = g_ptr_array_new_with_free_func(g_free);
