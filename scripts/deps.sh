@@ -2,12 +2,12 @@
 # scripts/test (sourced, not run).  Debian 12 package names.
 
 VP_BUILD_PACKAGES="cmake make gcc pkg-config gettext libglib2.0-dev
-    libjson-glib-dev libxml2-dev libvirt-dev zlib1g-dev"
+    libjson-glib-dev libxml2-dev libvirt-dev zlib1g-dev libisofs-dev libfyaml-dev"
 VP_RUNTIME_PACKAGES="libvirt-daemon libvirt-clients libvirt-daemon-driver-qemu
     qemu-system-x86 qemu-utils"
 VP_TEST_PACKAGES="python3 qemu-utils clang libclang-rt-14-dev util-linux
     libvirt-daemon libvirt-clients libvirt-daemon-driver-qemu qemu-system-x86
-    busybox-static cpio man-db groff-base locales"
+    busybox-static cpio man-db groff-base locales genisoimage xorriso python3-yaml"
 
 # Installs the named packages that are missing.  As root directly; as an
 # ordinary user through sudo; without sudo it names the command to run.

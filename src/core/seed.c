@@ -1,0 +1,1153 @@
+/* The NoCloud seed: options, validation, generated YAML and MIME, and the
+ * ISO image, all in memory.  See seed.h for the contract. */
+#include "seed.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib/gi18n.h>
+#include <libfyaml.h>
+
+/* libisofs carries its own copy of libburn's struct burn_source; we read
+ * the image from it and never link libburn. */
+#define LIBISOFS_WITHOUT_LIBBURN 1
+#include <libisofs/libisofs.h>
+
+#include "error.h"
+#include "size.h"
+
+/* cloud-init's marker of a disabled instance (cloud-init's "Disable"
+ * documentation); written by runcmd as an argument vector, no shell. */
+#define VP_SEED_DISABLED_FILE "/etc/cloud/cloud-init.disabled"
+
+/* How the generated part merges into the user's cloud-config.  cloud-init's
+ * "Merging cloud-config" reference (doc/rtd/reference/merging.rst): a part
+ * states its own mergers with merge_how; list(append) adds to the end of a
+ * list, dict(no_replace) keeps a value already present, recurse_list lets a
+ * dict merge the lists it holds.  Its cloud_config handler
+ * (cloudinit/handlers/cloud_config.py, _merge_part) merges each part into
+ * what came before with that part's mergers, defaulting to
+ * dict(replace)+list()+str(), which would replace the user's
+ * ssh_authorized_keys and runcmd; so the generated part, which comes second,
+ * carries this string and appends to them instead. */
+#define VP_SEED_MERGE_HOW "list(append)+dict(no_replace,recurse_list)+str()"
+
+/* Fixed times of every node and volume descriptor: 2000-01-01 00:00:00 UTC,
+ * so that the same seed is the same ISO, byte for byte, on every run. */
+#define VP_SEED_EPOCH ((time_t)946684800)
+#define VP_SEED_EPOCH_UUID "2000010100000000"
+
+typedef enum {
+    VP_USER_DATA_CLOUD_CONFIG,
+    VP_USER_DATA_SCRIPT,
+    VP_USER_DATA_INCLUDE,
+    VP_USER_DATA_INCLUDE_ONCE,
+    VP_USER_DATA_MULTIPART,
+} VpUserDataKind;
+
+/* MIME types cloud-init gives the same starts (cloud-init's "User data
+ * formats" reference). */
+static const char *const vp_user_data_types[] = {
+    [VP_USER_DATA_CLOUD_CONFIG] = "text/cloud-config",
+    [VP_USER_DATA_SCRIPT] = "text/x-shellscript",
+    [VP_USER_DATA_INCLUDE] = "text/x-include-url",
+    [VP_USER_DATA_INCLUDE_ONCE] = "text/x-include-once-url",
+    [VP_USER_DATA_MULTIPART] = NULL, /* the file carries its own headers */
+};
+
+struct VpSeed {
+    GBytes *user_data;
+    GBytes *meta_data;
+    GBytes *network_config; /* NULL when none */
+};
+
+/* libfyaml's types are struct tags only; g_autoptr() wants type names. */
+typedef struct fy_document VpFyDocument;
+typedef struct fy_parser VpFyParser;
+typedef struct fy_diag VpFyDiag;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpFyDocument, fy_document_destroy)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpFyParser, fy_parser_destroy)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpFyDiag, fy_diag_unref)
+
+/* ------------------------------------------------------------------ */
+/* Options */
+
+void
+vp_seed_options_clear(VpSeedOptions *opts)
+{
+    g_free(opts->user_data);
+    g_free(opts->meta_data);
+    g_free(opts->network_config);
+    g_free(opts->root_ssh_key);
+    g_free(opts->clouduser_ssh_key);
+    *opts = (VpSeedOptions){ 0 };
+}
+
+static gboolean
+vp_seed_parse_switch(const char *value, gboolean *on)
+{
+    static const char *const yes[] = { "on", "yes", "true" };
+    static const char *const no[] = { "off", "no", "false" };
+    for (gsize i = 0; i < G_N_ELEMENTS(yes); i++) {
+        if (g_ascii_strcasecmp(value, yes[i]) == 0) {
+            *on = TRUE;
+            return TRUE;
+        }
+        if (g_ascii_strcasecmp(value, no[i]) == 0) {
+            *on = FALSE;
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+gboolean
+vp_seed_options_parse(const char *text, VpSeedOptions *opts, GError **error)
+{
+    g_auto(VpSeedOptions) parsed = { 0 };
+    gboolean disable_seen = FALSE;
+
+    if (text != NULL && *text != '\0') {
+        g_auto(GStrv) items = g_strsplit(text, ",", -1);
+        for (gsize i = 0; items[i] != NULL; i++) {
+            const char *item = items[i];
+            const char *eq = strchr(item, '=');
+            if (*item == '\0') {
+                g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                            _("empty seed option in '%1$s'; remove the extra comma"),
+                            text);
+                return FALSE;
+            }
+            g_autofree char *key = eq != NULL ? g_strndup(item, eq - item)
+                                              : g_strdup(item);
+            const char *value = eq != NULL ? eq + 1 : NULL;
+            char **slot = NULL;
+            if (strcmp(key, "user-data") == 0) {
+                slot = &parsed.user_data;
+            } else if (strcmp(key, "meta-data") == 0) {
+                slot = &parsed.meta_data;
+            } else if (strcmp(key, "network-config") == 0) {
+                slot = &parsed.network_config;
+            } else if (strcmp(key, "root-ssh-key") == 0) {
+                slot = &parsed.root_ssh_key;
+            } else if (strcmp(key, "clouduser-ssh-key") == 0) {
+                slot = &parsed.clouduser_ssh_key;
+            } else if (strcmp(key, "disable") != 0) {
+                g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                            _("unknown seed option '%1$s'; use user-data, meta-data, network-config, root-ssh-key, clouduser-ssh-key or disable"),
+                            key);
+                return FALSE;
+            }
+            if ((slot != NULL && *slot != NULL) ||
+                (slot == NULL && disable_seen)) {
+                g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                            _("seed option '%1$s' is given twice; give it once"),
+                            key);
+                return FALSE;
+            }
+            if (value == NULL || *value == '\0') {
+                g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                            slot != NULL
+                            ? _("seed option '%1$s' needs a file name: %1$s=FILE")
+                            : _("seed option '%1$s' needs a value: %1$s=on or %1$s=off"),
+                            key);
+                return FALSE;
+            }
+            if (slot != NULL) {
+                *slot = g_strdup(value);
+            } else if (!vp_seed_parse_switch(value, &parsed.disable)) {
+                g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                            _("seed option disable='%1$s' is neither on nor off; use disable=on or disable=off"),
+                            value);
+                return FALSE;
+            } else {
+                disable_seen = TRUE;
+            }
+        }
+    }
+    vp_seed_options_clear(opts);
+    *opts = parsed;
+    parsed = (VpSeedOptions){ 0 };
+    return TRUE;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reading files */
+
+/* Reads PATH whole, refusing more than LIMIT bytes without reading them:
+ * the limit is checked while reading, so a file that grows meanwhile or a
+ * FIFO cannot make us hold more.  WHAT names the file's role in messages.
+ * Returns the bytes, NUL-terminated for the parsers (the NUL is not
+ * counted in *LEN). */
+static char *
+vp_seed_read(const char *path, const char *what, gsize limit, gsize *len,
+             GError **error)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int err = errno;
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("cannot read %1$s '%2$s': %3$s"), what, path,
+                    g_strerror(err));
+        return NULL;
+    }
+    g_autofree char *buf = g_malloc(limit + 2);
+    gsize have = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf + have, limit + 1 - have);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            int err = errno;
+            close(fd);
+            g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                        _("cannot read %1$s '%2$s': %3$s"), what, path,
+                        g_strerror(err));
+            return NULL;
+        }
+        have += (gsize)n;
+        if (n == 0 || have > limit) {
+            break;
+        }
+    }
+    close(fd);
+    if (have > limit) {
+        g_autofree char *cap = vp_size_format(limit);
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("%1$s '%2$s' is larger than the limit of %3$s; make it smaller"),
+                    what, path, cap);
+        return NULL;
+    }
+    /* g_utf8_validate_len() also refuses NUL bytes, which no YAML, script
+     * or key file holds. */
+    if (!g_utf8_validate_len(buf, have, NULL)) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("%1$s '%2$s' is not UTF-8 text; convert it to UTF-8"),
+                    what, path);
+        return NULL;
+    }
+    buf[have] = '\0';
+    *len = have;
+    return g_steal_pointer(&buf);
+}
+
+/* ------------------------------------------------------------------ */
+/* YAML */
+
+/* libfyaml's diagnostics, of which we keep the first error about the
+ * input.  (Its collect-errors mode leaks the collected errors in 0.7, and
+ * it also reports "fy_parse_load_document() failed" for an input without
+ * any document, which is no error of the input.) */
+static void
+vp_yaml_diag(struct fy_diag *diag, void *user, const char *buf, size_t len)
+{
+    char **first = user;
+    if (*first == NULL && g_strstr_len(buf, (gssize)len, ": error: ") != NULL) {
+        *first = g_strndup(buf, len);
+    }
+}
+
+/* Splits a libfyaml diagnostic "INPUT:LINE:COLUMN: error: TEXT" (one that
+ * vp_yaml_diag() kept) into its position and text. */
+static const char *
+vp_yaml_diag_split(char *diag, int *line, int *column)
+{
+    *line = *column = 0;
+    char *text = strstr(diag, ": error: ");
+    *text = '\0';
+    char *col = strrchr(diag, ':');
+    if (col != NULL) {
+        *column = atoi(col + 1);
+        *col = '\0';
+        char *ln = strrchr(diag, ':');
+        if (ln != NULL) {
+            *line = atoi(ln + 1);
+        }
+    }
+    return g_strstrip(text + strlen(": error: "));
+}
+
+/* Parses TEXT, which must hold at most one YAML document, into *DOC:
+ * NULL when it holds no node at all (empty, or only comments).  The
+ * failure message names WHAT and PATH and libfyaml's first error. */
+static gboolean
+vp_yaml_parse(const char *text, gsize len, const char *what, const char *path,
+              struct fy_document **doc, GError **error)
+{
+    g_autofree char *first = NULL;
+    struct fy_diag_cfg dcfg;
+    fy_diag_cfg_default(&dcfg);
+    dcfg.fp = NULL;
+    dcfg.output_fn = vp_yaml_diag;
+    dcfg.user = &first;
+    dcfg.level = FYET_ERROR;
+    dcfg.colorize = false;
+    g_autoptr(VpFyDiag) diag = fy_diag_create(&dcfg);
+    if (diag == NULL) {
+        g_error("libfyaml: out of memory");
+    }
+    const struct fy_parse_cfg pcfg = {
+        .flags = FYPCF_RESOLVE_DOCUMENT,
+        .diag = diag,
+    };
+
+    g_autoptr(VpFyDocument) parsed =
+        fy_document_build_from_string(&pcfg, text, len);
+    /* fy_document_build_from_string() silently keeps only the first
+     * document; cloud-init's yaml.safe_load() refuses a stream of several,
+     * so count them (and find an error in a later one). */
+    guint documents = 0;
+    if (parsed != NULL) {
+        g_autoptr(VpFyParser) parser = fy_parser_create(&pcfg);
+        if (parser == NULL || fy_parser_set_string(parser, text, len) != 0) {
+            g_error("libfyaml: out of memory");
+        }
+        for (struct fy_document *d; (d = fy_parse_load_document(parser)) != NULL;) {
+            fy_parse_document_destroy(parser, d);
+            documents++;
+        }
+    }
+    if (first != NULL) {
+        int line = 0;
+        int column = 0;
+        const char *msg = vp_yaml_diag_split(first, &line, &column);
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("%1$s '%2$s' is not valid YAML: line %3$d, column %4$d: %5$s"),
+                    what, path, line, column, msg);
+        return FALSE;
+    }
+    if (documents > 1) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("%1$s '%2$s' holds %3$u YAML documents; keep one (no '---' between them)"),
+                    what, path, documents);
+        return FALSE;
+    }
+    if (parsed != NULL && fy_document_root(parsed) == NULL) {
+        g_clear_pointer(&parsed, fy_document_destroy);
+    }
+    *doc = g_steal_pointer(&parsed);
+    return TRUE;
+}
+
+/* As vp_yaml_parse(), and the document must be a mapping.  EMPTY_OK lets
+ * a document without any node count as an empty mapping (*DOC NULL). */
+static gboolean
+vp_yaml_parse_mapping(const char *text, gsize len, const char *what,
+                      const char *path, gboolean empty_ok,
+                      struct fy_document **doc, GError **error)
+{
+    g_autoptr(VpFyDocument) parsed = NULL;
+    if (!vp_yaml_parse(text, len, what, path, &parsed, error)) {
+        return FALSE;
+    }
+    if (parsed == NULL ? !empty_ok
+                       : !fy_node_is_mapping(fy_document_root(parsed))) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("%1$s '%2$s' is not a YAML mapping; write it as 'key: value' lines"),
+                    what, path);
+        return FALSE;
+    }
+    *doc = g_steal_pointer(&parsed);
+    return TRUE;
+}
+
+/* The generated YAML goes through libfyaml's event emitter, every value a
+ * double-quoted scalar: the library escapes quotes, backslashes, newlines
+ * and control characters, and a quoted "123" or "true" stays a string for
+ * cloud-init's YAML 1.1 loader.  (libfyaml 0.7's document API picks plain
+ * style for created scalars such as "#x" or "- x" and emits them so that
+ * they no longer read back; the event API with an explicit style does
+ * not.  It does drop leading and trailing spaces, which vp_seed_load()
+ * refuses up front.)  Keys are our own words, emitted plain. */
+typedef struct {
+    struct fy_emitter *emit;
+    gboolean failed;
+} VpYamlOut;
+
+static void
+vp_yaml_event(VpYamlOut *out, struct fy_event *event)
+{
+    if (event == NULL || fy_emit_event(out->emit, event) != 0) {
+        out->failed = TRUE;
+    }
+}
+
+static void
+vp_yaml_begin(VpYamlOut *out)
+{
+    out->emit = fy_emit_to_string(FYECF_MODE_ORIGINAL | FYECF_WIDTH_INF |
+                                  FYECF_INDENT_DEFAULT);
+    if (out->emit == NULL) {
+        g_error("libfyaml: out of memory");
+    }
+    out->failed = FALSE;
+    vp_yaml_event(out, fy_emit_event_create(out->emit, FYET_STREAM_START));
+    vp_yaml_event(out, fy_emit_event_create(out->emit, FYET_DOCUMENT_START,
+                                            1, NULL, NULL));
+    vp_yaml_event(out, fy_emit_event_create(out->emit, FYET_MAPPING_START,
+                                            FYNS_BLOCK, NULL, NULL));
+}
+
+static void
+vp_yaml_key(VpYamlOut *out, const char *key)
+{
+    vp_yaml_event(out, fy_emit_event_create(out->emit, FYET_SCALAR,
+                                            FYSS_PLAIN, key, FY_NT, NULL, NULL));
+}
+
+static void
+vp_yaml_string(VpYamlOut *out, const char *value)
+{
+    vp_yaml_event(out, fy_emit_event_create(out->emit, FYET_SCALAR,
+                                            FYSS_DOUBLE_QUOTED, value, FY_NT,
+                                            NULL, NULL));
+}
+
+static void
+vp_yaml_false(VpYamlOut *out)
+{
+    vp_yaml_event(out, fy_emit_event_create(out->emit, FYET_SCALAR,
+                                            FYSS_PLAIN, "false", FY_NT, NULL,
+                                            NULL));
+}
+
+static void
+vp_yaml_open(VpYamlOut *out, enum fy_event_type type)
+{
+    vp_yaml_event(out, fy_emit_event_create(out->emit, type, FYNS_BLOCK,
+                                            NULL, NULL));
+}
+
+static void
+vp_yaml_close(VpYamlOut *out, enum fy_event_type type)
+{
+    vp_yaml_event(out, fy_emit_event_create(out->emit, type));
+}
+
+static void
+vp_yaml_string_list(VpYamlOut *out, GPtrArray *values)
+{
+    vp_yaml_open(out, FYET_SEQUENCE_START);
+    for (guint i = 0; i < values->len; i++) {
+        vp_yaml_string(out, g_ptr_array_index(values, i));
+    }
+    vp_yaml_close(out, FYET_SEQUENCE_END);
+}
+
+/* Ends the document and returns its text after HEADER (a first line such
+ * as "#cloud-config\n", or ""). */
+static char *
+vp_yaml_end(VpYamlOut *out, const char *header)
+{
+    vp_yaml_close(out, FYET_MAPPING_END);
+    vp_yaml_event(out, fy_emit_event_create(out->emit, FYET_DOCUMENT_END, 1));
+    vp_yaml_close(out, FYET_STREAM_END);
+    size_t size = 0;
+    char *text = fy_emit_to_string_collect(out->emit, &size);
+    g_clear_pointer(&out->emit, fy_emitter_destroy);
+    /* The events are ours and well nested, and every value is valid UTF-8
+     * (checked on input): a failure here is a bug, not bad input. */
+    if (out->failed || text == NULL) {
+        g_error("libfyaml failed to emit generated YAML");
+    }
+    char *result = g_strconcat(header, text, NULL);
+    free(text);
+    return result;
+}
+
+/* ------------------------------------------------------------------ */
+/* SSH keys */
+
+/* Whether LINE (trimmed, one line) is an OpenSSH public key: a known type,
+ * then base64 whose decoded blob begins with the same type name (the wire
+ * format of RFC 4253, section 6.6), then an optional comment. */
+static gboolean
+vp_ssh_key_line_valid(const char *line)
+{
+    const char *sp = line + strcspn(line, " \t");
+    g_autofree char *type = g_strndup(line, sp - line);
+    if (!(strcmp(type, "ssh-ed25519") == 0 || strcmp(type, "ssh-rsa") == 0 ||
+          g_str_has_prefix(type, "ecdsa-sha2-") ||
+          g_str_has_prefix(type, "sk-"))) {
+        return FALSE;
+    }
+    const char *b64 = sp + strspn(sp, " \t");
+    gsize b64_len = strcspn(b64, " \t");
+    if (b64_len == 0 || b64_len % 4 != 0 ||
+        strspn(b64, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                    "0123456789+/=") < b64_len) {
+        return FALSE;
+    }
+    g_autofree char *copy = g_strndup(b64, b64_len);
+    gsize blob_len = 0;
+    g_autofree guchar *blob = g_base64_decode(copy, &blob_len);
+    gsize type_len = strlen(type);
+    if (blob_len < 4 + type_len) {
+        return FALSE;
+    }
+    guint32 name_len = ((guint32)blob[0] << 24) | ((guint32)blob[1] << 16) |
+                       ((guint32)blob[2] << 8) | blob[3];
+    return name_len == type_len && memcmp(blob + 4, type, type_len) == 0;
+}
+
+/* Appends the key lines of the key file PATH to KEYS (trimmed; blank and
+ * '#' lines skipped).  At least one key, and every other line a key. */
+static gboolean
+vp_ssh_keys_read(const char *path, GPtrArray *keys, GError **error)
+{
+    const char *what = _("SSH key file");
+    gsize len = 0;
+    g_autofree char *text = vp_seed_read(path, what, VP_SEED_MAX_KEY_FILE,
+                                         &len, error);
+    if (text == NULL) {
+        return FALSE;
+    }
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    guint found = 0;
+    for (guint i = 0; lines[i] != NULL; i++) {
+        char *line = g_strstrip(lines[i]);
+        if (*line == '\0' || *line == '#') {
+            continue;
+        }
+        if (g_str_has_prefix(line, "-----BEGIN")) {
+            g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                        _("SSH key file '%1$s' holds a private key; give the public key (the .pub file)"),
+                        path);
+            return FALSE;
+        }
+        if (!vp_ssh_key_line_valid(line)) {
+            g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                        _("SSH key file '%1$s' line %2$u is not an OpenSSH public key such as 'ssh-ed25519 AAAA... comment'; give a .pub file"),
+                        path, i + 1);
+            return FALSE;
+        }
+        g_ptr_array_add(keys, g_strdup(line));
+        found++;
+    }
+    if (found == 0) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("SSH key file '%1$s' holds no public key; give a .pub file"),
+                    path);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gint
+vp_compare_paths(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The invoking user's ~/.ssh/id_*.pub, in name order so that the seed does
+ * not depend on directory order. */
+static gboolean
+vp_ssh_keys_of_user(GPtrArray *keys, GError **error)
+{
+    g_autofree char *dir = g_build_filename(g_get_home_dir(), ".ssh", NULL);
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+    for (const char *name; d != NULL && (name = g_dir_read_name(d)) != NULL;) {
+        if (g_str_has_prefix(name, "id_") && g_str_has_suffix(name, ".pub")) {
+            g_ptr_array_add(names, g_build_filename(dir, name, NULL));
+        }
+    }
+    if (names->len == 0) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("no SSH public key found in '%1$s' (id_*.pub) for the guest's default user; pass clouduser-ssh-key=FILE"),
+                    dir);
+        return FALSE;
+    }
+    g_ptr_array_sort(names, vp_compare_paths);
+    for (guint i = 0; i < names->len; i++) {
+        if (!vp_ssh_keys_read(g_ptr_array_index(names, i), keys, error)) {
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/* ------------------------------------------------------------------ */
+/* user-data */
+
+/* The first line of TEXT, without its line end and trailing blanks. */
+static char *
+vp_first_line(const char *text)
+{
+    char *line = g_strndup(text, strcspn(text, "\n"));
+    return g_strchomp(line);
+}
+
+/* Classifies the user's user-data by its start, as cloud-init does, and
+ * checks what can be checked: a cloud-config must be one YAML mapping
+ * (*HAS_USERS tells whether it has a users key), a MIME multipart needs
+ * the MIME-Version header cloud-init looks for in its first 4096 bytes
+ * (cloudinit/user_data.py, convert_string) or cloud-init would not read it
+ * as MIME at all. */
+static gboolean
+vp_user_data_check(const char *text, gsize len, const char *path,
+                   VpUserDataKind *kind, gboolean *has_users, GError **error)
+{
+    const char *what = "user-data";
+    g_autofree char *first = vp_first_line(text);
+    *has_users = FALSE;
+
+    if (len == 0) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("user-data '%1$s' is empty; begin it with '#cloud-config' or '#!'"),
+                    path);
+        return FALSE;
+    }
+    if (strcmp(first, "#cloud-config") == 0) {
+        g_autoptr(VpFyDocument) doc = NULL;
+        if (!vp_yaml_parse_mapping(text, len, what, path, FALSE, &doc, error)) {
+            return FALSE;
+        }
+        *has_users = fy_node_mapping_lookup_by_string(fy_document_root(doc),
+                                                      "users", FY_NT) != NULL;
+        *kind = VP_USER_DATA_CLOUD_CONFIG;
+        return TRUE;
+    }
+    if (g_str_has_prefix(first, "#!")) {
+        *kind = VP_USER_DATA_SCRIPT;
+        return TRUE;
+    }
+    if (g_str_has_prefix(first, "#include-once")) {
+        *kind = VP_USER_DATA_INCLUDE_ONCE;
+        return TRUE;
+    }
+    if (g_str_has_prefix(first, "#include")) {
+        *kind = VP_USER_DATA_INCLUDE;
+        return TRUE;
+    }
+    if (g_ascii_strncasecmp(first, "Content-Type:", 13) == 0 ||
+        g_ascii_strncasecmp(first, "MIME-Version:", 13) == 0) {
+        g_autofree char *head = g_ascii_strdown(text, MIN(len, 4096));
+        /* The headers end at the first empty line. */
+        char *end = strstr(head, "\n\n");
+        char *end_crlf = strstr(head, "\r\n\r\n");
+        if (end_crlf != NULL && (end == NULL || end_crlf < end)) {
+            end = end_crlf;
+        }
+        if (end != NULL) {
+            *end = '\0';
+        }
+        if (strstr(head, "content-type: multipart/") == NULL) {
+            g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                        _("user-data '%1$s' is MIME but not multipart; give a 'Content-Type: multipart/mixed' message or the part's own content"),
+                        path);
+            return FALSE;
+        }
+        if (strstr(head, "mime-version:") == NULL) {
+            g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                        _("user-data '%1$s' is a MIME multipart without a MIME-Version header, which cloud-init needs; add 'MIME-Version: 1.0'"),
+                        path);
+            return FALSE;
+        }
+        *kind = VP_USER_DATA_MULTIPART;
+        return TRUE;
+    }
+    g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                _("user-data '%1$s' is neither cloud-config nor a script; begin it with '#cloud-config', '#!' or '#include', or give a MIME multipart"),
+                path);
+    return FALSE;
+}
+
+/* The cloud-config we generate: the hostname only when it is the whole
+ * user-data (with a user's file, meta-data's local-hostname names the
+ * guest and the user's file may set its own), MERGE when it is a part
+ * after the user's. */
+typedef struct {
+    const char *hostname;   /* NULL: leave it to the user's part */
+    gboolean merge;         /* second part of a multipart: carry merge_how */
+    gboolean keep_users;    /* the user's part has its own users list */
+    GPtrArray *root_keys;   /* may be empty */
+    GPtrArray *user_keys;   /* may be empty */
+    gboolean disable;
+} VpCloudConfig;
+
+static char *
+vp_cloud_config_emit(const VpCloudConfig *cc)
+{
+    VpYamlOut out;
+    vp_yaml_begin(&out);
+    if (cc->merge) {
+        vp_yaml_key(&out, "merge_how");
+        vp_yaml_string(&out, VP_SEED_MERGE_HOW);
+    }
+    if (cc->hostname != NULL) {
+        vp_yaml_key(&out, "hostname");
+        vp_yaml_string(&out, cc->hostname);
+        vp_yaml_key(&out, "preserve_hostname");
+        vp_yaml_false(&out);
+    }
+    if (cc->user_keys->len > 0) {
+        vp_yaml_key(&out, "ssh_authorized_keys");
+        vp_yaml_string_list(&out, cc->user_keys);
+    }
+    if (cc->root_keys->len > 0) {
+        /* A users list without "default" would drop the distribution's
+         * default user; unless the user's part lists its own users, keep
+         * it first, as cloud-init's own default configuration does. */
+        vp_yaml_key(&out, "users");
+        vp_yaml_open(&out, FYET_SEQUENCE_START);
+        if (!cc->keep_users) {
+            vp_yaml_string(&out, "default");
+        }
+        vp_yaml_open(&out, FYET_MAPPING_START);
+        vp_yaml_key(&out, "name");
+        vp_yaml_string(&out, "root");
+        vp_yaml_key(&out, "ssh_authorized_keys");
+        vp_yaml_string_list(&out, cc->root_keys);
+        vp_yaml_close(&out, FYET_MAPPING_END);
+        vp_yaml_close(&out, FYET_SEQUENCE_END);
+        vp_yaml_key(&out, "disable_root");
+        vp_yaml_false(&out);
+    }
+    if (cc->disable) {
+        /* An argument vector: cloud-init runs it without a shell. */
+        vp_yaml_key(&out, "runcmd");
+        vp_yaml_open(&out, FYET_SEQUENCE_START);
+        /* Flow style, emitted in the style asked for (FYECF_MODE_ORIGINAL):
+         * libfyaml 0.7 writes a block sequence nested right in another as a
+         * broken mix of the two. */
+        vp_yaml_event(&out, fy_emit_event_create(out.emit, FYET_SEQUENCE_START,
+                                                 FYNS_FLOW, NULL, NULL));
+        vp_yaml_string(&out, "touch");
+        vp_yaml_string(&out, VP_SEED_DISABLED_FILE);
+        vp_yaml_close(&out, FYET_SEQUENCE_END);
+        vp_yaml_close(&out, FYET_SEQUENCE_END);
+    }
+    return vp_yaml_end(&out, "#cloud-config\n");
+}
+
+/* Appends a MIME part of TYPE holding TEXT in base64, lines of 76
+ * characters (RFC 2045, 6.8).  base64 keeps the user's bytes exact (no
+ * line end belongs to the boundary) and can never contain a boundary
+ * line, which starts with "--". */
+static void
+vp_mime_add_part(GString *out, const char *boundary, const char *type,
+                 const char *filename, const char *text, gsize len)
+{
+    g_autofree char *b64 = g_base64_encode((const guchar *)text, len);
+    gsize b64_len = strlen(b64);
+    g_string_append_printf(out,
+                           "--%s\n"
+                           "Content-Type: %s; charset=\"utf-8\"\n"
+                           "MIME-Version: 1.0\n"
+                           "Content-Transfer-Encoding: base64\n"
+                           "Content-Disposition: attachment; filename=\"%s\"\n"
+                           "\n",
+                           boundary, type, filename);
+    for (gsize at = 0; at < b64_len; at += 76) {
+        g_string_append_len(out, b64 + at, MIN(76, b64_len - at));
+        g_string_append_c(out, '\n');
+    }
+}
+
+/* The user's file and ours as one multipart/mixed message, the user's
+ * first.  A user's multipart goes in as it is (a nested multipart, which
+ * cloud-init walks); its text must not contain our boundary, so the
+ * boundary is the first of a fixed series that it does not contain. */
+static char *
+vp_mime_build(const char *user, gsize user_len, VpUserDataKind kind,
+              const char *ours)
+{
+    g_autofree char *boundary = NULL;
+    for (guint n = 0;; n++) {
+        g_free(boundary);
+        boundary = g_strdup_printf("==virt-provision-seed-%u==", n);
+        g_autofree char *line = g_strconcat("--", boundary, NULL);
+        if (strstr(user, line) == NULL) {
+            break;
+        }
+    }
+    GString *out = g_string_new(NULL);
+    g_string_append_printf(out,
+                           "Content-Type: multipart/mixed; boundary=\"%s\"\n"
+                           "MIME-Version: 1.0\n"
+                           "\n",
+                           boundary);
+    if (kind == VP_USER_DATA_MULTIPART) {
+        g_string_append_printf(out, "--%s\n", boundary);
+        g_string_append_len(out, user, user_len);
+        if (user_len > 0 && user[user_len - 1] != '\n') {
+            g_string_append_c(out, '\n');
+        }
+    } else {
+        vp_mime_add_part(out, boundary, vp_user_data_types[kind], "user-data",
+                         user, user_len);
+    }
+    vp_mime_add_part(out, boundary, "text/cloud-config", "virt-provision.cfg",
+                     ours, strlen(ours));
+    g_string_append_printf(out, "--%s--\n", boundary);
+    return g_string_free(out, FALSE);
+}
+
+/* ------------------------------------------------------------------ */
+/* meta-data */
+
+static char *
+vp_meta_data_emit(const char *instance_id, const char *hostname)
+{
+    VpYamlOut out;
+    vp_yaml_begin(&out);
+    if (instance_id != NULL) {
+        vp_yaml_key(&out, "instance-id");
+        vp_yaml_string(&out, instance_id);
+    }
+    if (hostname != NULL) {
+        vp_yaml_key(&out, "local-hostname");
+        vp_yaml_string(&out, hostname);
+    }
+    return vp_yaml_end(&out, "");
+}
+
+/* The user's meta-data DOC (NULL: it held nothing) with instance-id and
+ * local-hostname added where missing; NULL when nothing is missing, so
+ * that the user's file is kept byte for byte. */
+static char *
+vp_meta_data_complete(struct fy_document *doc, const char *instance_id,
+                      const char *hostname)
+{
+    if (doc == NULL) {
+        return vp_meta_data_emit(instance_id, hostname);
+    }
+    struct fy_node *root = fy_document_root(doc);
+    gboolean has_id =
+        fy_node_mapping_lookup_by_string(root, "instance-id", FY_NT) != NULL;
+    gboolean has_name =
+        fy_node_mapping_lookup_by_string(root, "local-hostname", FY_NT) != NULL;
+    if (has_id && has_name) {
+        return NULL;
+    }
+    /* The added pairs are emitted as events (escaped by the library), read
+     * back, and copied into the user's document, which the emitter then
+     * writes in the styles the user's scalars came with. */
+    g_autofree char *added = vp_meta_data_emit(has_id ? NULL : instance_id,
+                                               has_name ? NULL : hostname);
+    g_autoptr(VpFyDocument) extra =
+        fy_document_build_from_string(NULL, added, strlen(added));
+    if (extra == NULL) {
+        g_error("libfyaml cannot read its own meta-data");
+    }
+    struct fy_node *extra_root = fy_document_root(extra);
+    for (int i = 0; i < fy_node_mapping_item_count(extra_root); i++) {
+        struct fy_node_pair *pair = fy_node_mapping_get_by_index(extra_root, i);
+        struct fy_node *key = fy_node_copy(doc, fy_node_pair_key(pair));
+        struct fy_node *value = fy_node_copy(doc, fy_node_pair_value(pair));
+        if (key == NULL || value == NULL ||
+            fy_node_mapping_append(root, key, value) != 0) {
+            g_error("libfyaml: out of memory");
+        }
+    }
+    char *text = fy_emit_document_to_string(doc, FYECF_DEFAULT);
+    if (text == NULL) {
+        g_error("libfyaml failed to emit meta-data");
+    }
+    char *result = g_strdup(text);
+    free(text);
+    return result;
+}
+
+/* ------------------------------------------------------------------ */
+/* Loading */
+
+void
+vp_seed_free(VpSeed *seed)
+{
+    if (seed == NULL) {
+        return;
+    }
+    g_clear_pointer(&seed->user_data, g_bytes_unref);
+    g_clear_pointer(&seed->meta_data, g_bytes_unref);
+    g_clear_pointer(&seed->network_config, g_bytes_unref);
+    g_free(seed);
+}
+
+GBytes *
+vp_seed_get_user_data(const VpSeed *seed)
+{
+    return seed->user_data;
+}
+
+GBytes *
+vp_seed_get_meta_data(const VpSeed *seed)
+{
+    return seed->meta_data;
+}
+
+GBytes *
+vp_seed_get_network_config(const VpSeed *seed)
+{
+    return seed->network_config;
+}
+
+/* HOSTNAME and INSTANCE_ID are data wherever they go, but they must be
+ * text, and libfyaml's emitter drops leading and trailing spaces.  WHAT is
+ * the meta-data key they become, not translated. */
+static gboolean
+vp_seed_check_name(const char *value, const char *what, GError **error)
+{
+    if (value == NULL || *value == '\0') {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("the seed's %1$s is empty; give a non-empty value"),
+                    what);
+        return FALSE;
+    }
+    if (!g_utf8_validate(value, -1, NULL)) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("the seed's %1$s is not UTF-8 text; give a UTF-8 value"),
+                    what);
+        return FALSE;
+    }
+    gsize len = strlen(value);
+    if (value[0] == ' ' || value[len - 1] == ' ') {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("the seed's %1$s '%2$s' begins or ends with a space; remove it"),
+                    what, value);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+VpSeed *
+vp_seed_load(const VpSeedOptions *opts, const char *hostname,
+             const char *instance_id, GError **error)
+{
+    if (!vp_seed_check_name(hostname, "local-hostname", error) ||
+        !vp_seed_check_name(instance_id, "instance-id", error)) {
+        return NULL;
+    }
+    g_autoptr(GPtrArray) root_keys = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GPtrArray) user_keys = g_ptr_array_new_with_free_func(g_free);
+    if (opts->root_ssh_key != NULL &&
+        !vp_ssh_keys_read(opts->root_ssh_key, root_keys, error)) {
+        return NULL;
+    }
+    if (opts->clouduser_ssh_key != NULL &&
+        !vp_ssh_keys_read(opts->clouduser_ssh_key, user_keys, error)) {
+        return NULL;
+    }
+
+    g_autoptr(VpSeed) seed = g_new0(VpSeed, 1);
+
+    /* meta-data */
+    g_autofree char *meta = NULL;
+    if (opts->meta_data != NULL) {
+        gsize len = 0;
+        g_autofree char *text = vp_seed_read(opts->meta_data, "meta-data",
+                                             VP_SEED_MAX_FILE, &len, error);
+        g_autoptr(VpFyDocument) doc = NULL;
+        if (text == NULL ||
+            !vp_yaml_parse_mapping(text, len, "meta-data", opts->meta_data,
+                                   TRUE, &doc, error)) {
+            return NULL;
+        }
+        meta = vp_meta_data_complete(doc, instance_id, hostname);
+        if (meta == NULL) {
+            meta = g_steal_pointer(&text);
+        }
+    } else {
+        meta = vp_meta_data_emit(instance_id, hostname);
+    }
+    seed->meta_data = g_bytes_new_take(meta, strlen(meta));
+    meta = NULL;
+
+    /* network-config, kept as the user wrote it */
+    if (opts->network_config != NULL) {
+        gsize len = 0;
+        g_autofree char *text = vp_seed_read(opts->network_config,
+                                             "network-config",
+                                             VP_SEED_MAX_FILE, &len, error);
+        g_autoptr(VpFyDocument) doc = NULL;
+        if (text == NULL ||
+            !vp_yaml_parse_mapping(text, len, "network-config",
+                                   opts->network_config, FALSE, &doc, error)) {
+            return NULL;
+        }
+        seed->network_config = g_bytes_new_take(g_steal_pointer(&text), len);
+    }
+
+    /* user-data */
+    VpCloudConfig cc = {
+        .root_keys = root_keys,
+        .user_keys = user_keys,
+        .disable = opts->disable,
+    };
+    g_autofree char *user_data = NULL;
+    if (opts->user_data == NULL) {
+        if (opts->root_ssh_key == NULL && opts->clouduser_ssh_key == NULL &&
+            !vp_ssh_keys_of_user(user_keys, error)) {
+            return NULL;
+        }
+        cc.hostname = hostname;
+        user_data = vp_cloud_config_emit(&cc);
+    } else {
+        gsize len = 0;
+        g_autofree char *text = vp_seed_read(opts->user_data, "user-data",
+                                             VP_SEED_MAX_FILE, &len, error);
+        VpUserDataKind kind;
+        if (text == NULL ||
+            !vp_user_data_check(text, len, opts->user_data, &kind,
+                                &cc.keep_users, error)) {
+            return NULL;
+        }
+        if (root_keys->len == 0 && user_keys->len == 0 && !opts->disable) {
+            user_data = g_steal_pointer(&text);
+        } else {
+            cc.merge = TRUE;
+            g_autofree char *ours = vp_cloud_config_emit(&cc);
+            user_data = vp_mime_build(text, len, kind, ours);
+        }
+    }
+    gsize user_len = strlen(user_data);
+    seed->user_data = g_bytes_new_take(g_steal_pointer(&user_data), user_len);
+    return g_steal_pointer(&seed);
+}
+
+/* ------------------------------------------------------------------ */
+/* The ISO image */
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(IsoImage, iso_image_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(IsoWriteOpts, iso_write_opts_free)
+
+static gboolean
+vp_iso_failed(int ret, GError **error)
+{
+    g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
+                _("cannot build the seed image: %1$s"), iso_error_to_msg(ret));
+    return FALSE;
+}
+
+static gpointer
+vp_iso_init_once(gpointer data)
+{
+    int ret = iso_init();
+    if (ret >= 0) {
+        /* libisofs prints to stderr by default; we report through GError. */
+        iso_set_msgs_severities("NEVER", "NEVER", "libisofs");
+    }
+    return GINT_TO_POINTER(ret);
+}
+
+/* Adds NAME holding BYTES to DIR: mode, owner and times fixed. */
+static gboolean
+vp_iso_add(IsoImage *image, IsoDir *dir, const char *name, GBytes *bytes,
+           GError **error)
+{
+    gsize len = 0;
+    const void *data = g_bytes_get_data(bytes, &len);
+    /* libisofs frees the buffer with free(). */
+    unsigned char *copy = malloc(len > 0 ? len : 1);
+    if (copy == NULL) {
+        g_error("out of memory");
+    }
+    memcpy(copy, data, len);
+    IsoStream *stream = NULL;
+    int ret = iso_memory_stream_new(copy, len, &stream);
+    if (ret < 0) {
+        free(copy);
+        return vp_iso_failed(ret, error);
+    }
+    IsoFile *file = NULL;
+    /* The new file takes over our reference to the stream. */
+    ret = iso_image_add_new_file(image, dir, name, stream, &file);
+    if (ret < 0) {
+        iso_stream_unref(stream);
+        return vp_iso_failed(ret, error);
+    }
+    IsoNode *node = (IsoNode *)file;
+    iso_node_set_permissions(node, 0444);
+    iso_node_set_uid(node, 0);
+    iso_node_set_gid(node, 0);
+    iso_node_set_atime(node, VP_SEED_EPOCH);
+    iso_node_set_mtime(node, VP_SEED_EPOCH);
+    iso_node_set_ctime(node, VP_SEED_EPOCH);
+    return TRUE;
+}
+
+GBytes *
+vp_seed_iso(const VpSeed *seed, GError **error)
+{
+    static GOnce init = G_ONCE_INIT;
+    int ret = GPOINTER_TO_INT(g_once(&init, vp_iso_init_once, NULL));
+    if (ret < 0) {
+        vp_iso_failed(ret, error);
+        return NULL;
+    }
+
+    g_autoptr(IsoImage) image = NULL;
+    ret = iso_image_new("cidata", &image);
+    if (ret < 0) {
+        vp_iso_failed(ret, error);
+        return NULL;
+    }
+    iso_image_set_volume_id(image, "cidata");
+    IsoDir *root = iso_image_get_root(image);
+    IsoNode *root_node = (IsoNode *)root;
+    iso_node_set_permissions(root_node, 0555);
+    iso_node_set_uid(root_node, 0);
+    iso_node_set_gid(root_node, 0);
+    iso_node_set_atime(root_node, VP_SEED_EPOCH);
+    iso_node_set_mtime(root_node, VP_SEED_EPOCH);
+    iso_node_set_ctime(root_node, VP_SEED_EPOCH);
+    if (!vp_iso_add(image, root, "user-data", seed->user_data, error) ||
+        !vp_iso_add(image, root, "meta-data", seed->meta_data, error) ||
+        (seed->network_config != NULL &&
+         !vp_iso_add(image, root, "network-config", seed->network_config, error))) {
+        return NULL;
+    }
+
+    /* Profile 2: Rock Ridge and Joliet, as cloud-init needs one of them to
+     * find "user-data" (plain ISO 9660 names are USER_DAT.;1).  Its
+     * defaults stamp the recording time; fix every time instead. */
+    g_autoptr(IsoWriteOpts) wopts = NULL;
+    ret = iso_write_opts_new(&wopts, 2);
+    if (ret < 0) {
+        vp_iso_failed(ret, error);
+        return NULL;
+    }
+    /* ISO 9660 proper allows only upper case in the volume id; keep the
+     * "cidata" that genisoimage -V and cloud-init's documentation write
+     * (cloud-init looks for either case). */
+    iso_write_opts_set_relaxed_vol_atts(wopts, 1);
+    /* Joliet names exactly "user-data", not "user-data.;1": no forced dot
+     * and no version number there (plain ISO 9660 names keep both, as that
+     * standard wants). */
+    iso_write_opts_set_omit_version_numbers(wopts, 2);
+    iso_write_opts_set_no_force_dots(wopts, 2);
+    iso_write_opts_set_replace_timestamps(wopts, 2);
+    iso_write_opts_set_default_timestamp(wopts, VP_SEED_EPOCH);
+    iso_write_opts_set_always_gmt(wopts, 1);
+    iso_write_opts_set_pvd_times(wopts, VP_SEED_EPOCH, VP_SEED_EPOCH, 0, 0,
+                                 (char *)VP_SEED_EPOCH_UUID);
+
+    struct burn_source *src = NULL;
+    ret = iso_image_create_burn_source(image, wopts, &src);
+    if (ret < 0) {
+        vp_iso_failed(ret, error);
+        return NULL;
+    }
+    /* The size is known before the first byte; the seed files are capped,
+     * so it is a few MiB at most. */
+    off_t size = src->get_size(src);
+    g_autoptr(GByteArray) iso = g_byte_array_sized_new(size > 0 ? (guint)size : 0);
+    guchar block[2048];
+    int n;
+    while ((n = src->read_xt(src, block, sizeof(block))) > 0) {
+        g_byte_array_append(iso, block, (guint)n);
+    }
+    src->free_data(src);
+    free(src);
+    if (n < 0) {
+        g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
+                    _("cannot build the seed image: libisofs failed while writing it"));
+        return NULL;
+    }
+    return g_byte_array_free_to_bytes(g_steal_pointer(&iso));
+}
