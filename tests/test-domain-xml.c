@@ -115,6 +115,54 @@ test_hostile_names(void)
     g_assert_nonnull(strstr(xml, "&lt;zab&amp;bix"));
 }
 
+/* A guest from a cloud image: the overlay's chain down to a raw base with
+ * every format stated and the chain closed, the seed as a read-only cdrom
+ * on virtio-scsi, the UUID chosen up front (it is the seed's instance-id),
+ * the guest agent channel. */
+static void
+test_cloud(void)
+{
+    g_auto(VpDomainSpec) s;
+    base_spec(&s, "web-1");
+    s.install = VP_INSTALL_IMPORT;
+    s.uuid = g_strdup("6f1c3a2e-5b7d-4e8f-9a0b-1c2d3e4f5a6b");
+    s.disk_path = (g_free(s.disk_path),
+                   g_strdup("/var/lib/libvirt/images/web-1.qcow2"));
+    s.disk_backing = g_ptr_array_new_with_free_func(
+        (GDestroyNotify)vp_backing_level_free);
+    VpBackingLevel *base = g_new0(VpBackingLevel, 1);
+    base->path = g_strdup("/var/lib/libvirt/images/debian-12.qcow2");
+    base->format = g_strdup("qcow2");
+    g_ptr_array_add(s.disk_backing, base);
+    VpBackingLevel *raw = g_new0(VpBackingLevel, 1);
+    raw->path = g_strdup("/dev/vg0/golden");
+    raw->format = g_strdup("raw");
+    raw->block = TRUE;
+    g_ptr_array_add(s.disk_backing, raw);
+    s.seed_path = g_strdup("/var/lib/libvirt/images/web-1-cidata.iso");
+    g_autofree char *xml = vp_domain_xml_build(&s);
+    golden("domain-cloud.xml", xml);
+}
+
+/* An installer ISO and a seed with a SCSI disk: three different sd names,
+ * and one virtio-scsi controller. */
+static void
+test_sd_names(void)
+{
+    g_auto(VpDomainSpec) s;
+    base_spec(&s, "scsi-guest");
+    s.disk_bus = (g_free(s.disk_bus), g_strdup("scsi"));
+    s.disk_target = (g_free(s.disk_target), g_strdup("sda"));
+    s.install = VP_INSTALL_CDROM;
+    s.cdrom = g_strdup("/srv/iso/debian-12.iso");
+    s.seed_path = g_strdup("/var/lib/libvirt/images/scsi-guest-cidata.iso");
+    g_autofree char *xml = vp_domain_xml_build(&s);
+    golden("domain-sd-names.xml", xml);
+    g_assert_nonnull(strstr(xml, "dev=\"sdb\" bus=\"sata\""));
+    g_assert_nonnull(strstr(xml, "dev=\"sdc\" bus=\"scsi\""));
+    g_assert_null(strstr(xml, "model=\"lsilogic\""));
+}
+
 static void
 test_volume_and_pool(void)
 {
@@ -158,6 +206,8 @@ main(int argc, char **argv)
     g_test_add_func("/domain-xml/kernel", test_kernel);
     g_test_add_func("/domain-xml/import-kvm-block", test_import_kvm_block);
     g_test_add_func("/domain-xml/hostile-names", test_hostile_names);
+    g_test_add_func("/domain-xml/cloud", test_cloud);
+    g_test_add_func("/domain-xml/sd-names", test_sd_names);
     g_test_add_func("/domain-xml/volume-and-pool", test_volume_and_pool);
     g_test_add_func("/domain-xml/parsers", test_parsers);
     return vp_golden_run();

@@ -13,9 +13,22 @@ const char *const vp_disk_buses[] = { "virtio", "scsi", "sata", "ide", NULL };
 #define VP_SPARE_ROOT_PORTS 4
 
 void
+vp_backing_level_free(VpBackingLevel *level)
+{
+    if (level != NULL) {
+        g_free(level->path);
+        g_free(level->format);
+        g_free(level);
+    }
+}
+
+void
 vp_domain_spec_clear(VpDomainSpec *s)
 {
     g_free(s->name);
+    g_free(s->uuid);
+    g_clear_pointer(&s->disk_backing, g_ptr_array_unref);
+    g_free(s->seed_path);
     g_free(s->virt_type);
     g_free(s->arch);
     g_free(s->machine);
@@ -75,6 +88,31 @@ vp_domain_os(xmlNodePtr root, const VpDomainSpec *s)
     }
 }
 
+/* The chain under DISK: one <backingStore> per level, each with the format
+ * stated, ended by an empty <backingStore/>, which tells libvirt the chain
+ * is complete.  libvirt then neither probes the images (a probe of guest-
+ * written bytes is how a guest reads host files) nor labels files outside
+ * the chain for qemu. */
+static void
+vp_domain_xml_backing(xmlNodePtr disk, const GPtrArray *chain)
+{
+    xmlNodePtr parent = disk;
+
+    if (chain == NULL || chain->len == 0) {
+        return;
+    }
+    for (guint i = 0; i < chain->len; i++) {
+        const VpBackingLevel *level = g_ptr_array_index(chain, i);
+        xmlNodePtr store = vp_xml_child(parent, "backingStore", NULL);
+        vp_xml_attr(store, "type", level->block ? "block" : "file");
+        vp_xml_attr(vp_xml_child(store, "format", NULL), "type", level->format);
+        vp_xml_attr(vp_xml_child(store, "source", NULL),
+                    level->block ? "dev" : "file", level->path);
+        parent = store;
+    }
+    vp_xml_child(parent, "backingStore", NULL);
+}
+
 void *
 vp_domain_xml_add_disk(void *devices_node, const VpDomainSpec *s)
 {
@@ -96,28 +134,79 @@ vp_domain_xml_add_disk(void *devices_node, const VpDomainSpec *s)
 
     vp_xml_attr(vp_xml_child(disk, "source", NULL),
                 s->disk_block ? "dev" : "file", s->disk_path);
+    vp_domain_xml_backing(disk, s->disk_backing);
     xmlNodePtr target = vp_xml_child(disk, "target", NULL);
     vp_xml_attr(target, "dev", s->disk_target);
     vp_xml_attr(target, "bus", s->disk_bus);
     return disk;
 }
 
-/* The installer ISO on SATA, read-only: every installer has a driver for it,
- * and the guest cannot write to the ISO. */
+/* A read-only cdrom of the raw image PATH as sd device number INDEX (sda,
+ * sdb, ...: SATA and SCSI devices share the sd names) on BUS. */
 static void
-vp_domain_cdrom(xmlNodePtr devices, const VpDomainSpec *s)
+vp_domain_cdrom(xmlNodePtr devices, const char *path, const char *bus,
+                guint index)
 {
+    char dev[] = "sda";
+
+    dev[2] = (char)('a' + index);
     xmlNodePtr disk = vp_xml_child(devices, "disk", NULL);
     vp_xml_attr(disk, "type", "file");
     vp_xml_attr(disk, "device", "cdrom");
     xmlNodePtr driver = vp_xml_child(disk, "driver", NULL);
     vp_xml_attr(driver, "name", "qemu");
     vp_xml_attr(driver, "type", "raw");
-    vp_xml_attr(vp_xml_child(disk, "source", NULL), "file", s->cdrom);
+    vp_xml_attr(vp_xml_child(disk, "source", NULL), "file", path);
     xmlNodePtr target = vp_xml_child(disk, "target", NULL);
-    vp_xml_attr(target, "dev", "sda");
-    vp_xml_attr(target, "bus", "sata");
+    vp_xml_attr(target, "dev", dev);
+    vp_xml_attr(target, "bus", bus);
     vp_xml_child(disk, "readonly", NULL);
+}
+
+/* The cdroms: the installer ISO on SATA, which every installer has a
+ * driver for; the cloud-init seed on virtio-scsi, because cloud kernels
+ * (Debian's linux-image-cloud-amd64) leave out AHCI but keep virtio-scsi
+ * and sr_mod, and a seed the guest cannot see is silently no seed.  Both
+ * read-only: the guest cannot write to them.  Numbered after a disk that
+ * already took an sd name. */
+static void
+vp_domain_cdroms(xmlNodePtr devices, const VpDomainSpec *s)
+{
+    guint next = g_str_has_prefix(s->disk_target, "sd") ? 1 : 0;
+
+    if (s->install == VP_INSTALL_CDROM) {
+        vp_domain_cdrom(devices, s->cdrom, "sata", next++);
+    }
+    if (s->seed_path != NULL) {
+        vp_domain_cdrom(devices, s->seed_path, "scsi", next++);
+    }
+}
+
+/* libvirt's default SCSI controller on x86 is an emulated LSI one; a guest
+ * with SCSI devices gets virtio-scsi, which is faster and which cloud
+ * kernels carry. */
+static void
+vp_domain_scsi_controller(xmlNodePtr devices, const VpDomainSpec *s)
+{
+    if (s->seed_path != NULL || g_strcmp0(s->disk_bus, "scsi") == 0) {
+        xmlNodePtr scsi = vp_xml_child(devices, "controller", NULL);
+        vp_xml_attr(scsi, "type", "scsi");
+        vp_xml_attr(scsi, "index", "0");
+        vp_xml_attr(scsi, "model", "virtio-scsi");
+    }
+}
+
+/* The qemu guest agent's channel: how --wait learns the guest's addresses,
+ * and what lets libvirt shut a guest down or freeze its file systems
+ * cleanly.  libvirt picks the socket path. */
+static void
+vp_domain_agent_channel(xmlNodePtr devices)
+{
+    xmlNodePtr channel = vp_xml_child(devices, "channel", NULL);
+    vp_xml_attr(channel, "type", "unix");
+    xmlNodePtr target = vp_xml_child(channel, "target", NULL);
+    vp_xml_attr(target, "type", "virtio");
+    vp_xml_attr(target, "name", "org.qemu.guest_agent.0");
 }
 
 static void
@@ -172,6 +261,9 @@ vp_domain_xml_build(const VpDomainSpec *s)
 
     vp_xml_attr(root, "type", s->virt_type);
     vp_xml_child(root, "name", s->name);
+    if (s->uuid != NULL) {
+        vp_xml_child(root, "uuid", s->uuid);
+    }
     char text[32];
     /* In KiB, libvirt's own unit, so that the definition reads back
      * unchanged. */
@@ -200,11 +292,11 @@ vp_domain_xml_build(const VpDomainSpec *s)
         vp_xml_child(devices, "emulator", s->emulator);
     }
     vp_domain_xml_add_disk(devices, s);
-    if (s->install == VP_INSTALL_CDROM) {
-        vp_domain_cdrom(devices, s);
-    }
+    vp_domain_cdroms(devices, s);
+    vp_domain_scsi_controller(devices, s);
     vp_domain_net(devices, s);
     vp_domain_console(devices);
+    vp_domain_agent_channel(devices);
     if (s->graphics != NULL && g_strcmp0(s->graphics, "none") != 0) {
         xmlNodePtr graphics = vp_xml_child(devices, "graphics", NULL);
         vp_xml_attr(graphics, "type", s->graphics);

@@ -21,8 +21,21 @@ typedef enum {
     VP_NET_NONE,
 } VpNetKind;
 
+/* One level of a disk's backing chain, as libvirt's <backingStore> states
+ * it: the format is always known (read from a header the tool parsed),
+ * never left for libvirt or qemu to probe. */
+typedef struct {
+    char *path;
+    char *format;         /* "qcow2" or "raw" */
+    gboolean block;       /* a block device (logical pool), else a file */
+} VpBackingLevel;
+
+void vp_backing_level_free(VpBackingLevel *level);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpBackingLevel, vp_backing_level_free)
+
 typedef struct {
     char *name;
+    char *uuid;           /* NULL: libvirt picks one */
     guint64 memory;       /* bytes */
     guint vcpus;
     char *virt_type;      /* "kvm" or "qemu" */
@@ -38,6 +51,12 @@ typedef struct {
     char *cache;          /* NULL: hypervisor default */
     char *io;
     char *discard;
+    /* The disk's backing chain, nearest first (VpBackingLevel *, owned);
+     * NULL or empty: the disk stands alone. */
+    GPtrArray *disk_backing;
+    /* A cloud-init NoCloud seed (an ISO volume) attached read-only as a
+     * cdrom; NULL for none. */
+    char *seed_path;
 
     VpInstallKind install;
     char *cdrom;
