@@ -252,3 +252,61 @@ vp_virt_network_state(VpVirt *virt, const char *name, gboolean *exists,
     *active = virNetworkIsActive(net) == 1;
     return TRUE;
 }
+
+/* Loopback and IPv6 link-local addresses say nothing about whether the
+ * guest can be reached. */
+static gboolean
+vp_address_reachable(int type, const char *addr)
+{
+    if (type == VIR_IP_ADDR_TYPE_IPV4) {
+        return !g_str_has_prefix(addr, "127.");
+    }
+    return g_strcmp0(addr, "::1") != 0 &&
+           g_ascii_strncasecmp(addr, "fe80:", 5) != 0;
+}
+
+void
+vp_address_free(VpAddress *address)
+{
+    if (address != NULL) {
+        g_free(address->interface);
+        g_free(address->address);
+        g_free(address);
+    }
+}
+
+GPtrArray *
+vp_virt_domain_addresses(VpVirt *virt, const char *name, GError **error)
+{
+    g_autoptr(virDomain) dom = vp_virt_domain(virt, name, error);
+    virDomainInterfacePtr *ifaces = NULL;
+
+    if (dom == NULL) {
+        return NULL;
+    }
+    int n = virDomainInterfaceAddresses(dom, &ifaces,
+                                        VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT,
+                                        0);
+    if (n < 0) {
+        vp_virt_fail(error, _("the guest agent of domain '%1$s' does not "
+                              "answer"), name);
+        return NULL;
+    }
+    GPtrArray *found = g_ptr_array_new_with_free_func((GDestroyNotify)vp_address_free);
+    for (int i = 0; i < n; i++) {
+        for (unsigned int k = 0; k < ifaces[i]->naddrs; k++) {
+            const virDomainIPAddress *a = &ifaces[i]->addrs[k];
+            if (a->addr != NULL && vp_address_reachable(a->type, a->addr)) {
+                VpAddress *address = g_new0(VpAddress, 1);
+                address->interface = g_strdup(ifaces[i]->name);
+                address->address = g_strdup(a->addr);
+                address->prefix = a->prefix;
+                address->ipv6 = a->type == VIR_IP_ADDR_TYPE_IPV6;
+                g_ptr_array_add(found, address);
+            }
+        }
+        virDomainInterfaceFree(ifaces[i]);
+    }
+    free(ifaces);
+    return found;
+}

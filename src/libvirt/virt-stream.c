@@ -369,3 +369,45 @@ vp_virt_volume_download(VpVirt *virt, const char *pool, const char *name,
     }
     return TRUE;
 }
+
+GBytes *
+vp_virt_volume_read_head(VpVirt *virt, const char *pool, const char *name,
+                         gsize length, GError **error)
+{
+    g_autoptr(virStorageVol) vol = vp_virt_volume(virt, pool, name, FALSE, error);
+
+    if (vol == NULL) {
+        return NULL;
+    }
+    g_autoptr(virStream) stream = virStreamNew(virt->conn, 0);
+    /* A plain (not sparse) download of just LENGTH bytes: the head of an
+     * image is where its header, extensions and backing name live, and a
+     * hole there simply arrives as zeros. */
+    if (stream == NULL ||
+        virStorageVolDownload(vol, stream, 0, length, 0) < 0) {
+        vp_virt_fail(error, _("cannot start downloading volume '%1$s'"), name);
+        return NULL;
+    }
+    g_autoptr(GByteArray) head = g_byte_array_sized_new((guint)length);
+    g_autofree guint8 *buf = g_malloc(VP_STREAM_CHUNK);
+    while (head->len < length) {
+        int n = virStreamRecv(stream, (char *)buf,
+                              MIN(length - head->len, (gsize)VP_STREAM_CHUNK));
+        if (n < 0) {
+            vp_virt_fail(error, _("cannot download '%1$s'"), name);
+            virStreamAbort(stream);
+            return NULL;
+        }
+        if (n == 0) {
+            break; /* a volume shorter than LENGTH */
+        }
+        g_byte_array_append(head, buf, (guint)n);
+    }
+    /* Finish reads the end of the stream; after a full LENGTH the daemon
+     * has nothing more to send, so this does not wait for the volume. */
+    if (virStreamFinish(stream) < 0) {
+        vp_virt_fail(error, _("cannot download '%1$s'"), name);
+        return NULL;
+    }
+    return g_byte_array_free_to_bytes(g_steal_pointer(&head));
+}

@@ -111,6 +111,13 @@ struct VpSource *vp_virt_download_source_new(VpVirt *virt, const char *pool,
                                              const char *name, guint64 size,
                                              GError **error);
 
+/* The first LENGTH bytes of volume NAME of POOL (fewer when the volume is
+ * shorter), through a download stream: how an image's header is read on a
+ * host whose files are not reachable here. */
+GBytes *vp_virt_volume_read_head(VpVirt *virt, const char *pool,
+                                 const char *name, gsize length,
+                                 GError **error);
+
 /* Copies the bytes of volume NAME of POOL into FD (a new, empty file)
  * through a sparse download stream: holes stay holes.  Polls CANCEL (may be
  * NULL) between extents. */
@@ -150,6 +157,23 @@ gboolean vp_virt_domain_set_autostart(VpVirt *virt, const char *name,
 char *vp_virt_domain_caps(VpVirt *virt, const char *virt_type,
                           const char *arch, const char *machine,
                           GError **error);
+
+/* One address of a guest, as its agent reports it. */
+typedef struct {
+    char *interface; /* "eth0" */
+    char *address;   /* "192.0.2.7", "2001:db8::7" */
+    guint prefix;    /* 24 */
+    gboolean ipv6;
+} VpAddress;
+void vp_address_free(VpAddress *address);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpAddress, vp_address_free)
+
+/* The guest's IP addresses as its qemu guest agent reports them (VpAddress
+ * *, owned), loopback and IPv6 link-local left out.  Fails with
+ * VP_ERROR_FAILED (libvirt's reason) while the agent does not answer; an
+ * empty array means it answered with no such address yet. */
+GPtrArray *vp_virt_domain_addresses(VpVirt *virt, const char *name,
+                                    GError **error);
 
 gboolean vp_virt_network_state(VpVirt *virt, const char *name,
                                gboolean *exists, gboolean *active,
