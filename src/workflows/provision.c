@@ -4,8 +4,10 @@
 
 #include <glib/gi18n.h>
 
+#include "base.h"
 #include "error.h"
 #include "qcow2-emit.h"
+#include "size.h"
 #include "transaction.h"
 #include "virt.h"
 #include "workflow.h"
@@ -21,6 +23,13 @@ vp_provision_result_clear(VpProvisionResult *r)
     g_free(r->domain);
     g_free(r->domain_xml);
     g_free(r->uuid);
+    g_free(r->base);
+    g_free(r->base_path);
+    g_free(r->base_format);
+    g_free(r->seed_volume);
+    g_free(r->seed_path);
+    g_clear_pointer(&r->addresses, g_ptr_array_unref);
+    g_free(r->wait_error);
     *r = (VpProvisionResult){ 0 };
 }
 
@@ -151,6 +160,19 @@ vp_plan_conflicts(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
                       "--pool %2$s %1$s"), r->volume, plan->pool);
         return FALSE;
     }
+    if (r->seed_volume != NULL && !r->pool_created &&
+        !vp_virt_volume_exists(virt, plan->pool, r->seed_volume, &exists,
+                               error)) {
+        return FALSE;
+    }
+    if (exists) {
+        g_set_error(error, VP_ERROR, VP_ERROR_EXISTS,
+                    _("the seed volume '%1$s' already exists in pool '%2$s'; "
+                      "choose another --name, or delete it with virsh "
+                      "vol-delete --pool %2$s %1$s"), r->seed_volume,
+                    plan->pool);
+        return FALSE;
+    }
     if (plan->define &&
         !vp_virt_domain_exists(virt, plan->name, &exists, error)) {
         return FALSE;
@@ -193,18 +215,20 @@ vp_make_domain(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
     g_autofree char *what = g_strdup_printf(_("domain '%1$s'"), plan->name);
 
     vp_workflow_step(plan->verbose, _("defining domain '%1$s'"), plan->name);
-    r->uuid = vp_virt_domain_define(virt, r->domain_xml, error);
-    if (r->uuid == NULL) {
+    g_autofree char *uuid = vp_virt_domain_define(virt, r->domain_xml, error);
+    if (uuid == NULL) {
         return FALSE;
     }
     r->defined = TRUE;
+    g_free(r->uuid);
+    r->uuid = g_steal_pointer(&uuid);
     vp_workflow_undo(t, what, VP_UNDO_UNDEFINE, virt, NULL, plan->name, NULL);
     if (plan->autostart &&
         !vp_virt_domain_set_autostart(virt, plan->name, TRUE, error)) {
         return FALSE;
     }
     r->autostart = plan->autostart;
-    if (plan->start) {
+    if (plan->start || plan->wait) {
         vp_workflow_step(plan->verbose, _("starting domain '%1$s'"), plan->name);
         if (!vp_cancel_check(plan->cancel, error) ||
             !vp_virt_domain_start(virt, plan->name, error)) {
@@ -218,11 +242,99 @@ vp_make_domain(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
     return TRUE;
 }
 
+/* --wait: polls the guest agent until it reports an address other than
+ * loopback.  The guest was created correctly and stays whatever happens
+ * here: a timeout is reported in R->wait_error with what was last seen,
+ * and Ctrl-C only stops the waiting. */
+static gboolean
+vp_wait_for_address(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
+                    GError **error)
+{
+    gint64 deadline = g_get_monotonic_time() +
+                      (gint64)plan->wait_seconds * G_USEC_PER_SEC;
+    g_autofree char *last = g_strdup(_("the guest agent never answered"));
+
+    vp_workflow_step(plan->verbose, _("waiting up to %1$u s for an address of "
+                                      "domain '%2$s'"),
+                     plan->wait_seconds, plan->name);
+    for (;;) {
+        g_autoptr(GError) local = NULL;
+        g_autoptr(GPtrArray) found = vp_virt_domain_addresses(virt, plan->name,
+                                                              &local);
+        if (found != NULL && found->len > 0) {
+            r->addresses = g_steal_pointer(&found);
+            return TRUE;
+        }
+        g_free(last);
+        last = found != NULL
+                   ? g_strdup(_("the guest agent answers but reports no "
+                                "address yet"))
+                   : g_strdup(local->message);
+        if (g_get_monotonic_time() >= deadline) {
+            r->wait_error = g_strdup_printf(
+                _("domain '%1$s' reported no address within %2$u s (last "
+                  "seen: %3$s); it was created and is left running"),
+                plan->name, plan->wait_seconds, last);
+            return TRUE;
+        }
+        /* Once a second is plenty for a guest that takes minutes to boot,
+         * and each poll is one round trip to the daemon and the agent. */
+        for (int i = 0; i < 10; i++) {
+            if (!vp_cancel_check(plan->cancel, error)) {
+                return FALSE;
+            }
+            g_usleep(G_USEC_PER_SEC / 10);
+        }
+    }
+}
+
+/* The disk as an overlay on BASE: every cluster preallocated with extended
+ * L2 entries whose subclusters are all unallocated, so that reads go to the
+ * base and a guest's first write to any cluster allocates nothing; at
+ * least as large as the base, and as large unless a size was given. */
+static gboolean
+vp_plan_overlay(VpProvisionPlan *plan, const VpBaseInfo *base,
+                VpProvisionResult *r, GError **error)
+{
+    VpImageOptions *o = &plan->image;
+
+    if (o->size == 0) {
+        o->size = base->virtual_size;
+    } else if (o->size < base->virtual_size) {
+        g_autofree char *want = vp_size_format(o->size);
+        g_autofree char *have = vp_size_format(base->virtual_size);
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("--size %1$s is smaller than base '%2$s' (%3$s): an "
+                      "overlay can grow a disk, never shrink it; leave --size "
+                      "out or give at least %3$s"), want, base->volume, have);
+        return FALSE;
+    }
+    if (o->format != VP_FORMAT_QCOW2) {
+        g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
+                            _("an overlay on a base is qcow2; drop --format "
+                              "raw"));
+        return FALSE;
+    }
+    /* The result owns the names: the layout keeps pointing at them. */
+    r->base_path = g_strdup(base->path);
+    r->base_format = g_strdup(base->format);
+    o->backing_file = r->base_path;
+    o->backing_format = r->base_format;
+    o->extended_l2 = TRUE;
+    /* The zero flag would hide the base; unallocated subclusters never
+     * expose a block device's stale bytes anyway, since qemu reads them
+     * from the base until the guest writes them. */
+    o->zero_flag = FALSE;
+    r->base = g_strdup_printf("%s/%s", base->pool, base->volume);
+    return TRUE;
+}
+
 static gboolean
 vp_provision_plan(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
                   gboolean *block, GError **error)
 {
     g_auto(VpPoolInfo) pool = { 0 };
+    g_auto(VpBaseInfo) base = { 0 };
 
     if (!vp_plan_pool(virt, plan, r, &pool, block, error)) {
         return FALSE;
@@ -230,17 +342,34 @@ vp_provision_plan(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
     if (*block) {
         vp_workflow_block_image(&plan->image);
     }
+    if (plan->base != NULL &&
+        (!vp_base_resolve(virt, plan->pool, plan->base, &base, error) ||
+         !vp_plan_overlay(plan, &base, r, error))) {
+        return FALSE;
+    }
     if (!vp_qcow2_layout_compute(&plan->image, &r->layout, error) ||
         !vp_workflow_check_space(plan->pool, &pool, &r->layout, *block, error) ||
         !vp_plan_conflicts(virt, plan, r, error)) {
         return FALSE;
     }
     r->volume_path = g_build_filename(pool.path, r->volume, NULL);
+    if (r->seed_volume != NULL) {
+        r->seed_path = g_build_filename(pool.path, r->seed_volume, NULL);
+    }
     if (!plan->define) {
         return TRUE;
     }
     VpDomainSpec *d = &plan->domain;
     d->name = g_strdup(plan->name);
+    d->uuid = g_strdup(r->uuid);
+    d->seed_path = g_strdup(r->seed_path);
+    if (base.chain != NULL) {
+        d->disk_backing = g_steal_pointer(&base.chain);
+        /* The base is a system: boot it, unless media were given. */
+        if (d->install == VP_INSTALL_PXE) {
+            d->install = VP_INSTALL_IMPORT;
+        }
+    }
     d->disk_path = g_strdup(r->volume_path);
     d->disk_block = *block;
     d->disk_format = g_strdup(vp_image_format_to_string(plan->image.format));
@@ -256,18 +385,29 @@ vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
 {
     gboolean block = FALSE;
 
+    g_autoptr(VpSeed) seed = NULL;
+    g_autoptr(GBytes) seed_iso = NULL;
+
     *r = (VpProvisionResult){ 0 };
     if (!vp_check_name(plan->name, error)) {
         return FALSE;
     }
-    if (plan->image.size == 0) {
+    if (plan->image.size == 0 && plan->base == NULL) {
         g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
                             _("--size must be more than 0 for a guest disk, "
                               "such as --size 20G"));
         return FALSE;
     }
-    /* Every option is checked before a connection is even made. */
-    if (!vp_qcow2_layout_compute(&plan->image, &r->layout, error)) {
+    /* Every option is checked before a connection is even made; an overlay
+     * is checked as one (extended L2, a backing file), whatever the base. */
+    VpImageOptions early = plan->image;
+    if (plan->base != NULL) {
+        early.size = MAX(early.size, 512);
+        early.backing_file = "base";
+        early.backing_format = "raw";
+        early.extended_l2 = TRUE;
+    }
+    if (!vp_qcow2_layout_compute(&early, &r->layout, error)) {
         return FALSE;
     }
     r->pool = g_strdup(plan->pool);
@@ -275,6 +415,20 @@ vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
     r->volume = g_strdup_printf("%s.%s", plan->name,
                                 plan->image.format == VP_FORMAT_RAW ? "img"
                                                                     : "qcow2");
+    /* The seed's files are read and checked, and the ISO built, before
+     * anything exists on the host.  Its instance-id is the domain's UUID,
+     * chosen here: unique per guest, and what cloud-init keys its
+     * first-boot work on. */
+    if (plan->cloud_init != NULL) {
+        r->uuid = g_uuid_string_random();
+        seed = vp_seed_load(plan->cloud_init, plan->name, r->uuid, error);
+        seed_iso = seed != NULL ? vp_seed_iso(seed, error) : NULL;
+        if (seed_iso == NULL) {
+            return FALSE;
+        }
+        r->seed_volume = g_strdup_printf("%s-cidata.iso", plan->name);
+        r->seed_size = g_bytes_get_size(seed_iso);
+    }
 
     g_autoptr(VpVirt) virt = vp_virt_connect(plan->uri, error);
     if (virt == NULL) {
@@ -303,6 +457,16 @@ vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
         }
     }
     ok = ok && vp_write_volume(virt, plan, r, block, t, error);
+    if (ok && seed_iso != NULL) {
+        g_free(r->seed_path);
+        r->seed_path = NULL;
+        ok = vp_cancel_check(plan->cancel, error) &&
+             vp_workflow_upload_bytes(virt, plan->pool, r->seed_volume,
+                                      seed_iso, t, plan->verbose,
+                                      &r->seed_path, error);
+        g_free(plan->domain.seed_path);
+        plan->domain.seed_path = g_strdup(r->seed_path);
+    }
     if (ok && plan->define) {
         /* The XML named the path the pool would give; use libvirt's. */
         g_free(plan->domain.disk_path);
@@ -323,5 +487,5 @@ vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
     }
     vp_transaction_commit(t);
     r->created = TRUE;
-    return TRUE;
+    return !plan->wait || vp_wait_for_address(virt, plan, r, error);
 }

@@ -12,12 +12,22 @@
 #include "image-options.h"
 #include "progress.h"
 #include "qcow2-layout.h"
+#include "seed.h"
 
 typedef struct {
     const char *uri;      /* NULL: LIBVIRT_DEFAULT_URI or libvirt's default */
     const char *pool;
     const char *name;     /* domain name; the volume is NAME.qcow2/.img */
     VpImageOptions image; /* size and DISK options */
+    /* --base: the disk is an overlay on this volume ("VOL" of POOL, or
+     * "POOL/VOL"); image.size 0 then means the base's size. */
+    const char *base;
+    /* --cloud-init: a NoCloud seed volume NAME-cidata.iso; NULL: none. */
+    const VpSeedOptions *cloud_init;
+    /* --wait: start, then wait up to WAIT_SECONDS for the guest agent to
+     * report an address. */
+    gboolean wait;
+    guint wait_seconds;
     VpDomainSpec domain;  /* what the user chose; the rest is filled in */
     gboolean define;      /* FALSE with --no-define: the volume alone */
     gboolean start;
@@ -47,6 +57,16 @@ typedef struct {
     gboolean started;
     gboolean autostart;
     gboolean created;     /* FALSE for --dry-run and --print-xml */
+    char *base;           /* POOL/VOL of the base, NULL without --base */
+    char *base_path;      /* on the host; plan->image points here */
+    char *base_format;
+    char *seed_volume;    /* NULL without --cloud-init */
+    char *seed_path;
+    guint64 seed_size;    /* bytes */
+    GPtrArray *addresses; /* VpAddress *, with --wait */
+    /* --wait did not see an address in time: what was last seen.  The guest
+     * was created and stays; the CLI exits 1. */
+    char *wait_error;
 } VpProvisionResult;
 
 void vp_provision_result_clear(VpProvisionResult *r);

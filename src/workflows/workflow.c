@@ -241,3 +241,27 @@ vp_workflow_write_volume(VpVirt *virt, const char *pool, const char *name,
     }
     return TRUE;
 }
+
+gboolean
+vp_workflow_upload_bytes(VpVirt *virt, const char *pool, const char *name,
+                         GBytes *bytes, VpTransaction *t, gboolean verbose,
+                         char **path, GError **error)
+{
+    gsize len;
+    const guint8 *data = g_bytes_get_data(bytes, &len);
+    g_autofree char *what = g_strdup_printf(_("volume '%1$s' in pool '%2$s'"),
+                                            name, pool);
+
+    vp_workflow_step(verbose, _("creating volume '%1$s' in pool '%2$s'"), name,
+                     pool);
+    *path = vp_virt_volume_create(virt, pool, name, 0, error);
+    if (*path == NULL) {
+        return FALSE;
+    }
+    vp_workflow_undo(t, what, VP_UNDO_VOLUME, virt, pool, name, NULL);
+    /* Small (a seed is kilobytes): one write, no progress, no holes. */
+    g_autoptr(VpSink) sink = vp_virt_upload_sink_new(virt, pool, name, FALSE,
+                                                     error);
+    return sink != NULL && vp_sink_write(sink, 0, data, len, error) &&
+           vp_sink_commit(sink, len, error);
+}

@@ -36,6 +36,14 @@ void vp_workflow_undo(VpTransaction *t, const char *what, VpUndoKind kind,
                       VpVirt *virt, const char *pool, const char *name,
                       const char *xml);
 
+/* Creates the raw volume NAME in POOL holding BYTES (a seed ISO), through
+ * an upload stream, registering its removal in T; *PATH is its path on the
+ * host (caller frees). */
+gboolean vp_workflow_upload_bytes(VpVirt *virt, const char *pool,
+                                  const char *name, GBytes *bytes,
+                                  VpTransaction *t, gboolean verbose,
+                                  char **path, GError **error);
+
 /* Whether pool POOL of TYPE holds block devices (*BLOCK) or files; fails
  * for pool types that cannot take FORMAT through a stream. */
 gboolean vp_workflow_pool_kind(const char *pool, const char *type,
