@@ -52,7 +52,8 @@ COMPLETION = env_path("VP_COMPLETION", os.path.join(
 
 # Words from the design that --help may not list yet; they must be in the
 # man page and the completion all the same.
-DESIGN_COMMANDS = {"provision", "image", "info", "check", "attach", "convert"}
+DESIGN_COMMANDS = {"provision", "image", "info", "check", "attach", "convert",
+                   "import"}
 
 
 def need(program, package):
@@ -275,7 +276,7 @@ class Completion(unittest.TestCase):
                                 - set(self.reply("virt-provision "))), [],
                          "commands the completion does not offer")
         self.assertEqual(set(self.reply("virt-provision i")),
-                         {"image", "info"})
+                         {"image", "import", "info"})
         # global options may stand before the command
         self.assertIn("convert", self.reply("virt-provision --json -q c"))
 

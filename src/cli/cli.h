@@ -130,6 +130,7 @@ int vp_cmd_convert_domain(const VpCommand *cmd, int argc, char **argv);
 int vp_cmd_provision(const VpCommand *cmd, int argc, char **argv);
 int vp_cmd_info_volume(const VpCommand *cmd, int argc, char **argv);
 int vp_cmd_attach(const VpCommand *cmd, int argc, char **argv);
+int vp_cmd_import(const VpCommand *cmd, int argc, char **argv);
 int vp_cmd_image(const VpCommand *cmd, int argc, char **argv);
 int vp_cmd_info(const VpCommand *cmd, int argc, char **argv);
 int vp_cmd_check(const VpCommand *cmd, int argc, char **argv);

@@ -55,6 +55,26 @@ static const VpCommand vp_commands[] = {
         .run = VP_LIBVIRT_RUN(vp_cmd_attach),
     },
     {
+        .name = "import",
+        .params = N_("FILE"),
+        .summary = N_("Put a local raw or qcow2 image into a pool as a volume, "
+                      "such as a cloud image to base overlays on."),
+        .description = N_("The file's bytes go as they are, through a sparse "
+                          "stream (a compressed qcow2 stays compressed); "
+                          "--preallocate writes a metadata-preallocated qcow2 "
+                          "of its contents instead.  A qcow2 with a backing "
+                          "file is refused.\n\n"
+                          "Examples:\n"
+                          "  virt-provision import debian-12.qcow2 --pool "
+                          "default\n"
+                          "  virt-provision import disk.img --pool default "
+                          "--name base.img\n"
+                          "  virt-provision import debian-12.qcow2 --pool "
+                          "default --name debian-12-prealloc.qcow2 "
+                          "--preallocate\n"),
+        .run = VP_LIBVIRT_RUN(vp_cmd_import),
+    },
+    {
         .name = "image",
         .params = N_("FILE"),
         .summary = N_("Write a new qcow2 (or raw) image file, with no libvirt "

@@ -171,6 +171,20 @@ vp_workflow_block_image(VpImageOptions *opts)
     }
 }
 
+/* What vp_workflow_write_volume fills its volume with: its layout's image. */
+typedef struct {
+    const VpQcow2Layout *layout;
+    VpSource *src;
+} VpEmitFill;
+
+static gboolean
+vp_emit_fill(VpSink *sink, gpointer data, const VpCancel *cancel,
+             GError **error)
+{
+    VpEmitFill *f = data;
+    return vp_image_emit_from(f->layout, sink, f->src, cancel, error);
+}
+
 gboolean
 vp_workflow_write_volume(VpVirt *virt, const char *pool, const char *name,
                          const VpQcow2Layout *layout, gboolean block,
@@ -178,9 +192,29 @@ vp_workflow_write_volume(VpVirt *virt, const char *pool, const char *name,
                          const VpProgress *progress, const VpCancel *cancel,
                          VpVolumeInfo *info, GError **error)
 {
+    VpVolumeExpect expect = {
+        .format = layout->opts.format,
+        .capacity = layout->virtual_size,
+        .length = layout->file_length,
+    };
+    VpEmitFill fill = { layout, src };
+
+    return vp_workflow_upload_volume(virt, pool, name, &expect, block,
+                                     vp_emit_fill, &fill, t, verbose, progress,
+                                     cancel, info, error);
+}
+
+gboolean
+vp_workflow_upload_volume(VpVirt *virt, const char *pool, const char *name,
+                          const VpVolumeExpect *expect, gboolean block,
+                          VpVolumeFill fill, gpointer fill_data,
+                          VpTransaction *t, gboolean verbose,
+                          const VpProgress *progress, const VpCancel *cancel,
+                          VpVolumeInfo *info, GError **error)
+{
     /* A file grows with the upload; a block device must be big enough for
      * the whole image from the start. */
-    guint64 capacity = block ? layout->file_length : 0;
+    guint64 capacity = block ? expect->length : 0;
     g_autofree char *what = g_strdup_printf(_("volume '%1$s' in pool '%2$s'"),
                                             name, pool);
 
@@ -195,14 +229,14 @@ vp_workflow_write_volume(VpVirt *virt, const char *pool, const char *name,
     vp_workflow_undo(t, what, VP_UNDO_VOLUME, virt, pool, name, NULL);
 
     vp_workflow_step(verbose, _("uploading the %1$" PRIu64 "-byte "
-                                "image (sparse)"), layout->file_length);
+                                "image (sparse)"), expect->length);
     g_autoptr(VpSink) sink = vp_virt_upload_sink_new(virt, pool, name, block,
                                                      error);
-    sink = vp_progress_sink_new(sink, layout->file_length, progress);
-    if (sink == NULL || !vp_image_emit_from(layout, sink, src, cancel, error)) {
+    sink = vp_progress_sink_new(sink, expect->length, progress);
+    if (sink == NULL || !fill(sink, fill_data, cancel, error)) {
         return FALSE;
     }
-    const char *want = vp_image_format_to_string(layout->opts.format);
+    const char *want = vp_image_format_to_string(expect->format);
     /* libvirt refreshes a volume once an upload ends and probes the header;
      * only when it has not got round to it yet is the pool refreshed. */
     for (int attempt = 0; attempt < 2; attempt++) {
@@ -211,29 +245,29 @@ vp_workflow_write_volume(VpVirt *virt, const char *pool, const char *name,
             return FALSE;
         }
         if (block || (g_strcmp0(info->format, want) == 0 &&
-                      info->capacity == layout->virtual_size &&
-                      info->physical == layout->file_length)) {
+                      info->capacity == expect->capacity &&
+                      info->physical == expect->length)) {
             break;
         }
     }
     /* Anything else means the bytes did not arrive as written, such as a
      * file system that cannot hold a file this long. */
     if (!block && (g_strcmp0(info->format, want) != 0 ||
-                   info->capacity != layout->virtual_size)) {
+                   info->capacity != expect->capacity)) {
         g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
                     _("libvirt reports volume '%1$s' as %2$s of %3$"
                       PRIu64 " bytes after the upload, not %4$s of "
                       "%5$" PRIu64 " bytes"),
                     name, info->format != NULL ? info->format : "?",
-                    info->capacity, want, layout->virtual_size);
+                    info->capacity, want, expect->capacity);
         return FALSE;
     }
-    if (!block && info->physical != layout->file_length) {
+    if (!block && info->physical != expect->length) {
         g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
                     _("only %1$" PRIu64 " of the %2$" PRIu64
                       " bytes of volume '%3$s' arrived; the pool's file system "
                       "may not take files this long (ext4 stops at 16 TiB)"),
-                    info->physical, layout->file_length, name);
+                    info->physical, expect->length, name);
         return FALSE;
     }
     if (info->format == NULL) {

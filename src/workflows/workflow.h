@@ -81,3 +81,28 @@ gboolean vp_workflow_write_volume(VpVirt *virt, const char *pool,
                                   const VpProgress *progress,
                                   const VpCancel *cancel,
                                   VpVolumeInfo *info, GError **error);
+
+/* What libvirt must report about a volume once its upload is done. */
+typedef struct {
+    VpImageFormat format;
+    guint64 capacity; /* virtual size, bytes */
+    guint64 length;   /* the file the upload makes, bytes */
+} VpVolumeExpect;
+
+/* Puts the whole image into SINK and commits it, polling CANCEL (may be
+ * NULL); on failure the sink is left uncommitted. */
+typedef gboolean (*VpVolumeFill)(VpSink *sink, gpointer data,
+                                 const VpCancel *cancel, GError **error);
+
+/* vp_workflow_write_volume for any content: FILL (with FILL_DATA) writes
+ * it, and libvirt must then report it as EXPECT says (a block volume is
+ * created EXPECT->length bytes long, and only its size is known). */
+gboolean vp_workflow_upload_volume(VpVirt *virt, const char *pool,
+                                   const char *name,
+                                   const VpVolumeExpect *expect,
+                                   gboolean block, VpVolumeFill fill,
+                                   gpointer fill_data, VpTransaction *t,
+                                   gboolean verbose,
+                                   const VpProgress *progress,
+                                   const VpCancel *cancel,
+                                   VpVolumeInfo *info, GError **error);

@@ -1,0 +1,462 @@
+#include "import.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gi18n.h>
+
+#include "error.h"
+#include "qcow2-emit.h"
+#include "qcow2-reader.h"
+#include "size.h"
+#include "source.h"
+#include "transaction.h"
+#include "virt.h"
+#include "workflow.h"
+
+void
+vp_import_result_clear(VpImportResult *r)
+{
+    g_free(r->uri);
+    g_free(r->path);
+    g_free(r->source_format);
+    g_free(r->pool);
+    g_free(r->volume);
+    g_free(r->volume_path);
+    g_free(r->format);
+    *r = (VpImportResult){ 0 };
+}
+
+/* ---- counting what the stream carries --------------------------------- */
+
+/* A sink in front of the upload that counts the data bytes handed on, for
+ * the "bytes sent" of the summary.  It borrows INNER. */
+typedef struct {
+    VpSink parent;
+    VpSink *inner;
+    guint64 sent;
+} VpCountSink;
+
+static gboolean
+vp_count_write(VpSink *sink, guint64 offset, const guint8 *buf, gsize len,
+               GError **error)
+{
+    VpCountSink *c = (VpCountSink *)sink;
+    if (!vp_sink_write(c->inner, offset, buf, len, error)) {
+        return FALSE;
+    }
+    c->sent += len;
+    return TRUE;
+}
+
+static gboolean
+vp_count_hole(VpSink *sink, guint64 offset, guint64 len, GError **error)
+{
+    return vp_sink_hole(((VpCountSink *)sink)->inner, offset, len, error);
+}
+
+static gboolean
+vp_count_allocate(VpSink *sink, guint64 offset, guint64 len, GError **error)
+{
+    return vp_sink_allocate(((VpCountSink *)sink)->inner, offset, len, error);
+}
+
+/* Written zeros travel as bytes, unlike holes. */
+static gboolean
+vp_count_zero(VpSink *sink, guint64 offset, guint64 len, GError **error)
+{
+    VpCountSink *c = (VpCountSink *)sink;
+    if (!vp_sink_zero(c->inner, offset, len, error)) {
+        return FALSE;
+    }
+    c->sent += len;
+    return TRUE;
+}
+
+static gboolean
+vp_count_copy(VpSink *sink, guint64 offset, int fd, guint64 fd_offset,
+              guint64 len, GError **error)
+{
+    VpCountSink *c = (VpCountSink *)sink;
+    if (!vp_sink_copy(c->inner, offset, fd, fd_offset, len, error)) {
+        return FALSE;
+    }
+    c->sent += len;
+    return TRUE;
+}
+
+static gboolean
+vp_count_skip(VpSink *sink, guint64 offset, guint64 len, GError **error)
+{
+    return vp_sink_skip(((VpCountSink *)sink)->inner, offset, len, error);
+}
+
+static gboolean
+vp_count_commit(VpSink *sink, guint64 length, GError **error)
+{
+    return vp_sink_commit(((VpCountSink *)sink)->inner, length, error);
+}
+
+/* Lives on the caller's stack; the inner sink is not its own. */
+static void
+vp_count_free(VpSink *sink)
+{
+    (void)sink;
+}
+
+static const VpSinkOps vp_count_ops = {
+    .write = vp_count_write,
+    .hole = vp_count_hole,
+    .allocate = vp_count_allocate,
+    .zero = vp_count_zero,
+    .copy = vp_count_copy,
+    .skip = vp_count_skip,
+    .commit = vp_count_commit,
+    .free = vp_count_free,
+};
+
+/* ---- what goes into the volume ---------------------------------------- */
+
+typedef struct {
+    VpSource *src;
+    guint64 length;              /* of the volume: src's bytes, then holes */
+    const VpQcow2Layout *layout; /* preallocate: the qcow2 to write */
+    guint64 sent;
+} VpImportFill;
+
+/* The file's bytes as they are: its data runs written, its holes (and the
+ * padding of a raw file to a whole sector) sent as stream holes. */
+static gboolean
+vp_copy_bytes(VpSink *sink, VpImportFill *f, const VpCancel *cancel,
+              GError **error)
+{
+    g_autofree guint8 *buf = g_malloc(VP_EMIT_CHUNK);
+    guint64 pos = 0;
+
+    while (pos < f->length) {
+        guint64 len = f->length - pos;
+        gboolean data = FALSE;
+
+        if (!vp_cancel_check(cancel, error)) {
+            return FALSE;
+        }
+        if (pos < f->src->size &&
+            !vp_source_extent(f->src, pos, &len, &data, error)) {
+            return FALSE;
+        }
+        len = MIN(len, f->length - pos);
+        if (len == 0) {
+            g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
+                        _("cannot map '%1$s' at offset %2$" PRIu64),
+                        f->src->name, pos);
+            return FALSE;
+        }
+        if (!data) {
+            if (!vp_sink_hole(sink, pos, len, error)) {
+                return FALSE;
+            }
+        } else {
+            /* A buffer at a time, so that a signal is seen within one. */
+            len = MIN(len, VP_EMIT_CHUNK);
+            if (!vp_source_read(f->src, pos, buf, (gsize)len, error) ||
+                !vp_sink_write(sink, pos, buf, (gsize)len, error)) {
+                return FALSE;
+            }
+        }
+        pos += len;
+    }
+    return vp_sink_commit(sink, f->length, error);
+}
+
+static gboolean
+vp_import_fill(VpSink *sink, gpointer data, const VpCancel *cancel,
+               GError **error)
+{
+    VpImportFill *f = data;
+    VpCountSink count = { .parent.ops = &vp_count_ops, .inner = sink };
+    gboolean ok = f->layout != NULL
+                      ? vp_image_emit_from(f->layout, &count.parent, f->src,
+                                           cancel, error)
+                      : vp_copy_bytes(&count.parent, f, cancel, error);
+
+    f->sent = count.sent;
+    return ok;
+}
+
+/* ---- planning --------------------------------------------------------- */
+
+static gboolean
+vp_check_volume_name(const char *name, GError **error)
+{
+    if (name[0] == '\0' || name[0] == '.' || strchr(name, '/') != NULL ||
+        !g_utf8_validate(name, -1, NULL) || strpbrk(name, "\n\r\t") != NULL) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("invalid volume name '%1$s': it cannot be empty, contain "
+                      "'/' or control characters, or start with '.'; choose "
+                      "one with --name"), name);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* What the file is: its length and allocation, and its format, from
+ * --source-format or its header.  A qcow2 is opened with the tool's own
+ * reader, so that a damaged or unsupported image is refused before the
+ * pool is touched, and so is one that needs a backing file.  *MAGIC says
+ * whether the header is qcow2. */
+static gboolean
+vp_examine_file(const VpImportPlan *plan, VpImportResult *r,
+                guint64 *allocated, gboolean *magic, GError **error)
+{
+    const char *path = plan->path;
+    struct stat st;
+
+    if (plan->source_format != NULL &&
+        g_strcmp0(plan->source_format, "raw") != 0 &&
+        g_strcmp0(plan->source_format, "qcow2") != 0) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("invalid --source-format '%1$s': use raw or qcow2"),
+                    plan->source_format);
+        return FALSE;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("cannot open '%1$s': %2$s"), path, g_strerror(errno));
+        return FALSE;
+    }
+    if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
+        close(fd);
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("'%1$s' is a directory, not an image file"), path);
+        return FALSE;
+    }
+    if (S_ISBLK(st.st_mode)) {
+        off_t end = lseek(fd, 0, SEEK_END);
+        r->file_length = end > 0 ? (guint64)end : 0;
+        *allocated = r->file_length;
+    } else if (S_ISREG(st.st_mode)) {
+        r->file_length = (guint64)st.st_size;
+        *allocated = (guint64)st.st_blocks * 512;
+    } else {
+        close(fd);
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("'%1$s' is neither a file nor a block device"), path);
+        return FALSE;
+    }
+    if (r->file_length == 0) {
+        close(fd);
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("'%1$s' is empty; there is nothing to import"), path);
+        return FALSE;
+    }
+    g_autoptr(GError) local = NULL;
+    if (!vp_qcow2_probe(vp_read_fd, GINT_TO_POINTER(fd), magic, &local)) {
+        close(fd);
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("cannot read '%1$s': %2$s"), path, local->message);
+        return FALSE;
+    }
+    const char *format = plan->source_format != NULL
+                             ? plan->source_format
+                             : *magic ? "qcow2" : "raw";
+    r->source_format = g_strdup(format);
+    if (g_str_equal(format, "raw")) {
+        close(fd);
+        r->virtual_size = r->file_length;
+        return TRUE;
+    }
+    if (!*magic) {
+        close(fd);
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("'%1$s' has no qcow2 header; import it with "
+                      "--source-format raw, or leave --source-format out"),
+                    path);
+        return FALSE;
+    }
+    g_autoptr(VpQcow2Image) img = vp_qcow2_image_open(vp_read_fd,
+                                                      GINT_TO_POINTER(fd),
+                                                      r->file_length, path,
+                                                      &local);
+    if (img == NULL) {
+        close(fd);
+        /* Bad input whatever the reason: nothing was touched. */
+        g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID, local->message);
+        return FALSE;
+    }
+    const VpQcow2Meta *m = vp_qcow2_image_meta(img);
+    if (m->backing_file != NULL) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("'%1$s' is an overlay on backing file '%2$s', and a base "
+                      "must stand alone; flatten it first with virt-provision "
+                      "convert --source-format qcow2 '%1$s' FLAT.qcow2"),
+                    path, m->backing_file);
+        g_clear_pointer(&img, vp_qcow2_image_free);
+        close(fd);
+        return FALSE;
+    }
+    r->virtual_size = m->virtual_size;
+    g_clear_pointer(&img, vp_qcow2_image_free);
+    close(fd);
+    return TRUE;
+}
+
+/* A sparse copy needs about as much room as the file occupies. */
+static gboolean
+vp_check_room(const VpImportPlan *plan, const VpPoolInfo *pool,
+              gboolean block, guint64 allocated, GError **error)
+{
+    if (block || !pool->available_known || allocated <= pool->available) {
+        return TRUE;
+    }
+    g_autofree char *free_text = vp_size_format(pool->available);
+    g_autofree char *need_text = vp_size_format(allocated);
+    g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
+                _("storage pool '%1$s' has %2$s free, but '%3$s' holds %4$s "
+                  "of data; free space in the pool"),
+                plan->pool, free_text, plan->path, need_text);
+    return FALSE;
+}
+
+/* ---- the workflow ----------------------------------------------------- */
+
+gboolean
+vp_import_run(const VpImportPlan *plan, VpImportResult *r, GError **error)
+{
+    guint64 allocated = 0;
+    gboolean magic = FALSE;
+    gboolean block = FALSE;
+    g_auto(VpPoolInfo) pool = { 0 };
+
+    *r = (VpImportResult){ 0 };
+    r->path = g_strdup(plan->path);
+    r->pool = g_strdup(plan->pool);
+    r->volume = plan->volume != NULL ? g_strdup(plan->volume)
+                                     : g_path_get_basename(plan->path);
+    if (!vp_check_volume_name(r->volume, error) ||
+        !vp_examine_file(plan, r, &allocated, &magic, error)) {
+        return FALSE;
+    }
+    /* libvirt probes a file volume's header and would report a raw file
+     * that starts like a qcow2 as a qcow2 (one that would read its tables
+     * from guest data); a preallocated copy keeps such bytes inside its
+     * data area, where nobody probes. */
+    if (magic && !plan->preallocate && g_str_equal(r->source_format, "raw")) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("'%1$s' starts with a qcow2 header, so libvirt would take "
+                      "a raw volume of it for qcow2; import it as qcow2 (drop "
+                      "--source-format raw) or with --preallocate"),
+                    plan->path);
+        return FALSE;
+    }
+    VpImageFormat format = plan->preallocate || g_str_equal(r->source_format,
+                                                            "qcow2")
+                               ? VP_FORMAT_QCOW2
+                               : VP_FORMAT_RAW;
+    VpVolumeExpect expect = { .format = format };
+    g_autoptr(VpSource) src = NULL;
+    VpImportFill fill = { 0 };
+    if (plan->preallocate) {
+        /* The guest view of the image: a qcow2 is read through its tables. */
+        src = vp_source_open_file(plan->path, r->source_format, error);
+        if (src == NULL) {
+            return FALSE;
+        }
+        vp_image_options_init(&r->layout.opts);
+        VpImageOptions opts = r->layout.opts;
+        opts.size = src->size;
+        if (!vp_qcow2_layout_compute(&opts, &r->layout, error)) {
+            return FALSE;
+        }
+        r->virtual_size = r->layout.virtual_size;
+    } else {
+        /* The bytes of the file, qcow2 or not: opened as raw. */
+        src = vp_source_open_file(plan->path, "raw", error);
+        if (src == NULL) {
+            return FALSE;
+        }
+        expect.length = r->file_length;
+        if (format == VP_FORMAT_RAW) {
+            /* As every disk size: a whole number of sectors. */
+            expect.length = (r->file_length + 511) / 512 * 512;
+            r->virtual_size = expect.length;
+        }
+        expect.capacity = r->virtual_size;
+    }
+
+    g_autoptr(VpVirt) virt = vp_virt_connect(plan->uri, error);
+    if (virt == NULL) {
+        return FALSE;
+    }
+    r->uri = g_strdup(vp_virt_uri(virt));
+    vp_workflow_step(plan->verbose, _("connected to '%1$s'"), r->uri);
+    if (!vp_workflow_active_pool(virt, plan->pool, format, &pool, &block,
+                                 error)) {
+        return FALSE;
+    }
+    if (plan->preallocate) {
+        /* As convert: on a block device zeros are written, since zero
+         * flags would hide the copied data too. */
+        if (block) {
+            VpImageOptions opts = r->layout.opts;
+            opts.preallocation = VP_PREALLOC_FULL;
+            if (!vp_qcow2_layout_compute(&opts, &r->layout, error)) {
+                return FALSE;
+            }
+        }
+        if (!vp_workflow_check_space(plan->pool, &pool, &r->layout, block,
+                                     error)) {
+            return FALSE;
+        }
+        expect.capacity = r->layout.virtual_size;
+        expect.length = r->layout.file_length;
+        fill.layout = &r->layout;
+        r->preallocation = r->layout.opts.preallocation;
+    } else {
+        r->preallocation = VP_PREALLOC_OFF;
+    }
+    if (!vp_check_room(plan, &pool, block, allocated, error)) {
+        return FALSE;
+    }
+    gboolean exists = FALSE;
+    if (!vp_virt_volume_exists(virt, plan->pool, r->volume, &exists, error)) {
+        return FALSE;
+    }
+    if (exists) {
+        g_set_error(error, VP_ERROR, VP_ERROR_EXISTS,
+                    _("volume '%1$s' already exists in pool '%2$s'; choose "
+                      "another --name, or delete it with virsh vol-delete "
+                      "--pool %2$s %1$s"), r->volume, plan->pool);
+        return FALSE;
+    }
+
+    g_autoptr(VpTransaction) t = vp_transaction_new();
+    g_auto(VpVolumeInfo) info = { 0 };
+    fill.src = src;
+    fill.length = expect.length;
+    vp_workflow_step(plan->verbose, _("importing '%1$s' (%2$s) as '%3$s'"),
+                     plan->path, r->source_format, r->volume);
+    if (!vp_workflow_upload_volume(virt, plan->pool, r->volume, &expect, block,
+                                   vp_import_fill, &fill, t, plan->verbose,
+                                   plan->progress, plan->cancel, &info,
+                                   error)) {
+        g_autoptr(GError) undo_error = NULL;
+        vp_workflow_step(plan->verbose, _("undoing what this run created"));
+        if (!vp_transaction_rollback(t, &undo_error)) {
+            g_prefix_error(error, "%s; ", undo_error->message);
+        }
+        return FALSE;
+    }
+    vp_transaction_commit(t);
+    r->bytes_sent = fill.sent;
+    r->volume_path = g_steal_pointer(&info.path);
+    r->format = g_steal_pointer(&info.format);
+    r->capacity = info.capacity;
+    r->allocation = info.allocation;
+    r->volume_length = info.physical;
+    return TRUE;
+}
