@@ -6,8 +6,16 @@ at start, middle and end, unaligned size), qcow2 v2/v3 with 4K/64K/2M
 clusters, refcount widths 1 and 64, extended L2 with subcluster writes,
 compressed clusters, zero clusters (write -z with and without -u), discarded
 ranges, internal snapshots, backing chains (qcow2 and raw bases, relative and
-absolute paths, two levels), a backing file whose format is not recorded,
-and a qcow2-magic file copied as raw with --source-format raw.
+absolute paths, two levels; converted with --source-format qcow2, as a
+probed image may not open a backing file), and a qcow2-magic file copied as
+raw with --source-format raw.
+
+Refused, with one `virt-provision:` line and no DST: a backing file whose
+format the image does not record (qcow2 or raw: never guessed); a raw file
+whose first bytes are a qcow2 header naming an absolute backing file holding
+a secret, converted without --source-format (exit 2; the backing file is not
+even opened: a FIFO in its place would block that open), while with
+--source-format raw it is copied as the raw bytes it is.
 
 For every conversion that must work:
   - exit 0, nothing on stderr;
@@ -45,6 +53,8 @@ K, M = 1 << 10, 1 << 20
 T0 = time.monotonic()
 ZERO4K = bytes(4096)
 BACKING_FORMAT_EXT = 0xE2792ACA
+# A source with a backing file is followed only when its format is stated.
+TRUST = ["--source-format", "qcow2"]
 
 
 def log(msg):
@@ -393,7 +403,7 @@ class ConvertFiles(unittest.TestCase):
         q.create(top, 48 * M, backing="base.qcow2", backing_fmt="qcow2")
         io(top, "write -P 0x21 1M 64k", "write -z 2M 1M", "write -z -u 3M 64k",
            "discard 30M 64k", "write -P 0x22 40M 64k")
-        self.convert_ok(top, "qcow2")
+        self.convert_ok(top, "qcow2", args=TRUST)
 
     def test_backing_raw_absolute(self):
         base = self.p("base.raw")
@@ -405,7 +415,7 @@ class ConvertFiles(unittest.TestCase):
         q.create(top, 32 * M, backing=base, backing_fmt="raw")
         self.assertTrue(os.path.isabs(q.info(top)["backing-filename"]))
         io(top, "write -P 0x21 64k 64k", "write -z 1M 64k")
-        self.convert_ok(top, "qcow2")
+        self.convert_ok(top, "qcow2", args=TRUST)
 
     def test_backing_larger_than_overlay(self):
         base = self.p("base.qcow2")
@@ -415,7 +425,7 @@ class ConvertFiles(unittest.TestCase):
         q.create(top, 16 * M, backing="base.qcow2", backing_fmt="qcow2",
                  options={"cluster_size": 4096})
         io(top, "write -P 0x21 4k 4k")
-        rep = self.convert_ok(top, "qcow2")
+        rep = self.convert_ok(top, "qcow2", args=TRUST)
         self.assertEqual(rep["virtual-size"], 16 * M)
 
     def test_backing_chain_two_levels(self):
@@ -434,31 +444,67 @@ class ConvertFiles(unittest.TestCase):
         q.create(top, 24 * M, backing="../b/mid.qcow2", backing_fmt="qcow2",
                  options={"extended_l2": True})
         io(top, "write -P 0x41 2M 4k", "write -z 0 2k", "write -P 0x42 20M 8k")
-        self.convert_ok(top, "qcow2", expect_prealloc="falloc/full")
+        self.convert_ok(top, "qcow2", args=TRUST, expect_prealloc="falloc/full")
 
-    def test_backing_format_unrecorded_qcow2(self):
-        base = self.p("base.qcow2")
-        q.create(base, 16 * M)
-        io(base, "write -P 0x11 0 1M")
+    def unrecorded_refused(self, base_fmt):
+        """A trusted top whose backing file's format is not recorded: refused
+        (exit 2, naming the qemu-img rebase fix), however the base looks."""
         top = self.p("top.qcow2")
-        q.create(top, 16 * M, backing="base.qcow2", backing_fmt="qcow2")
+        q.create(top, 16 * M, backing="base." + base_fmt, backing_fmt=base_fmt)
         io(top, "write -P 0x21 8M 64k")
         drop_backing_format(top)
         self.assertNotIn("backing-filename-format", q.info(top, fmt="qcow2"))
-        self.convert_ok(top, "qcow2")
+        dst = self.p("dst.qcow2")
+        res = q.vp("convert", top, dst, *TRUST)
+        self.refused_cleanly(res, dst, "format", "base." + base_fmt,
+                             "qemu-img rebase -u")
+        self.assertEqual(res.rc, 2, res.describe())
+        self.assertEqual(res.out, "", res.describe())
+
+    def test_backing_format_unrecorded_qcow2_refused(self):
+        # A qcow2 header in the backing file proves nothing: whoever wrote
+        # that file chose its bytes.
+        base = self.p("base.qcow2")
+        q.create(base, 16 * M)
+        io(base, "write -P 0x11 0 1M")
+        self.unrecorded_refused("qcow2")
 
     def test_backing_format_unrecorded_raw_refused(self):
         base = self.p("base.raw")
         with open(base, "wb") as f:
             f.write(pattern(16 * M, 12))
-        top = self.p("top.qcow2")
-        q.create(top, 16 * M, backing="base.raw", backing_fmt="raw")
-        drop_backing_format(top)
-        self.assertNotIn("backing-filename-format", q.info(top, fmt="qcow2"))
+        self.unrecorded_refused("raw")
+
+    def test_probed_source_with_backing_refused(self):
+        # A guest wrote a qcow2 header naming a host file into its raw
+        # disk.  Probed, the file would be read as qcow2 and the secret
+        # copied through its backing file: refused before that file is
+        # opened.  Stated raw, it is the raw bytes it is.
+        secret = self.p("secret")
+        with open(secret, "wb") as f:
+            f.write(b"SECRET!!" * (128 * K))
+        hdr = self.p("hdr.qcow2")
+        q.create(hdr, 1 * M, backing=secret, backing_fmt="raw")
+        src = self.p("guest.img")
+        with open(src, "wb") as f:
+            f.truncate(8 * M)
+        with open(hdr, "rb") as f:
+            write_bytes(src, 0, f.read())
+        self.assertEqual(q.info(src)["backing-filename"], secret)
         dst = self.p("dst.qcow2")
-        res = q.vp("convert", top, dst)
-        self.refused_cleanly(res, dst, "format")
-        self.assertEqual(res.out, "", res.describe())
+        res = q.vp("convert", src, dst)
+        self.refused_cleanly(res, dst, src, secret, "--source-format qcow2")
+        self.assertEqual(res.rc, 2, res.describe())
+
+        # Not even opened: an open of a FIFO with no writer would block.
+        os.unlink(secret)
+        os.mkfifo(secret)
+        res = q.vp("convert", src, dst, timeout=60)
+        self.refused_cleanly(res, dst, secret)
+
+        rep = self.convert_ok(src, "raw", args=["--source-format", "raw"])
+        self.assertEqual(rep["source-format"], "raw")
+        self.assertEqual(rep["virtual-size"], 8 * M)
 
     # ------------------------------------------------------------------
     # --source-format
@@ -486,43 +532,43 @@ class ConvertFiles(unittest.TestCase):
 
     def test_opt_prealloc_metadata(self):
         rep = self.convert_ok(self.mixed_source(), "qcow2",
-                              args=["--preallocation", "metadata"])
+                              args=TRUST + ["--preallocation", "metadata"])
         self.assertEqual(rep["preallocation"], "metadata")
 
     def test_opt_prealloc_falloc(self):
         rep = self.convert_ok(self.mixed_source(), "qcow2",
-                              args=["--preallocation", "falloc"],
+                              args=TRUST + ["--preallocation", "falloc"],
                               expect_prealloc="falloc/full")
         self.assertEqual(rep["preallocation"], "falloc")
 
     def test_opt_prealloc_full(self):
         rep = self.convert_ok(self.mixed_source(), "qcow2",
-                              args=["--preallocation", "full"],
+                              args=TRUST + ["--preallocation", "full"],
                               expect_prealloc="falloc/full")
         self.assertEqual(rep["preallocation"], "full")
 
     def test_opt_cluster_2m(self):
         rep = self.convert_ok(self.mixed_source(), "qcow2",
-                              args=["--cluster-size", "2M"])
+                              args=TRUST + ["--cluster-size", "2M"])
         self.assertEqual(rep["cluster-size"], 2 * M)
         self.assertEqual(q.info(self.p("dst.qcow2"))["cluster-size"], 2 * M)
 
     def test_opt_compat_010(self):
-        self.convert_ok(self.mixed_source(), "qcow2", args=["--compat", "0.10"])
+        self.convert_ok(self.mixed_source(), "qcow2", args=TRUST + ["--compat", "0.10"])
         self.assertEqual(q.info(self.p("dst.qcow2"))["format-specific"]["data"]
                          ["compat"], "0.10")
 
     def test_opt_lazy_refcounts(self):
-        self.convert_ok(self.mixed_source(), "qcow2", args=["--lazy-refcounts"])
+        self.convert_ok(self.mixed_source(), "qcow2", args=TRUST + ["--lazy-refcounts"])
 
     def test_opt_format_raw(self):
-        self.convert_ok(self.mixed_source(), "qcow2", args=["--format", "raw"],
+        self.convert_ok(self.mixed_source(), "qcow2", args=TRUST + ["--format", "raw"],
                         dst_name="dst.img")
 
     def refused_or_works(self, args):
         src = self.mixed_source()
         dst = self.p("dst.qcow2")
-        res = q.vp("convert", src, dst, *args)
+        res = q.vp("convert", src, dst, *TRUST, *args)
         if res.rc != 0:
             self.refused_cleanly(res, dst)
             log("%s: refused: %s" % (" ".join(args), res.err.strip()))

@@ -45,6 +45,20 @@ Cases:
       (kill -9 + restart)
       during the copy (the tool reconnects to undo), and qemu refusing the
       hot-plug after the redefine (IDE on a running pc guest).
+  e1  a qcow2 disk whose <backingStore> disagrees with the image header (another
+      file, another format, an empty <backingStore/> although the header names
+      a backing file, a level the image does not have): refused (exit 2),
+      nothing changed.
+  e2  a <backingStore> that agrees with the header: converted, the new volume
+      identical to the whole chain and self-contained.
+  f1  the previous definition is saved 0600 in a 0700 directory, even with
+      umask 0 (it holds the definition's secure data).
+  f2  a state directory where no backup can be written: attach and convert
+      fail with exit 1 before any redefine (no "redefining" step), leaving
+      the definition and the pool as they were.
+  f3  the guest started during convert's copy (the tool stopped with SIGSTOP
+      once it announced the upload, `virsh start`, SIGCONT): exit 1, the new
+      volume undone, the definition and the pool as before.
 
 The binary comes from $VP_BIN.  Nothing is skipped: a missing tool, binary,
 daemon or kit is a failure.  Per-case timings go to stderr.
@@ -114,14 +128,14 @@ class DomainOps(H.LibvirtTestCase):
     # helpers (virsh, desc, ok, fails, domstate, wait_state, forget,
     # define_xml, console_to_file, vp_lines, ...: libvirt_harness)
 
-    def vp(self, cmd, args, json_out=False, verbose=False, timeout=300):
+    def vp(self, cmd, args, json_out=False, verbose=False, timeout=300, env=None):
         argv = [self.vp_bin, "-c", self.uri]
         if json_out:
             argv.append("--json")
         if verbose:
             argv.append("-v")
         argv += [cmd] + list(args)
-        r = run(argv, check=False, timeout=timeout, env=self.vp_env)
+        r = run(argv, check=False, timeout=timeout, env=env or self.vp_env)
         r.argv = argv
         return r
 
@@ -565,6 +579,185 @@ class DomainOps(H.LibvirtTestCase):
 
     def test_d6_daemon_killed_during_copy(self):
         self.interrupted(self.restart_daemon, 0.3, None, "vpt-big.qcow2")
+
+
+    # ------------------------------------------------------------------
+    # e: a disk's <backingStore> must agree with its image's header
+
+    def chain_domain(self, name):
+        """A domain NAME whose vda will be the qcow2 TOP over the qcow2 BASE
+        (both in the pool), and OTHER, a qcow2 of the same size; returns
+        (top, base, other)."""
+        self.provision(name, "8M", ["--import"])
+        paths = [os.path.join(self.images, "%s-%s.qcow2" % (name, w))
+                 for w in ("top", "base", "other")]
+        for p in paths:
+            self.addCleanup(lambda p=p: os.path.exists(p) and os.unlink(p))
+        top, base, other = paths
+        qi.create(base, 16 * MiB)
+        qi.create(other, 16 * MiB)
+        res = qi.qemu_io(base, ["write -P 0x11 0 1M", "write -P 0x12 15M 1M"],
+                         fmt="qcow2")
+        self.assertTrue(qi.io_ok(res), res.describe())
+        qi.create(top, 16 * MiB, backing=base, backing_fmt="qcow2")
+        res = qi.qemu_io(top, ["write -P 0x21 8M 64k"], fmt="qcow2")
+        self.assertTrue(qi.io_ok(res), res.describe())
+        self.virsh("pool-refresh", POOL)   # volumes of the pool now
+        return top, base, other
+
+    @staticmethod
+    def backing_store(levels, closed=True):
+        """<backingStore> elements for LEVELS [(path, format)], nearest
+        first, ended by an empty <backingStore/> when closed."""
+        first = last = None
+        for path, fmt in levels:
+            e = ET.Element("backingStore", type="file")
+            ET.SubElement(e, "format", type=fmt)
+            ET.SubElement(e, "source", file=path)
+            if last is None:
+                first = e
+            else:
+                last.append(e)
+            last = e
+        if closed:
+            end = ET.Element("backingStore")
+            if last is None:
+                return end
+            last.append(end)
+        return first
+
+    def set_qcow2_disk(self, name, top, backing):
+        """Points NAME's vda at the qcow2 TOP with BACKING as its
+        <backingStore>, and checks that libvirt keeps it as given."""
+        root = ET.fromstring(self.inactive_xml(name))
+        d = disk_by_target(root, "vda")
+        d.find("driver").set("type", "qcow2")
+        d.find("source").set("file", top)
+        for old in d.findall("backingStore"):
+            d.remove(old)
+        d.insert(list(d).index(d.find("source")) + 1, backing)
+        want = canon(backing)
+        self.define_xml(root, name)
+        kept = disk_by_target(ET.fromstring(self.inactive_xml(name)), "vda")
+        self.assertEqual(canon(kept.find("backingStore")), want)
+
+    def test_e1_backing_store_disagrees(self):
+        name = "vpt-chain"
+        top, base, other = self.chain_domain(name)
+        cases = [
+            ("another file", [(other, "qcow2")], True, [other, base]),
+            ("another format", [(base, "raw")], True, [base, "raw", "qcow2"]),
+            ("none stated", [], True, [base, "<backingStore/>"]),
+            ("a level too many", [(base, "qcow2"), (other, "qcow2")], True,
+             [base, other, "names none"]),
+        ]
+        for what, levels, closed, words in cases:
+            with self.subTest(what):
+                self.set_qcow2_disk(name, top, self.backing_store(levels, closed))
+                line = self.failing(name, "convert", ["--domain", name], *words,
+                                    "<backingStore>", rc=2)
+                log("e1 %s: %s" % (what, line))
+
+    def test_e2_backing_store_agrees(self):
+        name = "vpt-chainok"
+        top, base, _ = self.chain_domain(name)
+        self.set_qcow2_disk(name, top, self.backing_store([(base, "qcow2")]))
+        r = self.ok(self.vp("convert", ["--domain", name], json_out=True))
+        j = json.loads(r.stdout)
+        new = j["volume"]["path"]
+        self.assertEqual((j["source-path"], j["source-format"], new),
+                         (top, "qcow2", os.path.join(self.images,
+                                                     name + "-top-prealloc.qcow2")), j)
+        cmp_ = qi.compare(top, new, fmt_a="qcow2", fmt_b="qcow2")
+        self.assertEqual(cmp_.rc, 0, cmp_.describe())
+        self.assertNotIn("backing-filename", qi.info(new, fmt="qcow2"))
+        self.assert_preallocated(new)
+        d = disk_by_target(ET.fromstring(self.inactive_xml(name)), "vda")
+        self.assertEqual((d.find("source").get("file"), d.find("backingStore")),
+                         (new, None))
+
+    # ------------------------------------------------------------------
+    # f: the previous definition, and a guest started during the copy
+
+    def test_f1_backup_private(self):
+        name = "vpt-bak"
+        self.provision(name, "8M", ["--import", "--machine", "pc"])
+        state = os.path.join(self.tmp, "state-f1")
+        env = dict(self.vp_env, XDG_STATE_HOME=state)
+        old = os.umask(0)
+        try:
+            runs = [self.ok(self.vp("attach", ["--domain", name, "--pool", POOL,
+                                               "--size", "8M"], json_out=True,
+                                    env=env)),
+                    self.ok(self.vp("convert", ["--domain", name, "--disk", "vda"],
+                                    json_out=True, env=env))]
+        finally:
+            os.umask(old)
+        for r in runs:
+            backup = json.loads(r.stdout)["previous-definition"]
+            self.assertEqual(os.path.dirname(backup),
+                             os.path.join(state, "virt-provision"))
+            self.assertEqual(oct(os.stat(backup).st_mode & 0o777), oct(0o600), backup)
+            self.assertEqual(oct(os.stat(os.path.dirname(backup)).st_mode & 0o777),
+                             oct(0o700), backup)
+
+    def test_f2_backup_fails_before_redefine(self):
+        # virt-provision/ cannot be made there, even by root: a file has
+        # that name, in a directory without write permission.
+        state = os.path.join(self.tmp, "state-f2")
+        os.mkdir(state)
+        with open(os.path.join(state, "virt-provision"), "w") as f:
+            f.write("not a directory\n")
+        os.chmod(state, 0o555)
+        self.addCleanup(os.chmod, state, 0o755)
+        env = dict(self.vp_env, XDG_STATE_HOME=state)
+        name = "vpt-nobak"
+        self.provision(name, "8M", ["--import", "--machine", "pc"])
+        for cmd, args in (("attach", ["--domain", name, "--pool", POOL, "--size", "8M"]),
+                          ("convert", ["--domain", name])):
+            with self.subTest(cmd):
+                before = self.state(name)
+                r = self.vp(cmd, args, verbose=True, env=env)
+                out = {"stdout": r.stdout, "stderr": r.stderr.splitlines(),
+                       "argv": r.argv}
+                line = self.interrupted_error(r.returncode, out, 1,
+                                              "previous definition")
+                log("f2 %s: %s" % (cmd, line))
+                what = self.bg_desc(r.returncode, out)
+                self.assertFalse([l for l in out["stderr"] if "redefining" in l],
+                                 "redefined before the backup was written\n" + what)
+                self.assertTrue([l for l in out["stderr"] if "undoing" in l], what)
+                self.assertEqual(self.state(name), before, what)
+
+    def test_f3_started_during_copy(self):
+        name, path = self.big_domain()
+        before = self.state(name)
+        self.addCleanup(self.virsh, "destroy", name, check=False)
+        p, uploading, out = self.start_bg("convert", ["--domain", name])
+        if not uploading.wait(60):
+            p.kill()
+            self.finish_bg(p, out, 30)
+            self.fail("no 'uploading' step within 60 s: %s" % out["stderr"])
+        # The tool cannot finish the copy while it is stopped: the guest
+        # surely starts during it.
+        p.send_signal(signal.SIGSTOP)
+        try:
+            self.virsh("start", name)
+        finally:
+            p.send_signal(signal.SIGCONT)
+        rc = self.finish_bg(p, out, 300)
+        what = self.bg_desc(rc, out)
+        self.assertEqual(self.domstate(name), "running", what)
+        if rc == 0:
+            # put things back for the next case
+            self.virsh("destroy", name)
+            self.virsh("define", self.latest_backup(name))
+            self.virsh("vol-delete", "--pool", POOL, name + ".qcow2", check=False)
+            self.fail("convert switched a running guest to a stale copy\n" + what)
+        log("f3: %s" % self.interrupted_error(rc, out, 1, "started", name))
+        self.assertTrue([l for l in out["stderr"] if "undoing what this run" in l], what)
+        self.assertEqual(self.state(name), before, what)
+        self.virsh("destroy", name)
 
 
 if __name__ == "__main__":

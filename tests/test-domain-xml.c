@@ -130,15 +130,11 @@ test_cloud(void)
                    g_strdup("/var/lib/libvirt/images/web-1.qcow2"));
     s.disk_backing = g_ptr_array_new_with_free_func(
         (GDestroyNotify)vp_backing_level_free);
-    VpBackingLevel *base = g_new0(VpBackingLevel, 1);
-    base->path = g_strdup("/var/lib/libvirt/images/debian-12.qcow2");
-    base->format = g_strdup("qcow2");
-    g_ptr_array_add(s.disk_backing, base);
-    VpBackingLevel *raw = g_new0(VpBackingLevel, 1);
-    raw->path = g_strdup("/dev/vg0/golden");
-    raw->format = g_strdup("raw");
-    raw->block = TRUE;
-    g_ptr_array_add(s.disk_backing, raw);
+    g_ptr_array_add(s.disk_backing,
+                    vp_backing_level_new("/var/lib/libvirt/images/debian-12.qcow2",
+                                         "qcow2", FALSE));
+    g_ptr_array_add(s.disk_backing,
+                    vp_backing_level_new("/dev/vg0/golden", "raw", TRUE));
     s.seed_path = g_strdup("/var/lib/libvirt/images/web-1-cidata.iso");
     g_autofree char *xml = vp_domain_xml_build(&s);
     golden("domain-cloud.xml", xml);

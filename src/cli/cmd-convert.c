@@ -95,7 +95,7 @@ vp_cmd_convert_file(const VpCommand *cmd, int argc, char **argv)
     const char *src_path = argv[1];
     const char *dst_path = argv[2];
     g_autoptr(VpSource) src = vp_source_open_file(src_path, a.source_format,
-                                                  &error);
+                                                  NULL, &error);
     if (src == NULL) {
         return vp_cli_fail(g_steal_pointer(&error));
     }

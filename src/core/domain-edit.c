@@ -5,6 +5,7 @@
 #include <glib/gi18n.h>
 
 #include "error.h"
+#include "source.h"
 #include "xml-util.h"
 
 /* The definition being edited.  A struct of its own rather than xmlDoc
@@ -255,4 +256,48 @@ vp_domain_disk_device_xml(const VpDomainSpec *spec)
 
     vp_domain_xml_add_disk(root, spec);
     return vp_xml_to_string_node(root->children);
+}
+
+/* The backing chain DISK's <backingStore> states (libvirt's formatdomain:
+ * nested elements, each with a type, <format> and <source>, an empty one
+ * ending the chain), for the source to check against the image headers.
+ * *CHAIN is NULL when the disk has none: libvirt then follows the headers
+ * too. */
+gboolean
+vp_disk_backing_chain(const VpDiskInfo *disk, VpBackingChain **chain,
+                      GError **error)
+{
+    xmlNodePtr node = vp_child(disk->element, "backingStore");
+
+    *chain = NULL;
+    if (node == NULL) {
+        return TRUE;
+    }
+    g_autoptr(VpBackingChain) c = vp_backing_chain_new();
+    for (; node != NULL; node = vp_child(node, "backingStore")) {
+        g_autofree char *type = vp_prop(node, "type");
+        if (type == NULL) {
+            c->closed = TRUE; /* <backingStore/>: nothing further */
+            break;
+        }
+        xmlNodePtr source = vp_child(node, "source");
+        g_autofree char *path = g_str_equal(type, "file")
+                                    ? vp_prop(source, "file")
+                                : g_str_equal(type, "block")
+                                    ? vp_prop(source, "dev")
+                                    : NULL;
+        if (path == NULL) {
+            g_set_error(error, VP_ERROR, VP_ERROR_UNSUPPORTED,
+                        _("disk '%1$s' has a backing store of type '%2$s' "
+                          "without a source file or device; convert follows "
+                          "only file and block backing stores"),
+                        disk->target, type);
+            return FALSE;
+        }
+        g_autofree char *format = vp_prop(vp_child(node, "format"),
+                                                  "type");
+        vp_backing_chain_add(c, path, format);
+    }
+    *chain = g_steal_pointer(&c);
+    return TRUE;
 }

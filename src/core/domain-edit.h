@@ -6,6 +6,7 @@
 #include <glib.h>
 
 #include "domain-xml.h"
+#include "source.h"
 
 /* A domain definition parsed for editing. */
 typedef struct VpDomainDoc VpDomainDoc;
@@ -56,3 +57,11 @@ char *vp_domain_doc_format(VpDomainDoc *doc);
 /* SPEC's disk alone as a <disk> element, as virDomainAttachDevice takes
  * it.  Caller frees. */
 char *vp_domain_disk_device_xml(const VpDomainSpec *spec);
+
+/* The backing chain DISK's <backingStore> states, nearest level first, for
+ * a source to check against the image headers; *CHAIN is NULL when the
+ * disk has no <backingStore> (the headers alone decide, as for libvirt).
+ * Fails with VP_ERROR_UNSUPPORTED for a level that is neither a file nor a
+ * block device. */
+gboolean vp_disk_backing_chain(const VpDiskInfo *disk, VpBackingChain **chain,
+                               GError **error);

@@ -13,16 +13,6 @@ const char *const vp_disk_buses[] = { "virtio", "scsi", "sata", "ide", NULL };
 #define VP_SPARE_ROOT_PORTS 4
 
 void
-vp_backing_level_free(VpBackingLevel *level)
-{
-    if (level != NULL) {
-        g_free(level->path);
-        g_free(level->format);
-        g_free(level);
-    }
-}
-
-void
 vp_domain_spec_clear(VpDomainSpec *s)
 {
     g_free(s->name);

@@ -6,6 +6,8 @@
 
 #include <glib.h>
 
+#include "backing.h"
+
 typedef enum {
     VP_INSTALL_PXE,    /* no media given: network boot, then the disk */
     VP_INSTALL_CDROM,  /* boot an installer ISO, then the disk */
@@ -21,17 +23,6 @@ typedef enum {
     VP_NET_NONE,
 } VpNetKind;
 
-/* One level of a disk's backing chain, as libvirt's <backingStore> states
- * it: the format is always known (read from a header the tool parsed),
- * never left for libvirt or qemu to probe. */
-typedef struct {
-    char *path;
-    char *format;         /* "qcow2" or "raw" */
-    gboolean block;       /* a block device (logical pool), else a file */
-} VpBackingLevel;
-
-void vp_backing_level_free(VpBackingLevel *level);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpBackingLevel, vp_backing_level_free)
 
 typedef struct {
     char *name;

@@ -259,18 +259,139 @@ static const VpSourceOps vp_qcow2_ops = {
     .free = vp_qcow2_source_free,
 };
 
-static VpSource *vp_source_open_depth(const char *path, const char *format,
-                                      int depth, GError **error);
+/* ---- backing chains --------------------------------------------------- */
+
+VpBackingLevel *
+vp_backing_level_new(const char *path, const char *format, gboolean block)
+{
+    VpBackingLevel *level = g_new0(VpBackingLevel, 1);
+    level->path = g_strdup(path);
+    level->format = g_strdup(format);
+    level->block = block;
+    return level;
+}
+
+void
+vp_backing_level_free(VpBackingLevel *level)
+{
+    if (level != NULL) {
+        g_free(level->path);
+        g_free(level->format);
+        g_free(level);
+    }
+}
+
+VpBackingChain *
+vp_backing_chain_new(void)
+{
+    VpBackingChain *chain = g_new0(VpBackingChain, 1);
+    chain->levels = g_ptr_array_new_with_free_func(
+        (GDestroyNotify)vp_backing_level_free);
+    return chain;
+}
+
+void
+vp_backing_chain_add(VpBackingChain *chain, const char *path, const char *format)
+{
+    g_ptr_array_add(chain->levels, vp_backing_level_new(path, format, FALSE));
+}
+
+void
+vp_backing_chain_free(VpBackingChain *chain)
+{
+    if (chain != NULL) {
+        g_ptr_array_unref(chain->levels);
+        g_free(chain);
+    }
+}
+
+/* What the caller said about the image being opened and its chain. */
+typedef struct {
+    const VpBackingChain *chain; /* may be NULL */
+    gboolean probed;             /* the top's format came from its bytes */
+} VpOpenRules;
+
+/* What RULES state for the backing file of the image at DEPTH: a level,
+ * or NULL with *NONE saying whether they state that there is none. */
+static const VpBackingLevel *
+vp_stated_backing(const VpOpenRules *rules, int depth, gboolean *none)
+{
+    const VpBackingChain *chain = rules->chain;
+
+    *none = FALSE;
+    if (chain == NULL) {
+        return NULL;
+    }
+    if ((guint)depth < chain->levels->len) {
+        return g_ptr_array_index(chain->levels, depth);
+    }
+    *none = chain->closed;
+    return NULL;
+}
+
+/* An image at DEPTH without a backing file: fine unless one was stated. */
+static gboolean
+vp_check_no_backing(const char *path, const VpOpenRules *rules, int depth,
+                    GError **error)
+{
+    gboolean none;
+    const VpBackingLevel *want = vp_stated_backing(rules, depth, &none);
+
+    if (want != NULL) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("the domain definition gives '%1$s' the backing file "
+                      "'%2$s', but the image names none; make the disk's "
+                      "<backingStore> match the image (virsh edit) before "
+                      "converting"), path, want->path);
+        return FALSE;
+    }
+    return TRUE;
+}
 
 static gboolean
-vp_qcow2_open_backing(VpQcow2Source *q, const char *path, int depth,
-                      GError **error)
+vp_same_file_name(const char *a, const char *b)
+{
+    g_autofree char *ca = g_canonicalize_filename(a, NULL);
+    g_autofree char *cb = g_canonicalize_filename(b, NULL);
+    return g_str_equal(ca, cb);
+}
+
+static VpSource *vp_source_open_depth(const char *path, const char *format,
+                                      const VpOpenRules *rules, int depth,
+                                      GError **error);
+
+/* Opens the backing file the image at PATH (at DEPTH) names, in a format
+ * the image records or RULES state, after checking it against RULES. */
+static gboolean
+vp_qcow2_open_backing(VpQcow2Source *q, const char *path,
+                      const VpOpenRules *rules, int depth, GError **error)
 {
     const VpQcow2Meta *m = vp_qcow2_image_meta(q->img);
     g_autofree char *dir = g_path_get_dirname(path);
+    gboolean none;
+    const VpBackingLevel *want = vp_stated_backing(rules, depth, &none);
 
     if (m->backing_file == NULL) {
-        return TRUE;
+        return vp_check_no_backing(path, rules, depth, error);
+    }
+    /* A guest can write a qcow2 header naming any host file into its raw
+     * disk: bytes nobody vouched for never open another file. */
+    if (rules->probed && depth == 0) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("'%1$s' has a qcow2 header naming the backing file "
+                      "'%2$s', which is not opened for a format detected from "
+                      "the image's own bytes; if you trust '%1$s', use "
+                      "--source-format qcow2"),
+                    path, m->backing_file);
+        return FALSE;
+    }
+    if (none) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("'%1$s' names the backing file '%2$s', but the domain "
+                      "definition says it has none (<backingStore/>); make "
+                      "the disk's <backingStore> match the image (virsh edit) "
+                      "before converting"), path, m->backing_file);
+        return FALSE;
     }
     if (depth >= VP_MAX_CHAIN) {
         g_set_error(error, VP_ERROR, VP_ERROR_CORRUPT,
@@ -282,34 +403,50 @@ vp_qcow2_open_backing(VpQcow2Source *q, const char *path, int depth,
                                    ? g_strdup(m->backing_file)
                                    : g_build_filename(dir, m->backing_file, NULL);
     const char *format = m->backing_format;
-    if (format != NULL && g_strcmp0(format, "raw") != 0 &&
-        g_strcmp0(format, "qcow2") != 0) {
+    if (want != NULL) {
+        if (!vp_same_file_name(backing, want->path)) {
+            g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                        _("the domain definition gives '%1$s' the backing file "
+                          "'%2$s', but the image names '%3$s'; make the disk's "
+                          "<backingStore> match the image (virsh edit) before "
+                          "converting"), path, want->path, backing);
+            return FALSE;
+        }
+        if (format != NULL && want->format != NULL &&
+            !g_str_equal(format, want->format)) {
+            g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                        _("the domain definition says backing file '%1$s' is "
+                          "%2$s, but '%3$s' records %4$s; make the disk's "
+                          "<backingStore> match the image (virsh edit) before "
+                          "converting"), backing, want->format, path, format);
+            return FALSE;
+        }
+        if (format == NULL) {
+            format = want->format;
+        }
+    }
+    if (format == NULL) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("'%1$s' does not record the format of its backing file "
+                      "'%2$s', and a format is never guessed from a file's "
+                      "bytes: record it with qemu-img rebase -u -b '%2$s' "
+                      "-F FORMAT '%1$s'"), path, m->backing_file);
+        return FALSE;
+    }
+    if (!g_str_equal(format, "raw") && !g_str_equal(format, "qcow2")) {
         g_set_error(error, VP_ERROR, VP_ERROR_UNSUPPORTED,
                     _("backing file '%1$s' of '%2$s' is %3$s, which this tool "
                       "does not read; use qemu-img convert"),
                     backing, path, format);
         return FALSE;
     }
-    /* Unrecorded: only a qcow2 header this tool parses can tell. */
-    g_autoptr(VpSource) b = vp_source_open_depth(backing, format, depth + 1, error);
-    if (b == NULL) {
-        return FALSE;
-    }
-    if (format == NULL && g_strcmp0(b->format, "qcow2") != 0) {
-        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                    _("'%1$s' does not record its backing file's format and "
-                      "'%2$s' is not qcow2; the format is never guessed: "
-                      "record it with qemu-img rebase -u -F FORMAT"),
-                    path, backing);
-        return FALSE;
-    }
-    q->backing = g_steal_pointer(&b);
-    return TRUE;
+    q->backing = vp_source_open_depth(backing, format, rules, depth + 1, error);
+    return q->backing != NULL;
 }
 
 static VpSource *
-vp_source_open_depth(const char *path, const char *format, int depth,
-                     GError **error)
+vp_source_open_depth(const char *path, const char *format,
+                     const VpOpenRules *rules, int depth, GError **error)
 {
     struct stat st;
     gboolean is_qcow2 = FALSE;
@@ -331,14 +468,18 @@ vp_source_open_depth(const char *path, const char *format, int depth,
         off_t end = lseek(fd, 0, SEEK_END);
         length = end > 0 ? (guint64)end : 0;
     }
-    if (!vp_qcow2_probe(vp_read_fd, GINT_TO_POINTER(fd), &is_qcow2, error)) {
-        close(fd);
-        return NULL;
-    }
     if (format == NULL) {
+        if (!vp_qcow2_probe(vp_read_fd, GINT_TO_POINTER(fd), &is_qcow2, error)) {
+            close(fd);
+            return NULL;
+        }
         format = is_qcow2 ? "qcow2" : "raw";
     }
     if (g_str_equal(format, "raw")) {
+        if (!vp_check_no_backing(path, rules, depth, error)) {
+            close(fd);
+            return NULL;
+        }
         VpRawSource *r = g_new0(VpRawSource, 1);
         r->parent.ops = &vp_raw_ops;
         r->parent.size = length;
@@ -371,14 +512,16 @@ vp_source_open_depth(const char *path, const char *format, int depth,
     q->parent.size = m->virtual_size;
     q->cluster_size = m->cluster_size;
     q->cluster = g_malloc(m->cluster_size);
-    if (!vp_qcow2_open_backing(q, path, depth, error)) {
+    if (!vp_qcow2_open_backing(q, path, rules, depth, error)) {
         return NULL;
     }
     return g_steal_pointer(&src);
 }
 
 VpSource *
-vp_source_open_file(const char *path, const char *format, GError **error)
+vp_source_open_file(const char *path, const char *format,
+                    const VpBackingChain *chain, GError **error)
 {
-    return vp_source_open_depth(path, format, 0, error);
+    const VpOpenRules rules = { .chain = chain, .probed = format == NULL };
+    return vp_source_open_depth(path, format, &rules, 0, error);
 }

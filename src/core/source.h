@@ -6,6 +6,8 @@
 
 #include <glib.h>
 
+#include "backing.h"
+
 typedef struct VpSource VpSource;
 
 typedef struct {
@@ -29,13 +31,41 @@ struct VpSource {
     char *name;    /* for messages */
 };
 
+
+/* A backing chain as a caller states it: LEVELS nearest first (LEVELS[0]
+ * is the backing file of the image itself).  CLOSED: the last level (or
+ * the image, with no levels) has no backing file at all, as an empty
+ * <backingStore/> says; otherwise the images' own headers say what follows
+ * the last level. */
+typedef struct {
+    GPtrArray *levels; /* of VpBackingLevel *, owned */
+    gboolean closed;
+} VpBackingChain;
+
+VpBackingChain *vp_backing_chain_new(void);
+/* Appends a level (PATH and FORMAT copied; FORMAT may be NULL). */
+void vp_backing_chain_add(VpBackingChain *chain, const char *path,
+                          const char *format);
+void vp_backing_chain_free(VpBackingChain *chain);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpBackingChain, vp_backing_chain_free)
+
 /* Opens PATH as FORMAT ("raw" or "qcow2").  With FORMAT NULL the format is
- * detected from the file's own header: qcow2 magic means qcow2, anything
- * else raw.  A qcow2 image's backing chain is opened too (formats as the
- * images record them; an unrecorded one is detected only from a qcow2
- * header, never guessed to be raw). */
+ * probed from the file's own header: qcow2 magic means qcow2, anything else
+ * raw.  Those bytes may come from a guest, so a probed qcow2 that names a
+ * backing file is refused (VP_ERROR_INVALID) before that file is opened:
+ * only a caller that states the format may follow it.
+ *
+ * A qcow2 image's backing chain is opened too, each level in the format
+ * the image records for it (or CHAIN states); a format is never guessed, so
+ * a backing file of unrecorded and unstated format is refused
+ * (VP_ERROR_INVALID).  CHAIN (may be NULL: the headers alone decide) must
+ * agree with what the headers name, level by level: the same file (paths
+ * compared after resolving a relative name against its image's directory),
+ * the same format where both say one, no backing file where it is closed
+ * and one wherever it has a level; any difference is refused
+ * (VP_ERROR_INVALID). */
 VpSource *vp_source_open_file(const char *path, const char *format,
-                              GError **error);
+                              const VpBackingChain *chain, GError **error);
 void vp_source_free(VpSource *src);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpSource, vp_source_free)
 

@@ -194,10 +194,7 @@ vp_base_resolve(VpVirt *virt, const char *default_pool, const char *spec,
                         base->volume, ref.path, format, found);
             return FALSE;
         }
-        VpBackingLevel *level = g_new0(VpBackingLevel, 1);
-        level->path = g_strdup(ref.path);
-        level->format = g_strdup(found);
-        g_ptr_array_add(base->chain, level);
+        g_ptr_array_add(base->chain, vp_backing_level_new(ref.path, found, FALSE));
         if (depth == 0) {
             base->format = g_strdup(found);
             base->virtual_size = head.qcow2 ? head.virtual_size : ref.capacity;

@@ -1,5 +1,6 @@
 #include "domain-ops.h"
 
+#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -29,7 +30,9 @@ vp_domain_op_result_clear(VpDomainOpResult *r)
 }
 
 /* Keeps the previous definition where the user can restore it from with
- * virsh define: $XDG_STATE_HOME/virt-provision/DOMAIN-TIME.xml. */
+ * virsh define: $XDG_STATE_HOME/virt-provision/DOMAIN-TIME.xml.  It was
+ * read with its secure data (passwords of graphics and disk secrets), so
+ * the file is 0600 in a 0700 directory, whatever the umask. */
 static char *
 vp_save_backup(const char *domain, const char *xml, GError **error)
 {
@@ -40,19 +43,20 @@ vp_save_backup(const char *domain, const char *xml, GError **error)
     g_autofree char *safe = g_strdup(domain);
     g_strdelimit(safe, "/", '_');
     g_autofree char *base = g_strdup_printf("%s-%s.xml", safe, stamp);
-    char *path = g_build_filename(dir, base, NULL);
+    g_autofree char *path = g_build_filename(dir, base, NULL);
 
-    if (g_mkdir_with_parents(dir, 0700) < 0 ||
-        !g_file_set_contents(path, xml, -1, error)) {
-        if (error != NULL && *error == NULL) {
-            g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
-                        _("cannot create '%1$s' to keep the previous definition"),
-                        dir);
-        }
-        g_free(path);
+    if (g_mkdir_with_parents(dir, 0700) < 0) {
+        int saved = errno;
+        g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
+                    _("cannot create '%1$s' to keep the previous definition: "
+                      "%2$s"), dir, g_strerror(saved));
         return NULL;
     }
-    return path;
+    if (!g_file_set_contents_full(path, xml, -1, G_FILE_SET_CONTENTS_CONSISTENT,
+                                  0600, error)) {
+        return NULL;
+    }
+    return g_steal_pointer(&path);
 }
 
 /* Normalised texts of the definition before and after, and their diff:
@@ -91,15 +95,43 @@ vp_open_domain(VpDomainOpPlan *plan, VpDomainOpResult *r, gboolean *active,
     return g_steal_pointer(&virt);
 }
 
-/* Defines the edited document and registers the way back. */
+/* A domain started since the checks (during a long copy) runs on the old
+ * image: switching its definition to the copy would lose what it writes. */
+static gboolean
+vp_check_still_shut_off(VpVirt *virt, const char *domain, GError **error)
+{
+    gboolean active = FALSE;
+
+    if (!vp_virt_domain_is_active(virt, domain, &active, error)) {
+        return FALSE;
+    }
+    if (active) {
+        g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
+                    _("domain '%1$s' was started while its disk was being "
+                      "copied, so the copy is not used; shut it down (virsh "
+                      "shutdown %1$s) and convert again"), domain);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Keeps the previous definition (R->backup), then defines the edited
+ * document and registers the way back.  With NEED_SHUT_OFF, the domain
+ * must still be shut off right before the define. */
 static gboolean
 vp_apply_definition(VpVirt *virt, VpDomainOpPlan *plan, VpDomainDoc *doc,
-                    const char *old_xml, VpTransaction *t, GError **error)
+                    const char *old_xml, gboolean need_shut_off,
+                    VpDomainOpResult *r, VpTransaction *t, GError **error)
 {
     g_autofree char *new_xml = vp_domain_doc_format(doc);
     g_autofree char *what = g_strdup_printf(_("the new definition of domain "
                                               "'%1$s'"), plan->domain);
 
+    r->backup = vp_save_backup(plan->domain, old_xml, error);
+    if (r->backup == NULL ||
+        (need_shut_off && !vp_check_still_shut_off(virt, plan->domain, error))) {
+        return FALSE;
+    }
     vp_workflow_step(plan->verbose, _("redefining domain '%1$s'"), plan->domain);
     if (!vp_cancel_check(plan->cancel, error) ||
         !vp_virt_domain_redefine(virt, new_xml, error)) {
@@ -109,8 +141,11 @@ vp_apply_definition(VpVirt *virt, VpDomainOpPlan *plan, VpDomainDoc *doc,
     return TRUE;
 }
 
+/* Commits, or undoes everything; a backup of a definition that is back in
+ * place goes too, while one the undo could not restore stays. */
 static gboolean
-vp_finish(VpTransaction *t, gboolean ok, gboolean verbose, GError **error)
+vp_finish(VpTransaction *t, gboolean ok, VpDomainOpResult *r, gboolean verbose,
+          GError **error)
 {
     if (ok) {
         vp_transaction_commit(t);
@@ -120,6 +155,9 @@ vp_finish(VpTransaction *t, gboolean ok, gboolean verbose, GError **error)
     vp_workflow_step(verbose, _("undoing what this run changed"));
     if (!vp_transaction_rollback(t, &undo_error)) {
         g_prefix_error(error, "%s; ", undo_error->message);
+    } else if (r->backup != NULL) {
+        (void)g_unlink(r->backup);
+        g_clear_pointer(&r->backup, g_free);
     }
     return FALSE;
 }
@@ -267,7 +305,7 @@ vp_attach_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
                               vp_image_format_to_string(plan->image.format));
         g_free(disk.disk_path);
         disk.disk_path = g_strdup(r->path);
-        ok = vp_apply_definition(virt, plan, doc, old_xml, t, error);
+        ok = vp_apply_definition(virt, plan, doc, old_xml, FALSE, r, t, error);
     }
     if (ok && plan->live) {
         g_autofree char *disk_xml = vp_domain_disk_device_xml(&disk);
@@ -282,9 +320,8 @@ vp_attach_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
         }
     }
     vp_domain_spec_clear(&disk);
-    r->backup = ok ? vp_save_backup(plan->domain, old_xml, NULL) : NULL;
     r->changed = ok;
-    return vp_finish(t, ok, plan->verbose, error);
+    return vp_finish(t, ok, r, plan->verbose, error);
 }
 
 /* ---- convert ---------------------------------------------------------- */
@@ -308,35 +345,41 @@ vp_pick_disk(GPtrArray *disks, VpDomainOpPlan *plan, GError **error)
             found = d;
         }
     }
+    if (count == 0) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("domain '%1$s' has no disk to convert"), plan->domain);
+        return NULL;
+    }
     if (plan->target == NULL && count > 1) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
                     _("domain '%1$s' has several disks (%2$s); choose one with "
                       "--disk"), plan->domain, targets->str);
         return NULL;
     }
-    if (found == NULL && plan->target != NULL) {
-        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                    _("domain '%1$s' has no disk at target '%2$s'; its disks "
-                      "are: %3$s"), plan->domain, plan->target,
-                    targets->len > 0 ? targets->str : _("none"));
-        return NULL;
-    }
     if (found == NULL) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                    _("domain '%1$s' has no disk to convert"), plan->domain);
+                    _("domain '%1$s' has no disk at target '%2$s'; its disks "
+                      "are: %3$s"), plan->domain, plan->target, targets->str);
         return NULL;
     }
     return found;
 }
 
 /* Where the disk's bytes come from: the file itself when this machine can
- * read it (copy_file_range, reflinks), else a sparse download stream. */
+ * read it (copy_file_range, reflinks), else a sparse download stream.  The
+ * disk's format is the definition's, never probed; its backing chain must
+ * be what the definition states (see vp_source_open_file). */
 static VpSource *
 vp_convert_source(VpVirt *virt, const VpDiskInfo *disk, const VpVolumeRef *vol,
                   gboolean have_vol, GError **error)
 {
+    g_autoptr(VpBackingChain) chain = NULL;
+
+    if (!vp_disk_backing_chain(disk, &chain, error)) {
+        return NULL;
+    }
     if (vp_virt_is_local(virt) && g_access(disk->path, R_OK) == 0) {
-        return vp_source_open_file(disk->path, disk->format, error);
+        return vp_source_open_file(disk->path, disk->format, chain, error);
     }
     if (!have_vol) {
         g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
@@ -490,13 +533,9 @@ vp_convert_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
     if (ok) {
         vp_fill_volume(r, &info);
         vp_domain_switch_disk(disk, r->path, block, "qcow2");
-        ok = vp_apply_definition(virt, plan, doc, old_xml, t, error);
+        ok = vp_apply_definition(virt, plan, doc, old_xml, TRUE, r, t, error);
     }
-    if (ok) {
-        r->backup = vp_save_backup(plan->domain, old_xml, error);
-        ok = r->backup != NULL;
-    }
-    if (!vp_finish(t, ok, plan->verbose, error)) {
+    if (!vp_finish(t, ok, r, plan->verbose, error)) {
         return FALSE;
     }
     r->changed = TRUE;
@@ -504,9 +543,13 @@ vp_convert_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
     if (plan->delete_source && have_vol) {
         vp_workflow_step(plan->verbose, _("deleting the source volume '%1$s'"),
                          vol.name);
-        if (!vp_virt_volume_delete(virt, vol.pool, vol.name, error)) {
-            g_prefix_error(error, _("the domain now uses '%1$s', but "),
-                           r->volume);
+        g_autoptr(GError) local = NULL;
+        if (!vp_virt_volume_delete(virt, vol.pool, vol.name, &local)) {
+            g_set_error(error, local->domain, local->code,
+                        _("the domain now uses '%1$s', but its source volume "
+                          "'%2$s' is still there (%3$s); delete it with virsh "
+                          "vol-delete --pool %4$s %2$s"),
+                        r->volume, vol.name, local->message, vol.pool);
             return FALSE;
         }
         r->source_deleted = TRUE;

@@ -362,7 +362,7 @@ vp_import_run(const VpImportPlan *plan, VpImportResult *r, GError **error)
     VpImportFill fill = { 0 };
     if (plan->preallocate) {
         /* The guest view of the image: a qcow2 is read through its tables. */
-        src = vp_source_open_file(plan->path, r->source_format, error);
+        src = vp_source_open_file(plan->path, r->source_format, NULL, error);
         if (src == NULL) {
             return FALSE;
         }
@@ -375,7 +375,7 @@ vp_import_run(const VpImportPlan *plan, VpImportResult *r, GError **error)
         r->virtual_size = r->layout.virtual_size;
     } else {
         /* The bytes of the file, qcow2 or not: opened as raw. */
-        src = vp_source_open_file(plan->path, "raw", error);
+        src = vp_source_open_file(plan->path, "raw", NULL, error);
         if (src == NULL) {
             return FALSE;
         }
