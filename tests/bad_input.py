@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Bad-input table test for virt-provision (`image`, `info`, `check`).
+"""Bad-input table test for virt-provision (`image`, `info`, `check`, and
+the checks of `provision` that come before any connection to libvirt).
 
 Every row gives the arguments, the expected exit code and substrings the
 one-line error message must contain (case-insensitive; a tuple means "any of
@@ -267,9 +268,10 @@ class BadInput(unittest.TestCase):
         out = N("out.qcow2")
         img = ["image", out]
         base = ["--backing", N("base.qcow2"), "--backing-format", "qcow2"]
+        prov = ["-c", "qemu+unix:///session?socket=" + N("no-daemon.sock"), "provision"]
         return [
             # --- sizes
-            ("size empty", img + ["--size", ""], 2, ["size"]),
+            ("size empty", img + ["--size", ""], 2, ["--size needs a value"]),
             ("size -1", img + ["--size", "-1"], 2, ["size", "-1"]),
             ("size=-1G", img + ["--size=-1G"], 2, ["size", "-1g"]),
             ("size 20X", img + ["--size", "20X"], 2, ["size", "20x"]),
@@ -358,6 +360,34 @@ class BadInput(unittest.TestCase):
             ("info w/o FILE", ["info"], 2, [A("file", "argument", "missing")]),
             ("check extra arg", ["check", N("base.qcow2"), N("extra-arg")], 2,
              [A("extra-arg", "one file", "exactly one")]),
+            # --- empty and blank option values: one usage error, naming the
+            # option and showing a value, for every command.  provision's
+            # rows name a socket where no daemon listens: the check comes
+            # before any connection, so the message is not "cannot connect".
+            ("provision --pool=", prov + ["--pool=", "--name", "x", "--size", "1G"], 2,
+             ["--pool needs a value, such as --pool default"]),
+            ("provision --memory=", prov + ["--pool", "default", "--name", "x", "--size",
+                                            "1G", "--memory="], 2,
+             ["--memory needs a value, such as --memory 4G"]),
+            ("provision --name='  '", prov + ["--pool", "default", "--name=  ", "--size",
+                                              "1G"], 2, ["--name needs a value"]),
+            ("provision -p ''", prov + ["-p", "", "--name", "x", "--size", "1G"], 2,
+             ["--pool needs a value"]),
+            ("provision --cdrom=", prov + ["--pool", "default", "--name", "x", "--size",
+                                           "1G", "--cdrom="], 2, ["--cdrom needs a value"]),
+            ("size blank", img + ["--size", "  "], 2, ["--size needs a value, such as --size"]),
+            ("format=", img + ["--size", "1M", "--format="], 2,
+             ["--format needs a value, such as --format qcow2"]),
+            ("backing blank", img + ["--size", "1M", "--preallocation", "off", "--backing",
+                                     " ", "--backing-format", "qcow2"], 2,
+             ["--backing needs a value"]),
+            ("convert --source-format=", ["convert", N("zeros.raw"), out,
+                                          "--source-format="], 2,
+             ["--source-format needs a value"]),
+            ("-c '' image", ["-c", ""] + img + ["--size", "1M"], 2,
+             ["--connect needs a value"]),
+            ("info --pool=", ["info", "--pool=", "--volume", "v"], 2,
+             ["--pool needs a value"]),
             # --- global options do not change the error contract
             ("-q bad size", ["-q"] + img + ["--size", "20X"], 2, ["size", "20x"]),
             ("--json before, bad size", ["--json"] + img + ["--size", "20X"], 2, ["size", "20x"]),

@@ -908,6 +908,47 @@ class CheckAgree(unittest.TestCase):
         problems = [p for _, ps in results for p in ps]
         self.assertFalse(problems, self._report(problems))
 
+    # -- part 3 ------------------------------------------------------------
+    def test_4_counts_in_words(self):
+        """The human report says "1 leaked cluster was" but "2 leaked
+        clusters were": one message per plural form, not a number pasted
+        into a plural sentence.  The counts come from damage qemu-img
+        check confirms."""
+        d = os.path.join(self.dir, "words")
+        os.mkdir(d)
+        base = os.path.join(d, "base.qcow2")
+        qemu_img("create", "-q", "-f", "qcow2", base, "8M")
+        # Two free clusters inside the file, for two leaks.
+        qemu_io(base, "write -P 1 0 256k", "discard 64k 128k")
+        leak = "leaked cluster{} found on the image: wasted space, but no " \
+               "harm to data."
+        error = "found on the image; data may be corrupted, and further " \
+                "writes may corrupt it."
+        cases = [
+            # name, damage, qemu-img's counts, exit, the line
+            ("1 leak", [d_leak_inside], ("leaks", 1), 3,
+             "1 " + leak.format(" was")),
+            ("2 leaks", [d_leak_inside, d_leak_inside], ("leaks", 2), 3,
+             "2 " + leak.format("s were")),
+            ("1 corruption", [d_l2_no_copied], ("corruptions", 1), 2,
+             "1 error was " + error),
+            ("2 corruptions", [d_refcount0_data], ("corruptions", 2), 2,
+             "2 errors were " + error),
+        ]
+        for name, damage, (key, count), rc, line in cases:
+            with self.subTest(case=name):
+                path = os.path.join(d, name.replace(" ", "-") + ".qcow2")
+                shutil.copy(base, path)
+                what = "; ".join(fn(path, Qcow2(path)) for fn in damage)
+                qrc, qj, qerr = qemu_check(path)
+                self.assertEqual((qrc, qj.get(key) if qj else None), (rc, count),
+                                 "precondition: qemu-img check of %s (%s): %s"
+                                 % (name, what, _short(qerr)))
+                vrc, out, err = self.vp.run("check", path)
+                self.assertEqual(vrc, rc, "%s: %s %s" % (name, out, err))
+                self.assertIn(line, out.splitlines(),
+                              "%s (%s): check prints\n%s" % (name, what, out))
+
     # -- output ------------------------------------------------------------
     def _table(self, title, rows, counts="c/l"):
         head = ("case", "qemu", "ours", "qemu " + counts, "ours " + counts,

@@ -258,6 +258,23 @@ class Translation(unittest.TestCase):
         r = self.run_vp("image", "y.qcow2", code=2)
         self.assertChinese(r.stderr, "the error for a missing --size")
 
+    def test_domain_option_errors(self):
+        # Checked before any connection: the socket has no daemon behind it.
+        uri = "qemu+unix:///session?socket=%s/none.sock" % self.tmp.name
+        prov = ["-c", uri, "--pool", "default", "--name", "g", "--size", "1G"]
+        for args, value in ((prov + ["--graphics", "rdp"], "rdp"),
+                            (prov + ["--cache", "always"], "always"),
+                            (["-c", uri, "attach", "--domain", "g", "--pool", "p",
+                              "--size", "1G", "--disk-bus", "usb"], "usb"),
+                            (prov + ["--memory="], "--memory")):
+            with self.subTest(args=args[-2:]):
+                r = self.run_vp(*args, code=2)
+                self.assertIn(value, r.stderr)
+                self.assertChinese(r.stderr, "the error for %s" % " ".join(args[-2:]))
+                # The list of values to use is translated too, not English
+                # pasted into a Chinese sentence.
+                self.assertNotIn(" or ", r.stderr)
+
     def test_image_and_info(self):
         for name, extra in (("disk.qcow2", []), ("disk.img", ["--format", "raw"])):
             with self.subTest(image=name):
@@ -341,6 +358,12 @@ class Translation(unittest.TestCase):
         self.assertEqual(cut, [], "messages cut short at a format macro: use "
                                   "\"%1$\" PRIu64 rather than \"%1$\" "
                                   "G_GUINT64_FORMAT in translatable strings")
+        # A message that starts or ends with a space is a piece to be glued
+        # to another (" and start it"), which no translator can order.
+        pieces = sorted(e["msgid"] for e in self.regenerate()
+                        if e["msgid"].rstrip("\n") != e["msgid"].strip())
+        self.assertEqual(pieces, [], "messages made to be pasted into others: "
+                                     "give each variant its whole sentence")
 
 
 if __name__ == "__main__":

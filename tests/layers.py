@@ -32,7 +32,8 @@ LAYERS = ["core", "libvirt", "workflows", "cli"]  # bottom to top
 # The cli/ sources that make up vpcli, linked into the libvirt-free front
 # program: they may not reach the libvirt side at all.
 FRONT = {"cli.c", "cmd-check.c", "cmd-convert.c", "cmd-image.c",
-         "cmd-info.c", "image-report.c", "interrupt.c", "main.c"}
+         "cmd-info.c", "image-report.c", "interrupt.c", "main.c",
+         "provision-args.c"}
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]', re.M)
 
 

@@ -20,7 +20,7 @@ Cases:
   04  a TCG guest writes patterns onto the volume (checked from the host with
       qemu-io; no cluster allocated), then verifies them in a second boot
   1x  failures: name taken by a volume, a file, a domain; define rejected;
-      start rejected; kvm; pool missing; pool inactive
+      start rejected; kvm; pool missing; pool inactive; empty option values
   20  SIGINT during the upload: exit 130, nothing left
   21  libvirtd killed (kill -9 + restart) during the upload: undo after
       reconnecting, nothing left
@@ -220,6 +220,14 @@ class Provision(H.LibvirtTestCase):
         r = self.ok(self.vp(args + ["--dry-run"]))
         self.assertIn("nothing was created", r.stdout)
         self.assertIn(path, r.stdout)
+        self.assertIn("Would define domain '%s'" % name, r.stdout.splitlines())
+        self.assertEqual(self.state(), before)
+
+        # One whole sentence (one message to translate), not a fragment
+        # glued on.
+        r = self.ok(self.vp(args + ["--dry-run", "--start"]))
+        self.assertIn("Would define domain '%s' and start it" % name,
+                      r.stdout.splitlines())
         self.assertEqual(self.state(), before)
 
         r = self.ok(self.vp(args + ["--dry-run"], json_out=True))
@@ -506,6 +514,24 @@ class Provision(H.LibvirtTestCase):
         self.failing_run("vpt-inact", self.common(), "vpt-inactive", "not active",
                          pool="vpt-inactive")
         self.assertFalse(os.path.exists(target))
+
+    def test_18_empty_values(self):
+        # An empty or blank value is a usage error before libvirt is asked
+        # anything: not "pool '' does not exist", and no guest named '  '.
+        self.ensure_default_pool()
+        before = self.state()
+        rows = [
+            (["--pool=", "--name", "vpt-empty"], "--pool needs a value, such as --pool default"),
+            (["--pool", "default", "--name", "vpt-empty", "--memory="],
+             "--memory needs a value, such as --memory 4G"),
+            (["--pool", "default", "--name=  "], "--name needs a value, such as --name zabbix"),
+        ]
+        for extra, must in rows:
+            with self.subTest(args=extra):
+                # After common(), whose --memory the row's must override.
+                r = self.vp(self.common() + extra + ["--size", "1G"])
+                line = self.fails(r, must, rc=2)
+                self.assertEqual(self.state(), before, line)
 
     # ------------------------------------------------------------------
     # 20-21: interrupted uploads

@@ -30,6 +30,74 @@ static const GOptionEntry vp_global_entries[] = {
     G_OPTION_ENTRY_NULL,
 };
 
+/* A value for each option that takes one, for the message that asks for
+ * it: no option's value may be empty.  Values, not words: untranslated. */
+static const struct {
+    const char *option;
+    const char *example;
+} vp_option_examples[] = {
+    { "arch", "x86_64" },           { "backing", "base.qcow2" },
+    { "backing-format", "qcow2" },  { "cache", "none" },
+    { "cdrom", "debian.iso" },      { "cluster-size", "64K" },
+    { "cmdline", "console=ttyS0" }, { "compat", "1.1" },
+    { "connect", "qemu:///system" }, { "discard", "unmap" },
+    { "disk", "vda" },              { "disk-bus", "virtio" },
+    { "domain", "web1" },           { "format", "qcow2" },
+    { "graphics", "vnc" },          { "initrd", "initrd.img" },
+    { "io", "native" },             { "kernel", "vmlinuz" },
+    { "machine", "q35" },           { "memory", "4G" },
+    { "name", "zabbix" },           { "network", "network=default" },
+    { "pool", "default" },          { "preallocation", "metadata" },
+    { "refcount-bits", "16" },      { "size", "20G" },
+    { "source-format", "raw" },     { "target", "vdb" },
+    { "vcpus", "2" },               { "virt-type", "kvm" },
+    { "volume", "disk.qcow2" },
+};
+
+/* TRUE for a value given as "" or as white space only. */
+static gboolean
+vp_is_blank(const char *value)
+{
+    if (value == NULL) {
+        return FALSE; /* not given */
+    }
+    while (g_ascii_isspace(*value)) {
+        value++;
+    }
+    return *value == '\0';
+}
+
+/* An option given an empty or blank value is never what was meant (a
+ * variable that expanded to nothing, a stray '='), and taken as it is it
+ * would name a pool '' or a guest '  '.  One check here covers every
+ * option of every command. */
+static gboolean
+vp_cli_check_values(const VpCommand *cmd, GPtrArray *tables, GError **error)
+{
+    for (guint t = 0; t < tables->len; t++) {
+        for (const GOptionEntry *e = g_ptr_array_index(tables, t);
+             e->long_name != NULL; e++) {
+            if ((e->arg != G_OPTION_ARG_STRING && e->arg != G_OPTION_ARG_FILENAME) ||
+                !vp_is_blank(*(char **)e->arg_data)) {
+                continue;
+            }
+            for (gsize i = 0; i < G_N_ELEMENTS(vp_option_examples); i++) {
+                if (g_str_equal(vp_option_examples[i].option, e->long_name)) {
+                    g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                                _("--%1$s needs a value, such as --%1$s %2$s"),
+                                e->long_name, vp_option_examples[i].example);
+                    return FALSE;
+                }
+            }
+            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        _("--%1$s needs a value; see 'virt-provision %2$s "
+                          "--help'"), e->long_name, cmd->name);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 gboolean
 vp_cli_parse(const VpCommand *cmd, int *argc, char ***argv, GError **error,
              const GOptionEntry *entries, ...)
@@ -37,6 +105,7 @@ vp_cli_parse(const VpCommand *cmd, int *argc, char ***argv, GError **error,
     g_autofree char *params = g_strdup_printf("%s %s", cmd->name,
                                             cmd->params[0] != '\0' ? _(cmd->params) : "");
     g_autoptr(GOptionContext) ctx = g_option_context_new(params);
+    g_autoptr(GPtrArray) tables = g_ptr_array_new();
     va_list ap;
 
     g_option_context_set_translation_domain(ctx, GETTEXT_PACKAGE);
@@ -47,11 +116,16 @@ vp_cli_parse(const VpCommand *cmd, int *argc, char ***argv, GError **error,
     va_start(ap, entries);
     for (const GOptionEntry *e = entries; e != NULL;
          e = va_arg(ap, const GOptionEntry *)) {
-        g_option_context_add_main_entries(ctx, e, GETTEXT_PACKAGE);
+        g_ptr_array_add(tables, (gpointer)e);
     }
     va_end(ap);
-    g_option_context_add_main_entries(ctx, vp_global_entries, GETTEXT_PACKAGE);
-    if (!g_option_context_parse(ctx, argc, argv, error)) {
+    g_ptr_array_add(tables, (gpointer)vp_global_entries);
+    for (guint i = 0; i < tables->len; i++) {
+        g_option_context_add_main_entries(ctx, g_ptr_array_index(tables, i),
+                                          GETTEXT_PACKAGE);
+    }
+    if (!g_option_context_parse(ctx, argc, argv, error) ||
+        !vp_cli_check_values(cmd, tables, error)) {
         return FALSE;
     }
     if (vp_global.json) {
@@ -61,16 +135,23 @@ vp_cli_parse(const VpCommand *cmd, int *argc, char ***argv, GError **error,
 }
 
 int
-vp_cli_fail(GError *error)
+vp_cli_exit_code(const GError *error)
 {
-    int code = VP_EXIT_FAILED;
-
     if (error->domain == G_OPTION_ERROR ||
         (error->domain == VP_ERROR && error->code == VP_ERROR_INVALID)) {
-        code = VP_EXIT_USAGE;
-    } else if (error->domain == VP_ERROR && error->code == VP_ERROR_CANCELLED) {
-        code = 128 + vp_interrupt_signal();
+        return VP_EXIT_USAGE;
     }
+    if (error->domain == VP_ERROR && error->code == VP_ERROR_CANCELLED) {
+        return 128 + vp_interrupt_signal();
+    }
+    return VP_EXIT_FAILED;
+}
+
+int
+vp_cli_fail(GError *error)
+{
+    int code = vp_cli_exit_code(error);
+
     g_printerr("%s: %s\n", g_get_prgname(), error->message);
     g_error_free(error);
     return code;

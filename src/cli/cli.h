@@ -47,10 +47,17 @@ struct VpCommand {
 
 /* Parses ARGV for CMD with its ENTRIES (NULL-terminated tables, any number
  * before the final NULL) plus the global options.  On a usage error returns
- * FALSE with G_OPTION_ERROR set. */
+ * FALSE with G_OPTION_ERROR set; an option of string or file name type
+ * given an empty or blank value is one (G_OPTION_ERROR_BAD_VALUE, naming
+ * the option). */
 gboolean vp_cli_parse(const VpCommand *cmd, int *argc, char ***argv,
                       GError **error, const GOptionEntry *entries, ...)
     G_GNUC_NULL_TERMINATED;
+
+/* The exit code for ERROR: VP_EXIT_USAGE for G_OPTION_ERROR and
+ * VP_ERROR_INVALID, 128 + the signal for VP_ERROR_CANCELLED, else
+ * VP_EXIT_FAILED. */
+int vp_cli_exit_code(const GError *error);
 
 /* Prints ERROR as one line on stderr and returns its exit code.  Takes
  * ownership of ERROR. */

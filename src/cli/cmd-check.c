@@ -40,6 +40,14 @@ vp_percent(guint64 part, guint64 whole)
     return whole == 0 ? 0.0 : 100.0 * (double)part / (double)whole;
 }
 
+/* A count as g_dngettext() takes it to pick a plural form: where gulong
+ * is narrower than 64 bits, a larger count takes the form of G_MAXULONG. */
+static gulong
+vp_plural_n(guint64 n)
+{
+    return (gulong)MIN(n, (guint64)G_MAXULONG);
+}
+
 static void
 vp_check_human(const VpQcow2Check *r)
 {
@@ -47,25 +55,43 @@ vp_check_human(const VpQcow2Check *r)
         g_print("%s %s\n", _("ERROR"), (char *)g_ptr_array_index(r->messages, i));
     }
     if (r->messages_dropped > 0) {
-        g_print(_("... and %1$" PRIu64 " more problems\n"),
+        g_print(g_dngettext(GETTEXT_PACKAGE,
+                            "... and %1$" PRIu64 " more problem\n",
+                            "... and %1$" PRIu64 " more problems\n",
+                            vp_plural_n(r->messages_dropped)),
                 r->messages_dropped);
     }
     if (r->corruptions == 0 && r->leaks == 0 && r->check_errors == 0) {
         g_print(_("No errors were found on the image.\n"));
     }
     if (r->corruptions > 0) {
-        g_print(_("%1$" PRIu64 " errors were found on the image; "
-                  "data may be corrupted, and further writes may corrupt it.\n"),
+        g_print(g_dngettext(GETTEXT_PACKAGE,
+                            "%1$" PRIu64 " error was found on the image; "
+                            "data may be corrupted, and further writes may "
+                            "corrupt it.\n",
+                            "%1$" PRIu64 " errors were found on the image; "
+                            "data may be corrupted, and further writes may "
+                            "corrupt it.\n",
+                            vp_plural_n(r->corruptions)),
                 r->corruptions);
     }
     if (r->leaks > 0) {
-        g_print(_("%1$" PRIu64 " leaked clusters were found on the "
-                  "image: wasted space, but no harm to data.\n"),
+        g_print(g_dngettext(GETTEXT_PACKAGE,
+                            "%1$" PRIu64 " leaked cluster was found on the "
+                            "image: wasted space, but no harm to data.\n",
+                            "%1$" PRIu64 " leaked clusters were found on the "
+                            "image: wasted space, but no harm to data.\n",
+                            vp_plural_n(r->leaks)),
                 r->leaks);
     }
     if (r->check_errors > 0) {
-        g_print(_("%1$" PRIu64 " internal errors occurred during "
-                  "the check.\n"), r->check_errors);
+        g_print(g_dngettext(GETTEXT_PACKAGE,
+                            "%1$" PRIu64 " internal error occurred during "
+                            "the check.\n",
+                            "%1$" PRIu64 " internal errors occurred during "
+                            "the check.\n",
+                            vp_plural_n(r->check_errors)),
+                r->check_errors);
     }
     g_print(_("%1$" PRIu64 "/%2$" PRIu64 " = %3$.2f%% "
               "allocated, %4$.2f%% fragmented, %5$.2f%% compressed clusters\n"),

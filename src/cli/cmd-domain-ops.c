@@ -6,6 +6,7 @@
 #include "domain-ops.h"
 #include "error.h"
 #include "interrupt.h"
+#include "provision-args.h"
 #include "size.h"
 
 static JsonNode *
@@ -78,10 +79,12 @@ vp_domain_op_report(const VpDomainOpPlan *plan, const VpDomainOpResult *r,
                                   : _("The domain now uses it; the source was "
                                       "kept.\n"));
     } else {
-        g_print(_("Added disk '%1$s' to domain '%2$s'%3$s: volume '%4$s' in pool "
-                  "'%5$s', %6$s, preallocation %7$s\n  %8$s\n"),
-                r->target, r->domain,
-                r->live ? _(" (also hot-plugged)") : "", r->volume, r->pool, size,
+        g_print(r->live ? _("Added disk '%1$s' to domain '%2$s' (also hot-plugged): "
+                            "volume '%3$s' in pool '%4$s', %5$s, preallocation "
+                            "%6$s\n  %7$s\n")
+                        : _("Added disk '%1$s' to domain '%2$s': volume '%3$s' "
+                            "in pool '%4$s', %5$s, preallocation %6$s\n  %7$s\n"),
+                r->target, r->domain, r->volume, r->pool, size,
                 vp_preallocation_to_string(r->layout.opts.preallocation), r->path);
     }
     if (r->backup != NULL) {
@@ -137,15 +140,9 @@ vp_cmd_attach(const VpCommand *cmd, int argc, char **argv)
                               "as --domain web1 --pool default --size 100G"));
         return vp_cli_fail(g_steal_pointer(&error));
     }
-    static const char *const buses[] = { "virtio", "scsi", "sata", "ide", NULL };
-    if (bus != NULL && !g_strv_contains(buses, bus)) {
-        g_set_error(&error, VP_ERROR, VP_ERROR_INVALID,
-                    _("invalid --disk-bus '%1$s': use virtio, scsi, sata or ide"),
-                    bus);
-        return vp_cli_fail(g_steal_pointer(&error));
-    }
     vp_image_options_init(&plan.image);
-    if (!vp_size_parse(size, "--size", &plan.image.size, &error) ||
+    if (!vp_disk_bus_check(bus, &error) ||
+        !vp_size_parse(size, "--size", &plan.image.size, &error) ||
         !vp_disk_args_resolve(&disk, &plan.image, &error)) {
         return vp_cli_fail(g_steal_pointer(&error));
     }

@@ -162,8 +162,9 @@ vp_file_sink_copy(VpSink *sink, guint64 offset, int fd, guint64 fd_offset,
         if (n < 0 && !started &&
             (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
              errno == EOPNOTSUPP || errno == EBADF)) {
-            g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                                "copy_file_range");
+            g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                        _("cannot copy into '%1$s' in the kernel: %2$s"),
+                        s->path, g_strerror(errno));
             return FALSE;
         }
         if (n <= 0) {

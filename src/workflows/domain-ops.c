@@ -313,22 +313,21 @@ vp_pick_disk(GPtrArray *disks, VpDomainOpPlan *plan, GError **error)
             found = d;
         }
     }
+    if (count == 0) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("domain '%1$s' has no disk to convert"), plan->domain);
+        return NULL;
+    }
     if (plan->target == NULL && count > 1) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
                     _("domain '%1$s' has several disks (%2$s); choose one with "
                       "--disk"), plan->domain, targets->str);
         return NULL;
     }
-    if (found == NULL && plan->target != NULL) {
-        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                    _("domain '%1$s' has no disk at target '%2$s'; its disks "
-                      "are: %3$s"), plan->domain, plan->target,
-                    targets->len > 0 ? targets->str : _("none"));
-        return NULL;
-    }
     if (found == NULL) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                    _("domain '%1$s' has no disk to convert"), plan->domain);
+                    _("domain '%1$s' has no disk at target '%2$s'; its disks "
+                      "are: %3$s"), plan->domain, plan->target, targets->str);
         return NULL;
     }
     return found;
@@ -508,9 +507,13 @@ vp_convert_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
     if (plan->delete_source && have_vol) {
         vp_workflow_step(plan->verbose, _("deleting the source volume '%1$s'"),
                          vol.name);
-        if (!vp_virt_volume_delete(virt, vol.pool, vol.name, error)) {
-            g_prefix_error(error, _("the domain now uses '%1$s', but "),
-                           r->volume);
+        g_autoptr(GError) local = NULL;
+        if (!vp_virt_volume_delete(virt, vol.pool, vol.name, &local)) {
+            g_set_error(error, local->domain, local->code,
+                        _("the domain now uses '%1$s', but its source volume "
+                          "'%2$s' is still there (%3$s); delete it with virsh "
+                          "vol-delete --pool %4$s %2$s"),
+                        r->volume, vol.name, local->message, vol.pool);
             return FALSE;
         }
         r->source_deleted = TRUE;

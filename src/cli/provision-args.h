@@ -1,0 +1,57 @@
+/* provision's DOMAIN options: their GOption entries and their validation
+ * into a VpDomainSpec.  Part of vpcli and libvirt-free, so that the whole
+ * table of accepted and rejected options is tested without a daemon
+ * (tests/test-provision-args.c). */
+#pragma once
+
+#include <glib.h>
+
+#include "domain-xml.h"
+
+/* The text of provision's options as GOption leaves it: NULL when not
+ * given.  Owned strings. */
+typedef struct {
+    char *pool;
+    char *name;
+    char *size;
+    char *memory;
+    char *vcpus;
+    char *virt_type;
+    char *arch;
+    char *machine;
+    char *cdrom;
+    char *kernel;
+    char *initrd;
+    char *cmdline;
+    gboolean import;
+    char *network;
+    char *graphics;
+    char *disk_bus;
+    char *cache;
+    char *io;
+    char *discard;
+    gboolean no_define;
+    gboolean print_xml;
+    gboolean dry_run;
+    gboolean start;
+    gboolean autostart;
+} VpProvisionArgs;
+
+/* Option entries writing into ARGS (the DISK options come from
+ * vp_disk_option_entries); valid while ARGS lives.  Caller frees the
+ * array, not the strings in it. */
+GOptionEntry *vp_provision_option_entries(VpProvisionArgs *args);
+
+/* Turns the DOMAIN options of ARGS into SPEC (everything but the name and
+ * the disk's path and format, which the workflow fills in).  Fails with
+ * VP_ERROR_INVALID naming the option; SPEC may then hold some fields,
+ * which vp_domain_spec_clear() frees. */
+gboolean vp_provision_args_resolve(const VpProvisionArgs *args,
+                                   VpDomainSpec *spec, GError **error);
+
+/* Accepts BUS when it is NULL (not given) or a disk bus libvirt knows for
+ * a new disk: virtio, scsi, sata or ide.  Fails with VP_ERROR_INVALID. */
+gboolean vp_disk_bus_check(const char *bus, GError **error);
+
+void vp_provision_args_clear(VpProvisionArgs *args);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VpProvisionArgs, vp_provision_args_clear)
