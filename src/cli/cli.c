@@ -36,6 +36,7 @@ static const struct {
     const char *example;
 } vp_option_examples[] = {
     { "arch", "x86_64" },           { "backing", "base.qcow2" },
+    { "base", "debian-12.qcow2" },
     { "backing-format", "qcow2" },  { "cache", "none" },
     { "cdrom", "debian.iso" },      { "cluster-size", "64K" },
     { "cmdline", "console=ttyS0" }, { "compat", "1.1" },

@@ -69,6 +69,10 @@ int vp_cli_fail(GError *error);
  * are left as they are.  vp_cli_fail calls it. */
 void vp_cli_name_option(GError *error);
 
+/* Puts OPTION in front of ERROR's message, in the same form: for errors of
+ * the core about an option's value (a seed file of --cloud-init). */
+void vp_cli_label_error(GError *error, const char *option);
+
 /* Adds "use --force to replace it" to a VP_ERROR_EXISTS about the file
  * PATH (not a directory), for the commands that have --force. */
 void vp_cli_hint_force(GError *error, const char *path);

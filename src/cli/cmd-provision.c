@@ -7,7 +7,9 @@
 #include "interrupt.h"
 #include "provision-args.h"
 #include "provision.h"
+#include "seed.h"
 #include "size.h"
+#include "virt.h"
 
 static JsonNode *
 vp_provision_json(const VpProvisionPlan *plan, const VpProvisionResult *r)
@@ -29,11 +31,24 @@ vp_provision_json(const VpProvisionPlan *plan, const VpProvisionResult *r)
     vp_json_add_string(b, "format", vp_image_format_to_string(o->format));
     vp_json_add_string(b, "preallocation", vp_preallocation_to_string(o->preallocation));
     if (o->format == VP_FORMAT_QCOW2) {
-        vp_json_add_string(b, "compat", o->version >= 3 ? "1.1" : "0.10");
+        vp_json_add_string(b, "compat", vp_compat_to_string(o->version));
         vp_json_add_int(b, "cluster-size", r->layout.cluster_size);
+    }
+    if (r->base != NULL) {
+        vp_json_add_string(b, "base", r->base);
+        vp_json_add_string(b, "backing-filename", r->base_path);
+        vp_json_add_string(b, "backing-filename-format", r->base_format);
     }
     vp_json_add_bool(b, "pool-created", r->pool_created && r->created);
     json_builder_end_object(b);
+    if (r->seed_volume != NULL) {
+        json_builder_set_member_name(b, "seed");
+        json_builder_begin_object(b);
+        vp_json_add_string(b, "name", r->seed_volume);
+        vp_json_add_string(b, "path", r->seed_path);
+        vp_json_add_int(b, "size", r->seed_size);
+        json_builder_end_object(b);
+    }
     if (plan->define) {
         json_builder_set_member_name(b, "domain");
         json_builder_begin_object(b);
@@ -45,6 +60,26 @@ vp_provision_json(const VpProvisionPlan *plan, const VpProvisionResult *r)
         vp_json_add_bool(b, "started", r->started);
         vp_json_add_bool(b, "autostart", r->autostart);
         json_builder_end_object(b);
+    }
+    if (plan->wait) {
+        json_builder_set_member_name(b, "addresses");
+        json_builder_begin_array(b);
+        for (guint i = 0; r->addresses != NULL && i < r->addresses->len; i++) {
+            const VpAddress *a = g_ptr_array_index(r->addresses, i);
+            json_builder_begin_object(b);
+            vp_json_add_string(b, "interface", a->interface);
+            vp_json_add_string(b, "address", a->address);
+            vp_json_add_int(b, "prefix", a->prefix);
+            vp_json_add_string(b, "family", a->ipv6 ? "ipv6" : "ipv4");
+            json_builder_end_object(b);
+        }
+        json_builder_end_array(b);
+        json_builder_set_member_name(b, "wait-error");
+        if (r->wait_error != NULL) {
+            json_builder_add_string_value(b, r->wait_error);
+        } else {
+            json_builder_add_null_value(b);
+        }
     }
     json_builder_end_object(b);
     return json_builder_get_root(b);
@@ -82,13 +117,25 @@ vp_provision_human(const VpProvisionPlan *plan, const VpProvisionResult *r)
     } else {
         g_print(_("Created volume '%1$s' in pool '%2$s': qcow2 (compat %3$s), "
                   "%4$s, preallocation %5$s, %6$s clusters\n  %7$s\n"),
-                r->volume, r->pool, o->version >= 3 ? "1.1" : "0.10", size,
+                r->volume, r->pool, vp_compat_to_string(o->version), size,
                 vp_preallocation_to_string(o->preallocation), cs,
                 r->volume_path);
+    }
+    if (r->base != NULL) {
+        g_print(_("  an overlay on '%1$s' (%2$s)\n"), r->base, r->base_format);
+    }
+    if (r->seed_volume != NULL) {
+        g_print(_("Created the cloud-init seed '%1$s' in pool '%2$s'\n  %3$s\n"),
+                r->seed_volume, r->pool, r->seed_path);
     }
     if (r->started) {
         g_print(_("Defined and started domain '%1$s' (UUID %2$s); console: "
                   "virsh console %1$s\n"), r->domain, r->uuid);
+        for (guint i = 0; r->addresses != NULL && i < r->addresses->len; i++) {
+            const VpAddress *a = g_ptr_array_index(r->addresses, i);
+            g_print(_("  address %1$s/%2$u on %3$s\n"), a->address, a->prefix,
+                    a->interface);
+        }
     } else if (r->defined) {
         g_print(_("Defined domain '%1$s' (UUID %2$s); start it with: virsh "
                   "start %1$s\n"), r->domain, r->uuid);
@@ -115,7 +162,7 @@ vp_cmd_provision(const VpCommand *cmd, int argc, char **argv)
                       "provision --help'"), argv[1]);
         return vp_cli_fail(g_steal_pointer(&error));
     }
-    if (a.pool == NULL || a.size == NULL) {
+    if (a.pool == NULL || (a.size == NULL && a.base == NULL)) {
         g_set_error_literal(&error, VP_ERROR, VP_ERROR_INVALID,
                             _("provisioning needs --pool, --name and --size, "
                               "such as --pool default --name zabbix --size 20G"));
@@ -127,8 +174,24 @@ vp_cmd_provision(const VpCommand *cmd, int argc, char **argv)
                               "--autostart and --print-xml"));
         return vp_cli_fail(g_steal_pointer(&error));
     }
+    if (a.no_define && (a.cloud_init != NULL || a.wait)) {
+        g_set_error_literal(&error, VP_ERROR, VP_ERROR_INVALID,
+                            _("--no-define creates no domain: drop --cloud-init "
+                              "and --wait"));
+        return vp_cli_fail(g_steal_pointer(&error));
+    }
+    g_auto(VpSeedOptions) seed = { 0 };
+    if (a.cloud_init != NULL &&
+        !vp_seed_options_parse(a.cloud_init, &seed, &error)) {
+        vp_cli_label_error(error, "--cloud-init");
+        return vp_cli_fail(g_steal_pointer(&error));
+    }
+    if (a.wait && !vp_provision_args_wait(&a, &plan.wait_seconds, &error)) {
+        return vp_cli_fail(g_steal_pointer(&error));
+    }
     vp_image_options_init(&plan.image);
-    if (!vp_size_parse(a.size, "--size", &plan.image.size, &error) ||
+    if ((a.size != NULL &&
+         !vp_size_parse(a.size, "--size", &plan.image.size, &error)) ||
         !vp_disk_args_resolve(&disk, &plan.image, &error) ||
         (!a.no_define &&
          !vp_provision_args_resolve(&a, &plan.domain, &error))) {
@@ -143,6 +206,9 @@ vp_cmd_provision(const VpCommand *cmd, int argc, char **argv)
     plan.autostart = a.autostart;
     plan.print_xml = a.print_xml;
     plan.dry_run = a.dry_run;
+    plan.base = a.base;
+    plan.cloud_init = a.cloud_init != NULL ? &seed : NULL;
+    plan.wait = a.wait;
     plan.verbose = vp_global.verbose;
     plan.progress = vp_cli_progress(_("uploading"));
     plan.cancel = vp_interrupt_cancel();
@@ -157,5 +223,10 @@ vp_cmd_provision(const VpCommand *cmd, int argc, char **argv)
         vp_provision_human(&plan, &result);
     }
     vp_domain_spec_clear(&plan.domain);
+    if (ok && result.wait_error != NULL) {
+        /* The guest exists and runs; only the wait failed. */
+        g_printerr("%s: %s\n", g_get_prgname(), result.wait_error);
+        return VP_EXIT_FAILED;
+    }
     return ok ? VP_EXIT_OK : vp_cli_fail(g_steal_pointer(&error));
 }

@@ -19,19 +19,23 @@ static const char *const vp_option_names[] = {
 };
 
 void
-vp_cli_name_option(GError *error)
+vp_cli_label_error(GError *error, const char *option)
 {
-    if (error->domain != VP_OPTION_ERROR || error->code < 0 ||
-        (gsize)error->code >= G_N_ELEMENTS(vp_option_names)) {
-        return;
-    }
     /* TRANSLATORS: an option such as --cluster-size, then what is wrong
      * with it, as in "--cluster-size: invalid cluster size 3000: ...". */
-    g_autofree char *text = g_strdup_printf(_("%1$s: %2$s"),
-                                            vp_option_names[error->code],
+    g_autofree char *text = g_strdup_printf(_("%1$s: %2$s"), option,
                                             error->message);
     g_free(error->message);
     error->message = g_steal_pointer(&text);
+}
+
+void
+vp_cli_name_option(GError *error)
+{
+    if (error->domain == VP_OPTION_ERROR && error->code >= 0 &&
+        (gsize)error->code < G_N_ELEMENTS(vp_option_names)) {
+        vp_cli_label_error(error, vp_option_names[error->code]);
+    }
 }
 
 void

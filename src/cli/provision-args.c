@@ -7,9 +7,57 @@
 #include "error.h"
 #include "size.h"
 
+/* GOption gives optional values only to callbacks, and a callback of the
+ * main group gets no user data: the one VpProvisionArgs being parsed is
+ * remembered here (a process parses one command line). */
+static VpProvisionArgs *vp_parsing;
+
+/* "--wait=" or "--cloud-init=" is a value that expanded to nothing, not
+ * the option alone: refused like every other empty value. */
+static gboolean
+vp_optional_value_ok(const char *name, const char *value, const char *example,
+                     GError **error)
+{
+    g_autofree char *text = g_strdup(value);
+
+    if (text == NULL || g_strstrip(text)[0] != '\0') {
+        return TRUE;
+    }
+    g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                _("%1$s needs a value, such as %1$s=%2$s, or none at all"),
+                name, example);
+    return FALSE;
+}
+
+static gboolean
+vp_wait_cb(const char *name, const char *value, gpointer data, GError **error)
+{
+    if (!vp_optional_value_ok(name, value, "600", error)) {
+        return FALSE;
+    }
+    vp_parsing->wait = TRUE;
+    g_free(vp_parsing->wait_seconds);
+    vp_parsing->wait_seconds = g_strdup(value);
+    return TRUE;
+}
+
+/* --cloud-init takes sub-options, but may also stand alone. */
+static gboolean
+vp_cloud_init_cb(const char *name, const char *value, gpointer data,
+                 GError **error)
+{
+    if (!vp_optional_value_ok(name, value, "user-data=FILE", error)) {
+        return FALSE;
+    }
+    g_free(vp_parsing->cloud_init);
+    vp_parsing->cloud_init = g_strdup(value != NULL ? value : "");
+    return TRUE;
+}
+
 GOptionEntry *
 vp_provision_option_entries(VpProvisionArgs *a)
 {
+    vp_parsing = a;
     const GOptionEntry entries[] = {
         { "pool", 'p', 0, G_OPTION_ARG_STRING, &a->pool,
           N_("Storage pool for the volume ('default' is created if missing)"),
@@ -63,14 +111,46 @@ vp_provision_option_entries(VpProvisionArgs *a)
           N_("Start the guest once it is defined"), NULL },
         { "autostart", 0, 0, G_OPTION_ARG_NONE, &a->autostart,
           N_("Start the guest when the host boots"), NULL },
+        { "base", 0, 0, G_OPTION_ARG_STRING, &a->base,
+          N_("Make the disk a preallocated overlay on this volume of the pool "
+             "(or POOL/VOLUME), such as an imported cloud image"), N_("VOLUME") },
+        { "cloud-init", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK,
+          vp_cloud_init_cb,
+          N_("Give the guest a NoCloud seed: user-data=F,meta-data=F,"
+             "network-config=F,root-ssh-key=F,clouduser-ssh-key=F,disable=on; "
+             "alone: its name as hostname and your SSH keys"), N_("OPTIONS") },
+        { "wait", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, vp_wait_cb,
+          N_("Start the guest and wait until its guest agent reports an "
+             "address (default 600 seconds)"), N_("SECONDS") },
         G_OPTION_ENTRY_NULL,
     };
     return g_memdup2(entries, sizeof(entries));
 }
 
+gboolean
+vp_provision_args_wait(const VpProvisionArgs *a, guint *seconds,
+                       GError **error)
+{
+    guint64 value = VP_PROVISION_WAIT_DEFAULT;
+
+    if (a->wait_seconds != NULL &&
+        !g_ascii_string_to_unsigned(a->wait_seconds, 10, 1, 86400, &value,
+                                    NULL)) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("invalid --wait '%1$s': use a number of seconds from 1 "
+                      "to 86400, such as --wait=600"), a->wait_seconds);
+        return FALSE;
+    }
+    *seconds = (guint)value;
+    return TRUE;
+}
+
 void
 vp_provision_args_clear(VpProvisionArgs *a)
 {
+    g_free(a->base);
+    g_free(a->cloud_init);
+    g_free(a->wait_seconds);
     g_free(a->pool);
     g_free(a->name);
     g_free(a->size);
@@ -251,6 +331,11 @@ vp_provision_args_resolve(const VpProvisionArgs *a, VpDomainSpec *d,
     if (!vp_parse_network(a->network, d, error) ||
         !vp_install_media(a, d, error)) {
         return FALSE;
+    }
+    /* A base is a system already: the guest boots it unless media say
+     * otherwise. */
+    if (d->install == VP_INSTALL_PXE && a->base != NULL) {
+        d->install = VP_INSTALL_IMPORT;
     }
     if (d->install == VP_INSTALL_PXE && d->net == VP_NET_NONE) {
         g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,

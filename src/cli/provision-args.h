@@ -35,6 +35,11 @@ typedef struct {
     gboolean dry_run;
     gboolean start;
     gboolean autostart;
+    /* IMAGE options */
+    char *base;
+    char *cloud_init;     /* the sub-options; "" for a bare --cloud-init */
+    gboolean wait;        /* --wait, with or without a value */
+    char *wait_seconds;   /* its value; NULL for a bare --wait */
 } VpProvisionArgs;
 
 /* Option entries writing into ARGS (the DISK options come from
@@ -48,6 +53,12 @@ GOptionEntry *vp_provision_option_entries(VpProvisionArgs *args);
  * which vp_domain_spec_clear() frees. */
 gboolean vp_provision_args_resolve(const VpProvisionArgs *args,
                                    VpDomainSpec *spec, GError **error);
+
+/* --wait's timeout in seconds from ARGS (VP_PROVISION_WAIT_DEFAULT for a
+ * bare --wait).  Fails with VP_ERROR_INVALID naming the option. */
+#define VP_PROVISION_WAIT_DEFAULT 600
+gboolean vp_provision_args_wait(const VpProvisionArgs *args, guint *seconds,
+                                GError **error);
 
 /* Accepts BUS when it is NULL (not given) or a disk bus libvirt knows for
  * a new disk: virtio, scsi, sata or ide.  Fails with VP_ERROR_INVALID. */
