@@ -7,7 +7,8 @@ VP_RUNTIME_PACKAGES="libvirt-daemon libvirt-clients libvirt-daemon-driver-qemu
     qemu-system-x86 qemu-utils"
 VP_TEST_PACKAGES="python3 qemu-utils clang libclang-rt-14-dev util-linux
     libvirt-daemon libvirt-clients libvirt-daemon-driver-qemu qemu-system-x86
-    busybox-static cpio man-db groff-base locales genisoimage xorriso python3-yaml"
+    busybox-static cpio man-db groff-base locales genisoimage xorriso python3-yaml
+    mmdebstrap e2fsprogs openssh-client"
 
 # Installs the named packages that are missing.  As root directly; as an
 # ordinary user through sudo; without sudo it names the command to run.

@@ -266,18 +266,11 @@ vp_disk_args_resolve(const VpDiskArgs *args, VpImageOptions *opts,
         }
         opts->cluster_size = (guint32)value;
     }
-    if (args->compat != NULL) {
-        if (g_str_equal(args->compat, "0.10") || g_str_equal(args->compat, "v2")) {
-            opts->version = 2;
-        } else if (g_str_equal(args->compat, "1.1") ||
-                   g_str_equal(args->compat, "v3")) {
-            opts->version = 3;
-        } else {
-            g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                        _("invalid --compat '%1$s': use 0.10 or 1.1"),
-                        args->compat);
-            return FALSE;
-        }
+    if (args->compat != NULL &&
+        !vp_compat_from_string(args->compat, &opts->version)) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("invalid --compat '%1$s': use 0.10 or 1.1"), args->compat);
+        return FALSE;
     }
     if (args->refcount_bits != NULL) {
         if (!g_ascii_string_to_unsigned(args->refcount_bits, 10, 1, 64, &value,

@@ -75,7 +75,7 @@ vp_info_json(const VpInfo *info)
     vp_json_add_string(b, "type", "qcow2");
     json_builder_set_member_name(b, "data");
     json_builder_begin_object(b);
-    vp_json_add_string(b, "compat", m->version >= 3 ? "1.1" : "0.10");
+    vp_json_add_string(b, "compat", vp_compat_to_string(m->version));
     vp_json_add_string(b, "compression-type",
                        m->compression_type == VP_QCOW2_COMPRESSION_ZSTD ? "zstd"
                                                                         : "zlib");
@@ -158,7 +158,7 @@ vp_info_human(const VpInfo *info)
         g_autofree char *snapshots = g_strdup_printf("%u", m->nb_snapshots);
         vp_field(_("snapshots:"), snapshots);
     }
-    vp_field(_("compat:"), m->version >= 3 ? "1.1" : "0.10");
+    vp_field(_("compat:"), vp_compat_to_string(m->version));
     g_autofree char *bits = g_strdup_printf("%u", m->refcount_bits);
     vp_field(_("refcount bits:"), bits);
     if (m->version >= 3) {

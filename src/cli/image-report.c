@@ -22,7 +22,7 @@ vp_image_report_json(const char *path, const VpQcow2Layout *layout,
     vp_json_add_string(b, "preallocation", vp_preallocation_to_string(o->preallocation));
     if (o->format == VP_FORMAT_QCOW2) {
         vp_json_add_int(b, "cluster-size", layout->cluster_size);
-        vp_json_add_string(b, "compat", o->version >= 3 ? "1.1" : "0.10");
+        vp_json_add_string(b, "compat", vp_compat_to_string(o->version));
         vp_json_add_int(b, "refcount-bits", o->refcount_bits);
         vp_json_add_bool(b, "lazy-refcounts", o->lazy_refcounts);
         vp_json_add_bool(b, "extended-l2", o->extended_l2);
@@ -55,6 +55,6 @@ vp_image_report_human(const char *path, const VpQcow2Layout *layout,
     g_print(_("Created '%1$s': qcow2 (compat %2$s), virtual size %3$s, "
               "preallocation %4$s, %5$s clusters, file length %6$s, %7$s on "
               "disk\n"),
-            path, o->version >= 3 ? "1.1" : "0.10", vsize,
+            path, vp_compat_to_string(o->version), vsize,
             vp_preallocation_to_string(o->preallocation), cs, flen, disk);
 }

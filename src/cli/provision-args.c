@@ -192,9 +192,7 @@ vp_choice(const char *option, const char *value, const char *const *choices,
 gboolean
 vp_disk_bus_check(const char *bus, GError **error)
 {
-    static const char *const buses[] = { "virtio", "scsi", "sata", "ide", NULL };
-
-    return vp_choice("--disk-bus", bus, buses,
+    return vp_choice("--disk-bus", bus, vp_disk_buses,
                      N_("virtio, scsi, sata or ide"), error);
 }
 

@@ -261,14 +261,7 @@ vp_attach_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
     if (!vp_workflow_check_space(plan->pool, &pool, &r->layout, block, error)) {
         return FALSE;
     }
-    gboolean exists = FALSE;
-    if (!vp_virt_volume_exists(virt, plan->pool, r->volume, &exists, error)) {
-        return FALSE;
-    }
-    if (exists) {
-        g_set_error(error, VP_ERROR, VP_ERROR_EXISTS,
-                    _("volume '%1$s' already exists in pool '%2$s'; choose "
-                      "another --name"), r->volume, plan->pool);
+    if (!vp_workflow_volume_free(virt, plan->pool, r->volume, error)) {
         return FALSE;
     }
 
@@ -488,15 +481,7 @@ vp_convert_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
     }
     g_autofree char *base = g_path_get_basename(disk->path);
     r->volume = vp_new_volume_name(have_vol ? vol.name : base, disk->format);
-    gboolean exists = FALSE;
-    if (!vp_virt_volume_exists(virt, r->pool, r->volume, &exists, error)) {
-        return FALSE;
-    }
-    if (exists) {
-        g_set_error(error, VP_ERROR, VP_ERROR_EXISTS,
-                    _("volume '%1$s' already exists in pool '%2$s'; remove it "
-                      "first (virsh vol-delete --pool %2$s %1$s)"),
-                    r->volume, r->pool);
+    if (!vp_workflow_volume_free(virt, r->pool, r->volume, error)) {
         return FALSE;
     }
 

@@ -422,15 +422,7 @@ vp_import_run(const VpImportPlan *plan, VpImportResult *r, GError **error)
     if (!vp_check_room(plan, &pool, block, allocated, error)) {
         return FALSE;
     }
-    gboolean exists = FALSE;
-    if (!vp_virt_volume_exists(virt, plan->pool, r->volume, &exists, error)) {
-        return FALSE;
-    }
-    if (exists) {
-        g_set_error(error, VP_ERROR, VP_ERROR_EXISTS,
-                    _("volume '%1$s' already exists in pool '%2$s'; choose "
-                      "another --name, or delete it with virsh vol-delete "
-                      "--pool %2$s %1$s"), r->volume, plan->pool);
+    if (!vp_workflow_volume_free(virt, plan->pool, r->volume, error)) {
         return FALSE;
     }
 

@@ -149,28 +149,11 @@ vp_plan_conflicts(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
 {
     gboolean exists = FALSE;
 
+    /* A pool this run creates is empty. */
     if (!r->pool_created &&
-        !vp_virt_volume_exists(virt, plan->pool, r->volume, &exists, error)) {
-        return FALSE;
-    }
-    if (exists) {
-        g_set_error(error, VP_ERROR, VP_ERROR_EXISTS,
-                    _("volume '%1$s' already exists in pool '%2$s'; choose "
-                      "another --name, or delete it with virsh vol-delete "
-                      "--pool %2$s %1$s"), r->volume, plan->pool);
-        return FALSE;
-    }
-    if (r->seed_volume != NULL && !r->pool_created &&
-        !vp_virt_volume_exists(virt, plan->pool, r->seed_volume, &exists,
-                               error)) {
-        return FALSE;
-    }
-    if (exists) {
-        g_set_error(error, VP_ERROR, VP_ERROR_EXISTS,
-                    _("the seed volume '%1$s' already exists in pool '%2$s'; "
-                      "choose another --name, or delete it with virsh "
-                      "vol-delete --pool %2$s %1$s"), r->seed_volume,
-                    plan->pool);
+        (!vp_workflow_volume_free(virt, plan->pool, r->volume, error) ||
+         (r->seed_volume != NULL &&
+          !vp_workflow_volume_free(virt, plan->pool, r->seed_volume, error)))) {
         return FALSE;
     }
     if (plan->define &&

@@ -299,3 +299,22 @@ vp_workflow_upload_bytes(VpVirt *virt, const char *pool, const char *name,
     return sink != NULL && vp_sink_write(sink, 0, data, len, error) &&
            vp_sink_commit(sink, len, error);
 }
+
+gboolean
+vp_workflow_volume_free(VpVirt *virt, const char *pool, const char *name,
+                        GError **error)
+{
+    gboolean exists = FALSE;
+
+    if (!vp_virt_volume_exists(virt, pool, name, &exists, error)) {
+        return FALSE;
+    }
+    if (exists) {
+        g_set_error(error, VP_ERROR, VP_ERROR_EXISTS,
+                    _("volume '%1$s' already exists in pool '%2$s'; choose "
+                      "another --name, or delete it with virsh vol-delete "
+                      "--pool %2$s %1$s"), name, pool);
+        return FALSE;
+    }
+    return TRUE;
+}

@@ -36,6 +36,11 @@ void vp_workflow_undo(VpTransaction *t, const char *what, VpUndoKind kind,
                       VpVirt *virt, const char *pool, const char *name,
                       const char *xml);
 
+/* Fails with VP_ERROR_EXISTS, naming the volume and both ways out, when
+ * POOL already has a volume NAME: nothing of another run is ever replaced. */
+gboolean vp_workflow_volume_free(VpVirt *virt, const char *pool,
+                                 const char *name, GError **error);
+
 /* Creates the raw volume NAME in POOL holding BYTES (a seed ISO), through
  * an upload stream, registering its removal in T; *PATH is its path on the
  * host (caller frees). */
