@@ -11,6 +11,7 @@
 #include <glib/gi18n.h>
 
 #include "error.h"
+#include "interrupt.h"
 #include "qcow2-reader.h"
 #include "size.h"
 
@@ -482,4 +483,14 @@ vp_json_add_bool(JsonBuilder *b, const char *name, gboolean value)
 {
     json_builder_set_member_name(b, name);
     json_builder_add_boolean_value(b, value);
+}
+
+void
+vp_cli_run_env(VpRunEnv *run, const char *label)
+{
+    run->uri = vp_global.connect;
+    run->verbose = vp_global.verbose;
+    run->progress = vp_cli_progress(label);
+    run->cancel = vp_interrupt_cancel();
+    vp_interrupt_install();
 }

@@ -7,6 +7,7 @@
 
 #include "image-options.h"
 #include "progress.h"
+#include "run.h"
 #include "qcow2-layout.h"
 
 /* Exit codes of the design: 0 success, 1 the operation failed, 2 bad usage
@@ -102,6 +103,12 @@ GOptionEntry *vp_disk_option_entries(VpDiskArgs *args);
 gboolean vp_disk_args_resolve(const VpDiskArgs *args, VpImageOptions *opts,
                               GError **error);
 void vp_disk_args_clear(VpDiskArgs *args);
+
+/* Fills RUN from the global options: the URI, --verbose, a progress bar
+ * labelled LABEL (see vp_cli_progress) and the cancel that Ctrl-C and
+ * SIGTERM fire, whose handlers it installs.  Every libvirt command starts
+ * its workflow this way. */
+void vp_cli_run_env(VpRunEnv *run, const char *label);
 
 /* A progress bar on stderr for long work: bytes, rate and time left.
  * Returns NULL (no bar) unless stderr is a terminal and neither --quiet nor

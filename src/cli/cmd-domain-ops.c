@@ -146,7 +146,6 @@ vp_cmd_attach(const VpCommand *cmd, int argc, char **argv)
         !vp_disk_args_resolve(&disk, &plan.image, &error)) {
         return vp_cli_fail(g_steal_pointer(&error));
     }
-    plan.uri = vp_global.connect;
     plan.domain = domain;
     plan.pool = pool;
     plan.volume = name;
@@ -154,10 +153,7 @@ vp_cmd_attach(const VpCommand *cmd, int argc, char **argv)
     plan.bus = bus;
     plan.live = live;
     plan.print_diff = print_diff;
-    plan.verbose = vp_global.verbose;
-    plan.progress = vp_cli_progress(_("uploading"));
-    plan.cancel = vp_interrupt_cancel();
-    vp_interrupt_install();
+    vp_cli_run_env(&plan.run, _("uploading"));
     if (!vp_attach_run(&plan, &result, &error)) {
         return vp_cli_fail(g_steal_pointer(&error));
     }
@@ -201,16 +197,12 @@ vp_cmd_convert_domain(const VpCommand *cmd, int argc, char **argv)
     if (!vp_disk_args_resolve(&a.disk, &plan.image, &error)) {
         return vp_cli_fail(g_steal_pointer(&error));
     }
-    plan.uri = vp_global.connect;
     plan.domain = a.domain;
     plan.target = a.target;
     plan.pool = a.pool;
     plan.delete_source = a.delete_source;
     plan.print_diff = a.print_diff;
-    plan.verbose = vp_global.verbose;
-    plan.progress = vp_cli_progress(_("copying"));
-    plan.cancel = vp_interrupt_cancel();
-    vp_interrupt_install();
+    vp_cli_run_env(&plan.run, _("copying"));
     if (!vp_convert_run(&plan, &result, &error)) {
         return vp_cli_fail(g_steal_pointer(&error));
     }

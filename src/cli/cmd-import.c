@@ -94,16 +94,12 @@ vp_cmd_import(const VpCommand *cmd, int argc, char **argv)
                               "import debian-12.qcow2 --pool default"));
         return vp_cli_fail(g_steal_pointer(&error));
     }
-    plan.uri = vp_global.connect;
     plan.path = argv[1];
     plan.pool = pool;
     plan.volume = name;
     plan.source_format = source_format;
     plan.preallocate = preallocate;
-    plan.verbose = vp_global.verbose;
-    plan.progress = vp_cli_progress(_("uploading"));
-    plan.cancel = vp_interrupt_cancel();
-    vp_interrupt_install();
+    vp_cli_run_env(&plan.run, _("uploading"));
     if (!vp_import_run(&plan, &result, &error)) {
         return vp_cli_fail(g_steal_pointer(&error));
     }

@@ -198,7 +198,6 @@ vp_cmd_provision(const VpCommand *cmd, int argc, char **argv)
         vp_domain_spec_clear(&plan.domain);
         return vp_cli_fail(g_steal_pointer(&error));
     }
-    plan.uri = vp_global.connect;
     plan.pool = a.pool;
     plan.name = a.name;
     plan.define = !a.no_define;
@@ -209,11 +208,7 @@ vp_cmd_provision(const VpCommand *cmd, int argc, char **argv)
     plan.base = a.base;
     plan.cloud_init = a.cloud_init != NULL ? &seed : NULL;
     plan.wait = a.wait;
-    plan.verbose = vp_global.verbose;
-    plan.progress = vp_cli_progress(_("uploading"));
-    plan.cancel = vp_interrupt_cancel();
-
-    vp_interrupt_install();
+    vp_cli_run_env(&plan.run, _("uploading"));
     gboolean ok = vp_provision_run(&plan, &result, &error);
     if (ok && plan.print_xml) {
         g_print("%s", result.domain_xml);

@@ -76,7 +76,7 @@ static VpVirt *
 vp_open_domain(VpDomainOpPlan *plan, VpDomainOpResult *r, gboolean *active,
                VpDomainDoc **doc, char **xml, GError **error)
 {
-    g_autoptr(VpVirt) virt = vp_virt_connect(plan->uri, error);
+    g_autoptr(VpVirt) virt = vp_virt_connect(plan->run.uri, error);
 
     if (virt == NULL ||
         !vp_virt_domain_is_active(virt, plan->domain, active, error)) {
@@ -132,8 +132,8 @@ vp_apply_definition(VpVirt *virt, VpDomainOpPlan *plan, VpDomainDoc *doc,
         (need_shut_off && !vp_check_still_shut_off(virt, plan->domain, error))) {
         return FALSE;
     }
-    vp_workflow_step(plan->verbose, _("redefining domain '%1$s'"), plan->domain);
-    if (!vp_cancel_check(plan->cancel, error) ||
+    vp_workflow_step(plan->run.verbose, _("redefining domain '%1$s'"), plan->domain);
+    if (!vp_cancel_check(plan->run.cancel, error) ||
         !vp_virt_domain_redefine(virt, new_xml, error)) {
         return FALSE;
     }
@@ -286,8 +286,8 @@ vp_attach_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
     g_autoptr(VpTransaction) t = vp_transaction_new();
     g_auto(VpVolumeInfo) info = { 0 };
     gboolean ok = vp_workflow_write_volume(virt, plan->pool, r->volume, &r->layout,
-                                           block, NULL, t, plan->verbose,
-                                           plan->progress, plan->cancel, &info,
+                                           block, NULL, t, plan->run.verbose,
+                                           plan->run.progress, plan->run.cancel, &info,
                                            error);
     if (ok) {
         vp_fill_volume(r, &info);
@@ -305,7 +305,7 @@ vp_attach_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
         g_autofree char *what = g_strdup_printf(_("disk '%1$s' of running domain "
                                                   "'%2$s'"), r->target,
                                                 plan->domain);
-        vp_workflow_step(plan->verbose, _("hot-plugging '%1$s'"), r->target);
+        vp_workflow_step(plan->run.verbose, _("hot-plugging '%1$s'"), r->target);
         ok = vp_virt_domain_attach_live(virt, plan->domain, disk_xml, error);
         if (ok) {
             r->live = TRUE;
@@ -314,7 +314,7 @@ vp_attach_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
     }
     vp_domain_spec_clear(&disk);
     r->changed = ok;
-    return vp_finish(t, ok, r, plan->verbose, error);
+    return vp_finish(t, ok, r, plan->run.verbose, error);
 }
 
 /* ---- convert ---------------------------------------------------------- */
@@ -509,24 +509,24 @@ vp_convert_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
 
     g_autoptr(VpTransaction) t = vp_transaction_new();
     g_auto(VpVolumeInfo) info = { 0 };
-    vp_workflow_step(plan->verbose, _("copying '%1$s' (%2$s) into '%3$s'"),
+    vp_workflow_step(plan->run.verbose, _("copying '%1$s' (%2$s) into '%3$s'"),
                      r->old_path, r->old_format, r->volume);
     gboolean ok = vp_workflow_write_volume(virt, r->pool, r->volume, &r->layout,
-                                           block, src, t, plan->verbose,
-                                           plan->progress, plan->cancel, &info,
+                                           block, src, t, plan->run.verbose,
+                                           plan->run.progress, plan->run.cancel, &info,
                                            error);
     if (ok) {
         vp_fill_volume(r, &info);
         vp_domain_switch_disk(disk, r->path, block, "qcow2");
         ok = vp_apply_definition(virt, plan, doc, old_xml, TRUE, r, t, error);
     }
-    if (!vp_finish(t, ok, r, plan->verbose, error)) {
+    if (!vp_finish(t, ok, r, plan->run.verbose, error)) {
         return FALSE;
     }
     r->changed = TRUE;
     /* Only once the domain uses the new volume; not undoable, so last. */
     if (plan->delete_source && have_vol) {
-        vp_workflow_step(plan->verbose, _("deleting the source volume '%1$s'"),
+        vp_workflow_step(plan->run.verbose, _("deleting the source volume '%1$s'"),
                          vol.name);
         g_autoptr(GError) local = NULL;
         if (!vp_virt_volume_delete(virt, vol.pool, vol.name, &local)) {

@@ -7,13 +7,12 @@
 
 #include <glib.h>
 
-#include "cancel.h"
 #include "image-options.h"
-#include "progress.h"
+#include "run.h"
 #include "qcow2-layout.h"
 
 typedef struct {
-    const char *uri;
+    VpRunEnv run;              /* connection, verbosity, progress, cancel */
     const char *domain;
     const char *pool;      /* attach: required; convert: default source's */
     const char *volume;    /* attach: name of the new volume, or NULL */
@@ -23,9 +22,6 @@ typedef struct {
     gboolean live;         /* attach: hot-plug too */
     gboolean delete_source;/* convert */
     gboolean print_diff;   /* show the definition change, change nothing */
-    gboolean verbose;
-    const VpProgress *progress; /* may be NULL */
-    const VpCancel *cancel;     /* polled between steps; may be NULL */
 } VpDomainOpPlan;
 
 typedef struct {

@@ -388,12 +388,12 @@ vp_import_run(const VpImportPlan *plan, VpImportResult *r, GError **error)
         expect.capacity = r->virtual_size;
     }
 
-    g_autoptr(VpVirt) virt = vp_virt_connect(plan->uri, error);
+    g_autoptr(VpVirt) virt = vp_virt_connect(plan->run.uri, error);
     if (virt == NULL) {
         return FALSE;
     }
     r->uri = g_strdup(vp_virt_uri(virt));
-    vp_workflow_step(plan->verbose, _("connected to '%1$s'"), r->uri);
+    vp_workflow_step(plan->run.verbose, _("connected to '%1$s'"), r->uri);
     if (!vp_workflow_active_pool(virt, plan->pool, format, &pool, &block,
                                  error)) {
         return FALSE;
@@ -430,14 +430,14 @@ vp_import_run(const VpImportPlan *plan, VpImportResult *r, GError **error)
     g_auto(VpVolumeInfo) info = { 0 };
     fill.src = src;
     fill.length = expect.length;
-    vp_workflow_step(plan->verbose, _("importing '%1$s' (%2$s) as '%3$s'"),
+    vp_workflow_step(plan->run.verbose, _("importing '%1$s' (%2$s) as '%3$s'"),
                      plan->path, r->source_format, r->volume);
     if (!vp_workflow_upload_volume(virt, plan->pool, r->volume, &expect, block,
-                                   vp_import_fill, &fill, t, plan->verbose,
-                                   plan->progress, plan->cancel, &info,
+                                   vp_import_fill, &fill, t, plan->run.verbose,
+                                   plan->run.progress, plan->run.cancel, &info,
                                    error)) {
         g_autoptr(GError) undo_error = NULL;
-        vp_workflow_step(plan->verbose, _("undoing what this run created"));
+        vp_workflow_step(plan->run.verbose, _("undoing what this run created"));
         if (!vp_transaction_rollback(t, &undo_error)) {
             g_prefix_error(error, "%s; ", undo_error->message);
         }

@@ -12,13 +12,12 @@
 
 #include <glib.h>
 
-#include "cancel.h"
 #include "image-options.h"
-#include "progress.h"
+#include "run.h"
 #include "qcow2-layout.h"
 
 typedef struct {
-    const char *uri;           /* NULL: LIBVIRT_DEFAULT_URI or the default */
+    VpRunEnv run;              /* connection, verbosity, progress, cancel */
     const char *path;          /* the image file, on this machine */
     const char *pool;
     const char *volume;        /* NULL: the file's base name */
@@ -26,9 +25,6 @@ typedef struct {
      * this tool's own reader sees it, else raw. */
     const char *source_format;
     gboolean preallocate;      /* write a metadata-preallocated qcow2 */
-    gboolean verbose;
-    const VpProgress *progress; /* may be NULL */
-    const VpCancel *cancel;     /* polled while uploading; may be NULL */
 } VpImportPlan;
 
 typedef struct {

@@ -178,8 +178,8 @@ vp_write_volume(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
     g_auto(VpVolumeInfo) info = { 0 };
 
     if (!vp_workflow_write_volume(virt, plan->pool, r->volume, &r->layout,
-                                  block, NULL, t, plan->verbose, plan->progress,
-                                  plan->cancel, &info, error)) {
+                                  block, NULL, t, plan->run.verbose, plan->run.progress,
+                                  plan->run.cancel, &info, error)) {
         return FALSE;
     }
     g_free(r->volume_path);
@@ -197,7 +197,7 @@ vp_make_domain(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
 {
     g_autofree char *what = g_strdup_printf(_("domain '%1$s'"), plan->name);
 
-    vp_workflow_step(plan->verbose, _("defining domain '%1$s'"), plan->name);
+    vp_workflow_step(plan->run.verbose, _("defining domain '%1$s'"), plan->name);
     g_autofree char *uuid = vp_virt_domain_define(virt, r->domain_xml, error);
     if (uuid == NULL) {
         return FALSE;
@@ -212,8 +212,8 @@ vp_make_domain(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
     }
     r->autostart = plan->autostart;
     if (plan->start || plan->wait) {
-        vp_workflow_step(plan->verbose, _("starting domain '%1$s'"), plan->name);
-        if (!vp_cancel_check(plan->cancel, error) ||
+        vp_workflow_step(plan->run.verbose, _("starting domain '%1$s'"), plan->name);
+        if (!vp_cancel_check(plan->run.cancel, error) ||
             !vp_virt_domain_start(virt, plan->name, error)) {
             return FALSE;
         }
@@ -237,7 +237,7 @@ vp_wait_for_address(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
                       (gint64)plan->wait_seconds * G_USEC_PER_SEC;
     g_autofree char *last = g_strdup(_("the guest agent never answered"));
 
-    vp_workflow_step(plan->verbose, _("waiting up to %1$u s for an address of "
+    vp_workflow_step(plan->run.verbose, _("waiting up to %1$u s for an address of "
                                       "domain '%2$s'"),
                      plan->wait_seconds, plan->name);
     for (;;) {
@@ -263,7 +263,7 @@ vp_wait_for_address(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
         /* Once a second is plenty for a guest that takes minutes to boot,
          * and each poll is one round trip to the daemon and the agent. */
         for (int i = 0; i < 10; i++) {
-            if (!vp_cancel_check(plan->cancel, error)) {
+            if (!vp_cancel_check(plan->run.cancel, error)) {
                 return FALSE;
             }
             g_usleep(G_USEC_PER_SEC / 10);
@@ -413,12 +413,12 @@ vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
         r->seed_size = g_bytes_get_size(seed_iso);
     }
 
-    g_autoptr(VpVirt) virt = vp_virt_connect(plan->uri, error);
+    g_autoptr(VpVirt) virt = vp_virt_connect(plan->run.uri, error);
     if (virt == NULL) {
         return FALSE;
     }
     r->uri = g_strdup(vp_virt_uri(virt));
-    vp_workflow_step(plan->verbose, _("connected to '%1$s'"), r->uri);
+    vp_workflow_step(plan->run.verbose, _("connected to '%1$s'"), r->uri);
     if (!vp_provision_plan(virt, plan, r, &block, error)) {
         return FALSE;
     }
@@ -432,7 +432,7 @@ vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
         g_autofree char *pool_path = g_path_get_dirname(r->volume_path);
         g_autofree char *what = g_strdup_printf(_("storage pool '%1$s'"),
                                                 plan->pool);
-        vp_workflow_step(plan->verbose, _("creating directory pool '%1$s' at '%2$s'"),
+        vp_workflow_step(plan->run.verbose, _("creating directory pool '%1$s' at '%2$s'"),
                 plan->pool, pool_path);
         ok = vp_virt_pool_create_dir(virt, plan->pool, pool_path, error);
         if (ok) {
@@ -443,9 +443,9 @@ vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
     if (ok && seed_iso != NULL) {
         g_free(r->seed_path);
         r->seed_path = NULL;
-        ok = vp_cancel_check(plan->cancel, error) &&
+        ok = vp_cancel_check(plan->run.cancel, error) &&
              vp_workflow_upload_bytes(virt, plan->pool, r->seed_volume,
-                                      seed_iso, t, plan->verbose,
+                                      seed_iso, t, plan->run.verbose,
                                       &r->seed_path, error);
         g_free(plan->domain.seed_path);
         plan->domain.seed_path = g_strdup(r->seed_path);
@@ -456,11 +456,11 @@ vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
         plan->domain.disk_path = g_strdup(r->volume_path);
         g_free(r->domain_xml);
         r->domain_xml = vp_domain_xml_build(&plan->domain);
-        ok = vp_cancel_check(plan->cancel, error) && vp_make_domain(virt, plan, r, t, error);
+        ok = vp_cancel_check(plan->run.cancel, error) && vp_make_domain(virt, plan, r, t, error);
     }
     if (!ok) {
         g_autoptr(GError) undo_error = NULL;
-        vp_workflow_step(plan->verbose, _("undoing what this run created"));
+        vp_workflow_step(plan->run.verbose, _("undoing what this run created"));
         if (!vp_transaction_rollback(t, &undo_error)) {
             g_prefix_error(error, "%s; ", undo_error->message);
         }

@@ -8,14 +8,13 @@
 #include <glib.h>
 
 #include "domain-xml.h"
-#include "cancel.h"
 #include "image-options.h"
-#include "progress.h"
+#include "run.h"
 #include "qcow2-layout.h"
 #include "seed.h"
 
 typedef struct {
-    const char *uri;      /* NULL: LIBVIRT_DEFAULT_URI or libvirt's default */
+    VpRunEnv run;              /* connection, verbosity, progress, cancel */
     const char *pool;
     const char *name;     /* domain name; the volume is NAME.qcow2/.img */
     VpImageOptions image; /* size and DISK options */
@@ -34,9 +33,6 @@ typedef struct {
     gboolean autostart;
     gboolean print_xml;   /* print the domain XML, create nothing */
     gboolean dry_run;     /* validate and report, create nothing */
-    gboolean verbose;
-    const VpProgress *progress; /* may be NULL */
-    const VpCancel *cancel;     /* polled between steps; may be NULL */
 } VpProvisionPlan;
 
 typedef struct {
