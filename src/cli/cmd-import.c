@@ -46,16 +46,24 @@ vp_import_human(const VpImportResult *r)
 
     g_print(_("Imported '%1$s' (%2$s) into volume '%3$s' in pool '%4$s'\n"),
             r->path, r->source_format, r->volume, r->pool);
-    g_print(_("  path:          %1$s\n"), r->volume_path);
-    g_print(_("  format:        %1$s, preallocation %2$s\n"), r->format,
-            r->preallocation == VP_PREALLOC_OFF
-                ? _("as in the file")
-                : vp_preallocation_to_string(r->preallocation));
-    g_print(_("  virtual size:  %1$s (%2$" PRIu64 " bytes)\n"), size,
+    /* The indent of the detail lines is layout, not text: outside _(). */
+    g_print("  ");
+    g_print(_("path:          %1$s\n"), r->volume_path);
+    g_print("  ");
+    if (r->preallocation == VP_PREALLOC_OFF) {
+        g_print(_("format:        %1$s, preallocation as in the file\n"),
+                r->format);
+    } else {
+        g_print(_("format:        %1$s, preallocation %2$s\n"), r->format,
+                vp_preallocation_to_string(r->preallocation));
+    }
+    g_print("  ");
+    g_print(_("virtual size:  %1$s (%2$" PRIu64 " bytes)\n"), size,
             r->virtual_size);
+    g_print("  ");
     /* TRANSLATORS: data bytes the upload carried (holes travel free), and
      * the length of the file imported. */
-    g_print(_("  sent:          %1$s of data for a %2$s file (%3$" PRIu64
+    g_print(_("sent:          %1$s of data for a %2$s file (%3$" PRIu64
               " of %4$" PRIu64 " bytes)\n"),
             sent, length, r->bytes_sent, r->file_length);
 }

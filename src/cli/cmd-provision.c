@@ -122,7 +122,8 @@ vp_provision_human(const VpProvisionPlan *plan, const VpProvisionResult *r)
                 r->volume_path);
     }
     if (r->base != NULL) {
-        g_print(_("  an overlay on '%1$s' (%2$s)\n"), r->base, r->base_format);
+        g_print("  ");
+        g_print(_("an overlay on '%1$s' (%2$s)\n"), r->base, r->base_format);
     }
     if (r->seed_volume != NULL) {
         g_print(_("Created the cloud-init seed '%1$s' in pool '%2$s'\n  %3$s\n"),
@@ -133,7 +134,8 @@ vp_provision_human(const VpProvisionPlan *plan, const VpProvisionResult *r)
                   "virsh console %1$s\n"), r->domain, r->uuid);
         for (guint i = 0; r->addresses != NULL && i < r->addresses->len; i++) {
             const VpAddress *a = g_ptr_array_index(r->addresses, i);
-            g_print(_("  address %1$s/%2$u on %3$s\n"), a->address, a->prefix,
+            g_print("  ");
+            g_print(_("address %1$s/%2$u on %3$s\n"), a->address, a->prefix,
                     a->interface);
         }
     } else if (r->defined) {
