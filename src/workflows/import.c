@@ -159,8 +159,7 @@ vp_copy_bytes(VpSink *sink, VpImportFill *f, const VpCancel *cancel,
             return FALSE;
         }
         len = MIN(len, f->length - pos);
-        /* A source extent of no length would loop for ever; it means the file
-         * changed (shrank) under the copy. */
+        /* An extent of no length would loop for ever: refuse it. */
         if (len == 0) {
             g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
                         _("cannot map '%1$s' at offset %2$" PRIu64),
@@ -308,8 +307,8 @@ vp_examine_file(const VpImportPlan *plan, VpImportResult *r,
         return FALSE;
     }
     const VpQcow2Meta *m = vp_qcow2_image_meta(img);
-    /* A volume with a backing file would name a path on this machine, which
-     * means nothing on the host and would be read by qemu there. */
+    /* The volume must stand alone: a backing file would not travel with
+     * it. */
     if (m->backing_file != NULL) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
                     _("'%1$s' is an overlay on backing file '%2$s', and a base "
@@ -356,8 +355,7 @@ vp_import_run(const VpImportPlan *plan, VpImportResult *r, GError **error)
     *r = (VpImportResult){ 0 };
     r->path = g_strdup(plan->path);
     r->pool = g_strdup(plan->pool);
-    /* Without --name the volume is named as the file, as virsh vol-upload
-     * users expect. */
+    /* Without --name the volume takes the file's name, extension and all. */
     r->volume = plan->volume != NULL ? g_strdup(plan->volume)
                                      : g_path_get_basename(plan->path);
     if (!vp_check_volume_name(r->volume, error) ||
