@@ -20,7 +20,7 @@
 #include "size.h"
 
 /* Global because the options are parsed by each command's own context
- * (vp_cli_parse adds them to it), yet read by every printing helper. */
+ * (vp_cli_parse adds them to it), yet read wherever the commands print. */
 VpGlobalOptions vp_global;
 
 static const GOptionEntry vp_global_entries[] = {
@@ -180,8 +180,7 @@ vp_cli_print_json(JsonNode *root)
 
     json_generator_set_pretty(gen, TRUE);
     json_generator_set_root(gen, root);
-    /* Pretty, because a person reads it as often as a program does; either way
-     * stdout holds nothing else. */
+    /* Pretty-printed: readable by a person, no harder for a program. */
     g_autofree char *text = json_generator_to_data(gen, NULL);
     g_print("%s\n", text);
     json_node_unref(root);
@@ -311,8 +310,8 @@ vp_disk_args_resolve(const VpDiskArgs *args, VpImageOptions *opts,
         }
         opts->refcount_bits = (guint32)value;
     }
-    /* The layout, not the argument parser, decides whether the combination is
-     * valid, so that lab manifests get the very same checks. */
+    /* Whether the combination is valid is for vp_qcow2_layout_compute() to
+     * decide: one check, whichever command builds the options. */
     opts->lazy_refcounts = args->lazy_refcounts;
     opts->extended_l2 = args->extended_l2;
     opts->backing_file = args->backing;
@@ -443,7 +442,7 @@ vp_image_file_open_fd(int fd, const char *name, VpImageFile *file,
         return FALSE;
     }
     /* A block device has no size in st_size and no holes: its length is where
-     * a seek to the end lands, and its allocation is left at 0 (unknown). */
+     * a seek to the end lands; its allocation is left at 0. */
     if (S_ISBLK(st.st_mode)) {
         off_t end = lseek(fd, 0, SEEK_END);
         file->length = end > 0 ? (guint64)end : 0;
