@@ -37,6 +37,7 @@ vp_import_json(const VpImportResult *r)
     return json_builder_get_root(b);
 }
 
+/* For people: the same facts as the JSON, with sizes made readable. */
 static void
 vp_import_human(const VpImportResult *r)
 {
@@ -48,6 +49,9 @@ vp_import_human(const VpImportResult *r)
             r->path, r->source_format, r->volume, r->pool);
     g_print(_("  path:          %1$s\n"), r->volume_path);
     g_print(_("  format:        %1$s, preallocation %2$s\n"), r->format,
+            /* Without --preallocate the volume is the file's bytes, so it
+             * keeps whatever preallocation the file had; the tool does not
+             * examine it. */
             r->preallocation == VP_PREALLOC_OFF
                 ? _("as in the file")
                 : vp_preallocation_to_string(r->preallocation));
@@ -88,12 +92,14 @@ vp_cmd_import(const VpCommand *cmd, int argc, char **argv)
         !vp_cli_one_file(cmd, argc, argv, &error)) {
         return vp_cli_fail(g_steal_pointer(&error));
     }
+    /* Checked here, not by GOption, so that the message carries an example. */
     if (pool == NULL) {
         g_set_error_literal(&error, VP_ERROR, VP_ERROR_INVALID,
                             _("import needs --pool, such as virt-provision "
                               "import debian-12.qcow2 --pool default"));
         return vp_cli_fail(g_steal_pointer(&error));
     }
+    /* The plan borrows the parsed strings: they outlive the run. */
     plan.uri = vp_global.connect;
     plan.path = argv[1];
     plan.pool = pool;
@@ -101,8 +107,11 @@ vp_cmd_import(const VpCommand *cmd, int argc, char **argv)
     plan.source_format = source_format;
     plan.preallocate = preallocate;
     plan.verbose = vp_global.verbose;
+    /* Progress and cancel are the CLI's: the workflow only calls them. */
     plan.progress = vp_cli_progress(_("uploading"));
     plan.cancel = vp_interrupt_cancel();
+    /* Before the run: the upload must be interruptible, and the workflow then
+     * deletes the half-made volume. */
     vp_interrupt_install();
     if (!vp_import_run(&plan, &result, &error)) {
         return vp_cli_fail(g_steal_pointer(&error));
