@@ -206,8 +206,9 @@ vp_info_report(const char *name, VpImageFile *file)
                                          &complete, &error)) {
             return vp_cli_fail(g_steal_pointer(&error));
         }
-        /* An incomplete map (past the run limit), or a file system that cannot
-         * say, leaves the whole file's allocation to stand in for the data's. */
+        /* An incomplete map (past the run limit), or a file system that
+         * cannot say, leaves the whole file's allocation to stand in for the
+         * data's. */
         if (!complete || !vp_file_allocated_in(file->fd, runs, &data_allocated,
                                                NULL)) {
             data_allocated = file->allocated;
