@@ -1,3 +1,8 @@
+/* What every command shares: option parsing with the global options,
+ * blank-value refusal, the mapping of errors to exit codes, the disk options,
+ * the progress bar, opening an image file, and JSON helpers. This is the only
+ * layer that prints or chooses an exit status (style rule 4): everything below
+ * hands up a GError. */
 #include "cli.h"
 
 #include <errno.h>
@@ -15,6 +20,8 @@
 #include "qcow2-reader.h"
 #include "size.h"
 
+/* Global because the options are parsed by each command's own context
+ * (vp_cli_parse adds them to it), yet read wherever the commands print. */
 VpGlobalOptions vp_global;
 
 static const GOptionEntry vp_global_entries[] = {
@@ -78,6 +85,8 @@ vp_cli_check_values(const VpCommand *cmd, GPtrArray *tables, GError **error)
     for (guint t = 0; t < tables->len; t++) {
         for (const GOptionEntry *e = g_ptr_array_index(tables, t);
              e->long_name != NULL; e++) {
+            /* Only string values can be blank; numbers and flags are GOption's
+             * to refuse. */
             if ((e->arg != G_OPTION_ARG_STRING && e->arg != G_OPTION_ARG_FILENAME) ||
                 !vp_is_blank(*(char **)e->arg_data)) {
                 continue;
@@ -103,6 +112,8 @@ gboolean
 vp_cli_parse(const VpCommand *cmd, int *argc, char ***argv, GError **error,
              const GOptionEntry *entries, ...)
 {
+    /* The command word was taken out of argv by main(): it is put back in the
+     * usage line so that --help shows how the command is really typed. */
     g_autofree char *params = g_strdup_printf("%s %s", cmd->name,
                                             cmd->params[0] != '\0' ? _(cmd->params) : "");
     g_autoptr(GOptionContext) ctx = g_option_context_new(params);
@@ -120,6 +131,8 @@ vp_cli_parse(const VpCommand *cmd, int *argc, char ***argv, GError **error,
         g_ptr_array_add(tables, (gpointer)e);
     }
     va_end(ap);
+    /* The global options go into every command's table, so that they may be
+     * given before or after the command word alike. */
     g_ptr_array_add(tables, (gpointer)vp_global_entries);
     for (guint i = 0; i < tables->len; i++) {
         g_option_context_add_main_entries(ctx, g_ptr_array_index(tables, i),
@@ -136,6 +149,9 @@ vp_cli_parse(const VpCommand *cmd, int *argc, char ***argv, GError **error,
 }
 
 int
+/* Usage (2) for whatever the user can fix by typing something else: GOption's
+ * own errors, the core's option errors, and VP_ERROR_INVALID; everything else,
+ * including a refusing or unreachable daemon, is 1. */
 vp_cli_exit_code(const GError *error)
 {
     if (error->domain == G_OPTION_ERROR || error->domain == VP_OPTION_ERROR ||
@@ -150,6 +166,8 @@ vp_cli_fail(GError *error)
 {
     int code = vp_cli_exit_code(error);
 
+    /* Before the print: the core's messages speak of "cluster size", the user
+     * typed --cluster-size. */
     vp_cli_name_option(error);
     g_printerr("%s: %s\n", g_get_prgname(), error->message);
     g_error_free(error);
@@ -163,6 +181,7 @@ vp_cli_print_json(JsonNode *root)
 
     json_generator_set_pretty(gen, TRUE);
     json_generator_set_root(gen, root);
+    /* Pretty-printed: readable by a person, no harder for a program. */
     g_autofree char *text = json_generator_to_data(gen, NULL);
     g_print("%s\n", text);
     json_node_unref(root);
@@ -192,10 +211,14 @@ vp_disk_option_entries(VpDiskArgs *args)
           N_("Format of the backing file (never guessed)"), N_("FORMAT") },
         G_OPTION_ENTRY_NULL,
     };
+    /* A copy on the heap: the table points into ARGS, which the caller owns,
+     * so it cannot be static, and it must outlive this frame. */
     return g_memdup2(entries, sizeof(entries));
 }
 
 static gboolean
+/* Refused rather than ignored: a user who asked for, say, a cluster size on a
+ * raw image expects it to mean something. */
 vp_disk_refuse_for_raw(const VpDiskArgs *args, GError **error)
 {
     const char *what = NULL;
@@ -242,6 +265,8 @@ vp_disk_args_resolve(const VpDiskArgs *args, VpImageOptions *opts,
     }
     /* As qemu-img: an overlay starts empty, so that reads fall through to
      * its backing file; preallocation there needs --extended-l2 and asking. */
+    /* Only a default: an explicit --preallocation with --backing is still
+     * taken and left for the layout to accept or refuse. */
     if (args->backing != NULL && args->preallocation == NULL) {
         opts->preallocation = VP_PREALLOC_OFF;
     }
@@ -258,6 +283,8 @@ vp_disk_args_resolve(const VpDiskArgs *args, VpImageOptions *opts,
                            error)) {
             return FALSE;
         }
+        /* The layout checks the power of two and the range; only what cannot
+         * fit the field is refused here. */
         if (value > G_MAXUINT32) {
             g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
                         _("invalid --cluster-size '%1$s': use a power of two "
@@ -284,6 +311,8 @@ vp_disk_args_resolve(const VpDiskArgs *args, VpImageOptions *opts,
         }
         opts->refcount_bits = (guint32)value;
     }
+    /* Whether the combination is valid is for vp_qcow2_layout_compute() to
+     * decide: one check, whichever command builds the options. */
     opts->lazy_refcounts = args->lazy_refcounts;
     opts->extended_l2 = args->extended_l2;
     opts->backing_file = args->backing;
@@ -312,6 +341,7 @@ typedef struct {
     gboolean drawn;
 } VpProgressBar;
 
+/* Hours only when needed: most runs take seconds. */
 /* Seconds as "1:05" or "1:02:03". */
 static char *
 vp_clock(guint64 seconds)
@@ -347,6 +377,7 @@ vp_progress_draw(guint64 done, guint64 total, gpointer user)
     if (!finished && (now - bar->start < delay || now - bar->last < 100000)) {
         return;
     }
+    /* A run too quick to have drawn anything leaves stderr untouched. */
     if (finished && !bar->drawn) {
         return;
     }
@@ -381,8 +412,12 @@ vp_progress_draw(guint64 done, guint64 total, gpointer user)
 const VpProgress *
 vp_cli_progress(const char *label)
 {
+    /* Static: there is one bar at a time, and the emitter keeps the pointer
+     * for as long as the copy runs. */
     static VpProgressBar bar;
 
+    /* No bar where nobody watches a terminal, and none to garble --json or
+     * --quiet output. */
     if (vp_global.quiet || vp_global.json || !isatty(STDERR_FILENO)) {
         return NULL;
     }
@@ -407,6 +442,8 @@ vp_image_file_open_fd(int fd, const char *name, VpImageFile *file,
                     _("'%1$s' is a directory, not an image file"), name);
         return FALSE;
     }
+    /* A block device has no size in st_size and no holes: its length is where
+     * a seek to the end lands; its allocation is left at 0. */
     if (S_ISBLK(st.st_mode)) {
         off_t end = lseek(fd, 0, SEEK_END);
         file->length = end > 0 ? (guint64)end : 0;
@@ -414,6 +451,7 @@ vp_image_file_open_fd(int fd, const char *name, VpImageFile *file,
         file->length = (guint64)st.st_size;
         file->allocated = (guint64)st.st_blocks * 512;
     }
+    /* The tool's own probe: an image's format is never taken from its name. */
     if (!vp_qcow2_probe(vp_read_fd, GINT_TO_POINTER(fd), &is_qcow2, error)) {
         return FALSE;
     }
@@ -450,6 +488,8 @@ vp_image_file_clear(VpImageFile *file)
 }
 
 gboolean
+/* ARGV[0] is the program; the file is the one argument left after GOption took
+ * the options. */
 vp_cli_one_file(const VpCommand *cmd, int argc, char **argv, GError **error)
 {
     if (argc == 2) {

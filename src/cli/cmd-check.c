@@ -8,6 +8,8 @@
 #include "error.h"
 #include "qcow2-reader.h"
 
+/* The key names of qemu-img check --output=json, so that a script can read
+ * either tool's report; "problems" is this tool's own addition. */
 static JsonNode *
 vp_check_json(const char *path, const VpQcow2Check *r)
 {
@@ -34,6 +36,8 @@ vp_check_json(const char *path, const VpQcow2Check *r)
     return json_builder_get_root(b);
 }
 
+/* No clusters allocated means nothing fragmented or compressed either: 0 %,
+ * not a division by zero. */
 static double
 vp_percent(guint64 part, guint64 whole)
 {
@@ -51,9 +55,13 @@ vp_plural_n(guint64 n)
 static void
 vp_check_human(const VpQcow2Check *r)
 {
+    /* Each problem first, then the verdict, in qemu-img check's order and
+     * wording, so that a reader of one knows how to read the other. */
     for (guint i = 0; i < r->messages->len; i++) {
         g_print("%s %s\n", _("ERROR"), (char *)g_ptr_array_index(r->messages, i));
     }
+    /* The reader keeps only the first problems it found, so that a badly
+     * damaged image cannot fill memory with messages; the rest are counted. */
     if (r->messages_dropped > 0) {
         g_print(g_dngettext(GETTEXT_PACKAGE,
                             "... and %1$" PRIu64 " more problem\n",
@@ -116,6 +124,8 @@ vp_cmd_check(const VpCommand *cmd, int argc, char **argv)
         !vp_image_file_open(argv[1], &file, &error)) {
         return vp_cli_fail(g_steal_pointer(&error));
     }
+    /* Not an error of the check (1) but qemu-img's own code for a format
+     * without metadata, so that scripts can tell "nothing to check" apart. */
     if (file.img == NULL) {
         g_printerr(_("%1$s: '%2$s' is not a qcow2 image; raw images have no "
                      "metadata to check\n"), g_get_prgname(), argv[1]);
@@ -124,11 +134,15 @@ vp_cmd_check(const VpCommand *cmd, int argc, char **argv)
     if (!vp_qcow2_image_check(file.img, &result, &error)) {
         return vp_cli_fail(g_steal_pointer(&error));
     }
+    /* The report is printed whatever the verdict: the exit code says what was
+     * found, the report says where. */
     if (vp_global.json) {
         vp_cli_print_json(vp_check_json(argv[1], &result));
     } else if (!vp_global.quiet) {
         vp_check_human(&result);
     }
+    /* As qemu-img: a check that could not finish (1) outranks corruption (2),
+     * which outranks leaks (3); the worst finding decides. */
     int code = VP_EXIT_OK;
     if (result.check_errors > 0) {
         code = VP_EXIT_FAILED;

@@ -13,6 +13,8 @@
 #include "sink-file.h"
 #include "source.h"
 
+/* One table for both forms, so that --help of convert lists the options of the
+ * domain form too; the file form refuses those that do not apply. */
 GOptionEntry *
 vp_convert_option_entries(VpConvertArgs *a)
 {
@@ -53,6 +55,8 @@ vp_convert_args_clear(VpConvertArgs *a)
     *a = (VpConvertArgs){ 0 };
 }
 
+/* Options of the domain form are refused, not ignored: a user who gave
+ * --delete-source to a file conversion expects the source to go. */
 static gboolean
 vp_convert_file_checks(const VpConvertArgs *a, int argc, GError **error)
 {
@@ -61,6 +65,8 @@ vp_convert_file_checks(const VpConvertArgs *a, int argc, GError **error)
                        : a->delete_source ? "--delete-source"
                        : a->keep_source ? "--keep-source"
                        : a->print_diff ? "--print-diff"
+                       /* The image is a full copy of SRC: a backing file would
+                        * make no sense. */
                        : a->disk.backing != NULL ? "--backing"
                                                  : NULL;
     if (what != NULL) {
@@ -94,18 +100,25 @@ vp_cmd_convert_file(const VpCommand *cmd, int argc, char **argv)
     }
     const char *src_path = argv[1];
     const char *dst_path = argv[2];
+    /* The format is stated or read from the header by the tool's own reader,
+     * never guessed from the name. */
     g_autoptr(VpSource) src = vp_source_open_file(src_path, a.source_format,
                                                   NULL, &error);
     if (src == NULL) {
         return vp_cli_fail(g_steal_pointer(&error));
     }
     vp_image_options_init(&opts);
+    /* The new image has exactly the guest size of SRC. */
     opts.size = src->size;
     if (!vp_disk_args_resolve(&a.disk, &opts, &error) ||
         !vp_qcow2_layout_compute(&opts, &layout, &error)) {
         return vp_cli_fail(g_steal_pointer(&error));
     }
+    /* Only now, when the first byte is about to be written; earlier a Ctrl-C
+     * should just kill the process, as nothing needs undoing. */
     vp_interrupt_install();
+    /* The sink writes a temporary file and renames it at commit: an existing
+     * DST (with --force) stays intact until the copy is complete. */
     g_autoptr(VpSink) sink = vp_file_sink_new(dst_path, a.force, &error);
     sink = vp_progress_sink_new(sink, layout.file_length,
                                 vp_cli_progress(_("copying")));
@@ -115,6 +128,8 @@ vp_cmd_convert_file(const VpCommand *cmd, int argc, char **argv)
         return vp_cli_fail(g_steal_pointer(&error));
     }
     struct stat st;
+    /* Blocks actually used, as qemu-img info's actual-size; 0 when stat fails,
+     * since the image itself was written. */
     guint64 actual = stat(dst_path, &st) == 0 ? (guint64)st.st_blocks * 512 : 0;
     if (vp_global.json) {
         JsonNode *root = vp_image_report_json(dst_path, &layout, actual);

@@ -9,6 +9,8 @@
 #include "provision-args.h"
 #include "size.h"
 
+/* One document for both commands, so that a script reads attach and convert
+ * alike; the few keys that exist for one only depend on CONVERT. */
 static JsonNode *
 vp_domain_op_json(const VpDomainOpResult *r, gboolean convert)
 {
@@ -34,12 +36,16 @@ vp_domain_op_json(const VpDomainOpResult *r, gboolean convert)
     if (r->path != NULL) {
         vp_json_add_string(b, "path", r->path);
     }
+    /* Before a change (--print-diff) the volume does not exist yet: the
+     * planned sizes are all there is.  After one, what libvirt reports. */
     vp_json_add_int(b, "capacity", r->changed ? r->capacity : r->layout.virtual_size);
     vp_json_add_int(b, "file-length", r->changed ? r->file_length : r->layout.file_length);
     vp_json_add_int(b, "allocation", r->allocation);
     vp_json_add_string(b, "format", vp_image_format_to_string(o->format));
     vp_json_add_string(b, "preallocation", vp_preallocation_to_string(o->preallocation));
     json_builder_end_object(b);
+    /* Named in the result so that whoever runs the tool from a script can
+     * restore the old definition without searching for it. */
     if (r->backup != NULL) {
         vp_json_add_string(b, "previous-definition", r->backup);
     }
@@ -52,10 +58,14 @@ static int
 vp_domain_op_report(const VpDomainOpPlan *plan, const VpDomainOpResult *r,
                     gboolean convert)
 {
+    /* --print-diff changed nothing, so there is nothing more to report than
+     * the change it would make. */
     if (plan->print_diff) {
         if (vp_global.json) {
             vp_cli_print_json(vp_domain_op_json(r, convert));
         } else {
+            /* The diff as it is, for patch-like tools: no heading, no
+             * translation. */
             g_print("%s", r->diff);
         }
         return VP_EXIT_OK;
@@ -64,6 +74,7 @@ vp_domain_op_report(const VpDomainOpPlan *plan, const VpDomainOpResult *r,
         vp_cli_print_json(vp_domain_op_json(r, convert));
         return VP_EXIT_OK;
     }
+    /* Quiet drops the summary only: errors still go to stderr. */
     if (vp_global.quiet) {
         return VP_EXIT_OK;
     }
@@ -74,6 +85,8 @@ vp_domain_op_report(const VpDomainOpPlan *plan, const VpDomainOpResult *r,
                 r->target, r->domain, r->old_format, r->old_path, r->volume,
                 r->pool, size,
                 vp_preallocation_to_string(r->layout.opts.preallocation), r->path);
+        /* Said explicitly either way, since the old volume still takes space
+         * when it was kept. */
         g_print(r->source_deleted ? _("The domain now uses it; the source "
                                       "volume was deleted.\n")
                                   : _("The domain now uses it; the source was "
@@ -94,6 +107,8 @@ vp_domain_op_report(const VpDomainOpPlan *plan, const VpDomainOpResult *r,
     return VP_EXIT_OK;
 }
 
+/* attach: the CLI half only.  What may be changed, and in which order it is
+ * undone, is domain-ops.c's. */
 int
 vp_cmd_attach(const VpCommand *cmd, int argc, char **argv)
 {
@@ -134,12 +149,17 @@ vp_cmd_attach(const VpCommand *cmd, int argc, char **argv)
     if (!vp_cli_parse(cmd, &argc, &argv, &error, entries, disk_entries, NULL)) {
         return vp_cli_fail(g_steal_pointer(&error));
     }
+    /* All three are needed before anything is asked of libvirt; no file
+     * argument is taken, so a stray word is a usage error rather than lost. */
     if (argc > 1 || domain == NULL || pool == NULL || size == NULL) {
         g_set_error_literal(&error, VP_ERROR, VP_ERROR_INVALID,
                             _("attach needs --domain, --pool and --size, such "
                               "as --domain web1 --pool default --size 100G"));
         return vp_cli_fail(g_steal_pointer(&error));
     }
+    /* Every option is parsed and checked here, so that a typo is exit 2 and
+     * never a half-done change; the workflow checks the rest before it writes.
+     */
     vp_image_options_init(&plan.image);
     if (!vp_disk_bus_check(bus, &error) ||
         !vp_size_parse(size, "--size", &plan.image.size, &error) ||
@@ -160,6 +180,8 @@ vp_cmd_attach(const VpCommand *cmd, int argc, char **argv)
     return vp_domain_op_report(&plan, &result, FALSE);
 }
 
+/* convert --domain: reached only when main() saw --domain, so the file form's
+ * SRC DST never get here. */
 int
 vp_cmd_convert_domain(const VpCommand *cmd, int argc, char **argv)
 {
@@ -173,6 +195,7 @@ vp_cmd_convert_domain(const VpCommand *cmd, int argc, char **argv)
     if (!vp_cli_parse(cmd, &argc, &argv, &error, entries, disk_entries, NULL)) {
         return vp_cli_fail(g_steal_pointer(&error));
     }
+    /* The domain names its disks: there is no SRC or DST to give. */
     if (argc > 1) {
         g_set_error_literal(&error, VP_ERROR, VP_ERROR_INVALID,
                             _("convert --domain takes no file arguments"));
@@ -183,6 +206,8 @@ vp_cmd_convert_domain(const VpCommand *cmd, int argc, char **argv)
                             _("choose --keep-source or --delete-source, not both"));
         return vp_cli_fail(g_steal_pointer(&error));
     }
+    /* Options of the file form refused by name rather than ignored: --force in
+     * particular would suggest that something may be replaced. */
     const char *what = a.force ? "--force"
                        : a.source_format != NULL ? "--source-format"
                        : a.disk.backing != NULL ? "--backing"

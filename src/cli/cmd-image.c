@@ -29,6 +29,8 @@ vp_backing_size(const char *image, const VpDiskArgs *disk, guint64 *size,
                                 : g_build_filename(dir, disk->backing, NULL);
     const char *format = disk->backing_format;
 
+    /* Only the formats the tool parses itself; any other could state a size
+     * only through a header this tool does not read. */
     if (g_strcmp0(format, "qcow2") != 0 && g_strcmp0(format, "raw") != 0) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
                     _("give --size: this tool reads the size of qcow2 and raw "
@@ -39,6 +41,8 @@ vp_backing_size(const char *image, const VpDiskArgs *disk, guint64 *size,
     if (!vp_image_file_open(path, &file, error)) {
         return FALSE;
     }
+    /* The stated format must match the header: a qcow2 read as raw would give
+     * its file length, not its virtual size. */
     if (g_str_equal(format, "qcow2") && file.img == NULL) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
                     _("backing file '%1$s' is not qcow2, although "
@@ -72,6 +76,7 @@ vp_cmd_image(const VpCommand *cmd, int argc, char **argv)
     if (!vp_cli_parse(cmd, &argc, &argv, &error, entries, disk_entries, NULL)) {
         return vp_cli_fail(g_steal_pointer(&error));
     }
+    /* Exactly one FILE, so that a stray word is refused rather than ignored. */
     if (argc != 2) {
         g_set_error_literal(&error, VP_ERROR, VP_ERROR_INVALID,
                             argc < 2 ? _("image needs the FILE to create; see "
@@ -92,11 +97,15 @@ vp_cmd_image(const VpCommand *cmd, int argc, char **argv)
             : !vp_backing_size(path, &disk, &opts.size, &error)) {
         return vp_cli_fail(g_steal_pointer(&error));
     }
+    /* Every option is checked and the layout computed before the file is
+     * created: a refused option leaves nothing on disk. */
     if (!vp_disk_args_resolve(&disk, &opts, &error) ||
         !vp_qcow2_layout_compute(&opts, &layout, &error)) {
         return vp_cli_fail(g_steal_pointer(&error));
     }
 
+    /* Installed only once there is something to interrupt cleanly: the sink
+     * removes its temporary file when the emit fails. */
     vp_interrupt_install();
     g_autoptr(VpSink) sink = vp_file_sink_new(path, force, &error);
     sink = vp_progress_sink_new(sink, layout.file_length,

@@ -37,6 +37,7 @@ vp_import_json(const VpImportResult *r)
     return json_builder_get_root(b);
 }
 
+/* For people: the same facts as the JSON, with sizes made readable. */
 static void
 vp_import_human(const VpImportResult *r)
 {
@@ -50,6 +51,8 @@ vp_import_human(const VpImportResult *r)
     g_print("  ");
     g_print(_("path:          %1$s\n"), r->volume_path);
     g_print("  ");
+    /* Without --preallocate the volume is the file's bytes, so it keeps
+     * whatever preallocation the file had; the tool does not examine it. */
     if (r->preallocation == VP_PREALLOC_OFF) {
         g_print(_("format:        %1$s, preallocation as in the file\n"),
                 r->format);
@@ -96,6 +99,7 @@ vp_cmd_import(const VpCommand *cmd, int argc, char **argv)
         !vp_cli_one_file(cmd, argc, argv, &error)) {
         return vp_cli_fail(g_steal_pointer(&error));
     }
+    /* Checked here, not by GOption, so that the message carries an example. */
     if (pool == NULL) {
         g_set_error_literal(&error, VP_ERROR, VP_ERROR_INVALID,
                             _("import needs --pool, such as virt-provision "
@@ -107,6 +111,8 @@ vp_cmd_import(const VpCommand *cmd, int argc, char **argv)
     plan.volume = name;
     plan.source_format = source_format;
     plan.preallocate = preallocate;
+    /* Before the run: the upload must be interruptible, and the workflow then
+     * deletes the half-made volume (vp_cli_run_env installs the handlers). */
     vp_cli_run_env(&plan.run, _("uploading"));
     if (!vp_import_run(&plan, &result, &error)) {
         return vp_cli_fail(g_steal_pointer(&error));

@@ -11,6 +11,8 @@
 #include "qcow2-reader.h"
 #include "size.h"
 
+/* What both reports are made from, computed once so that the JSON and the
+ * human form can never disagree. */
 typedef struct {
     const char *path;
     const VpImageFile *file;
@@ -28,13 +30,18 @@ typedef struct {
 static const char *
 vp_info_prealloc_state(const VpInfo *info, guint64 data_allocated)
 {
+    /* Nothing mapped: a sparse image, whatever the file system holds. */
     if (info->mapped == 0) {
         return "off";
     }
+    /* Some clusters mapped: a preallocated image that was never finished, or a
+     * sparse one the guest has written to. */
     if (info->mapped < info->guest_clusters) {
         return "partial";
     }
     guint64 mapped_bytes = info->mapped * info->meta->cluster_size;
+    /* Half is a threshold, not an exact test: a metadata-preallocated image
+     * that the guest has written into a little must still read "metadata". */
     return data_allocated >= mapped_bytes / 2 ? "falloc/full" : "metadata";
 }
 
@@ -44,6 +51,9 @@ vp_info_json(const VpInfo *info)
     g_autoptr(JsonBuilder) b = json_builder_new();
     const VpQcow2Meta *m = info->meta;
 
+    /* qemu-img info's key names and nesting ("format-specific"/"data"), so
+     * that tools reading one read the other; the keys this tool adds stand
+     * beside them. */
     json_builder_begin_object(b);
     vp_json_add_string(b, "filename", info->path);
     vp_json_add_string(b, "format", m != NULL ? "qcow2" : "raw");
@@ -79,6 +89,8 @@ vp_info_json(const VpInfo *info)
     vp_json_add_string(b, "compression-type",
                        m->compression_type == VP_QCOW2_COMPRESSION_ZSTD ? "zstd"
                                                                         : "zlib");
+    /* Version 2 images have no feature bits: qemu-img info omits these keys
+     * for compat 0.10, and so does this report. */
     if (m->version >= 3) {
         vp_json_add_bool(b, "lazy-refcounts",
                          (m->compatible_features & VP_QCOW2_COMPAT_LAZY_REFCOUNTS) != 0);
@@ -118,6 +130,7 @@ vp_info_print_size(const char *label, guint64 bytes)
 static const char *
 vp_bool_text(gboolean value)
 {
+    /* Untranslated, as in qemu-img info: they are values, not words. */
     return value ? "true" : "false";
 }
 
@@ -181,6 +194,7 @@ vp_info_report(const char *name, VpImageFile *file)
     if (file->img != NULL) {
         info.meta = vp_qcow2_image_meta(file->img);
         guint64 cs = info.meta->cluster_size;
+        /* Rounded up: a last partial cluster still takes a whole L2 entry. */
         info.guest_clusters = info.meta->virtual_size / cs +
                               (info.meta->virtual_size % cs != 0);
         g_autoptr(GArray) runs = g_array_new(FALSE, FALSE, sizeof(VpRange));
@@ -192,6 +206,9 @@ vp_info_report(const char *name, VpImageFile *file)
                                          &complete, &error)) {
             return vp_cli_fail(g_steal_pointer(&error));
         }
+        /* An incomplete map (past the run limit), or a file system that
+         * cannot say, leaves the whole file's allocation to stand in for the
+         * data's. */
         if (!complete || !vp_file_allocated_in(file->fd, runs, &data_allocated,
                                                NULL)) {
             data_allocated = file->allocated;
@@ -218,5 +235,7 @@ vp_cmd_info(const VpCommand *cmd, int argc, char **argv)
         !vp_image_file_open(argv[1], &file, &error)) {
         return vp_cli_fail(g_steal_pointer(&error));
     }
+    /* FILE is read by this process: info works on a file without libvirt, in
+     * the front program. */
     return vp_info_report(argv[1], &file);
 }

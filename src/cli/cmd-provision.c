@@ -11,6 +11,9 @@
 #include "size.h"
 #include "virt.h"
 
+/* Built from the result, not the plan: sizes and paths are what libvirt
+ * reported once the volume existed.  For a dry run (created false) the planned
+ * values stand in, so the document has the same shape either way. */
 static JsonNode *
 vp_provision_json(const VpProvisionPlan *plan, const VpProvisionResult *r)
 {
@@ -39,6 +42,7 @@ vp_provision_json(const VpProvisionPlan *plan, const VpProvisionResult *r)
         vp_json_add_string(b, "backing-filename", r->base_path);
         vp_json_add_string(b, "backing-filename-format", r->base_format);
     }
+    /* A pool planned for creation was only created if the run went ahead. */
     vp_json_add_bool(b, "pool-created", r->pool_created && r->created);
     json_builder_end_object(b);
     if (r->seed_volume != NULL) {
@@ -49,6 +53,8 @@ vp_provision_json(const VpProvisionPlan *plan, const VpProvisionResult *r)
         vp_json_add_int(b, "size", r->seed_size);
         json_builder_end_object(b);
     }
+    /* Sections exist only for what the run was asked to make, so that a
+     * missing key means "not asked for", never "failed". */
     if (plan->define) {
         json_builder_set_member_name(b, "domain");
         json_builder_begin_object(b);
@@ -74,6 +80,8 @@ vp_provision_json(const VpProvisionPlan *plan, const VpProvisionResult *r)
             json_builder_end_object(b);
         }
         json_builder_end_array(b);
+        /* Always present with --wait, null on success: a script tests one key
+         * instead of guessing from the address list. */
         json_builder_set_member_name(b, "wait-error");
         if (r->wait_error != NULL) {
             json_builder_add_string_value(b, r->wait_error);
@@ -92,6 +100,8 @@ vp_provision_human(const VpProvisionPlan *plan, const VpProvisionResult *r)
     g_autofree char *size = vp_size_format(r->layout.virtual_size);
     g_autofree char *cs = vp_size_format(r->layout.cluster_size);
 
+    /* Nothing was created (--dry-run): the plan, with the path the volume
+     * would get, and no claim about the domain beyond what would be done. */
     if (!r->created) {
         g_print(_("Dry run on '%1$s': nothing was created.\n"), r->uri);
         g_print(_("Would create volume '%1$s' in pool '%2$s' (%3$s): %4$s, %5$s, "
@@ -129,6 +139,8 @@ vp_provision_human(const VpProvisionPlan *plan, const VpProvisionResult *r)
         g_print(_("Created the cloud-init seed '%1$s' in pool '%2$s'\n  %3$s\n"),
                 r->seed_volume, r->pool, r->seed_path);
     }
+    /* The next command the user most likely wants is printed with the result:
+     * a console for a running guest, a start for a defined one. */
     if (r->started) {
         g_print(_("Defined and started domain '%1$s' (UUID %2$s); console: "
                   "virsh console %1$s\n"), r->domain, r->uuid);
@@ -158,18 +170,24 @@ vp_cmd_provision(const VpCommand *cmd, int argc, char **argv)
     if (!vp_cli_parse(cmd, &argc, &argv, &error, entries, disk_entries, NULL)) {
         return vp_cli_fail(g_steal_pointer(&error));
     }
+    /* Every option is checked before the first connection: a typo must never
+     * leave half a guest, and usage errors exit 2 before libvirt is asked. */
     if (argc > 1) {
         g_set_error(&error, VP_ERROR, VP_ERROR_INVALID,
                     _("unexpected argument '%1$s'; see 'virt-provision "
                       "provision --help'"), argv[1]);
         return vp_cli_fail(g_steal_pointer(&error));
     }
+    /* --name is checked by the workflow, whose message says what a valid name
+     * is; --size may come from the base instead. */
     if (a.pool == NULL || (a.size == NULL && a.base == NULL)) {
         g_set_error_literal(&error, VP_ERROR, VP_ERROR_INVALID,
                             _("provisioning needs --pool, --name and --size, "
                               "such as --pool default --name zabbix --size 20G"));
         return vp_cli_fail(g_steal_pointer(&error));
     }
+    /* Options that only make sense for a domain are refused with --no-define
+     * rather than silently dropped. */
     if (a.no_define && (a.start || a.autostart || a.print_xml)) {
         g_set_error_literal(&error, VP_ERROR, VP_ERROR_INVALID,
                             _("--no-define creates no domain: drop --start, "
@@ -183,6 +201,8 @@ vp_cmd_provision(const VpCommand *cmd, int argc, char **argv)
         return vp_cli_fail(g_steal_pointer(&error));
     }
     g_auto(VpSeedOptions) seed = { 0 };
+    /* The seed's sub-options are parsed here so that their errors name
+     * --cloud-init; its files are read later, still before anything is made. */
     if (a.cloud_init != NULL &&
         !vp_seed_options_parse(a.cloud_init, &seed, &error)) {
         vp_cli_label_error(error, "--cloud-init");
@@ -195,6 +215,8 @@ vp_cmd_provision(const VpCommand *cmd, int argc, char **argv)
     if ((a.size != NULL &&
          !vp_size_parse(a.size, "--size", &plan.image.size, &error)) ||
         !vp_disk_args_resolve(&disk, &plan.image, &error) ||
+        /* Domain options are resolved only when a domain will exist, so that
+         * --no-define does not reject options it would never use. */
         (!a.no_define &&
          !vp_provision_args_resolve(&a, &plan.domain, &error))) {
         vp_domain_spec_clear(&plan.domain);
@@ -210,8 +232,12 @@ vp_cmd_provision(const VpCommand *cmd, int argc, char **argv)
     plan.base = a.base;
     plan.cloud_init = a.cloud_init != NULL ? &seed : NULL;
     plan.wait = a.wait;
+    /* Last before the run: from here on Ctrl-C must unwind and undo, not kill
+     * the process (vp_cli_run_env installs the handlers). */
     vp_cli_run_env(&plan.run, _("uploading"));
     gboolean ok = vp_provision_run(&plan, &result, &error);
+    /* --print-xml owns stdout: the XML alone, so that it can be piped into
+     * virsh define. */
     if (ok && plan.print_xml) {
         g_print("%s", result.domain_xml);
     } else if (ok && vp_global.json) {
@@ -219,7 +245,10 @@ vp_cmd_provision(const VpCommand *cmd, int argc, char **argv)
     } else if (ok && !vp_global.quiet) {
         vp_provision_human(&plan, &result);
     }
+    /* The spec holds copies of the arguments and is the CLI's to free. */
     vp_domain_spec_clear(&plan.domain);
+    /* Exit 1 although the guest exists: a script that asked for --wait needs
+     * to know that it has no address to use yet. */
     if (ok && result.wait_error != NULL) {
         /* The guest exists and runs; only the wait failed. */
         g_printerr("%s: %s\n", g_get_prgname(), result.wait_error);

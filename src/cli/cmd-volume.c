@@ -33,12 +33,15 @@ vp_cmd_info_volume(const VpCommand *cmd, int argc, char **argv)
     if (!vp_cli_parse(cmd, &argc, &argv, &error, entries, NULL)) {
         return vp_cli_fail(g_steal_pointer(&error));
     }
+    /* A FILE as well would leave unclear what the report describes. */
     if (argc > 1 || pool == NULL || volume == NULL) {
         g_set_error_literal(&error, VP_ERROR, VP_ERROR_INVALID,
                             _("info takes a FILE, or --pool and --volume "
                               "together"));
         return vp_cli_fail(g_steal_pointer(&error));
     }
+    /* Installed before the connection: the download polls it, so Ctrl-C ends a
+     * long one through the normal error path. */
     vp_interrupt_install();
     g_autoptr(VpVirt) virt = vp_virt_connect(vp_global.connect, &error);
     if (virt == NULL || !vp_virt_volume_by_name(virt, pool, volume, &ref, &error)) {
@@ -50,6 +53,8 @@ vp_cmd_info_volume(const VpCommand *cmd, int argc, char **argv)
         }
         return vp_info_report(ref.path, &file);
     }
+    /* O_TMPFILE: the file has no name, so nothing is left behind however the
+     * run ends, even when it is killed. */
     int fd = open(g_get_tmp_dir(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (fd < 0) {
         g_set_error(&error, G_IO_ERROR, g_io_error_from_errno(errno),
@@ -60,6 +65,7 @@ vp_cmd_info_volume(const VpCommand *cmd, int argc, char **argv)
     if (!vp_virt_volume_download(virt, pool, volume, fd,
                                  vp_interrupt_cancel(), &error) ||
         !vp_image_file_open_fd(fd, ref.path, &file, &error)) {
+        /* open_fd hands the descriptor to FILE, whose cleanup closes it. */
         if (file.fd < 0) {
             close(fd);
         }

@@ -18,6 +18,8 @@ vp_image_report_json(const char *path, const VpQcow2Layout *layout,
     vp_json_add_string(b, "format", vp_image_format_to_string(o->format));
     vp_json_add_int(b, "virtual-size", layout->virtual_size);
     vp_json_add_int(b, "file-length", layout->file_length);
+    /* ACTUAL is measured on disk by the caller after writing; the layout only
+     * knows what the file should be. */
     vp_json_add_int(b, "actual-size", actual);
     vp_json_add_string(b, "preallocation", vp_preallocation_to_string(o->preallocation));
     if (o->format == VP_FORMAT_QCOW2) {
@@ -28,6 +30,8 @@ vp_image_report_json(const char *path, const VpQcow2Layout *layout,
         vp_json_add_bool(b, "extended-l2", o->extended_l2);
         vp_json_add_int(b, "data-offset", layout->data_offset);
     }
+    /* A backing file is always written with its format, so both keys come
+     * together. */
     if (o->backing_file != NULL) {
         vp_json_add_string(b, "backing-filename", o->backing_file);
         vp_json_add_string(b, "backing-filename-format", o->backing_format);
@@ -45,6 +49,7 @@ vp_image_report_human(const char *path, const VpQcow2Layout *layout,
     g_autofree char *flen = vp_size_format(layout->file_length);
     g_autofree char *disk = vp_size_format(actual);
 
+    /* raw has no clusters, compat or file-length distinct from its size. */
     if (o->format == VP_FORMAT_RAW) {
         g_print(_("Created '%1$s': raw, virtual size %2$s, preallocation %3$s, "
                   "%4$s on disk\n"),

@@ -1,3 +1,4 @@
+/* Signal handling for the CLI; the contract is in interrupt.h. */
 #include "interrupt.h"
 
 #include <signal.h>
@@ -11,6 +12,7 @@
 
 static const int vp_interrupt_signals[] = { SIGINT, SIGTERM, SIGHUP };
 
+/* Written by the handler and read by the polls without a torn value. */
 static volatile sig_atomic_t vp_interrupt_signo;
 
 /* Back to the default action, and the signal unblocked, so that raising it
@@ -33,6 +35,8 @@ vp_interrupt_default(int signo)
 static void
 vp_interrupt_handler(int signo)
 {
+    /* Only a record: nothing a long run does (libvirt calls, malloc, stdio) is
+     * async-signal-safe, so the undo must run from the normal code path. */
     if (vp_interrupt_signo == 0) {
         vp_interrupt_signo = signo;
         return;
@@ -100,6 +104,7 @@ vp_interrupt_exit(int code)
 {
     int signo = vp_interrupt_signo;
 
+    /* A committed success keeps its 0, signal or not. */
     if (signo == 0 || code == VP_EXIT_OK) {
         return code;
     }

@@ -19,6 +19,10 @@
 #include "interrupt.h"
 
 
+/* One command table for both programs: in the front program every libvirt
+ * entry becomes vp_exec_libvirt, so the two can never disagree on which
+ * commands exist or how they are spelled, and the front program needs no
+ * libvirt symbol to link. */
 #ifdef VP_WITH_LIBVIRT
 #define VP_LIBVIRT_RUN(fn) fn
 #else
@@ -95,6 +99,8 @@ static const VpCommand vp_commands[] = {
                       "preallocation state."),
         .description = N_("Example:\n  virt-provision info --json disk.qcow2\n"),
         .run = vp_cmd_info,
+        /* info and convert serve files offline and libvirt objects online:
+         * these options move the command to its libvirt entry (and program). */
         .libvirt_options = (const char *const[]){ "--pool", "-p", "--volume", NULL },
         .run_libvirt = VP_LIBVIRT_RUN(vp_cmd_info_volume),
     },
@@ -115,6 +121,8 @@ static const VpCommand vp_commands[] = {
         .name = "check",
         .params = N_("FILE"),
         .summary = N_("Check a qcow2 image's metadata as qemu-img check does."),
+        /* As qemu-img check, so that scripts written for it keep working; 1 is
+         * left to "could not check" as for every other command. */
         .description = N_("Exit status: 0 clean, 1 the check failed, 2 "
                           "corruption, 3 leaked clusters only.\n"),
         .run = vp_cmd_check,
@@ -158,6 +166,8 @@ vp_print_usage(FILE *out)
 static char *
 vp_libvirt_program(void)
 {
+    /* /proc/self/exe rather than argv[0]: a relative or PATH-found argv[0]
+     * says nothing reliable about where the binary is. */
     g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
 
     if (self != NULL) {
@@ -176,10 +186,14 @@ vp_exec_libvirt(const VpCommand *cmd, int argc, char **argv)
 {
     g_autofree char *program = vp_libvirt_program();
 
+    /* The original argv, not the one with the command word removed: the
+     * libvirt program repeats this dispatch and must see exactly what the user
+     * typed.  Nothing has been printed or changed yet, so exec is safe. */
     execv(program, vp_original_argv);
     g_printerr(_("%1$s: cannot run '%2$s' for the %3$s command: %4$s; "
                  "reinstall virt-provision\n"),
                g_get_prgname(), program, cmd->name, g_strerror(errno));
+    /* The user's command was fine; the installation is not: 1, not 2. */
     return VP_EXIT_FAILED;
 }
 #endif
@@ -187,6 +201,8 @@ vp_exec_libvirt(const VpCommand *cmd, int argc, char **argv)
 static gboolean
 vp_has_option(int argc, char **argv, const char *const *names)
 {
+    /* Also "--pool=x".  Any position counts, since options may come before or
+     * after the file. */
     for (int i = 1; i < argc; i++) {
         for (const char *const *n = names; *n != NULL; n++) {
             g_autofree char *with_value = g_strconcat(*n, "=", NULL);
@@ -201,6 +217,8 @@ vp_has_option(int argc, char **argv, const char *const *names)
 static gboolean
 vp_is_global_option(const char *arg)
 {
+    /* Only the global options that take part in finding the command; --version
+     * and --help are answered right after, where they stand. */
     static const char *const globals[] = {
         "-c", "--connect", "--json", "-q", "--quiet", "-v", "--verbose",
     };
@@ -228,6 +246,8 @@ vp_find_command(const char *name)
 static int
 vp_run_command(int argc, char **argv, int index)
 {
+    /* An option where the command would be: provision, the default command,
+     * which gets every argument. */
     if (index >= argc || argv[index][0] == '-') {
         const VpCommand *provision = vp_find_command("provision");
         return provision->run(provision, argc, argv);
@@ -258,6 +278,8 @@ vp_run_command(int argc, char **argv, int index)
 int
 main(int argc, char **argv)
 {
+    /* For tests of the translations from the build tree, where the catalogs
+     * are not yet in the installed locale directory. */
     const char *localedir = g_getenv("VIRT_PROVISION_LOCALEDIR");
 
     setlocale(LC_ALL, "");
@@ -277,6 +299,8 @@ main(int argc, char **argv)
      * is the whole point: virt-provision --pool default --name x --size 20G */
     int index = 1;
     while (index < argc && vp_is_global_option(argv[index])) {
+        /* -c takes its value as the next argument, which must not be taken for
+         * the command. */
         if (strcmp(argv[index], "-c") == 0 || strcmp(argv[index], "--connect") == 0) {
             index++;
         }

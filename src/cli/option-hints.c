@@ -41,6 +41,7 @@ vp_cli_name_option(GError *error)
 void
 vp_cli_hint_force(GError *error, const char *path)
 {
+    /* A directory is never replaced, so --force would not help there. */
     if (!g_error_matches(error, VP_ERROR, VP_ERROR_EXISTS) ||
         g_file_test(path, G_FILE_TEST_IS_DIR)) {
         return;

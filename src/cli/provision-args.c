@@ -1,3 +1,7 @@
+/* provision's DOMAIN and IMAGE options: GOption entries, and their check and
+ * translation into a VpDomainSpec.  Kept out of cmd-provision.c and free of
+ * libvirt so that the table of accepted and refused options is unit-tested
+ * without a daemon. */
 #include "provision-args.h"
 
 #include <string.h>
@@ -20,6 +24,8 @@ vp_optional_value_ok(const char *name, const char *value, const char *example,
 {
     g_autofree char *text = g_strdup(value);
 
+    /* NULL is the option given bare, which is meant; only a value that is
+     * there but blank is a mistake. */
     if (text == NULL || g_strstrip(text)[0] != '\0') {
         return TRUE;
     }
@@ -35,6 +41,8 @@ vp_wait_cb(const char *name, const char *value, gpointer data, GError **error)
     if (!vp_optional_value_ok(name, value, "600", error)) {
         return FALSE;
     }
+    /* Seconds stay text until vp_provision_args_wait(), so that a bad number
+     * is reported like every other option error, after parsing. */
     vp_parsing->wait = TRUE;
     g_free(vp_parsing->wait_seconds);
     vp_parsing->wait_seconds = g_strdup(value);
@@ -50,6 +58,7 @@ vp_cloud_init_cb(const char *name, const char *value, gpointer data,
         return FALSE;
     }
     g_free(vp_parsing->cloud_init);
+    /* "" rather than NULL: NULL would read as "not given". */
     vp_parsing->cloud_init = g_strdup(value != NULL ? value : "");
     return TRUE;
 }
@@ -57,6 +66,7 @@ vp_cloud_init_cb(const char *name, const char *value, gpointer data,
 GOptionEntry *
 vp_provision_option_entries(VpProvisionArgs *a)
 {
+    /* The callbacks above write into A; see vp_parsing. */
     vp_parsing = a;
     const GOptionEntry entries[] = {
         { "pool", 'p', 0, G_OPTION_ARG_STRING, &a->pool,
@@ -124,6 +134,8 @@ vp_provision_option_entries(VpProvisionArgs *a)
              "address (default 600 seconds)"), N_("SECONDS") },
         G_OPTION_ENTRY_NULL,
     };
+    /* Copied to the heap: the entries point into A and the caller frees the
+     * table after parsing. */
     return g_memdup2(entries, sizeof(entries));
 }
 
@@ -133,6 +145,8 @@ vp_provision_args_wait(const VpProvisionArgs *a, guint *seconds,
 {
     guint64 value = VP_PROVISION_WAIT_DEFAULT;
 
+    /* A wait of 0 would give up after a single poll; more than a day is surely
+     * a typo. */
     if (a->wait_seconds != NULL &&
         !g_ascii_string_to_unsigned(a->wait_seconds, 10, 1, 86400, &value,
                                     NULL)) {
@@ -178,6 +192,7 @@ static gboolean
 vp_choice(const char *option, const char *value, const char *const *choices,
           const char *hint, GError **error)
 {
+    /* NULL is "not given": the defaults are applied by the caller, not here. */
     if (value == NULL || g_strv_contains(choices, value)) {
         return TRUE;
     }
@@ -199,12 +214,15 @@ vp_disk_bus_check(const char *bus, GError **error)
 static gboolean
 vp_parse_network(const char *text, VpDomainSpec *d, GError **error)
 {
+    /* No --network: the workflow picks 'default' if that network is active,
+     * else user networking, since only the host can say which. */
     if (text == NULL) {
         d->net = VP_NET_DEFAULT;
     } else if (g_str_equal(text, "none")) {
         d->net = VP_NET_NONE;
     } else if (g_str_equal(text, "user")) {
         d->net = VP_NET_USER;
+    /* An empty name after '=' is refused here rather than reaching the XML. */
     } else if (g_str_has_prefix(text, "network=") && text[8] != '\0') {
         d->net = VP_NET_NETWORK;
         d->net_source = g_strdup(text + 8);
@@ -223,6 +241,7 @@ vp_parse_network(const char *text, VpDomainSpec *d, GError **error)
 static gboolean
 vp_install_media(const VpProvisionArgs *a, VpDomainSpec *d, GError **error)
 {
+    /* Refused rather than letting one of them silently win. */
     int kinds = (a->cdrom != NULL) + (a->kernel != NULL) + (a->import != FALSE);
 
     if (kinds > 1) {
@@ -252,6 +271,7 @@ static gboolean
 vp_parse_memory(const char *text, guint64 *bytes, GError **error)
 {
     gsize len = strlen(text);
+    /* A trailing digit means no unit: "4096" and "1.5" alike. */
     gboolean bare = len > 0 && g_ascii_isdigit(text[len - 1]);
     g_autofree char *sized = bare ? g_strconcat(text, "M", NULL) : g_strdup(text);
 
@@ -263,6 +283,8 @@ vp_parse_memory(const char *text, guint64 *bytes, GError **error)
                       "as 4G, or a number of MiB, such as 4096"), text);
         return FALSE;
     }
+    /* Less than 16 MiB runs no guest; it is a unit forgotten ("--memory 2" is
+     * 2 MiB, not 2 GiB). */
     if (*bytes < (G_GUINT64_CONSTANT(16) << 20)) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
                     _("--memory %1$s is too small for a guest; use at "
@@ -285,6 +307,8 @@ vp_provision_args_resolve(const VpProvisionArgs *a, VpDomainSpec *d,
     guint64 memory = G_GUINT64_CONSTANT(2) << 30;
     guint64 vcpus = 2;
 
+    /* All choices first, then numbers, then the combinations: the first
+     * mistake is reported, one at a time, each with what to use instead. */
     if (!vp_choice("--virt-type", a->virt_type, virt_types, N_("kvm or qemu"),
                    error) ||
         !vp_choice("--graphics", a->graphics, graphics,
@@ -315,6 +339,8 @@ vp_provision_args_resolve(const VpProvisionArgs *a, VpDomainSpec *d,
     d->arch = g_strdup(a->arch);
     d->machine = g_strdup(a->machine);
     d->disk_bus = g_strdup(a->disk_bus != NULL ? a->disk_bus : "virtio");
+    /* The target's prefix matches the bus, since libvirt derives a bus from
+     * the prefix where none is given: vd for virtio, hd for ide, sd else. */
     d->disk_target = g_strdup(g_str_equal(d->disk_bus, "virtio") ? "vda"
                               : g_str_equal(d->disk_bus, "ide") ? "hda"
                                                                 : "sda");
@@ -323,6 +349,7 @@ vp_provision_args_resolve(const VpProvisionArgs *a, VpDomainSpec *d,
      * preallocation. */
     d->cache = g_strdup(a->cache != NULL ? a->cache : "none");
     d->io = g_strdup(a->io != NULL ? a->io
+                     /* io is left to libvirt with any other cache mode. */
                      : g_str_equal(d->cache, "none") ? "native" : NULL);
     d->discard = g_strdup(a->discard);
     d->graphics = g_strdup(a->graphics != NULL ? a->graphics : "none");
@@ -335,6 +362,8 @@ vp_provision_args_resolve(const VpProvisionArgs *a, VpDomainSpec *d,
     if (d->install == VP_INSTALL_PXE && a->base != NULL) {
         d->install = VP_INSTALL_IMPORT;
     }
+    /* A PXE guest without a network could never boot: refused instead of
+     * defining it. */
     if (d->install == VP_INSTALL_PXE && d->net == VP_NET_NONE) {
         g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
                             _("without --cdrom, --kernel or --import the guest "

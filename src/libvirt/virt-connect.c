@@ -38,6 +38,8 @@ vp_virt_code(void)
     return err != NULL ? err->code : VIR_ERR_OK;
 }
 
+/* Always FALSE, so a call site can "return vp_virt_fail(...)"; libvirt's
+ * reason follows the tool's own sentence. */
 gboolean
 vp_virt_fail(GError **error, const char *format, ...)
 {
@@ -161,6 +163,8 @@ vp_virt_ensure_alive(VpVirt *virt, guint timeout_ms, GError **error)
     if (virConnectIsAlive(virt->conn) == 1) {
         return TRUE;
     }
+    /* A new virConnectPtr: objects looked up on the old one must be looked up
+     * again by the caller.  The old one is closed only once a new one works. */
     gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
     do {
         virConnectPtr conn = vp_virt_open(virt->uri);
@@ -178,6 +182,8 @@ vp_virt_ensure_alive(VpVirt *virt, guint timeout_ms, GError **error)
 }
 
 gboolean
+/* qemu+ssh:// to this very machine still counts as remote: a URI that names a
+ * host says nothing about whose files are readable here. */
 vp_virt_is_local(VpVirt *virt)
 {
     /* Reads everything through libvirt as on a remote host: for checking

@@ -10,6 +10,8 @@
 
 /* ---- domains ---------------------------------------------------------- */
 
+/* Look-ups by name, because the name is what the user typed and what the
+ * tool's own records hold.  Each caller frees the returned domain. */
 virDomainPtr
 vp_virt_domain(VpVirt *virt, const char *name, GError **error)
 {
@@ -20,6 +22,9 @@ vp_virt_domain(VpVirt *virt, const char *name, GError **error)
     return dom;
 }
 
+/* "Does not exist" is an answer here, not a failure: a workflow asks before it
+ * defines, so that it never replaces a domain nobody asked it to.  Only other
+ * errors (a dead connection, a refused call) fail. */
 gboolean
 vp_virt_domain_exists(VpVirt *virt, const char *name, gboolean *exists,
                       GError **error)
@@ -42,6 +47,9 @@ vp_virt_domain_xml(VpVirt *virt, const char *name, gboolean inactive,
     if (dom == NULL) {
         return NULL;
     }
+    /* SECURE: the definition is edited and defined again by convert and
+     * attach, and without this flag libvirt leaves out secrets (VNC and SPICE
+     * passwords), which the redefinition would then drop. */
     char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_SECURE |
                                          (inactive ? VIR_DOMAIN_XML_INACTIVE : 0));
     if (xml == NULL) {
@@ -49,6 +57,8 @@ vp_virt_domain_xml(VpVirt *virt, const char *name, gboolean inactive,
                      name);
         return NULL;
     }
+    /* Copied so that the caller frees with g_free, as everything else of the
+     * tool; libvirt's strings come from malloc. */
     char *result = g_strdup(xml);
     free(xml);
     return result;
@@ -73,6 +83,9 @@ vp_virt_domain_is_active(VpVirt *virt, const char *name, gboolean *active,
 }
 
 gboolean
+/* Unlike vp_virt_domain_define(), this XML is the user's own definition edited
+ * by the tool, holding elements the tool never wrote, so libvirt is asked to
+ * check it against its schema before it replaces the old one. */
 vp_virt_domain_redefine(VpVirt *virt, const char *xml, GError **error)
 {
     g_autoptr(virDomain) dom = virDomainDefineXMLFlags(virt->conn, xml,
@@ -86,6 +99,8 @@ vp_virt_domain_redefine(VpVirt *virt, const char *xml, GError **error)
 char *
 vp_virt_domain_define(VpVirt *virt, const char *xml, GError **error)
 {
+    /* The UUID is returned because libvirt picks one when the XML has none,
+     * and the user is told which it was. */
     char uuid[VIR_UUID_STRING_BUFLEN];
     /* No schema validation (VIR_DOMAIN_DEFINE_VALIDATE) for XML this tool
      * generated: it is checked against libvirt's schema by the test suite,
@@ -154,6 +169,8 @@ vp_virt_domain_call(VpVirt *virt, const char *name, VpDomainCall call,
             return vp_virt_fail(error, _("cannot start domain '%1$s'"), name);
         }
         break;
+    /* Stopping an inactive domain is an error in libvirt but nothing to do for
+     * an undo, which only wants the guest not to run. */
     case VP_DOMAIN_DESTROY:
         if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0) {
             return vp_virt_fail(error, _("cannot stop domain '%1$s'"), name);
@@ -214,6 +231,9 @@ vp_virt_domain_set_autostart(VpVirt *virt, const char *name,
                                NULL, error);
 }
 
+/* The answer says which virt types, machine types and features the host has
+ * for that emulator; used to pick kvm or qemu and to refuse a guest the host
+ * cannot run before anything is created. */
 char *
 vp_virt_domain_caps(VpVirt *virt, const char *virt_type, const char *arch,
                     const char *machine, GError **error)
@@ -238,6 +258,8 @@ vp_virt_network_state(VpVirt *virt, const char *name, gboolean *exists,
 {
     g_autoptr(virNetwork) net = virNetworkLookupByName(virt->conn, name);
 
+    /* Zeroed first so that a caller reading them after an early return of TRUE
+     * sees "no such network", never stale values. */
     *exists = FALSE;
     *active = FALSE;
     if (net == NULL) {
@@ -275,6 +297,10 @@ vp_address_free(VpAddress *address)
     }
 }
 
+/* Only the guest agent is asked: it knows the addresses on every kind of
+ * network (bridge, user), where the DHCP lease source only knows the networks
+ * whose dnsmasq libvirt runs.  A guest without an agent is an error, which
+ * --wait keeps polling through. */
 GPtrArray *
 vp_virt_domain_addresses(VpVirt *virt, const char *name, GError **error)
 {

@@ -150,6 +150,8 @@ vp_base_resolve(VpVirt *virt, const char *default_pool, const char *spec,
                     spec);
         return FALSE;
     }
+    /* Asked first so that a missing base gets its own message, with the way to
+     * put one there, rather than libvirt's look-up error. */
     if (!vp_virt_volume_exists(virt, base->pool, base->volume, &exists, error)) {
         return FALSE;
     }
@@ -214,7 +216,10 @@ vp_base_resolve(VpVirt *virt, const char *default_pool, const char *spec,
         if (!vp_find_backing(virt, ref.path, head.backing_file, &next, error)) {
             return FALSE;
         }
+        /* Interned: FORMAT outlives HEAD, which is cleared each round. */
         format = g_intern_string(head.backing_format);
+        /* NEXT is emptied after the move, so that its cleanup frees nothing
+         * REF now owns. */
         vp_volume_ref_clear(&ref);
         ref = next;
         next = (VpVolumeRef){ 0 };

@@ -1,3 +1,9 @@
+/* attach and convert: the workflows that change an existing domain.  Both read
+ * the persistent definition, edit it with the core's editor (which keeps every
+ * element it does not know), write a new volume, and only then redefine; the
+ * old definition is kept on disk and is the undo.  Neither ever deletes or
+ * overwrites a volume of the domain, except a convert's source on
+ * --delete-source, after everything else succeeded. */
 #include "domain-ops.h"
 
 #include <errno.h>
@@ -39,8 +45,11 @@ vp_save_backup(const char *domain, const char *xml, GError **error)
     g_autofree char *dir = g_build_filename(g_get_user_state_dir(),
                                             "virt-provision", NULL);
     g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+    /* UTC with microseconds: two runs in the same second must not overwrite
+     * each other's backup, and a list of backups sorts by time. */
     g_autofree char *stamp = g_date_time_format(now, "%Y%m%dT%H%M%S.%fZ");
     g_autofree char *safe = g_strdup(domain);
+    /* The domain name becomes a file name; a '/' would leave the directory. */
     g_strdelimit(safe, "/", '_');
     g_autofree char *base = g_strdup_printf("%s-%s.xml", safe, stamp);
     g_autofree char *path = g_build_filename(dir, base, NULL);
@@ -82,6 +91,9 @@ vp_open_domain(VpDomainOpPlan *plan, VpDomainOpResult *r, gboolean *active,
         !vp_virt_domain_is_active(virt, plan->domain, active, error)) {
         return NULL;
     }
+    /* The inactive (persistent) definition is the one edited: the live one
+     * carries run-time state (allocated ports, aliases) that must not become
+     * part of the configuration. */
     *xml = vp_virt_domain_xml(virt, plan->domain, TRUE, error);
     if (*xml == NULL) {
         return NULL;
@@ -127,6 +139,8 @@ vp_apply_definition(VpVirt *virt, VpDomainOpPlan *plan, VpDomainDoc *doc,
     g_autofree char *what = g_strdup_printf(_("the new definition of domain "
                                               "'%1$s'"), plan->domain);
 
+    /* Saved before the define, so that even an undo that cannot reach the
+     * daemon leaves the user a definition to restore by hand. */
     r->backup = vp_save_backup(plan->domain, old_xml, error);
     if (r->backup == NULL ||
         (need_shut_off && !vp_check_still_shut_off(virt, plan->domain, error))) {
@@ -137,6 +151,8 @@ vp_apply_definition(VpVirt *virt, VpDomainOpPlan *plan, VpDomainDoc *doc,
         !vp_virt_domain_redefine(virt, new_xml, error)) {
         return FALSE;
     }
+    /* The undo is registered only after the define succeeded: a refused define
+     * changed nothing, and restoring would be a needless write. */
     vp_workflow_undo(t, what, VP_UNDO_REDEFINE, virt, NULL, plan->domain, old_xml);
     return TRUE;
 }
@@ -155,6 +171,8 @@ vp_finish(VpTransaction *t, gboolean ok, VpDomainOpResult *r, gboolean verbose,
     vp_workflow_step(verbose, _("undoing what this run changed"));
     if (!vp_transaction_rollback(t, &undo_error)) {
         g_prefix_error(error, "%s; ", undo_error->message);
+    /* The previous definition is back in place, so its backup only says
+     * something that is no longer true. */
     } else if (r->backup != NULL) {
         (void)g_unlink(r->backup);
         g_clear_pointer(&r->backup, g_free);
@@ -183,6 +201,8 @@ vp_attach_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
     g_autofree char *old_xml = NULL;
     g_auto(VpPoolInfo) pool = { 0 };
 
+    /* Everything the command line alone can refuse is refused before the
+     * connection is made. */
     *r = (VpDomainOpResult){ 0 };
     if (plan->image.size == 0) {
         g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
@@ -222,6 +242,7 @@ vp_attach_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
             g_ptr_array_add(taken, g_strdup(d->target));
         }
     }
+    /* Without --disk-bus the disk is virtio, as provision's own disks. */
     const char *bus = plan->bus != NULL ? plan->bus : "virtio";
     if (plan->target != NULL) {
         g_autoptr(GPtrArray) disks = vp_domain_disks(doc);
@@ -241,6 +262,8 @@ vp_attach_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
     } else {
         r->target = vp_domain_free_target(doc, bus, taken);
     }
+    /* The default name ties the volume to its domain and target, so that two
+     * attached disks of one guest never collide. */
     r->volume = plan->volume != NULL
                     ? g_strdup(plan->volume)
                     : g_strdup_printf("%s-%s.%s", plan->domain, r->target,
@@ -252,6 +275,8 @@ vp_attach_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
                                  &block, error)) {
         return FALSE;
     }
+    /* A block volume reads back stale bytes: the image gets zero flags (or
+     * full preallocation), which changes its layout. */
     if (block) {
         vp_workflow_block_image(&plan->image);
         if (!vp_qcow2_layout_compute(&plan->image, &r->layout, error)) {
@@ -272,12 +297,15 @@ vp_attach_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
         .disk_format = g_strdup(vp_image_format_to_string(plan->image.format)),
         .disk_bus = g_strdup(bus),
         .disk_target = g_strdup(r->target),
+        /* As provision's defaults: io=native needs the host cache bypassed
+         * (cache=none); qemu refuses it otherwise. */
         .cache = g_strdup("none"),
         .io = g_strdup("native"),
     };
     g_autoptr(VpDomainDoc) before = vp_domain_doc_copy(doc);
     vp_domain_append_disk(doc, &disk);
     r->diff = vp_definition_diff(plan->domain, before, doc);
+    /* --print-diff stops before anything is created: the diff is the plan. */
     if (plan->print_diff) {
         vp_domain_spec_clear(&disk);
         return TRUE;
@@ -300,6 +328,9 @@ vp_attach_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
         disk.disk_path = g_strdup(r->path);
         ok = vp_apply_definition(virt, plan, doc, old_xml, FALSE, r, t, error);
     }
+    /* Hot-plugged after the definition changed, so the disk survives a reboot;
+     * the undo unplugs it before the old definition comes back (newest first).
+     */
     if (ok && plan->live) {
         g_autofree char *disk_xml = vp_domain_disk_device_xml(&disk);
         g_autofree char *what = g_strdup_printf(_("disk '%1$s' of running domain "
@@ -328,6 +359,7 @@ vp_pick_disk(GPtrArray *disks, VpDomainOpPlan *plan, GError **error)
 
     for (guint i = 0; i < disks->len; i++) {
         VpDiskInfo *d = g_ptr_array_index(disks, i);
+        /* Only disks: cdroms and floppies hold media, not the guest's data. */
         if (g_strcmp0(d->device, "disk") != 0) {
             continue;
         }
@@ -395,6 +427,7 @@ vp_new_volume_name(const char *old_name, const char *format)
 {
     g_autofree char *stem = g_strdup(old_name);
     char *dot = strrchr(stem, '.');
+    /* "disk.img" becomes "disk.qcow2"; a leading dot is part of the name. */
     if (dot != NULL && dot != stem) {
         *dot = '\0';
     }
@@ -417,6 +450,8 @@ vp_convert_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
     g_auto(VpPoolInfo) pool = { 0 };
 
     *r = (VpDomainOpResult){ 0 };
+    /* A convert that produced a sparse or raw image would gain nothing over
+     * the disk it replaces. */
     if (plan->image.format != VP_FORMAT_QCOW2 ||
         plan->image.preallocation == VP_PREALLOC_OFF) {
         g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
@@ -429,6 +464,8 @@ vp_convert_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
     if (virt == NULL) {
         return FALSE;
     }
+    /* A running guest writes to the disk while it is copied: the copy would be
+     * inconsistent.  Checked again right before the redefine. */
     if (active) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
                     _("domain '%1$s' is running; its disk can only be copied "
@@ -442,6 +479,8 @@ vp_convert_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
         return FALSE;
     }
     r->target = g_strdup(disk->target);
+    /* A type='volume' disk names its pool and volume; a file or block disk is
+     * matched to a volume by path, when some pool holds it. */
     if (disk->pool != NULL && disk->volume != NULL) {
         if (!vp_virt_volume_by_name(virt, disk->pool, disk->volume, &vol, error)) {
             return FALSE;
@@ -468,6 +507,7 @@ vp_convert_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
     }
     r->old_path = g_strdup(disk->path);
     r->old_format = g_strdup(disk->format);
+    /* By default the copy goes next to the source, in the same pool. */
     r->pool = g_strdup(plan->pool != NULL ? plan->pool : vol.pool);
     if (r->pool == NULL) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
@@ -485,6 +525,8 @@ vp_convert_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
         return FALSE;
     }
 
+    /* The source is opened before the layout is computed: the new image's
+     * virtual size is the source's. */
     g_autoptr(VpSource) src = vp_convert_source(virt, disk, &vol, have_vol, error);
     if (src == NULL) {
         return FALSE;
@@ -520,6 +562,8 @@ vp_convert_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
         vp_domain_switch_disk(disk, r->path, block, "qcow2");
         ok = vp_apply_definition(virt, plan, doc, old_xml, TRUE, r, t, error);
     }
+    /* Committed before the source is deleted: from here on the domain runs on
+     * the new volume, and a failed delete must not bring the old one back. */
     if (!vp_finish(t, ok, r, plan->run.verbose, error)) {
         return FALSE;
     }

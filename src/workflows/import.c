@@ -1,3 +1,8 @@
+/* import: an existing image file into a pool as a new volume, either byte for
+ * byte (sparse) or, with --preallocate, rewritten as a preallocated qcow2
+ * holding the same guest data.  The file is examined in full before the
+ * connection is made; the volume is the only thing created, and the
+ * transaction deletes it again if the upload fails. */
 #include "import.h"
 
 #include <errno.h>
@@ -54,6 +59,8 @@ vp_count_write(VpSink *sink, guint64 offset, const guint8 *buf, gsize len,
 }
 
 static gboolean
+/* Holes and allocations carry no bytes over the stream, so they are not
+ * counted. */
 vp_count_hole(VpSink *sink, guint64 offset, guint64 len, GError **error)
 {
     return vp_sink_hole(((VpCountSink *)sink)->inner, offset, len, error);
@@ -121,6 +128,7 @@ static const VpSinkOps vp_count_ops = {
 
 /* ---- what goes into the volume ---------------------------------------- */
 
+/* The data of one vp_import_fill() call; SENT is read back after it. */
 typedef struct {
     VpSource *src;
     guint64 length;              /* of the volume: src's bytes, then holes */
@@ -137,6 +145,8 @@ vp_copy_bytes(VpSink *sink, VpImportFill *f, const VpCancel *cancel,
     g_autofree guint8 *buf = g_malloc(VP_EMIT_CHUNK);
     guint64 pos = 0;
 
+    /* LENGTH may pass the end of the source (sector padding of a raw file);
+     * that tail is one hole, without asking the source. */
     while (pos < f->length) {
         guint64 len = f->length - pos;
         gboolean data = FALSE;
@@ -149,6 +159,7 @@ vp_copy_bytes(VpSink *sink, VpImportFill *f, const VpCancel *cancel,
             return FALSE;
         }
         len = MIN(len, f->length - pos);
+        /* An extent of no length would loop for ever: refuse it. */
         if (len == 0) {
             g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
                         _("cannot map '%1$s' at offset %2$" PRIu64),
@@ -177,6 +188,7 @@ vp_import_fill(VpSink *sink, gpointer data, const VpCancel *cancel,
                GError **error)
 {
     VpImportFill *f = data;
+    /* On the stack: it lives exactly as long as the one fill it counts. */
     VpCountSink count = { .parent.ops = &vp_count_ops, .inner = sink };
     gboolean ok = f->layout != NULL
                       ? vp_image_emit_from(f->layout, &count.parent, f->src,
@@ -192,6 +204,8 @@ vp_import_fill(VpSink *sink, gpointer data, const VpCancel *cancel,
 static gboolean
 vp_check_volume_name(const char *name, GError **error)
 {
+    /* The volume name is a file name in the pool's directory: nothing that
+     * leaves it or hides the file. */
     if (name[0] == '\0' || name[0] == '.' || strchr(name, '/') != NULL ||
         !g_utf8_validate(name, -1, NULL) || strpbrk(name, "\n\r\t") != NULL) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
@@ -235,6 +249,8 @@ vp_examine_file(const VpImportPlan *plan, VpImportResult *r,
                     _("'%1$s' is a directory, not an image file"), path);
         return FALSE;
     }
+    /* A block device has no st_size and no holes to count: its length comes
+     * from seeking to its end, and all of it counts as allocated. */
     if (S_ISBLK(st.st_mode)) {
         off_t end = lseek(fd, 0, SEEK_END);
         r->file_length = end > 0 ? (guint64)end : 0;
@@ -255,6 +271,8 @@ vp_examine_file(const VpImportPlan *plan, VpImportResult *r,
         return FALSE;
     }
     g_autoptr(GError) local = NULL;
+    /* The header is probed even with --source-format, so that a raw file that
+     * looks like a qcow2 can be refused below. */
     if (!vp_qcow2_probe(vp_read_fd, GINT_TO_POINTER(fd), magic, &local)) {
         close(fd);
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
@@ -289,6 +307,8 @@ vp_examine_file(const VpImportPlan *plan, VpImportResult *r,
         return FALSE;
     }
     const VpQcow2Meta *m = vp_qcow2_image_meta(img);
+    /* The volume must stand alone: a backing file would not travel with
+     * it. */
     if (m->backing_file != NULL) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
                     _("'%1$s' is an overlay on backing file '%2$s', and a base "
@@ -335,6 +355,7 @@ vp_import_run(const VpImportPlan *plan, VpImportResult *r, GError **error)
     *r = (VpImportResult){ 0 };
     r->path = g_strdup(plan->path);
     r->pool = g_strdup(plan->pool);
+    /* Without --name the volume takes the file's name, extension and all. */
     r->volume = plan->volume != NULL ? g_strdup(plan->volume)
                                      : g_path_get_basename(plan->path);
     if (!vp_check_volume_name(r->volume, error) ||
@@ -353,6 +374,8 @@ vp_import_run(const VpImportPlan *plan, VpImportResult *r, GError **error)
                     plan->path);
         return FALSE;
     }
+    /* --preallocate always writes qcow2 (that is what preallocation is for);
+     * otherwise the volume keeps the file's format. */
     VpImageFormat format = plan->preallocate || g_str_equal(r->source_format,
                                                             "qcow2")
                                ? VP_FORMAT_QCOW2
@@ -388,6 +411,7 @@ vp_import_run(const VpImportPlan *plan, VpImportResult *r, GError **error)
         expect.capacity = r->virtual_size;
     }
 
+    /* Connected only now: a bad file is refused without a daemon. */
     g_autoptr(VpVirt) virt = vp_virt_connect(plan->run.uri, error);
     if (virt == NULL) {
         return FALSE;
@@ -419,9 +443,12 @@ vp_import_run(const VpImportPlan *plan, VpImportResult *r, GError **error)
     } else {
         r->preallocation = VP_PREALLOC_OFF;
     }
+    /* Checked for every import: even a sparse copy needs its data's worth of
+     * room. */
     if (!vp_check_room(plan, &pool, block, allocated, error)) {
         return FALSE;
     }
+    /* Never replaced: an existing volume of that name stops the import. */
     if (!vp_workflow_volume_free(virt, plan->pool, r->volume, error)) {
         return FALSE;
     }
@@ -443,6 +470,8 @@ vp_import_run(const VpImportPlan *plan, VpImportResult *r, GError **error)
         }
         return FALSE;
     }
+    /* Committed once the upload is verified: from here on the volume is the
+     * user's. */
     vp_transaction_commit(t);
     r->bytes_sent = fill.sent;
     r->volume_path = g_steal_pointer(&info.path);

@@ -1,3 +1,7 @@
+/* Provisioning: one guest from nothing, as the design's five steps.  The plan
+ * is computed and checked in full (options, pool, space, name conflicts,
+ * domain XML) before anything is created; then each step registers its undo,
+ * so a failure or Ctrl-C leaves the host as it was. */
 #include "provision.h"
 
 #include <string.h>
@@ -35,6 +39,9 @@ vp_provision_result_clear(VpProvisionResult *r)
 
 /* ---- planning --------------------------------------------------------- */
 
+/* The name becomes a file name (NAME.qcow2) in a pool directory and a domain
+ * name, so anything that could leave the pool or hide the file is refused up
+ * front rather than by libvirt halfway through. */
 static gboolean
 vp_check_name(const char *name, GError **error)
 {
@@ -60,6 +67,8 @@ vp_fill_hypervisor(VpVirt *virt, VpDomainSpec *d, GError **error)
 {
     g_autofree char *caps = NULL;
 
+    /* No --virt-type: kvm if the host offers it, else qemu (TCG), as
+     * virt-install does.  The probe's error is only the answer "no kvm". */
     if (d->virt_type == NULL) {
         g_autoptr(GError) local = NULL;
         caps = vp_virt_domain_caps(virt, "kvm", d->arch, d->machine, &local);
@@ -98,6 +107,9 @@ vp_fill_network(VpVirt *virt, VpDomainSpec *d, GError **error)
     gboolean exists;
     gboolean active;
 
+    /* Only the default choice is resolved here; a network the user named is
+     * taken as given.  Without an active default network the guest gets
+     * user-mode networking rather than a definition that cannot start. */
     if (d->net != VP_NET_DEFAULT) {
         return TRUE;
     }
@@ -114,6 +126,7 @@ vp_fill_network(VpVirt *virt, VpDomainSpec *d, GError **error)
 static char *
 vp_default_pool_path(VpVirt *virt)
 {
+    /* The paths libvirt itself gives the default pool of each daemon. */
     if (vp_virt_is_session(virt)) {
         return g_build_filename(g_get_user_data_dir(), "libvirt", "images", NULL);
     }
@@ -175,6 +188,8 @@ static gboolean
 vp_write_volume(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
                 gboolean block, VpTransaction *t, GError **error)
 {
+    /* What libvirt reports of the volume, not what was planned: its path,
+     * format and sizes are what the domain XML and the report must use. */
     g_auto(VpVolumeInfo) info = { 0 };
 
     if (!vp_workflow_write_volume(virt, plan->pool, r->volume, &r->layout,
@@ -211,6 +226,9 @@ vp_make_domain(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
         return FALSE;
     }
     r->autostart = plan->autostart;
+    /* --wait needs a running guest to have an address, so it implies --start.
+     * Each state change registers its own undo: a failed start leaves only the
+     * undefine to run, a failure after it stops the guest first. */
     if (plan->start || plan->wait) {
         vp_workflow_step(plan->run.verbose, _("starting domain '%1$s'"), plan->name);
         if (!vp_cancel_check(plan->run.cancel, error) ||
@@ -281,6 +299,7 @@ vp_plan_overlay(VpProvisionPlan *plan, const VpBaseInfo *base,
 {
     VpImageOptions *o = &plan->image;
 
+    /* No --size: the overlay is exactly as large as its base. */
     if (o->size == 0) {
         o->size = base->virtual_size;
     } else if (o->size < base->virtual_size) {
@@ -322,6 +341,9 @@ vp_provision_plan(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
     if (!vp_plan_pool(virt, plan, r, &pool, block, error)) {
         return FALSE;
     }
+    /* A block device reads back stale bytes, so its image must carry zero
+     * flags or zeros: the image options change before the layout is computed.
+     */
     if (*block) {
         vp_workflow_block_image(&plan->image);
     }
@@ -335,10 +357,13 @@ vp_provision_plan(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
         !vp_plan_conflicts(virt, plan, r, error)) {
         return FALSE;
     }
+    /* Provisional paths for --print-xml and --dry-run; a real run takes the
+     * path libvirt reports once the volume exists. */
     r->volume_path = g_build_filename(pool.path, r->volume, NULL);
     if (r->seed_volume != NULL) {
         r->seed_path = g_build_filename(pool.path, r->seed_volume, NULL);
     }
+    /* --no-define stops at the volume: no domain checks or capabilities. */
     if (!plan->define) {
         return TRUE;
     }
@@ -383,6 +408,8 @@ vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
     }
     /* Every option is checked before a connection is even made; an overlay
      * is checked as one (extended L2, a backing file), whatever the base. */
+    /* A copy, so that placeholders for the base never reach the plan: the real
+     * backing file and size are known only once the base is looked up. */
     VpImageOptions early = plan->image;
     if (plan->base != NULL) {
         early.size = MAX(early.size, 512);
@@ -422,12 +449,16 @@ vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
     if (!vp_provision_plan(virt, plan, r, &block, error)) {
         return FALSE;
     }
+    /* Everything was validated; nothing has been created yet. */
     if (plan->print_xml || plan->dry_run) {
         return TRUE;
     }
 
     g_autoptr(VpTransaction) t = vp_transaction_new();
     gboolean ok = TRUE;
+    /* Reverse order of creation on failure: a running guest is stopped before
+     * it is undefined, and the volumes are deleted before the pool they live
+     * in, which is removed only if this run created it. */
     if (r->pool_created) {
         g_autofree char *pool_path = g_path_get_dirname(r->volume_path);
         g_autofree char *what = g_strdup_printf(_("storage pool '%1$s'"),
@@ -458,6 +489,8 @@ vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
         r->domain_xml = vp_domain_xml_build(&plan->domain);
         ok = vp_cancel_check(plan->run.cancel, error) && vp_make_domain(virt, plan, r, t, error);
     }
+    /* The rollback's own failure is put in front of the original error, so the
+     * user learns what was left behind as well as why the run failed. */
     if (!ok) {
         g_autoptr(GError) undo_error = NULL;
         vp_workflow_step(plan->run.verbose, _("undoing what this run created"));
@@ -468,6 +501,8 @@ vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
         r->started = FALSE;
         return FALSE;
     }
+    /* Committed before --wait: the guest is complete, and a timeout or Ctrl-C
+     * while waiting must not destroy it. */
     vp_transaction_commit(t);
     r->created = TRUE;
     return !plan->wait || vp_wait_for_address(virt, plan, r, error);

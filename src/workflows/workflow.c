@@ -1,3 +1,6 @@
+/* Steps shared by the workflows: the undo kinds a transaction runs, the pool
+ * checks every plan makes, and the create-upload-verify sequence of a volume.
+ * Nothing here prints results or picks exit codes. */
 #include "workflow.h"
 
 #include <inttypes.h>
@@ -71,6 +74,9 @@ vp_undo_run(gpointer data, GError **error)
     g_assert_not_reached();
 }
 
+/* The undo is registered by the caller right after the step succeeded, not
+ * before: an undo for something never created would fail, and would then name
+ * it to the user among the things left behind. */
 void
 vp_workflow_undo(VpTransaction *t, const char *what, VpUndoKind kind,
                  VpVirt *virt, const char *pool, const char *name,
@@ -90,6 +96,9 @@ gboolean
 vp_workflow_pool_kind(const char *pool, const char *type, VpImageFormat format,
                       gboolean *block, GError **error)
 {
+    /* Pools whose volumes are files, which can hold a sparse qcow2 of any
+     * layout.  A logical volume, and any other pool's volume when the image is
+     * raw, is a block device: a fixed size and stale contents. */
     static const char *const file_types[] = { "dir", "fs", "netfs", "gluster" };
 
     for (gsize i = 0; i < G_N_ELEMENTS(file_types); i++) {
@@ -116,6 +125,8 @@ vp_workflow_active_pool(VpVirt *virt, const char *pool, VpImageFormat format,
     if (!vp_virt_pool_info(virt, pool, info, error)) {
         return FALSE;
     }
+    /* Both are refused rather than fixed: creating or starting a pool the user
+     * named is a change to the host nobody asked for. */
     if (!info->exists) {
         g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
                     _("storage pool '%1$s' does not exist on '%2$s'; list pools "
@@ -171,6 +182,8 @@ vp_workflow_block_image(VpImageOptions *opts)
     }
 }
 
+/* The emitter behind the VpVolumeFill interface, so that an upload of a
+ * generated image and one of an imported file share the same steps. */
 /* What vp_workflow_write_volume fills its volume with: its layout's image. */
 typedef struct {
     const VpQcow2Layout *layout;
@@ -218,6 +231,8 @@ vp_workflow_upload_volume(VpVirt *virt, const char *pool, const char *name,
     g_autofree char *what = g_strdup_printf(_("volume '%1$s' in pool '%2$s'"),
                                             name, pool);
 
+    /* Cleared first so that an early failure leaves nothing for the caller to
+     * free twice. */
     *info = (VpVolumeInfo){ 0 };
     vp_workflow_step(verbose, _("creating volume '%1$s' in pool '%2$s'"), name,
                      pool);
@@ -226,6 +241,9 @@ vp_workflow_upload_volume(VpVirt *virt, const char *pool, const char *name,
     if (path == NULL) {
         return FALSE;
     }
+    /* Registered as soon as the volume exists, before a byte is sent: an
+     * upload that fails or is interrupted halfway must not leave a half-made
+     * volume behind. */
     vp_workflow_undo(t, what, VP_UNDO_VOLUME, virt, pool, name, NULL);
 
     vp_workflow_step(verbose, _("uploading the %1$" PRIu64 "-byte "
@@ -233,6 +251,8 @@ vp_workflow_upload_volume(VpVirt *virt, const char *pool, const char *name,
     g_autoptr(VpSink) sink = vp_virt_upload_sink_new(virt, pool, name, block,
                                                      error);
     sink = vp_progress_sink_new(sink, expect->length, progress);
+    /* fill commits the sink when everything was sent; on failure the sink is
+     * freed uncommitted, which aborts the stream. */
     if (sink == NULL || !fill(sink, fill_data, cancel, error)) {
         return FALSE;
     }
@@ -270,6 +290,8 @@ vp_workflow_upload_volume(VpVirt *virt, const char *pool, const char *name,
                     info->physical, expect->length, name);
         return FALSE;
     }
+    /* libvirt may report no format (a logical volume has none); the report
+     * then says what was written. */
     if (info->format == NULL) {
         info->format = g_strdup(want);
     }
@@ -301,6 +323,8 @@ vp_workflow_upload_bytes(VpVirt *virt, const char *pool, const char *name,
 }
 
 gboolean
+/* Checked during planning, before anything is created: replacing a volume is
+ * never done without the user deleting it first. */
 vp_workflow_volume_free(VpVirt *virt, const char *pool, const char *name,
                         GError **error)
 {
