@@ -269,6 +269,10 @@ class Cloud(H.LibvirtTestCase):
         chan = dom.find("devices/channel/target[@name='org.qemu.guest_agent.0']")
         self.assertIsNotNone(chan)
         self.assertIsNotNone(dom.find("uuid"))
+        # with --json, the XML is the one document's "domain-xml"
+        r = self.vp(args + ["--print-xml"], json_out=True)
+        self.assertEqual(r.returncode, 0, self.desc(r))
+        self.assertEqual(ET.fromstring(json.loads(r.stdout)["domain-xml"]).tag, "domain")
         r = self.vp(args + ["--dry-run"])
         self.assertEqual(r.returncode, 0, self.desc(r))
         self.assertEqual(self.state(), before)

@@ -236,6 +236,9 @@ test_choices(void)
         { ARGS("--discard=on"), 2, "invalid --discard 'on': use unmap or "
                                    "ignore" },
         { ARGS("--graphics=vnc "), 2, "invalid --graphics 'vnc '" },
+        /* qemu refuses aio=native without O_DIRECT at the guest's start */
+        { ARGS("--cache", "writeback", "--io", "native"), 2,
+          "--io native needs --cache none or directsync, not 'writeback'" },
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS(accepted); i++) {

@@ -110,7 +110,8 @@ vp_provision_human(const VpProvisionPlan *plan, const VpProvisionResult *r)
                 vp_image_format_to_string(o->format), size,
                 vp_preallocation_to_string(o->preallocation));
         if (plan->define) {
-            g_print(plan->start ? _("Would define domain '%1$s' and start it\n")
+            g_print(plan->start || plan->wait
+                        ? _("Would define domain '%1$s' and start it\n")
                                 : _("Would define domain '%1$s'\n"),
                     r->domain);
         }
@@ -237,8 +238,14 @@ vp_cmd_provision(const VpCommand *cmd, int argc, char **argv)
     vp_cli_run_env(&plan.run, _("uploading"));
     gboolean ok = vp_provision_run(&plan, &result, &error);
     /* --print-xml owns stdout: the XML alone, so that it can be piped into
-     * virsh define. */
-    if (ok && plan.print_xml) {
+     * virsh define; with --json it is the one document's "domain-xml". */
+    if (ok && plan.print_xml && vp_global.json) {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+        json_builder_begin_object(b);
+        vp_json_add_string(b, "domain-xml", result.domain_xml);
+        json_builder_end_object(b);
+        vp_cli_print_json(json_builder_get_root(b));
+    } else if (ok && plan.print_xml) {
         g_print("%s", result.domain_xml);
     } else if (ok && vp_global.json) {
         vp_cli_print_json(vp_provision_json(&plan, &result));

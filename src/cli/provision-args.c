@@ -351,6 +351,15 @@ vp_provision_args_resolve(const VpProvisionArgs *a, VpDomainSpec *d,
     d->io = g_strdup(a->io != NULL ? a->io
                      /* io is left to libvirt with any other cache mode. */
                      : g_str_equal(d->cache, "none") ? "native" : NULL);
+    /* qemu refuses aio=native without O_DIRECT, so the guest would fail
+     * only at its start; refused here, where the fix is known. */
+    if (g_strcmp0(d->io, "native") == 0 && !g_str_equal(d->cache, "none") &&
+        !g_str_equal(d->cache, "directsync")) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("--io native needs --cache none or directsync, not "
+                      "'%1$s'; drop --io or use --io threads"), d->cache);
+        return FALSE;
+    }
     d->discard = g_strdup(a->discard);
     d->graphics = g_strdup(a->graphics != NULL ? a->graphics : "none");
     if (!vp_parse_network(a->network, d, error) ||

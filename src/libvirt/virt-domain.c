@@ -171,11 +171,15 @@ vp_virt_domain_call(VpVirt *virt, const char *name, VpDomainCall call,
         break;
     /* Stopping an inactive domain is an error in libvirt but nothing to do for
      * an undo, which only wants the guest not to run. */
-    case VP_DOMAIN_DESTROY:
-        if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0) {
+    case VP_DOMAIN_DESTROY: {
+        /* An undo that cannot even tell whether the guest runs has not
+         * stopped it: that is a failure, not a success. */
+        int active = virDomainIsActive(dom);
+        if (active < 0 || (active == 1 && virDomainDestroy(dom) < 0)) {
             return vp_virt_fail(error, _("cannot stop domain '%1$s'"), name);
         }
         break;
+    }
     case VP_DOMAIN_AUTOSTART_ON:
     case VP_DOMAIN_AUTOSTART_OFF:
         if (virDomainSetAutostart(dom, call == VP_DOMAIN_AUTOSTART_ON) < 0) {

@@ -74,10 +74,16 @@ vp_fill_hypervisor(VpVirt *virt, VpDomainSpec *d, GError **error)
         caps = vp_virt_domain_caps(virt, "kvm", d->arch, d->machine, &local);
         d->virt_type = g_strdup(caps != NULL ? "kvm" : "qemu");
     }
-    if (caps == NULL && d->machine == NULL &&
+    if (d->machine == NULL &&
         (d->arch == NULL || g_strcmp0(d->arch, "x86_64") == 0)) {
-        /* q35 where the host has it: PCIe, SATA, as virt-install picks. */
-        caps = vp_virt_domain_caps(virt, d->virt_type, d->arch, "q35", NULL);
+        /* q35 where the host has it: PCIe, SATA, as virt-install picks; for
+         * kvm as much as for qemu, so the kvm probe's answer is replaced. */
+        char *q35 = vp_virt_domain_caps(virt, d->virt_type, d->arch, "q35",
+                                        NULL);
+        if (q35 != NULL) {
+            g_free(caps);
+            caps = q35;
+        }
     }
     if (caps == NULL) {
         caps = vp_virt_domain_caps(virt, d->virt_type, d->arch, d->machine,
