@@ -151,7 +151,7 @@ test_refusal(gconstpointer data)
     o.size = GiB;
     r->tweak(&o);
     g_assert_false(vp_qcow2_layout_compute(&o, &l, &error));
-    g_assert_error(error, VP_OPTION_ERROR, r->code);
+    g_assert_error(error, VP_OPTION_ERROR, (gint)r->code);
     g_test_message("%s", error->message);
     g_assert_nonnull(strstr(error->message, r->needle));
     g_assert_null(strstr(error->message, "--"));

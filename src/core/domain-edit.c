@@ -253,9 +253,9 @@ vp_domain_disk_device_xml(const VpDomainSpec *spec)
 {
     xmlNodePtr root;
     g_autoptr(xmlDoc) one = vp_xml_new_doc("devices", &root);
+    xmlNodePtr disk = vp_domain_xml_add_disk(xmlDocGetRootElement(one), spec);
 
-    vp_domain_xml_add_disk(root, spec);
-    return vp_xml_to_string_node(root->children);
+    return vp_xml_to_string_node(disk);
 }
 
 /* The backing chain DISK's <backingStore> states (libvirt's formatdomain:
