@@ -367,6 +367,8 @@ static const RejectCase rejected[] = {
       "h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\n"
       "i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]\n",
       0, "anchors ('&name') are not allowed", 2, 4 },
+    { "deep", "lab: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n", 0,
+      "deeper than 16 levels", 1, 21 },
     { "alias", "lab: *x\n", 0, "aliases ('*name') are not allowed", 1, 6 },
     { "tag", "lab: !!str t\n", 0, "tags ('!name') are not allowed", 1, 6 },
     { "local-tag", HEAD "guests: !list [{name: a}]\n", 0, "tags ('!name')", 8, 9 },
@@ -650,7 +652,7 @@ test_hash(void)
     g_autofree char *none = vp_lab_guest_options_hash(guest(lab, 0), &error);
     g_assert_null(none);
     g_assert_error(error, VP_ERROR, VP_ERROR_INVALID);
-    write_file("gone", "", 0); /* for a rerun */
+    g_free(write_file("gone", "", 0)); /* for a rerun */
 }
 
 int

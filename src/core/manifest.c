@@ -93,7 +93,7 @@ vp_ynode_free(gpointer data)
         return;
     }
     g_free(n->text);
-    /* Recursion is bounded by libfyaml's nesting limit (64 levels). */
+    /* Recursion is bounded by VP_YAML_MAX_DEPTH. */
     g_clear_pointer(&n->items, g_ptr_array_unref);
     g_clear_pointer(&n->keys, g_hash_table_unref);
     g_free(n);
@@ -154,6 +154,11 @@ vp_yaml_diag_split(char *diag, guint *line, guint *column)
     }
     return g_strstrip(text + strlen(": error: "));
 }
+
+/* Nesting a manifest may have: it needs four levels (top, guests, a
+ * guest, its cloud-init).  libfyaml's event parser has no limit of its
+ * own, and ours keeps the tree's recursive free bounded. */
+#define VP_YAML_MAX_DEPTH 16
 
 typedef struct {
     const VpLabCtx *ctx;
@@ -330,6 +335,12 @@ vp_ybuild_apply(VpYBuild *b, struct fy_event *ev, GError **error)
             return FALSE;
         }
         if (node->kind != VP_Y_SCALAR) {
+            if (b->stack->len >= VP_YAML_MAX_DEPTH) {
+                vp_lab_error(error, b->ctx, node->line, node->column,
+                             _("the manifest nests mappings and lists deeper than %1$u levels; a manifest needs four"),
+                             (guint)VP_YAML_MAX_DEPTH);
+                return FALSE;
+            }
             g_ptr_array_add(b->stack, node);
         }
         return TRUE;
