@@ -376,6 +376,8 @@ static const RejectCase rejected[] = {
     { "key-empty", HEAD GUEST "    : x\n", 0, "a key is empty", 10, 7 },
     { "key-null", HEAD GUEST "    ~: x\n", 0, "a key is empty", 10, 5 },
     { "guest-empty-item", HEAD "guests:\n  - name: a\n  -\n", 0, "a guest is a mapping", 10, 3 },
+    { "columns-are-characters", HEAD "guests:\n  - {name: a, arch: \u00e9\u00e9\u00e9, bogus: 1}\n", 0,
+      "unknown key 'bogus'", 9, 26 },
     /* top level */
     { "root-list", "- lab\n- t\n", 0, "a lab manifest is a mapping", 1, 1 },
     { "root-scalar", "lab\n", 0, "a lab manifest is a mapping", 1, 1 },

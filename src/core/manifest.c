@@ -179,6 +179,7 @@ vp_mark(const VpLabCtx *ctx, const struct fy_mark *m, guint *line,
     *line = m != NULL ? (guint)m->line + 1 : 0;
     *column = m != NULL ? (guint)m->column + 1 : 0;
     if (m != NULL && m->input_pos > 0 && m->input_pos <= ctx->len &&
+        ctx->text[m->input_pos - 1] != '\0' &&
         strchr("&*'\"", ctx->text[m->input_pos - 1]) != NULL &&
         *column > 1) {
         (*column)--;
@@ -633,26 +634,20 @@ vp_edit_distance(const char *a, const char *b, guint limit)
 }
 
 /* The one known key within edit distance 2 of KEY that is nearer than any
- * other, or NULL: a suggestion is only useful when it is unambiguous. */
+ * other, or NULL: a suggestion is only useful when it is unambiguous.
+ * The known keys are NAMES (NULL-terminated, may be NULL) and, with
+ * GUEST_KEYS, the provision keys. */
 static const char *
-vp_suggest(const char *key, const char *const *a, const char *const *b,
-           gboolean with_guest_keys)
+vp_suggest(const char *key, const char *const *names, gboolean guest_keys)
 {
     const char *best = NULL;
     guint best_d = 3;
     gboolean tie = FALSE;
-    GPtrArray *all = g_ptr_array_new();
-    for (gsize i = 0; a != NULL && a[i] != NULL; i++) {
-        g_ptr_array_add(all, (gpointer)a[i]);
-    }
-    for (gsize i = 0; b != NULL && b[i] != NULL; i++) {
-        g_ptr_array_add(all, (gpointer)b[i]);
-    }
-    for (gsize i = 0; with_guest_keys && i < G_N_ELEMENTS(vp_guest_keys); i++) {
-        g_ptr_array_add(all, (gpointer)vp_guest_keys[i].name);
-    }
-    for (guint i = 0; i < all->len; i++) {
-        const char *known = g_ptr_array_index(all, i);
+    gsize n_names = names != NULL ? g_strv_length((char **)names) : 0;
+    gsize n_keys = guest_keys ? G_N_ELEMENTS(vp_guest_keys) : 0;
+    for (gsize i = 0; i < n_names + n_keys; i++) {
+        const char *known = i < n_names ? names[i]
+                                        : vp_guest_keys[i - n_names].name;
         guint d = vp_edit_distance(key, known, 2);
         if (d < best_d) {
             best = known;
@@ -662,7 +657,6 @@ vp_suggest(const char *key, const char *const *a, const char *const *b,
             tie = TRUE;
         }
     }
-    g_ptr_array_unref(all);
     return tie ? NULL : best;
 }
 
@@ -1038,7 +1032,7 @@ vp_parse_cloud_init(const VpLabCtx *ctx, const VpYNode *key,
             }
             opts->disable = text != NULL;
         } else {
-            const char *hint = vp_suggest(k->text, vp_seed_keys, NULL, FALSE);
+            const char *hint = vp_suggest(k->text, vp_seed_keys, FALSE);
             if (hint != NULL) {
                 vp_lab_error(error, ctx, k->line, k->column,
                              _("unknown cloud-init key '%1$s'; did you mean '%2$s'?"),
@@ -1116,7 +1110,7 @@ vp_unknown_key(const VpLabCtx *ctx, const VpYNode *key, gboolean in_defaults,
         return;
     }
     const char *hint = vp_suggest(key->text, in_defaults ? NULL : vp_entry_keys,
-                                  NULL, TRUE);
+                                  TRUE);
     if (hint != NULL) {
         vp_lab_error(error, ctx, key->line, key->column,
                      _("unknown key '%1$s'; did you mean '%2$s'?"),
@@ -1502,7 +1496,7 @@ vp_parse_top(VpLabBuild *b, const VpYNode *root, GError **error)
             which++;
         }
         if (vp_top_keys[which] == NULL) {
-            const char *hint = vp_suggest(k->text, vp_top_keys, NULL, FALSE);
+            const char *hint = vp_suggest(k->text, vp_top_keys, FALSE);
             if (hint != NULL) {
                 vp_lab_error(error, ctx, k->line, k->column,
                              _("unknown key '%1$s'; did you mean '%2$s'?"),
@@ -1808,8 +1802,8 @@ vp_lab_guest_options_hash(const VpLabGuest *g, GError **error)
             { "root-ssh-key", o->root_ssh_key, VP_SEED_MAX_KEY_FILE },
             { "clouduser-ssh-key", o->clouduser_ssh_key, VP_SEED_MAX_KEY_FILE },
         };
-        /* After the sorted options: no option key holds a NUL, so this
-         * marker cannot be mistaken for one. */
+        /* After the sorted options; no option key starts with \x01, so
+         * this marker cannot be mistaken for one. */
         vp_hash_string(sum, "\x01cloud-init");
         for (gsize i = 0; i < G_N_ELEMENTS(files); i++) {
             vp_hash_string(sum, files[i].key);
