@@ -1,0 +1,85 @@
+/* A lab manifest: the YAML file that names a lab, its libvirt hosts, the
+ * defaults of its guests and the guests themselves (design.md, "Labs").
+ *
+ * Loading reads, parses and validates the whole file before anything is
+ * contacted: every violation is VP_ERROR_INVALID with one line of the form
+ *     FILE:LINE:COLUMN: what is wrong; what to do
+ * (LINE and COLUMN count from 1, COLUMN in characters).  The manifest
+ * speaks of keys: a guest key is a provision option by its long name
+ * without the dashes ("disk-bus: sata"), flags take true.
+ *
+ * The YAML is deliberately a small subset: one document, no anchors or
+ * aliases (no "billion laughs"), no tags, only scalar keys, each key once
+ * per mapping, UTF-8, at most VP_LAB_MAX_FILE bytes.  JSON, being YAML,
+ * is accepted. */
+#pragma once
+
+#include <glib.h>
+
+#include "seed.h"
+
+#define VP_LAB_MAX_FILE (1024 * 1024) /* bytes of a manifest */
+#define VP_LAB_MAX_NAME 64            /* characters of a lab, host or guest name */
+#define VP_LAB_MAX_COUNT 1000         /* the largest count of one entry */
+#define VP_LAB_MAX_GUESTS 10000       /* guests of a lab after expansion */
+
+typedef struct {
+    char *name;
+    char *uri;           /* as written; libvirt parses it */
+    guint line, column;  /* of the host's key, for messages */
+} VpLabHost;
+
+typedef struct {
+    char *name;          /* after count expansion: web-1 .. web-N */
+    char *manifest_name; /* the entry's name: "web" */
+    char *host;          /* pinned host name, NULL: placed by the planner */
+    /* Provision key (long option name without dashes) -> value text as
+     * written (a size stays "20G"; a flag is "true"; wait is "true" or
+     * its seconds).  The defaults are merged under the guest's own keys;
+     * a guest's "false" removes a default flag.  Never holds name, host,
+     * count or cloud-init (which is CLOUD_INIT). */
+    GHashTable *options;
+    VpSeedOptions *cloud_init; /* NULL without one; file paths absolute */
+    guint line, column;  /* of the entry, for messages */
+} VpLabGuest;
+
+typedef struct {
+    char *lab;
+    char *path;          /* the manifest as given to vp_lab_load/parse */
+    GPtrArray *hosts;    /* VpLabHost *, in manifest order */
+    GPtrArray *guests;   /* VpLabGuest *, in manifest order, counts expanded
+                          * in place (web-1 .. web-N, then the next entry) */
+} VpLab;
+
+/* Reads the manifest at PATH (refusing more than VP_LAB_MAX_FILE bytes
+ * without reading them) and parses it as vp_lab_parse() does.  A file
+ * that cannot be read is VP_ERROR_INVALID without a position.  Returns a
+ * new lab; free with vp_lab_free(). */
+VpLab *vp_lab_load(const char *path, GError **error);
+
+/* Parses and validates the LEN bytes of TEXT (which need not be
+ * NUL-terminated) as the manifest at PATH: PATH names the file in
+ * messages, and relative cloud-init file names resolve against its
+ * directory.  The cloud-init files must exist and be readable regular
+ * files; their content is the seed module's to validate (vp_seed_load).
+ * Nothing else outside TEXT is looked at.  Returns a new lab, or NULL
+ * with VP_ERROR_INVALID. */
+VpLab *vp_lab_parse(const char *text, gsize len, const char *path,
+                    GError **error);
+
+void vp_lab_free(VpLab *lab);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpLab, vp_lab_free)
+
+/* Looks up the guest called NAME (after expansion); NULL when none.
+ * Borrowed from LAB. */
+const VpLabGuest *vp_lab_find_guest(const VpLab *lab, const char *name);
+
+/* The drift fingerprint of G: lowercase hex SHA-256 of its resolved
+ * options in sorted key order and of its cloud-init settings, where each
+ * file counts by its CONTENT (read now, at most VP_SEED_MAX_FILE bytes,
+ * key files VP_SEED_MAX_KEY_FILE), not by its path.  The guest's name and
+ * host are not part of it: they say where a guest is, not what it is.
+ * Values count as written, so "20G" and "20480M" differ.  Fails with
+ * VP_ERROR_INVALID when a file cannot be read or is too large.  Caller
+ * frees. */
+char *vp_lab_guest_options_hash(const VpLabGuest *g, GError **error);

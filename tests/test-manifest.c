@@ -1,0 +1,703 @@
+/* Lab manifests: accepted files with their guest lists and options, a
+ * table of malformed ones with the message and the exact line:column of
+ * each, and the options hash. */
+#include <string.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "error.h"
+#include "manifest.h"
+
+/* A scratch directory holding the manifest's cloud-init files; manifests
+ * are parsed as if they were SCRATCH/lab.yaml. */
+static char *scratch;
+static char *lab_path;
+
+static char *
+write_file(const char *name, const char *text, gssize len)
+{
+    char *path = g_build_filename(scratch, name, NULL);
+    g_autoptr(GError) error = NULL;
+    g_assert_true(g_file_set_contents(path, text, len, &error));
+    g_assert_no_error(error);
+    return path;
+}
+
+static VpLab *
+parse_ok(const char *text)
+{
+    g_autoptr(GError) error = NULL;
+    VpLab *lab = vp_lab_parse(text, strlen(text), lab_path, &error);
+    g_assert_no_error(error);
+    g_assert_nonnull(lab);
+    return lab;
+}
+
+static const VpLabGuest *
+guest(const VpLab *lab, guint i)
+{
+    g_assert_cmpuint(i, <, lab->guests->len);
+    return g_ptr_array_index(lab->guests, i);
+}
+
+static const char *
+opt(const VpLabGuest *g, const char *key)
+{
+    return g_hash_table_lookup(g->options, key);
+}
+
+static char *
+in_scratch(const char *name)
+{
+    return g_build_filename(scratch, name, NULL);
+}
+
+/* ---------------------------------------------------------------- */
+/* Accepted */
+
+/* The example of design.md, "Labs", as written there. */
+static const char design_example[] =
+    "lab: ci-42                     # recorded in every guest this lab creates\n"
+    "hosts:                         # name: libvirt URI\n"
+    "  hv1: qemu+ssh://root@hv1.example/system\n"
+    "  hv2: qemu+ssh://root@hv2.example/system\n"
+    "defaults:\n"
+    "  pool: default\n"
+    "  size: 20G\n"
+    "  base: debian-12.qcow2\n"
+    "  cloud-init: {user-data: ./user-data}\n"
+    "guests:\n"
+    "  - name: web                  # count: N makes web-1 .. web-N\n"
+    "    count: 10\n"
+    "  - name: db\n"
+    "    host: hv2                  # pinned; others go to the host with the fewest lab guests\n"
+    "    size: 100G\n";
+
+static void
+test_design_example(void)
+{
+    g_autoptr(VpLab) lab = parse_ok(design_example);
+    g_autofree char *user_data = in_scratch("user-data");
+
+    g_assert_cmpstr(lab->lab, ==, "ci-42");
+    g_assert_cmpstr(lab->path, ==, lab_path);
+    g_assert_cmpuint(lab->hosts->len, ==, 2);
+    const VpLabHost *h1 = g_ptr_array_index(lab->hosts, 0);
+    const VpLabHost *h2 = g_ptr_array_index(lab->hosts, 1);
+    g_assert_cmpstr(h1->name, ==, "hv1");
+    g_assert_cmpstr(h1->uri, ==, "qemu+ssh://root@hv1.example/system");
+    g_assert_cmpuint(h1->line, ==, 3);
+    g_assert_cmpuint(h1->column, ==, 3);
+    g_assert_cmpstr(h2->name, ==, "hv2");
+    g_assert_cmpstr(h2->uri, ==, "qemu+ssh://root@hv2.example/system");
+
+    g_assert_cmpuint(lab->guests->len, ==, 11);
+    for (guint i = 0; i < 10; i++) {
+        const VpLabGuest *g = guest(lab, i);
+        g_autofree char *name = g_strdup_printf("web-%u", i + 1);
+        g_assert_cmpstr(g->name, ==, name);
+        g_assert_cmpstr(g->manifest_name, ==, "web");
+        g_assert_null(g->host);
+        g_assert_cmpuint(g->line, ==, 11);
+        g_assert_cmpuint(g->column, ==, 5);
+        g_assert_cmpuint(g_hash_table_size(g->options), ==, 3);
+        g_assert_cmpstr(opt(g, "pool"), ==, "default");
+        g_assert_cmpstr(opt(g, "size"), ==, "20G");
+        g_assert_cmpstr(opt(g, "base"), ==, "debian-12.qcow2");
+        g_assert_nonnull(g->cloud_init);
+        g_assert_cmpstr(g->cloud_init->user_data, ==, user_data);
+        g_assert_null(g->cloud_init->meta_data);
+        g_assert_false(g->cloud_init->disable);
+    }
+    const VpLabGuest *db = guest(lab, 10);
+    g_assert_cmpstr(db->name, ==, "db");
+    g_assert_cmpstr(db->manifest_name, ==, "db");
+    g_assert_cmpstr(db->host, ==, "hv2");
+    g_assert_cmpstr(opt(db, "size"), ==, "100G");
+    g_assert_cmpstr(opt(db, "pool"), ==, "default");
+    g_assert_cmpuint(db->line, ==, 13);
+    g_assert_nonnull(db->cloud_init);
+    g_assert_true(vp_lab_find_guest(lab, "web-7") == guest(lab, 6));
+    g_assert_null(vp_lab_find_guest(lab, "web"));
+}
+
+/* The same lab as JSON, which is YAML. */
+static void
+test_json(void)
+{
+    g_autoptr(VpLab) lab = parse_ok(
+        "{\n"
+        "  \"lab\": \"ci-42\",\n"
+        "  \"hosts\": {\"hv1\": \"qemu:///system\", \"hv2\": \"qemu+tls://hv2/system\"},\n"
+        "  \"defaults\": {\"pool\": \"default\", \"size\": \"20G\", \"start\": true,\n"
+        "                \"vcpus\": 4, \"cloud-init\": true},\n"
+        "  \"guests\": [\n"
+        "    {\"name\": \"web\", \"count\": 2, \"memory\": 4096},\n"
+        "    {\"name\": \"db\", \"host\": \"hv1\", \"wait\": 120, \"start\": false}\n"
+        "  ]\n"
+        "}\n");
+    g_assert_cmpstr(lab->lab, ==, "ci-42");
+    g_assert_cmpuint(lab->hosts->len, ==, 2);
+    g_assert_cmpuint(lab->guests->len, ==, 3);
+    g_assert_cmpstr(guest(lab, 0)->name, ==, "web-1");
+    g_assert_cmpstr(guest(lab, 1)->name, ==, "web-2");
+    g_assert_cmpstr(opt(guest(lab, 1), "memory"), ==, "4096");
+    g_assert_cmpstr(opt(guest(lab, 1), "vcpus"), ==, "4");
+    g_assert_cmpstr(opt(guest(lab, 1), "start"), ==, "true");
+    const VpLabGuest *db = guest(lab, 2);
+    g_assert_cmpstr(db->name, ==, "db");
+    g_assert_cmpstr(db->host, ==, "hv1");
+    g_assert_cmpstr(opt(db, "wait"), ==, "120");
+    g_assert_null(opt(db, "start")); /* false removes the default */
+    g_assert_cmpuint(db->line, ==, 8);
+    g_assert_cmpuint(db->column, ==, 5);
+    /* A bare seed: every file unset. */
+    g_assert_nonnull(db->cloud_init);
+    g_assert_null(db->cloud_init->user_data);
+}
+
+static void
+test_defaults_merge(void)
+{
+    /* An absolute path stays as it is. */
+    g_autofree char *key = write_file("key.pub", "", 0);
+    g_autofree char *text = g_strdup_printf(
+        "lab: merge\n"
+        "hosts:\n"
+        "  hv1: qemu:///system\n"
+        "defaults:\n"
+        "  pool: default\n"
+        "  size: 20G\n"
+        "  memory: 2G\n"
+        "  start: true\n"
+        "  graphics: vnc\n"
+        "  cloud-init:\n"
+        "    user-data: user-data\n"
+        "    disable: true\n"
+        "guests:\n"
+        "  - name: plain\n"
+        "  - name: own\n"
+        "    memory: 8G\n"
+        "    start: false\n"
+        "    disk-bus: sata\n"
+        "    cloud-init: {meta-data: sub/meta-data, root-ssh-key: %s}\n"
+        "  - name: noseed\n"
+        "    cloud-init: false\n"
+        "    wait: true\n"
+        "    autostart: false\n", key);
+    g_autoptr(VpLab) lab = parse_ok(text);
+    g_autofree char *user_data = in_scratch("user-data");
+    g_autofree char *meta_data = in_scratch("sub/meta-data");
+
+    const VpLabGuest *plain = guest(lab, 0);
+    g_assert_cmpuint(g_hash_table_size(plain->options), ==, 5);
+    g_assert_cmpstr(opt(plain, "memory"), ==, "2G");
+    g_assert_cmpstr(opt(plain, "start"), ==, "true");
+    g_assert_cmpstr(opt(plain, "graphics"), ==, "vnc");
+    g_assert_null(opt(plain, "cloud-init"));
+    g_assert_cmpstr(plain->cloud_init->user_data, ==, user_data);
+    g_assert_true(plain->cloud_init->disable);
+
+    const VpLabGuest *own = guest(lab, 1);
+    g_assert_cmpuint(g_hash_table_size(own->options), ==, 5);
+    g_assert_cmpstr(opt(own, "memory"), ==, "8G");
+    g_assert_null(opt(own, "start"));
+    g_assert_cmpstr(opt(own, "disk-bus"), ==, "sata");
+    g_assert_cmpstr(opt(own, "pool"), ==, "default");
+    /* The guest's cloud-init replaces the default one whole. */
+    g_assert_null(own->cloud_init->user_data);
+    g_assert_cmpstr(own->cloud_init->meta_data, ==, meta_data);
+    g_assert_cmpstr(own->cloud_init->root_ssh_key, ==, key);
+    g_assert_false(own->cloud_init->disable);
+
+    const VpLabGuest *noseed = guest(lab, 2);
+    g_assert_null(noseed->cloud_init);
+    g_assert_cmpstr(opt(noseed, "wait"), ==, "true");
+    g_assert_null(opt(noseed, "autostart"));
+}
+
+static void
+test_count_order(void)
+{
+    g_autoptr(VpLab) lab = parse_ok(
+        "lab: order\n"
+        "hosts: {hv1: 'qemu:///system'}\n"
+        "defaults: {pool: p, base: b.qcow2}\n"
+        "guests:\n"
+        "  - {name: a, count: 2}\n"
+        "  - {name: b}\n"
+        "  - {name: c, count: 3}\n"
+        "  - {name: one, count: 1}\n"
+        "  - {name: a-3}\n");
+    static const char *const names[] = { "a-1", "a-2", "b", "c-1", "c-2",
+                                         "c-3", "one-1", "a-3" };
+    static const char *const entries[] = { "a", "a", "b", "c", "c", "c",
+                                           "one", "a-3" };
+    g_assert_cmpuint(lab->guests->len, ==, G_N_ELEMENTS(names));
+    for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
+        g_assert_cmpstr(guest(lab, i)->name, ==, names[i]);
+        g_assert_cmpstr(guest(lab, i)->manifest_name, ==, entries[i]);
+        g_assert_null(opt(guest(lab, i), "count"));
+        g_assert_null(opt(guest(lab, i), "name"));
+    }
+    g_assert_cmpuint(guest(lab, 3)->line, ==, 7);
+    g_assert_cmpuint(guest(lab, 3)->column, ==, 5);
+}
+
+static void
+test_pins(void)
+{
+    g_autoptr(VpLab) lab = parse_ok(
+        "lab: pins\n"
+        "hosts:\n"
+        "  hv1: qemu:///system\n"
+        "  hv2: qemu+ssh://root@hv2/system\n"
+        "  hv3: qemu+unix:///session?socket=/run/hv3.sock\n"
+        "defaults: {pool: p, size: 1G}\n"
+        "guests:\n"
+        "  - name: free\n"
+        "  - name: pinned\n"
+        "    host: hv3\n"
+        "    count: 2\n"
+        "  - name: other\n"
+        "    host: hv1\n");
+    g_assert_cmpuint(lab->hosts->len, ==, 3);
+    g_assert_null(guest(lab, 0)->host);
+    g_assert_cmpstr(guest(lab, 1)->host, ==, "hv3");
+    g_assert_cmpstr(guest(lab, 2)->host, ==, "hv3");
+    g_assert_cmpstr(guest(lab, 3)->host, ==, "hv1");
+    g_assert_null(opt(guest(lab, 1), "host"));
+}
+
+/* Every provision key with a valid value, so that the table cannot lose
+ * one silently. */
+static void
+test_every_key(void)
+{
+    g_autoptr(VpLab) lab = parse_ok(
+        "lab: keys\n"
+        "hosts: {hv1: 'qemu:///system'}\n"
+        "guests:\n"
+        "  - name: k\n"
+        "    pool: default\n"
+        "    size: 1.5T\n"
+        "    base: pool2/debian.qcow2\n"
+        "    memory: 4G\n"
+        "    vcpus: 4096\n"
+        "    virt-type: qemu\n"
+        "    arch: aarch64\n"
+        "    machine: virt\n"
+        "    kernel: /boot/vmlinuz\n"
+        "    initrd: /boot/initrd.img\n"
+        "    cmdline: console=ttyS0 root=/dev/vda1\n"
+        "    network: bridge=br0\n"
+        "    graphics: spice\n"
+        "    disk-bus: scsi\n"
+        "    cache: writeback\n"
+        "    io: io_uring\n"
+        "    discard: unmap\n"
+        "    start: true\n"
+        "    autostart: true\n"
+        "    wait: 86400\n"
+        "    format: qcow2\n"
+        "    preallocation: falloc\n"
+        "    cluster-size: 2M\n"
+        "    compat: 0.10\n"
+        "    refcount-bits: 64\n"
+        "    lazy-refcounts: true\n"
+        "    extended-l2: true\n"
+        "    backing: /var/lib/libvirt/images/b.qcow2\n"
+        "    backing-format: qcow2\n"
+        "  - {name: i, pool: p, size: 1G, import: true}\n"
+        "  - {name: c, pool: p, size: 1G, cdrom: /isos/d.iso, format: raw}\n");
+    const VpLabGuest *k = guest(lab, 0);
+    g_assert_cmpuint(g_hash_table_size(k->options), ==, 29);
+    g_assert_cmpstr(opt(k, "compat"), ==, "0.10");
+    g_assert_cmpstr(opt(k, "cmdline"), ==, "console=ttyS0 root=/dev/vda1");
+    g_assert_cmpstr(opt(guest(lab, 1), "import"), ==, "true");
+    g_assert_cmpstr(opt(guest(lab, 2), "cdrom"), ==, "/isos/d.iso");
+}
+
+/* ---------------------------------------------------------------- */
+/* Rejected */
+
+#define HEAD                                                                  \
+    "lab: t\n"                                                                \
+    "hosts:\n"                                                                \
+    "  hv1: qemu:///system\n"                                                 \
+    "  hv2: qemu+ssh://hv2/system\n"                                          \
+    "defaults:\n"                                                             \
+    "  pool: p\n"                                                             \
+    "  size: 1G\n"
+/* HEAD is 7 lines: a guest list after it starts on line 8. */
+#define GUEST "guests:\n  - name: a\n"
+
+typedef struct {
+    const char *id;      /* test path /manifest/reject/ID */
+    const char *text;
+    gsize len;           /* 0: strlen(text) */
+    const char *message; /* a substring of the message */
+    guint line, column;
+} RejectCase;
+
+static const RejectCase rejected[] = {
+    /* files and YAML */
+    { "empty", "", 0, "the manifest is empty", 1, 1 },
+    { "comments-only", "# a lab\n\n# nothing yet\n", 0, "the manifest is empty", 1, 1 },
+    { "only-null", "---\n~\n", 0, "the manifest is empty", 1, 1 },
+    { "not-utf8", "lab: caf\xe9\n", 0, "is not UTF-8 text", 1, 9 },
+    { "not-utf8-later", HEAD GUEST "    arch: \xc3\x28\n", 0, "is not UTF-8", 10, 11 },
+    { "nul-byte", "lab: t\n\0hosts:\n", 15, "holds a NUL byte", 2, 1 },
+    { "nul-escape", "lab: \"t\\0\"\n", 0, "holds a NUL character", 1, 6 },
+    { "syntax-unclosed", HEAD "guests: [{name: a}\n", 0, "not valid YAML", 9, 1 },
+    { "syntax-indent", HEAD "guests:\n  - name: a\n   pool: q\n", 0, "did not find expected '-' indicator", 10, 4 },
+    { "syntax-tab", HEAD "guests:\n\t- name: a\n", 0, "not valid YAML", 9, 1 },
+    { "two-documents", HEAD GUEST "---\nlab: u\n", 0, "second YAML document", 10, 1 },
+    { "anchor", HEAD "guests:\n  - &g {name: a}\n", 0, "anchors ('&name') are not allowed", 9, 5 },
+    { "billion-laughs",
+      "lab: t\n"
+      "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n"
+      "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+      "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+      "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+      "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
+      "f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"
+      "g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n"
+      "h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\n"
+      "i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]\n",
+      0, "anchors ('&name') are not allowed", 2, 4 },
+    { "deep", "lab: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n", 0,
+      "deeper than 16 levels", 1, 21 },
+    { "alias", "lab: *x\n", 0, "aliases ('*name') are not allowed", 1, 6 },
+    { "tag", "lab: !!str t\n", 0, "tags ('!name') are not allowed", 1, 6 },
+    { "local-tag", HEAD "guests: !list [{name: a}]\n", 0, "tags ('!name')", 8, 9 },
+    { "key-not-scalar", HEAD GUEST "? [a, b]\n: c\n", 0, "a key must be a word", 10, 3 },
+    { "key-empty", HEAD GUEST "    : x\n", 0, "a key is empty", 10, 7 },
+    { "key-null", HEAD GUEST "    ~: x\n", 0, "a key is empty", 10, 5 },
+    { "guest-empty-item", HEAD "guests:\n  - name: a\n  -\n", 0, "a guest is a mapping", 10, 3 },
+    { "columns-are-characters", HEAD "guests:\n  - {name: a, arch: \u00e9\u00e9\u00e9, bogus: 1}\n", 0,
+      "unknown key 'bogus'", 9, 26 },
+    /* top level */
+    { "root-list", "- lab\n- t\n", 0, "a lab manifest is a mapping", 1, 1 },
+    { "root-scalar", "lab\n", 0, "a lab manifest is a mapping", 1, 1 },
+    { "top-suggest", HEAD "gusts:\n  - name: a\n", 0, "unknown key 'gusts'; did you mean 'guests'?", 8, 1 },
+    { "top-unknown", HEAD GUEST "version: 2\n", 0, "unknown key 'version'; a manifest has lab, hosts", 10, 1 },
+    { "top-guest-key", HEAD "memory: 4G\n" GUEST, 0, "'memory' is a guest key", 8, 1 },
+    { "no-lab", "hosts: {hv1: 'qemu:///system'}\nguests: [{name: a}]\n", 0, "has no 'lab'", 1, 1 },
+    { "no-hosts", "lab: t\nguests: [{name: a}]\n", 0, "has no 'hosts'", 1, 1 },
+    { "no-guests", HEAD, 0, "has no 'guests'", 1, 1 },
+    { "dup-top-key", "lab: a\nlab: b\n", 0, "key 'lab' is given twice, first at line 1, column 1", 2, 1 },
+    { "lab-name", "lab: ci 42\n", 0, "lab name 'ci 42' must be", 1, 6 },
+    { "lab-name-long", "lab: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n", 0,
+      "lab name 'aaaa", 1, 6 },
+    { "lab-mapping", "lab: {a: 1}\n", 0, "'lab' takes one value", 1, 6 },
+    { "lab-null", "lab:\nhosts: {}\n", 0, "'lab' has no value", 1, 1 },
+    { "lab-true", "lab: true\n", 0, "'lab' takes a value such as 'ci-42', not true", 1, 6 },
+    /* hosts */
+    { "hosts-null", "lab: t\nhosts:\nguests: [{name: a}]\n", 0, "'hosts' is empty", 2, 1 },
+    { "hosts-empty", "lab: t\nhosts: {}\nguests: [{name: a}]\n", 0, "'hosts' is empty", 2, 8 },
+    { "hosts-list", "lab: t\nhosts: [hv1]\nguests: [{name: a}]\n", 0, "'hosts' is a mapping", 2, 8 },
+    { "host-name", "lab: t\nhosts:\n  hv/1: qemu:///system\nguests: [{name: a}]\n", 0,
+      "host name 'hv/1' must be", 3, 3 },
+    { "host-uri", "lab: t\nhosts:\n  hv1: hv1.example\nguests: [{name: a}]\n", 0,
+      "host 'hv1' has 'hv1.example', which is not a libvirt URI", 3, 8 },
+    { "host-uri-twice", "lab: t\nhosts:\n  hv1: qemu:///system\n  hv2: qemu:///system\n"
+      "guests: [{name: a}]\n", 0, "hosts 'hv1' and 'hv2' have the same URI", 4, 8 },
+    { "dup-host", "lab: t\nhosts:\n  hv1: qemu:///system\n  hv1: qemu:///session\n", 0,
+      "key 'hv1' is given twice, first at line 3, column 3", 4, 3 },
+    /* guests */
+    { "guests-null", HEAD "guests:\n", 0, "'guests' is empty", 8, 1 },
+    { "guests-empty", HEAD "guests: []\n", 0, "'guests' is empty", 8, 1 },
+    { "guests-mapping", HEAD "guests: {name: a}\n", 0, "'guests' is a list", 8, 9 },
+    { "guest-scalar", HEAD "guests:\n  - web\n", 0, "a guest is a mapping", 9, 5 },
+    { "guest-no-name", HEAD "guests:\n  - memory: 4G\n", 0, "this guest has no name", 9, 5 },
+    { "guest-name-bad", HEAD "guests:\n  - name: -web\n", 0, "guest name '-web' must be", 9, 11 },
+    { "guest-name-list", HEAD "guests:\n  - name: [a]\n", 0, "'name' takes one value", 9, 11 },
+    { "guest-name-long", HEAD "guests:\n  - name: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"
+      "    count: 10\n", 0, "longer than 64 characters", 9, 11 },
+    { "unknown-suggest", HEAD GUEST "    memroy: 4G\n", 0, "unknown key 'memroy'; did you mean 'memory'?", 10, 5 },
+    { "unknown-underscore", HEAD GUEST "    disk_bus: sata\n", 0, "did you mean 'disk-bus'?", 10, 5 },
+    { "unknown-no-suggest", HEAD GUEST "    flavour: large\n", 0,
+      "unknown key 'flavour'; a guest takes name, host, count", 10, 5 },
+    { "unknown-in-defaults", "lab: t\nhosts: {hv1: 'qemu:///system'}\ndefaults:\n  colour: red\n", 0,
+      "unknown key 'colour' in defaults", 4, 3 },
+    { "run-key", HEAD GUEST "    dry-run: true\n", 0, "'dry-run' is about a run", 10, 5 },
+    { "connect-key", HEAD GUEST "    connect: qemu:///system\n", 0, "names its host with 'host'", 10, 5 },
+    { "name-in-defaults", "lab: t\nhosts: {hv1: 'qemu:///system'}\ndefaults:\n  name: x\n", 0,
+      "'name' belongs to each guest, not to defaults", 4, 3 },
+    { "defaults-list", "lab: t\nhosts: {hv1: 'qemu:///system'}\ndefaults: [pool]\n", 0,
+      "'defaults' is a mapping", 3, 11 },
+    { "dup-key", HEAD GUEST "    pool: q\n    pool: r\n", 0,
+      "key 'pool' is given twice, first at line 10, column 5", 11, 5 },
+    { "dup-key-flow", HEAD "guests: [{name: a, name: b}]\n", 0,
+      "key 'name' is given twice, first at line 8, column 11", 8, 20 },
+    { "dup-name", HEAD "guests:\n  - name: a\n  - name: a\n", 0,
+      "guest name 'a' is already taken by the guest at line 9, column 5; rename", 10, 11 },
+    { "dup-name-count", HEAD "guests:\n  - name: web\n    count: 3\n  - name: web-2\n", 0,
+      "guest name 'web-2' is already taken by the guest at line 9, column 5 (a count", 11, 11 },
+    { "dup-name-count-later", HEAD "guests:\n  - name: web-3\n  - name: web\n    count: 3\n", 0,
+      "guest name 'web-3' is already taken by the guest at line 9, column 5", 10, 11 },
+    { "count-0", HEAD GUEST "    count: 0\n", 0, "invalid 'count' value '0'; use a whole number from 1 to 1000", 10, 12 },
+    { "count-1001", HEAD GUEST "    count: 1001\n", 0, "invalid 'count' value '1001'", 10, 12 },
+    { "count-quoted", HEAD GUEST "    count: \"3\"\n", 0, "'count' takes a whole number from 1 to 1000, not the quoted text '3'", 10, 12 },
+    { "count-negative", HEAD GUEST "    count: -2\n", 0, "invalid 'count' value '-2'", 10, 12 },
+    { "count-fraction", HEAD GUEST "    count: 2.5\n", 0, "invalid 'count' value '2.5'", 10, 12 },
+    { "count-octal", HEAD GUEST "    count: 010\n", 0, "invalid 'count' value '010'", 10, 12 },
+    { "count-null", HEAD GUEST "    count:\n", 0, "'count' has no value", 10, 5 },
+    { "host-undeclared", HEAD GUEST "    host: hv9\n", 0,
+      "host 'hv9' is not declared under 'hosts'; declare it or use one of hv1, hv2", 10, 11 },
+    /* values */
+    { "size-bad", HEAD GUEST "    size: 20X\n", 0, "invalid size '20X'", 10, 11 },
+    { "size-huge", HEAD GUEST "    size: 99999E\n", 0, "size '99999E' is too large: the limit is 16 EiB", 10, 11 },
+    { "memory-small", HEAD GUEST "    memory: 8\n", 0, "invalid 'memory' value '8'", 10, 13 },
+    { "cluster-size", HEAD GUEST "    cluster-size: 3000\n", 0,
+      "invalid 'cluster-size' value '3000'; use a power of two", 10, 19 },
+    { "vcpus-0", HEAD GUEST "    vcpus: 0\n", 0, "invalid 'vcpus' value '0'; use a whole number from 1 to 4096", 10, 12 },
+    { "vcpus-text", HEAD GUEST "    vcpus: many\n", 0, "invalid 'vcpus' value 'many'", 10, 12 },
+    { "refcount-bits", HEAD GUEST "    refcount-bits: 12\n", 0, "use 1, 2, 4, 8, 16, 32 or 64", 10, 20 },
+    { "choice-graphics", HEAD GUEST "    graphics: vga\n", 0,
+      "invalid 'graphics' value 'vga'; use none, vnc or spice", 10, 15 },
+    { "choice-format", HEAD GUEST "    format: vmdk\n", 0, "invalid 'format' value 'vmdk'; use qcow2 or raw", 10, 13 },
+    { "choice-prealloc", HEAD GUEST "    preallocation: sparse\n", 0, "use off, metadata, falloc or full", 10, 20 },
+    { "choice-case", HEAD GUEST "    virt-type: KVM\n", 0, "invalid 'virt-type' value 'KVM'", 10, 16 },
+    { "network", HEAD GUEST "    network: default\n", 0, "invalid 'network' value 'default'", 10, 14 },
+    { "flag-yes", HEAD GUEST "    start: yes\n", 0, "invalid 'start' value 'yes'; use true or false", 10, 12 },
+    { "flag-quoted", HEAD GUEST "    start: 'true'\n", 0, "not the quoted text 'true'", 10, 12 },
+    { "flag-number", HEAD GUEST "    autostart: 1\n", 0, "invalid 'autostart' value '1'", 10, 16 },
+    { "wait-0", HEAD GUEST "    wait: 0\n", 0, "invalid 'wait' value '0'; use true, or a number of seconds", 10, 11 },
+    { "text-true", HEAD GUEST "    machine: true\n", 0, "'machine' takes a value such as 'q35', not true", 10, 14 },
+    { "text-null", HEAD GUEST "    pool:\n", 0, "'pool' has no value", 10, 5 },
+    { "text-empty", HEAD GUEST "    pool: ''\n", 0, "'pool' has no value", 10, 5 },
+    { "text-mapping", HEAD GUEST "    base: {a: b}\n", 0, "'base' takes one value", 10, 11 },
+    /* combinations */
+    { "no-pool", "lab: t\nhosts: {hv1: 'qemu:///system'}\nguests:\n  - name: a\n    size: 1G\n", 0,
+      "guest 'a' has no pool", 4, 5 },
+    { "no-size", "lab: t\nhosts: {hv1: 'qemu:///system'}\nguests:\n  - {name: a, pool: p}\n", 0,
+      "guest 'a' has neither size nor base", 4, 5 },
+    { "two-installs", HEAD GUEST "    cdrom: /i.iso\n    import: true\n", 0,
+      "more than one of cdrom, kernel and import", 9, 5 },
+    { "initrd-alone", HEAD GUEST "    initrd: /boot/i\n", 0, "initrd or cmdline without kernel", 9, 5 },
+    { "raw-cluster", HEAD GUEST "    format: raw\n    cluster-size: 64K\n", 0,
+      "has format raw, to which 'cluster-size' does not apply", 9, 5 },
+    /* cloud-init */
+    { "seed-missing", HEAD GUEST "    cloud-init: {user-data: ./nope}\n", 0,
+      "cannot read user-data file '", 10, 29 },
+    { "seed-directory", HEAD GUEST "    cloud-init: {meta-data: sub}\n", 0, "is not a regular file", 10, 29 },
+    { "seed-suggest", HEAD GUEST "    cloud-init: {user_data: ./user-data}\n", 0,
+      "unknown cloud-init key 'user_data'; did you mean 'user-data'?", 10, 18 },
+    { "seed-unknown", HEAD GUEST "    cloud-init: {vendor-data: ./v}\n", 0,
+      "unknown cloud-init key 'vendor-data'; use user-data", 10, 18 },
+    { "seed-null", HEAD GUEST "    cloud-init:\n", 0, "'cloud-init' has no value; use true", 10, 5 },
+    { "seed-string", HEAD GUEST "    cloud-init: user-data=./u\n", 0, "'cloud-init' takes true or a mapping", 10, 17 },
+    { "seed-disable", HEAD GUEST "    cloud-init: {disable: on}\n", 0, "invalid 'disable' value 'on'", 10, 27 },
+    { "seed-in-defaults", "lab: t\nhosts: {hv1: 'qemu:///system'}\ndefaults:\n"
+      "  cloud-init:\n    network-config: /nonexistent/n.yaml\n", 0,
+      "cannot read network-config file '/nonexistent/n.yaml'", 5, 21 },
+};
+
+static void
+check_rejected(const char *path, const char *message, guint line, guint column, GError *error)
+{
+    g_assert_error(error, VP_ERROR, VP_ERROR_INVALID);
+    g_autofree char *where = g_strdup_printf("%s:%u:%u: ", path, line, column);
+    if (!g_str_has_prefix(error->message, where) ||
+        strstr(error->message, message) == NULL) {
+        g_test_message("got: %s", error->message);
+        g_test_message("want: %s... %s", where, message);
+        g_test_fail();
+    }
+    g_assert_null(strchr(error->message, '\n'));
+}
+
+static void
+test_rejected(gconstpointer data)
+{
+    const RejectCase *c = data;
+    gsize len = c->len != 0 ? c->len : strlen(c->text);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VpLab) lab = vp_lab_parse(c->text, len, lab_path, &error);
+    g_assert_null(lab);
+    check_rejected(lab_path, c->message, c->line, c->column,
+                   error);
+}
+
+/* A 10 MB file through vp_lab_load, which must not read it whole. */
+static void
+test_load_too_large(void)
+{
+    gsize len = 10 * 1000 * 1000;
+    g_autofree char *text = g_malloc(len);
+    memset(text, '#', len);
+    g_autofree char *path = write_file("big.yaml", text, (gssize)len);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VpLab) lab = vp_lab_load(path, &error);
+    g_assert_null(lab);
+    check_rejected(path, "larger than the limit of 1 MiB", 1, 1,
+                   error);
+    g_unlink(path);
+}
+
+static void
+test_load(void)
+{
+    g_autofree char *path = write_file("lab.yaml", design_example, -1);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VpLab) lab = vp_lab_load(path, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(lab->guests->len, ==, 11);
+
+    g_autofree char *missing = in_scratch("missing.yaml");
+    g_autoptr(VpLab) none = vp_lab_load(missing, &error);
+    g_assert_null(none);
+    g_assert_error(error, VP_ERROR, VP_ERROR_INVALID);
+    g_assert_nonnull(strstr(error->message, "cannot read lab manifest"));
+    g_clear_error(&error);
+
+    /* Exactly at the limit is not too large (a comment only: empty). */
+    gsize len = VP_LAB_MAX_FILE;
+    g_autofree char *text = g_malloc(len);
+    memset(text, '#', len);
+    g_autofree char *big = write_file("limit.yaml", text, (gssize)len);
+    g_autoptr(VpLab) empty = vp_lab_load(big, &error);
+    g_assert_null(empty);
+    check_rejected(big, "the manifest is empty", 1, 1, error);
+    g_unlink(big);
+}
+
+/* ---------------------------------------------------------------- */
+/* Options hash */
+
+static char *
+hash_of(const char *text, guint i)
+{
+    g_autoptr(VpLab) lab = parse_ok(text);
+    g_autoptr(GError) error = NULL;
+    char *hash = vp_lab_guest_options_hash(guest(lab, i), &error);
+    g_assert_no_error(error);
+    g_assert_nonnull(hash);
+    g_assert_cmpuint(strlen(hash), ==, 64);
+    return hash;
+}
+
+static void
+test_hash(void)
+{
+    g_autofree char *a = hash_of(
+        "lab: h\nhosts: {hv1: 'qemu:///system'}\n"
+        "defaults: {pool: p, memory: 4G}\n"
+        "guests:\n"
+        "  - name: x\n    size: 20G\n    vcpus: 2\n"
+        "    cloud-init: {user-data: ./hash-ud, disable: true}\n", 0);
+    /* The same options in another order, half of them from defaults, and
+     * another name and host: the same guest. */
+    g_autofree char *b = hash_of(
+        "lab: other\nhosts: {hv9: 'qemu+ssh://h/system'}\n"
+        "defaults: {vcpus: 2, size: 20G}\n"
+        "guests:\n"
+        "  - cloud-init: {disable: true, user-data: hash-ud}\n"
+        "    memory: 4G\n    host: hv9\n    name: y\n    pool: p\n", 0);
+    g_assert_cmpstr(a, ==, b);
+
+    /* One value differs. */
+    g_autofree char *c = hash_of(
+        "lab: h\nhosts: {hv1: 'qemu:///system'}\n"
+        "defaults: {pool: p, memory: 4G}\n"
+        "guests:\n"
+        "  - name: x\n    size: 20G\n    vcpus: 3\n"
+        "    cloud-init: {user-data: ./hash-ud, disable: true}\n", 0);
+    g_assert_cmpstr(a, !=, c);
+
+    /* Without the seed, or with a bare one. */
+    g_autofree char *d = hash_of(
+        "lab: h\nhosts: {hv1: 'qemu:///system'}\n"
+        "guests: [{name: x, pool: p, memory: 4G, size: 20G, vcpus: 2}]\n", 0);
+    g_autofree char *e = hash_of(
+        "lab: h\nhosts: {hv1: 'qemu:///system'}\n"
+        "guests: [{name: x, pool: p, memory: 4G, size: 20G, vcpus: 2,"
+        " cloud-init: true}]\n", 0);
+    g_assert_cmpstr(a, !=, d);
+    g_assert_cmpstr(d, !=, e);
+
+    /* The seed file's content changes: the hash does; back: it is back. */
+    g_autofree char *p = write_file("hash-ud", "#cloud-config\npackages: [vim]\n", -1);
+    g_autofree char *f = hash_of(
+        "lab: h\nhosts: {hv1: 'qemu:///system'}\n"
+        "defaults: {pool: p, memory: 4G}\n"
+        "guests:\n"
+        "  - name: x\n    size: 20G\n    vcpus: 2\n"
+        "    cloud-init: {user-data: ./hash-ud, disable: true}\n", 0);
+    g_assert_cmpstr(a, !=, f);
+    g_free(write_file("hash-ud", "#cloud-config\n", -1));
+    g_autofree char *g = hash_of(
+        "lab: h\nhosts: {hv1: 'qemu:///system'}\n"
+        "defaults: {pool: p, memory: 4G}\n"
+        "guests:\n"
+        "  - name: x\n    size: 20G\n    vcpus: 2\n"
+        "    cloud-init: {user-data: ./hash-ud, disable: true}\n", 0);
+    g_assert_cmpstr(a, ==, g);
+
+    /* Counted guests of one entry are the same guest, hash-wise. */
+    g_autofree char *w1 = hash_of(design_example, 0);
+    g_autofree char *w9 = hash_of(design_example, 8);
+    g_autofree char *db = hash_of(design_example, 10);
+    g_assert_cmpstr(w1, ==, w9);
+    g_assert_cmpstr(w1, !=, db);
+
+    /* A seed file that vanished after loading is an error, not a hash. */
+    g_autoptr(VpLab) lab = parse_ok(
+        "lab: h\nhosts: {hv1: 'qemu:///system'}\n"
+        "guests: [{name: x, pool: p, size: 1G, cloud-init: {meta-data: gone}}]\n");
+    g_autofree char *gone = in_scratch("gone");
+    g_unlink(gone);
+    g_autoptr(GError) error = NULL;
+    g_autofree char *none = vp_lab_guest_options_hash(guest(lab, 0), &error);
+    g_assert_null(none);
+    g_assert_error(error, VP_ERROR, VP_ERROR_INVALID);
+    g_free(write_file("gone", "", 0)); /* for a rerun */
+}
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_autoptr(GError) error = NULL;
+    scratch = g_dir_make_tmp("test-manifest-XXXXXX", &error);
+    g_assert_no_error(error);
+    lab_path = g_build_filename(scratch, "lab.yaml", NULL);
+    g_autofree char *sub = g_build_filename(scratch, "sub", NULL);
+    g_assert_cmpint(g_mkdir(sub, 0700), ==, 0);
+    g_free(write_file("user-data", "#cloud-config\n", -1));
+    g_free(write_file("sub/meta-data", "instance-id: x\n", -1));
+    g_free(write_file("hash-ud", "#cloud-config\n", -1));
+    g_free(write_file("gone", "", 0));
+
+    g_test_add_func("/manifest/accept/design-example", test_design_example);
+    g_test_add_func("/manifest/accept/json", test_json);
+    g_test_add_func("/manifest/accept/defaults-merge", test_defaults_merge);
+    g_test_add_func("/manifest/accept/count-order", test_count_order);
+    g_test_add_func("/manifest/accept/pins", test_pins);
+    g_test_add_func("/manifest/accept/every-key", test_every_key);
+    for (gsize i = 0; i < G_N_ELEMENTS(rejected); i++) {
+        g_autofree char *path = g_strdup_printf("/manifest/reject/%s",
+                                                rejected[i].id);
+        g_test_add_data_func(path, &rejected[i], test_rejected);
+    }
+    g_test_add_func("/manifest/reject/too-large", test_load_too_large);
+    g_test_add_func("/manifest/load", test_load);
+    g_test_add_func("/manifest/hash", test_hash);
+
+    int rc = g_test_run();
+    /* The scratch files, then the directories. */
+    static const char *const files[] = { "user-data", "sub/meta-data",
+                                         "hash-ud", "gone", "lab.yaml", "key.pub",
+                                         "sub" };
+    for (gsize i = 0; i < G_N_ELEMENTS(files); i++) {
+        g_autofree char *path = g_build_filename(scratch, files[i], NULL);
+        g_remove(path);
+    }
+    g_rmdir(scratch);
+    g_free(lab_path);
+    g_free(scratch);
+    return rc;
+}
