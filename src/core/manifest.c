@@ -18,18 +18,14 @@
 #include <unistd.h>
 
 #include <glib/gi18n.h>
-#include <libfyaml.h>
 
 #include "domain-xml.h"
 #include "error.h"
 #include "image-options.h"
 #include "size.h"
+#include "yaml-util.h"
 
 /* libfyaml's types are struct tags only; g_autoptr() wants type names. */
-typedef struct fy_parser VpFyParser;
-typedef struct fy_diag VpFyDiag;
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpFyParser, fy_parser_destroy)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpFyDiag, fy_diag_unref)
 
 /* ------------------------------------------------------------------ */
 /* Context and messages */
@@ -121,38 +117,6 @@ vp_y_bool(const VpYNode *n)
     return g_strv_contains(yes, n->text) ? 1
            : g_strv_contains(no, n->text) ? 0
                                           : -1;
-}
-
-/* libfyaml's diagnostics, of which we keep the first error (it also
- * reports a failed load for an input without any document, which is no
- * error of the input; that one carries no position and is dropped). */
-static void
-vp_yaml_diag(struct fy_diag *diag, void *user, const char *buf, size_t len)
-{
-    char **first = user;
-    if (*first == NULL && g_strstr_len(buf, (gssize)len, ": error: ") != NULL) {
-        *first = g_strndup(buf, len);
-    }
-}
-
-/* Splits a diagnostic "INPUT:LINE:COLUMN: error: TEXT" into its position
- * and text. */
-static const char *
-vp_yaml_diag_split(char *diag, guint *line, guint *column)
-{
-    *line = *column = 1;
-    char *text = strstr(diag, ": error: ");
-    *text = '\0';
-    char *col = strrchr(diag, ':');
-    if (col != NULL) {
-        *column = (guint)MAX(atoi(col + 1), 1);
-        *col = '\0';
-        char *ln = strrchr(diag, ':');
-        if (ln != NULL) {
-            *line = (guint)MAX(atoi(ln + 1), 1);
-        }
-    }
-    return g_strstrip(text + strlen(": error: "));
 }
 
 /* Nesting a manifest may have: it needs four levels (top, guests, a
@@ -398,17 +362,7 @@ vp_yaml_read(const VpLabCtx *ctx, const char *text, gsize len,
     }
 
     g_autofree char *first = NULL;
-    struct fy_diag_cfg dcfg;
-    fy_diag_cfg_default(&dcfg);
-    dcfg.fp = NULL;
-    dcfg.output_fn = vp_yaml_diag;
-    dcfg.user = &first;
-    dcfg.level = FYET_ERROR;
-    dcfg.colorize = false;
-    g_autoptr(VpFyDiag) diag = fy_diag_create(&dcfg);
-    if (diag == NULL) {
-        g_error("libfyaml: out of memory");
-    }
+    g_autoptr(VpFyDiag) diag = vp_yaml_diag_new(&first);
     const struct fy_parse_cfg pcfg = { .diag = diag };
     g_autoptr(VpFyParser) parser = fy_parser_create(&pcfg);
     if (parser == NULL || fy_parser_set_string(parser, text, len) != 0) {
@@ -427,11 +381,13 @@ vp_yaml_read(const VpLabCtx *ctx, const char *text, gsize len,
         return FALSE;
     }
     if (first != NULL || fy_parser_get_stream_error(parser)) {
-        guint line = 1;
-        guint column = 1;
+        guint line = 0;
+        guint column = 0;
         const char *msg = first != NULL
                           ? vp_yaml_diag_split(first, &line, &column)
                           : "syntax error";
+        line = MAX(line, 1);
+        column = MAX(column, 1);
         vp_lab_error(error, ctx, line, column,
                      _("the manifest is not valid YAML: %1$s; fix the syntax here"),
                      msg);

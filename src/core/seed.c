@@ -4,12 +4,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <glib/gi18n.h>
-#include <libfyaml.h>
 
 /* libisofs carries its own copy of libburn's struct burn_source; we read
  * the image from it and never link libburn. */
@@ -18,6 +18,7 @@
 
 #include "error.h"
 #include "size.h"
+#include "yaml-util.h"
 
 /* cloud-init's marker of a disabled instance (cloud-init's "Disable"
  * documentation); written by runcmd as an argument vector, no shell. */
@@ -65,12 +66,6 @@ struct VpSeed {
 };
 
 /* libfyaml's types are struct tags only; g_autoptr() wants type names. */
-typedef struct fy_document VpFyDocument;
-typedef struct fy_parser VpFyParser;
-typedef struct fy_diag VpFyDiag;
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpFyDocument, fy_document_destroy)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpFyParser, fy_parser_destroy)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpFyDiag, fy_diag_unref)
 
 /* ------------------------------------------------------------------ */
 /* Options */
@@ -238,39 +233,6 @@ vp_seed_read(const char *path, const char *what, gsize limit, gsize *len,
 /* ------------------------------------------------------------------ */
 /* YAML */
 
-/* libfyaml's diagnostics, of which we keep the first error about the
- * input.  (Its collect-errors mode leaks the collected errors in 0.7, and
- * it also reports "fy_parse_load_document() failed" for an input without
- * any document, which is no error of the input.) */
-static void
-vp_yaml_diag(struct fy_diag *diag, void *user, const char *buf, size_t len)
-{
-    char **first = user;
-    if (*first == NULL && g_strstr_len(buf, (gssize)len, ": error: ") != NULL) {
-        *first = g_strndup(buf, len);
-    }
-}
-
-/* Splits a libfyaml diagnostic "INPUT:LINE:COLUMN: error: TEXT" (one that
- * vp_yaml_diag() kept) into its position and text. */
-static const char *
-vp_yaml_diag_split(char *diag, int *line, int *column)
-{
-    *line = *column = 0;
-    char *text = strstr(diag, ": error: ");
-    *text = '\0';
-    char *col = strrchr(diag, ':');
-    if (col != NULL) {
-        *column = atoi(col + 1);
-        *col = '\0';
-        char *ln = strrchr(diag, ':');
-        if (ln != NULL) {
-            *line = atoi(ln + 1);
-        }
-    }
-    return g_strstrip(text + strlen(": error: "));
-}
-
 /* Parses TEXT, which must hold at most one YAML document, into *DOC:
  * NULL when it holds no node at all (empty, or only comments).  The
  * failure message names WHAT and PATH and libfyaml's first error. */
@@ -279,17 +241,7 @@ vp_yaml_parse(const char *text, gsize len, const char *what, const char *path,
               struct fy_document **doc, GError **error)
 {
     g_autofree char *first = NULL;
-    struct fy_diag_cfg dcfg;
-    fy_diag_cfg_default(&dcfg);
-    dcfg.fp = NULL;
-    dcfg.output_fn = vp_yaml_diag;
-    dcfg.user = &first;
-    dcfg.level = FYET_ERROR;
-    dcfg.colorize = false;
-    g_autoptr(VpFyDiag) diag = fy_diag_create(&dcfg);
-    if (diag == NULL) {
-        g_error("libfyaml: out of memory");
-    }
+    g_autoptr(VpFyDiag) diag = vp_yaml_diag_new(&first);
     const struct fy_parse_cfg pcfg = {
         .flags = FYPCF_RESOLVE_DOCUMENT,
         .diag = diag,
@@ -312,11 +264,11 @@ vp_yaml_parse(const char *text, gsize len, const char *what, const char *path,
         }
     }
     if (first != NULL) {
-        int line = 0;
-        int column = 0;
+        guint line = 0;
+        guint column = 0;
         const char *msg = vp_yaml_diag_split(first, &line, &column);
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                    _("%1$s '%2$s' is not valid YAML: line %3$d, column %4$d: %5$s"),
+                    _("%1$s '%2$s' is not valid YAML: line %3$u, column %4$u: %5$s"),
                     what, path, line, column, msg);
         return FALSE;
     }
