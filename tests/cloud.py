@@ -41,7 +41,6 @@ The binary comes from $VP_BIN.  Nothing is skipped: a missing tool,
 package or image build is a failure.
 """
 
-import hashlib
 import json
 import os
 import shutil
@@ -56,7 +55,7 @@ import xml.etree.ElementTree as ET
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import libvirt_harness as H  # noqa: E402
-from libvirt_harness import run  # noqa: E402
+from libvirt_harness import run, sha256  # noqa: E402
 
 MiB = 1 << 20
 BASE_SIZE = 64 * MiB
@@ -64,14 +63,6 @@ PATTERNS = {0: b"\xa1", 32 * MiB: b"\xb2", BASE_SIZE - MiB: b"\xc3"}
 POOL = "default"
 MAKE_IMAGE = os.path.join(HERE, "guest", "make-cloud-image.sh")
 log = H.logger("cloud.py")
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def qemu_img_json(*args):

@@ -16,6 +16,7 @@ Module level:
     PREFIX                     "virt-provision: ", the tool's message prefix
     T0                         time.monotonic() when the harness was imported
     logger(name) -> log(msg)   "NAME: msg" lines on stderr (timings, notes)
+    sha256(path) -> str        hex SHA-256 of a file
     child_env(extra=None)      os.environ with LC_ALL=C.UTF-8, no LANGUAGE,
                                no LIBVIRT_DEFAULT_URI, plus extra
     default_signals()          preexec_fn: SIGINT as at a terminal
@@ -65,6 +66,7 @@ a daemon restart: start_bg, finish_bg, run_interrupted, bg_desc,
 interrupted_error, restart_daemon.
 """
 
+import hashlib
 import os
 import shlex
 import shutil
@@ -78,7 +80,7 @@ import unittest
 import xml.etree.ElementTree as ET
 
 __all__ = [
-    "HERE", "SESSION", "MAKE_KIT", "PREFIX", "T0", "logger", "child_env",
+    "HERE", "SESSION", "MAKE_KIT", "PREFIX", "T0", "logger", "sha256", "child_env",
     "default_signals", "run", "require_vp_bin", "require_programs",
     "require_scripts", "parse_assignments", "start_daemon", "purge_daemon",
     "make_guest_kit", "LibvirtTestCase",
@@ -97,6 +99,15 @@ def logger(name):
     def log(msg):
         print("%s: %s" % (name, msg), file=sys.stderr, flush=True)
     return log
+
+
+def sha256(path):
+    """Hex SHA-256 of the file at path, read in 1 MiB pieces."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def child_env(extra=None):

@@ -43,7 +43,6 @@ The binary comes from $VP_BIN.  Nothing is skipped: a missing tool, binary,
 daemon or kit is a failure.
 """
 
-import hashlib
 import json
 import os
 import signal
@@ -55,18 +54,10 @@ import xml.etree.ElementTree as ET
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import libvirt_harness as H  # noqa: E402
-from libvirt_harness import child_env, run  # noqa: E402
+from libvirt_harness import child_env, run, sha256  # noqa: E402
 
 KiB, MiB, GiB, TiB = 1 << 10, 1 << 20, 1 << 30, 1 << 40
 log = H.logger("provision.py")
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class Provision(H.LibvirtTestCase):
