@@ -1,3 +1,7 @@
+/* Editing a domain definition in place, as virsh edit would but without
+ * an editor: the tree libvirt gave is kept, and only the elements an edit
+ * is about change, so that everything this tool does not understand
+ * (metadata of other tools, seclabels, addresses, comments) survives. */
 #include "domain-edit.h"
 
 #include <string.h>
@@ -87,6 +91,8 @@ vp_child(xmlNodePtr node, const char *name)
     return NULL;
 }
 
+/* A definition without <devices> is valid (libvirt adds defaults); an
+ * edit that adds a disk needs one, so it is made on demand. */
 static xmlNodePtr
 vp_devices(VpDomainDoc *doc)
 {
@@ -149,6 +155,8 @@ vp_target_name(const char *prefix, guint index)
     return g_string_free(name, FALSE);
 }
 
+/* Targets named in DOC or in TAKEN (the running guest's, which a
+ * hot-plug without --config adds without touching the definition). */
 static gboolean
 vp_target_taken(const GPtrArray *disks, const GPtrArray *taken, const char *name)
 {
@@ -223,6 +231,8 @@ vp_domain_switch_disk(VpDiskInfo *disk, const char *path, gboolean block,
     disk->format = g_strdup(format);
 }
 
+/* The new disk is built by the same code as a generated guest's, so an
+ * attached disk and a provisioned one cannot differ in driver settings. */
 void
 vp_domain_append_disk(VpDomainDoc *doc, const VpDomainSpec *spec)
 {
@@ -248,6 +258,8 @@ vp_domain_doc_format(VpDomainDoc *doc)
     return vp_xml_to_string(doc->xml);
 }
 
+/* A <disk> on its own, built in a scratch document: what the hot-plug
+ * call wants, and the same element the definition receives. */
 char *
 vp_domain_disk_device_xml(const VpDomainSpec *spec)
 {

@@ -1,3 +1,8 @@
+/* Sources: where a conversion reads guest data from.  A raw file answers
+ * with its own bytes and the file system's holes; a qcow2 image answers
+ * through the reader's guest map, its backing chain, and inflated
+ * compressed clusters.  Every answer is a run of one kind (data or zeros),
+ * so that the emitter keeps holes as holes and copies only data. */
 #include "source.h"
 
 #include <errno.h>
@@ -55,6 +60,9 @@ typedef struct {
     guint64 length; /* bytes in the file; beyond reads as zeros */
 } VpRawSource;
 
+/* SEEK_DATA/SEEK_HOLE say where the file system stores nothing, which is
+ * what a sparse raw image's zeros are; a file system without them (or a
+ * device) is all data, which is slower to copy but never wrong. */
 static gboolean
 vp_raw_extent(VpSource *src, guint64 pos, guint64 *len, gboolean *data,
               GError **error)
@@ -94,6 +102,9 @@ vp_raw_read(VpSource *src, guint64 pos, guint8 *buf, gsize len, GError **error)
     return vp_read_fd(GINT_TO_POINTER(r->fd), pos, buf, len, error);
 }
 
+/* Guest offset and file offset are the same in a raw file, which is what
+ * lets the sink copy_file_range (or reflink) it; past the file's end there
+ * is nothing to copy from. */
 static int
 vp_raw_fd(VpSource *src, guint64 pos, guint64 *fd_offset)
 {
@@ -148,6 +159,10 @@ vp_backing_extent(VpQcow2Source *q, guint64 pos, guint64 *len, gboolean *data,
     return TRUE;
 }
 
+/* The guest map answers per cluster or subcluster; a run is as many of
+ * them as agree (capped at VP_MAX_RUN), so that a preallocated image of a
+ * terabyte of zeros costs a few calls, not millions.  Unallocated pieces
+ * ask the backing file, whose runs may be shorter. */
 static gboolean
 vp_qcow2_extent(VpSource *src, guint64 pos, guint64 *len, gboolean *data,
                 GError **error)
@@ -207,6 +222,9 @@ vp_qcow2_read(VpSource *src, guint64 pos, guint8 *buf, gsize len,
             }
             break;
         case VP_GUEST_COMPRESSED: {
+            /* A compressed cluster inflates whole; the emitter reads it in
+             * pieces, so the last one is kept rather than inflated again
+             * for every piece. */
             guint64 start = pos & ~(q->cluster_size - 1);
             if (q->cluster_guest != start) {
                 q->cluster_guest = G_MAXUINT64;
