@@ -44,7 +44,6 @@ import os
 import pwd
 import re
 import statistics
-import subprocess
 import sys
 import time
 

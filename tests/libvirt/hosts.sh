@@ -53,7 +53,7 @@ die() { echo "hosts: ERROR: $*" >&2; exit 1; }
 log() { echo "hosts: $*" >&2; }
 usage() { echo "usage: $0 {start DIR N|stop DIR|purge DIR|env DIR}" >&2; exit 2; }
 
-[ $# -ge 2 ] && [ $# -le 3 ] || usage
+{ [ $# -ge 2 ] && [ $# -le 3 ]; } || usage
 CMD=$1
 [ -n "$2" ] || usage
 case $2 in /*) DIR=$2 ;; *) DIR=$PWD/$2 ;; esac
@@ -319,6 +319,7 @@ ensure_pool() {  # uri images
 
 # parse one session-daemon.sh assignment block into D_URI D_PID D_USER D_IMAGES
 parse_session() {
+    # shellcheck disable=SC2034  # VP_TEST_DIR: assigned by the eval
     local VP_TEST_URI VP_TEST_DAEMON_PID VP_TEST_USER VP_TEST_DIR VP_TEST_IMAGES
     eval "$1"
     D_URI=$VP_TEST_URI D_PID=$VP_TEST_DAEMON_PID D_USER=$VP_TEST_USER D_IMAGES=$VP_TEST_IMAGES
@@ -353,7 +354,7 @@ do_start() {
     case $N in
         ''|*[!0-9]*) usage ;;
     esac
-    [ "$N" -ge 1 ] && [ "$N" -le "$MAX_HOSTS" ] || die "N must be 1..$MAX_HOSTS"
+    { [ "$N" -ge 1 ] && [ "$N" -le "$MAX_HOSTS" ]; } || die "N must be 1..$MAX_HOSTS"
     require_root
     need virsh timeout useradd usermod sha256sum
     [ -x "$SESSION" ] || die "$SESSION missing"
@@ -397,7 +398,8 @@ do_start() {
         *"<path>$D_IMAGES</path>"*) ;;
         *) die "over ssh, pool 'default' is not the one of $DIR/h$N: $out" ;;
     esac
-    print_all "$N"
+    out=$(print_all "$N") || exit 1
+    echo "$out"
 }
 
 known_n() {  # the number of hosts DIR was started with (or found in it)
@@ -432,7 +434,8 @@ case $CMD in
         [ -d "$DIR" ] || die "$DIR does not exist"
         n=$(known_n)
         [ "$n" -ge 1 ] || die "no hosts in $DIR"
-        print_all "$n"
+        out=$(print_all "$n") || exit 1   # all or nothing on stdout
+        echo "$out"
         ;;
     *) usage ;;
 esac
