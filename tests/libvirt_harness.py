@@ -41,6 +41,15 @@ Module level:
     purge_daemon(dir, log=None)
                                session-daemon.sh purge DIR; a failure is only
                                logged (it runs as a cleanup)
+    HOSTS, HOST_POOL           tests/libvirt/hosts.sh; "default", the dir
+                               pool it defines on every host
+    start_hosts(dir, n, timeout=300) -> list of dict
+                               hosts.sh start DIR N (as root only: each host
+                               is a daemon of its own user vp-hostI); one
+                               dict per host: name, uri, user, images,
+                               transport ("unix" for 1..N-1, "ssh" for N),
+                               daemon_pid; raises unless all N answered
+    purge_hosts(dir, log=None) hosts.sh purge DIR; a failure is only logged
     make_guest_kit(tmp, log) -> str
                                builds or reuses the guest kit in
                                $VP_GUEST_KIT_DIR (else TMP/kit) and checks
@@ -64,6 +73,18 @@ Instance helpers: virsh, desc, ok, fails, domstate, wait_state, forget,
 define_xml, console_to_file, vp_lines, boot_until_off, and, for runs interrupted by SIGINT or
 a daemon restart: start_bg, finish_bg, run_interrupted, bg_desc,
 interrupted_error, restart_daemon.
+
+class MultiHostTestCase(unittest.TestCase): the base of a test class that owns
+N_HOSTS (default 3) isolated hosts of tests/libvirt/hosts.sh.  Its setUpClass
+(call it first) checks NEEDED/PACKAGES, needs root (says why otherwise) and
+sets cls.vp_bin, cls.tmp (short /tmp/TMP_PREFIXXXXXXXXX, removed at the end),
+cls.dir (the hosts' DIR, purged at the end also when set-up fails), cls.hosts
+(start_hosts' dicts, in order: hosts[-1] is the ssh one), cls.unix_hosts,
+cls.ssh_hosts and cls.vp_env.  Every test's duration is logged.
+Helpers (class methods, usable in setUpClass too): virsh(host, *args,
+check=True, timeout=120) -> stdout (the CompletedProcess with check=False),
+vp(host, *args, env=None, timeout=300) -> CompletedProcess with .argv and
+.seconds (never raises); instance helpers desc, ok, fails as above.
 """
 
 import hashlib
@@ -83,12 +104,15 @@ __all__ = [
     "HERE", "SESSION", "MAKE_KIT", "PREFIX", "T0", "logger", "sha256", "child_env",
     "default_signals", "run", "require_vp_bin", "require_programs",
     "require_scripts", "parse_assignments", "start_daemon", "purge_daemon",
-    "make_guest_kit", "LibvirtTestCase",
+    "make_guest_kit", "LibvirtTestCase", "HOSTS", "HOST_POOL", "start_hosts",
+    "purge_hosts", "MultiHostTestCase",
 ]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SESSION = os.path.join(HERE, "libvirt", "session-daemon.sh")
 MAKE_KIT = os.path.join(HERE, "guest", "make-guest-kit.sh")
+HOSTS = os.path.join(HERE, "libvirt", "hosts.sh")
+HOST_POOL = "default"
 PREFIX = "virt-provision: "
 T0 = time.monotonic()
 KIT_FILES = ("vmlinuz", "initrd.img", "pattern-offsets.sh")
@@ -186,6 +210,37 @@ def purge_daemon(dir, log=None):
     r = run([SESSION, "purge", dir], check=False, timeout=120)
     if r.returncode != 0 and log:
         log("WARNING: session-daemon.sh purge %s failed: %s" % (dir, r.stderr))
+
+
+def start_hosts(dir, n, timeout=300):
+    r = run([HOSTS, "start", dir, str(n)], check=False, timeout=timeout)
+    if r.returncode != 0:
+        raise RuntimeError("hosts.sh start %s %d failed (exit %d):\n%s"
+                           % (dir, n, r.returncode, r.stderr))
+    envs = parse_assignments(r.stdout)
+    if envs.get("VP_HOSTS_N") != str(n):
+        raise RuntimeError("hosts.sh start printed no VP_HOSTS_N=%d:\n%s" % (n, r.stdout))
+    hosts = []
+    for i in range(1, n + 1):
+        h = {}
+        for k in ("name", "uri", "user", "images", "transport", "daemon_pid"):
+            v = envs.get("VP_HOST%d_%s" % (i, k.upper()))
+            if not v:
+                raise RuntimeError("hosts.sh start printed no VP_HOST%d_%s:\n%s"
+                                   % (i, k.upper(), r.stdout))
+            h[k] = v
+        h["daemon_pid"] = int(h["daemon_pid"])
+        want = "qemu+ssh://" if i == n else "qemu+unix://"
+        if not h["uri"].startswith(want):
+            raise RuntimeError("host %d: unexpected URI %r" % (i, h["uri"]))
+        hosts.append(h)
+    return hosts
+
+
+def purge_hosts(dir, log=None):
+    r = run([HOSTS, "purge", dir], check=False, timeout=180)
+    if r.returncode != 0 and log:
+        log("WARNING: hosts.sh purge %s failed: %s" % (dir, r.stderr))
 
 
 def make_guest_kit(tmp, log):
@@ -471,3 +526,73 @@ class LibvirtTestCase(unittest.TestCase):
         if r.returncode != 0:
             p.kill()
             self.fail("session-daemon.sh restart failed: %s" % r.stderr)
+
+
+class MultiHostTestCase(unittest.TestCase):
+    """Base class of a test class with N_HOSTS isolated hosts; see the module
+    docstring."""
+
+    maxDiff = None
+    log = staticmethod(logger("libvirt_harness.py"))
+    TMP_PREFIX = "vpm."
+    N_HOSTS = 3
+    NEEDED = ()
+    PACKAGES = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.vp_bin = require_vp_bin()
+        require_programs(tuple(cls.NEEDED) + ("virsh", "libvirtd", "sshd", "ssh"),
+                         tuple(cls.PACKAGES) + ("libvirt-daemon", "libvirt-clients",
+                                                "openssh-server", "openssh-client"))
+        if not os.access(HOSTS, os.X_OK):
+            raise RuntimeError("%s is missing or not executable" % HOSTS)
+        if os.getuid() != 0:
+            raise RuntimeError("the multi-host tests need root: every host is a "
+                               "libvirtd of its own user and the ssh host an sshd "
+                               "that logs in as that user (see tests/libvirt/hosts.sh)")
+        cls.tmp = tempfile.mkdtemp(prefix=cls.TMP_PREFIX, dir="/tmp")
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
+        os.chmod(cls.tmp, 0o755)   # the daemon users must traverse it
+        cls.dir = os.path.join(cls.tmp, "d")
+        # registered before the start: a half-started set is purged too
+        cls.addClassCleanup(cls._purge_hosts)
+        t = time.monotonic()
+        cls.hosts = start_hosts(cls.dir, cls.N_HOSTS)
+        cls.unix_hosts = [h for h in cls.hosts if h["transport"] == "unix"]
+        cls.ssh_hosts = [h for h in cls.hosts if h["transport"] == "ssh"]
+        cls.log("%d hosts (%d unix, %d ssh) in %.1f s" % (
+            len(cls.hosts), len(cls.unix_hosts), len(cls.ssh_hosts),
+            time.monotonic() - t))
+        cls.vp_env = child_env()
+
+    @classmethod
+    def _purge_hosts(cls):
+        purge_hosts(cls.dir, cls.log)
+        cls.log("total runtime %.1f s" % (time.monotonic() - T0))
+
+    def setUp(self):
+        self.t_start = time.monotonic()
+
+    def tearDown(self):
+        self.log("%s: %.1f s" % (self.id().rsplit(".", 1)[-1],
+                                 time.monotonic() - self.t_start))
+
+    @classmethod
+    def virsh(cls, host, *args, check=True, timeout=120):
+        r = run(["virsh", "-q", "-c", host["uri"]] + list(args), check=check,
+                timeout=timeout)
+        return r if not check else r.stdout
+
+    @classmethod
+    def vp(cls, host, *args, env=None, timeout=300):
+        argv = [cls.vp_bin, "-c", host["uri"]] + list(args)
+        t = time.monotonic()
+        r = run(argv, check=False, timeout=timeout, env=env or cls.vp_env)
+        r.seconds = time.monotonic() - t
+        r.argv = argv
+        return r
+
+    desc = LibvirtTestCase.desc
+    ok = LibvirtTestCase.ok
+    fails = LibvirtTestCase.fails

@@ -10,8 +10,9 @@
 #   DIR/home     HOME
 #   DIR/libvirtd.log  daemon stdout/stderr
 #
-#   start DIR    As root: ensures user vp-test exists and runs libvirtd as
-#                vp-test; as another user: runs it as that user.  Waits until
+#   start DIR    As root: ensures user vp-test (or $VP_TEST_DAEMON_USER, a
+#                vp-* name) exists and runs libvirtd as it; as another user:
+#                runs it as that user.  Waits until
 #                the socket answers, then prints shell assignments:
 #                  eval "$(session-daemon.sh start DIR)"
 #                sets VP_TEST_URI VP_TEST_DAEMON_PID VP_TEST_USER VP_TEST_DIR
@@ -31,8 +32,13 @@ set -euo pipefail
 export PATH="$PATH:/usr/sbin:/sbin"
 umask 022
 
-TEST_USER_ROOT=vp-test             # daemon user when invoked as root
-TEST_USER_HOME=/var/lib/vp-test
+# daemon user when invoked as root; hosts.sh picks one per host
+TEST_USER_ROOT=${VP_TEST_DAEMON_USER:-vp-test}
+case $TEST_USER_ROOT in
+    vp-[a-z0-9-]*) ;;
+    *) echo "session-daemon: ERROR: VP_TEST_DAEMON_USER must start with vp-" >&2; exit 2 ;;
+esac
+TEST_USER_HOME=/var/lib/$TEST_USER_ROOT
 START_TIMEOUT=${VP_TEST_START_TIMEOUT:-60}
 
 die() { echo "session-daemon: ERROR: $*" >&2; exit 1; }
