@@ -621,6 +621,7 @@ test_hash(void)
 
     /* The seed file's content changes: the hash does; back: it is back. */
     g_autofree char *p = write_file("hash-ud", "#cloud-config\npackages: [vim]\n", -1);
+    g_assert_nonnull(p);
     g_autofree char *f = hash_of(
         "lab: h\nhosts: {hv1: 'qemu:///system'}\n"
         "defaults: {pool: p, memory: 4G}\n"
