@@ -22,12 +22,14 @@ vp_virt_silent(void *opaque, virErrorPtr err)
 const char *
 vp_virt_reason(void)
 {
-    static char *reason;
+    /* Per thread, as libvirt's last error is: workflows on several hosts at
+     * once (labs) must not read each other's reasons. */
+    static GPrivate reason_key = G_PRIVATE_INIT(g_free);
     const char *msg = virGetLastErrorMessage();
+    char *reason = g_strdup(msg != NULL ? msg : _("unknown libvirt error"));
 
-    g_free(reason);
-    reason = g_strdup(msg != NULL ? msg : _("unknown libvirt error"));
     g_strdelimit(g_strstrip(reason), "\r\n", ' ');
+    g_private_replace(&reason_key, reason);
     return reason;
 }
 
@@ -154,7 +156,12 @@ vp_virt_uri(VpVirt *virt)
 gboolean
 vp_virt_is_session(VpVirt *virt)
 {
-    return virt->actual_uri != NULL && strstr(virt->actual_uri, "/session") != NULL;
+    /* The URI's path, not a substring: a socket path in the query may well
+     * contain "/session" on a system URI. */
+    g_autoptr(GUri) uri = virt->actual_uri != NULL
+                              ? g_uri_parse(virt->actual_uri, G_URI_FLAGS_NONE, NULL)
+                              : NULL;
+    return uri != NULL && g_strcmp0(g_uri_get_path(uri), "/session") == 0;
 }
 
 gboolean

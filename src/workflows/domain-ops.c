@@ -170,7 +170,7 @@ vp_finish(VpTransaction *t, gboolean ok, VpDomainOpResult *r, gboolean verbose,
     g_autoptr(GError) undo_error = NULL;
     vp_workflow_step(verbose, _("undoing what this run changed"));
     if (!vp_transaction_rollback(t, &undo_error)) {
-        g_prefix_error(error, "%s; ", undo_error->message);
+        vp_workflow_add_undo_error(error, undo_error);
     /* The previous definition is back in place, so its backup only says
      * something that is no longer true. */
     } else if (r->backup != NULL) {

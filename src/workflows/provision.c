@@ -501,7 +501,7 @@ vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
         g_autoptr(GError) undo_error = NULL;
         vp_workflow_step(plan->run.verbose, _("undoing what this run created"));
         if (!vp_transaction_rollback(t, &undo_error)) {
-            g_prefix_error(error, "%s; ", undo_error->message);
+            vp_workflow_add_undo_error(error, undo_error);
         }
         r->defined = FALSE;
         r->started = FALSE;

@@ -342,3 +342,17 @@ vp_workflow_volume_free(VpVirt *virt, const char *pool, const char *name,
     }
     return TRUE;
 }
+
+void
+vp_workflow_add_undo_error(GError **error, const GError *undo_error)
+{
+    if (error == NULL || *error == NULL) {
+        return;
+    }
+    /* TRANSLATORS: what failed, then what could not be undone after it. */
+    g_autofree char *text = g_strdup_printf(_("%1$s; and then %2$s"),
+                                            (*error)->message,
+                                            undo_error->message);
+    g_free((*error)->message);
+    (*error)->message = g_steal_pointer(&text);
+}

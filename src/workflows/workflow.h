@@ -36,6 +36,11 @@ void vp_workflow_undo(VpTransaction *t, const char *what, VpUndoKind kind,
                       VpVirt *virt, const char *pool, const char *name,
                       const char *xml);
 
+/* ERROR (the failure that started the undo) gains what the undo could not
+ * remove, UNDO_ERROR, in one translatable sentence: the user must learn
+ * both, the first reason first. */
+void vp_workflow_add_undo_error(GError **error, const GError *undo_error);
+
 /* Fails with VP_ERROR_EXISTS, naming the volume and both ways out, when
  * POOL already has a volume NAME: nothing of another run is ever replaced. */
 gboolean vp_workflow_volume_free(VpVirt *virt, const char *pool,
