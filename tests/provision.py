@@ -45,6 +45,7 @@ daemon or kit is a failure.
 
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -518,10 +519,17 @@ class Provision(H.LibvirtTestCase):
         tmpfs unmounted) at cleanup."""
         target = os.path.join(self.tmp, name)
         os.mkdir(target)
-        run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0755,uid=%d,gid=%d"
-             % (size, self.uid, self.gid), "tmpfs", target])
+        # Mounting needs root: an ordinary user's run goes through sudo, as
+        # scripts/test's package installs do, and fails saying so without it.
+        as_root = []
+        if os.getuid() != 0:
+            if shutil.which("sudo") is None:
+                self.fail("mounting a 64 MiB tmpfs for this test needs root or sudo")
+            as_root = ["sudo", "-n"]
+        run(as_root + ["mount", "-t", "tmpfs", "-o", "size=%s,mode=0755,uid=%d,gid=%d"
+                       % (size, self.uid, self.gid), "tmpfs", target])
         self.addCleanup(os.rmdir, target)
-        self.addCleanup(run, ["umount", target], check=False)
+        self.addCleanup(run, as_root + ["umount", target], check=False)
         self.virsh("pool-define-as", name, "dir", "--target", target)
         self.addCleanup(self.virsh, "pool-undefine", name, check=False)
         self.virsh("pool-start", name)

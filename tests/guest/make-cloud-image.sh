@@ -11,10 +11,9 @@
 # No package ships a cloud image, so the suite makes one: mmdebstrap from the
 # package archive apt already uses on this machine (its sources file is
 # handed over as is, so no mirror is named here), then mkfs.ext4 -d, which
-# needs no loop mount and so no privileges beyond writing files.  About 3-4
-# minutes; the result is cached: nothing is done while the three files exist
-# and are newer than this script.  Runs as root (mmdebstrap's chroot mode) or
-# as an ordinary user (its unshare mode, where user namespaces are allowed).
+# needs no loop mount.  About a minute; the result is cached: nothing is done
+# while the three files exist and are newer than this script.  Runs as root,
+# or as an ordinary user with sudo (see AS_ROOT below).
 set -euo pipefail
 
 die() { echo "make-cloud-image: ERROR: $*" >&2; exit 1; }
@@ -46,18 +45,27 @@ for f in /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list; do
 done
 [ -n "$SOURCES" ] || die "no Debian archive in /etc/apt/sources.list(.d): cannot fetch packages"
 
+# The image's files must belong to root inside it, which only root can make
+# on disk (mmdebstrap's unshare mode makes them in a user namespace, where
+# mkfs.ext4 -d cannot read them back): an ordinary user builds through
+# sudo, as scripts/test installs packages, or is told the command to run.
+AS_ROOT=()
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 ||
+        die "building the image needs root and there is no sudo here; as root, run: $SELF $OUT && chown -R $(id -u):$(id -g) $OUT"
+    AS_ROOT=(sudo)
+fi
+
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 WORK=$(mktemp -d "$OUT/.build.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
-MODE=root
-[ "$(id -u)" -eq 0 ] || MODE=unshare
+trap '${AS_ROOT[@]+"${AS_ROOT[@]}"} rm -rf "$WORK"' EXIT
 
-log "mmdebstrap ($MODE mode) from $SOURCES: $PACKAGES"
+log "mmdebstrap from $SOURCES: $PACKAGES"
 # A root password nobody knows and no ssh host keys baked in: cloud-init
 # makes the keys at first boot, as on a real cloud image.  The serial console
 # gets the kernel's messages and cloud-init's final report.
-mmdebstrap --mode="$MODE" --variant=minbase --include="$PACKAGES" \
+${AS_ROOT[@]+"${AS_ROOT[@]}"} mmdebstrap --mode=root --variant=minbase --include="$PACKAGES" \
     --customize-hook='rm -f "$1"/etc/ssh/ssh_host_*' \
     --customize-hook='echo "/dev/vda / ext4 defaults 0 1" > "$1/etc/fstab"' \
     --customize-hook='printf "auto lo\niface lo inet loopback\nsource /etc/network/interfaces.d/*\n" > "$1/etc/network/interfaces"' \
@@ -72,7 +80,9 @@ mmdebstrap --mode="$MODE" --variant=minbase --include="$PACKAGES" \
 
 log "mkfs.ext4 -d into a 2 GiB raw image"
 rm -f "$WORK/debian-12.raw"
-mkfs.ext4 -q -L cloudroot -d "$WORK/root" "$WORK/debian-12.raw" 2G
+${AS_ROOT[@]+"${AS_ROOT[@]}"} mkfs.ext4 -q -L cloudroot -d "$WORK/root" "$WORK/debian-12.raw" 2G
+${AS_ROOT[@]+"${AS_ROOT[@]}"} chown "$(id -u):$(id -g)" "$WORK/debian-12.raw" "$WORK/vmlinuz" \
+    "$WORK/initrd.img"
 chmod 0644 "$WORK/debian-12.raw" "$WORK/vmlinuz" "$WORK/initrd.img"
 # The daemon's qemu (another user when the suite runs as root) reads the
 # kernel and initrd; every parent must be searchable.
