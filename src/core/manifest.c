@@ -22,6 +22,7 @@
 #include "domain-xml.h"
 #include "error.h"
 #include "image-options.h"
+#include "read-file.h"
 #include "size.h"
 #include "yaml-util.h"
 
@@ -1590,49 +1591,13 @@ vp_lab_parse(const char *text, gsize len, const char *path, GError **error)
     return ok ? g_steal_pointer(&lab) : NULL;
 }
 
-/* Reads PATH whole, refusing more than LIMIT bytes without reading them
- * (a FIFO or a growing file cannot make us hold more).  *TOO_BIG is set
- * when it holds more. */
-static char *
-vp_read_bounded(const char *path, gsize limit, gsize *len, gboolean *too_big,
-                int *err)
-{
-    *too_big = FALSE;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        *err = errno;
-        return NULL;
-    }
-    g_autofree char *buf = g_malloc(limit + 1);
-    gsize have = 0;
-    for (;;) {
-        ssize_t n = read(fd, buf + have, limit + 1 - have);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            *err = errno;
-            close(fd);
-            return NULL;
-        }
-        have += (gsize)n;
-        if (n == 0 || have > limit) {
-            break;
-        }
-    }
-    close(fd);
-    *too_big = have > limit;
-    *len = have;
-    return g_steal_pointer(&buf);
-}
-
 VpLab *
 vp_lab_load(const char *path, GError **error)
 {
     gsize len = 0;
     gboolean too_big = FALSE;
     int err = 0;
-    g_autofree char *text = vp_read_bounded(path, VP_LAB_MAX_FILE, &len,
+    g_autofree char *text = vp_read_file_bounded(path, VP_LAB_MAX_FILE, &len,
                                             &too_big, &err);
     if (text == NULL) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,

@@ -17,6 +17,7 @@
 #include <libisofs/libisofs.h>
 
 #include "error.h"
+#include "read-file.h"
 #include "size.h"
 #include "yaml-util.h"
 
@@ -172,45 +173,27 @@ vp_seed_options_parse(const char *text, VpSeedOptions *opts, GError **error)
 /* ------------------------------------------------------------------ */
 /* Reading files */
 
-/* Reads PATH whole, refusing more than LIMIT bytes without reading them:
- * the limit is checked while reading, so a file that grows meanwhile or a
- * FIFO cannot make us hold more.  WHAT names the file's role in messages.
+/* Reads PATH whole (vp_read_file_bounded: never more than LIMIT bytes)
+ * and requires UTF-8 text; WHAT names the file's role in messages.
  * Returns the bytes, NUL-terminated for the parsers (the NUL is not
  * counted in *LEN). */
 static char *
 vp_seed_read(const char *path, const char *what, gsize limit, gsize *len,
              GError **error)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int err = errno;
+    gsize have = 0;
+    gboolean too_big = FALSE;
+    int err = 0;
+    g_autofree char *buf = vp_read_file_bounded(path, limit, &have, &too_big,
+                                                &err);
+
+    if (buf == NULL) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
                     _("cannot read %1$s '%2$s': %3$s"), what, path,
                     g_strerror(err));
         return NULL;
     }
-    g_autofree char *buf = g_malloc(limit + 2);
-    gsize have = 0;
-    for (;;) {
-        ssize_t n = read(fd, buf + have, limit + 1 - have);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            int err = errno;
-            close(fd);
-            g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                        _("cannot read %1$s '%2$s': %3$s"), what, path,
-                        g_strerror(err));
-            return NULL;
-        }
-        have += (gsize)n;
-        if (n == 0 || have > limit) {
-            break;
-        }
-    }
-    close(fd);
-    if (have > limit) {
+    if (too_big) {
         g_autofree char *cap = vp_size_format(limit);
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
                     _("%1$s '%2$s' is larger than the limit of %3$s; make it smaller"),
@@ -225,7 +208,6 @@ vp_seed_read(const char *path, const char *what, gsize limit, gsize *len,
                     what, path);
         return NULL;
     }
-    buf[have] = '\0';
     *len = have;
     return g_steal_pointer(&buf);
 }
