@@ -188,9 +188,9 @@ vp_virt_ensure_alive(VpVirt *virt, guint timeout_ms, GError **error)
     return FALSE;
 }
 
-gboolean
 /* qemu+ssh:// to this very machine still counts as remote: a URI that names a
  * host says nothing about whose files are readable here. */
+gboolean
 vp_virt_is_local(VpVirt *virt)
 {
     /* Reads everything through libvirt as on a remote host: for checking

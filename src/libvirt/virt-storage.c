@@ -168,8 +168,9 @@ vp_virt_volume_exists(VpVirt *virt, const char *pool_name, const char *name,
 
 char *
 vp_virt_volume_create(VpVirt *virt, const char *pool_name, const char *name,
-                      guint64 capacity, GError **error)
+                      guint64 capacity, gboolean *created, GError **error)
 {
+    *created = FALSE;
     g_autoptr(virStoragePool) pool = vp_virt_pool(virt, pool_name, error);
     g_autofree char *xml = vp_volume_xml_build(name, capacity);
 
@@ -186,9 +187,18 @@ vp_virt_volume_create(VpVirt *virt, const char *pool_name, const char *name,
                      name, pool_name);
         return NULL;
     }
+    *created = TRUE;
+    /* A second call: the daemon may go away between the two, and then the
+     * volume exists but its path is unknown (seen when the daemon was
+     * killed right after the create). */
+    char *path = virStorageVolGetPath(vol);
+    if (path == NULL) {
+        vp_virt_fail(error, _("created volume '%1$s' in pool '%2$s' but cannot "
+                              "read its path"), name, pool_name);
+        return NULL;
+    }
     /* libvirt allocates with malloc: freed with free, the copy is the caller's
      * g_free-able string. */
-    char *path = virStorageVolGetPath(vol);
     char *result = g_strdup(path);
     free(path);
     return result;

@@ -51,9 +51,13 @@ gboolean vp_virt_pool_remove(VpVirt *virt, const char *pool, GError **error);
 gboolean vp_virt_volume_exists(VpVirt *virt, const char *pool,
                                const char *name, gboolean *exists,
                                GError **error);
-/* Creates an empty raw volume of CAPACITY bytes; returns its path. */
+/* Creates an empty raw volume of CAPACITY bytes; returns its path.  On
+ * failure *CREATED says whether the volume exists all the same (the daemon
+ * created it, then the connection broke before its path was read): the
+ * caller must then still remove it. */
 char *vp_virt_volume_create(VpVirt *virt, const char *pool, const char *name,
-                            guint64 capacity, GError **error);
+                            guint64 capacity, gboolean *created,
+                            GError **error);
 gboolean vp_virt_volume_delete(VpVirt *virt, const char *pool,
                                const char *name, GError **error);
 

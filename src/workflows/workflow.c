@@ -236,15 +236,18 @@ vp_workflow_upload_volume(VpVirt *virt, const char *pool, const char *name,
     *info = (VpVolumeInfo){ 0 };
     vp_workflow_step(verbose, _("creating volume '%1$s' in pool '%2$s'"), name,
                      pool);
+    gboolean created = FALSE;
     g_autofree char *path = vp_virt_volume_create(virt, pool, name, capacity,
-                                                  error);
-    if (path == NULL) {
-        return FALSE;
-    }
+                                                  &created, error);
     /* Registered as soon as the volume exists, before a byte is sent: an
      * upload that fails or is interrupted halfway must not leave a half-made
      * volume behind. */
-    vp_workflow_undo(t, what, VP_UNDO_VOLUME, virt, pool, name, NULL);
+    if (created) {
+        vp_workflow_undo(t, what, VP_UNDO_VOLUME, virt, pool, name, NULL);
+    }
+    if (path == NULL) {
+        return FALSE;
+    }
 
     vp_workflow_step(verbose, _("uploading the %1$" PRIu64 "-byte "
                                 "image (sparse)"), expect->length);
@@ -310,11 +313,14 @@ vp_workflow_upload_bytes(VpVirt *virt, const char *pool, const char *name,
 
     vp_workflow_step(verbose, _("creating volume '%1$s' in pool '%2$s'"), name,
                      pool);
-    *path = vp_virt_volume_create(virt, pool, name, 0, error);
+    gboolean created = FALSE;
+    *path = vp_virt_volume_create(virt, pool, name, 0, &created, error);
+    if (created) {
+        vp_workflow_undo(t, what, VP_UNDO_VOLUME, virt, pool, name, NULL);
+    }
     if (*path == NULL) {
         return FALSE;
     }
-    vp_workflow_undo(t, what, VP_UNDO_VOLUME, virt, pool, name, NULL);
     /* Small (a seed is kilobytes): one write, no progress, no holes. */
     g_autoptr(VpSink) sink = vp_virt_upload_sink_new(virt, pool, name, FALSE,
                                                      error);
