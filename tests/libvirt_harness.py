@@ -257,7 +257,20 @@ def make_guest_kit(tmp, log):
     return kit
 
 
-class LibvirtTestCase(unittest.TestCase):
+class TimedTestCase(unittest.TestCase):
+    """Logs every test's duration (the suite's timing figures)."""
+
+    log = staticmethod(logger("libvirt_harness.py"))
+
+    def setUp(self):
+        self.t_start = time.monotonic()
+
+    def tearDown(self):
+        self.log("%s: %.1f s" % (self.id().rsplit(".", 1)[-1],
+                                 time.monotonic() - self.t_start))
+
+
+class LibvirtTestCase(TimedTestCase):
     """Base class of a test class with its own session daemon; see the
     module docstring."""
 
@@ -323,12 +336,6 @@ class LibvirtTestCase(unittest.TestCase):
         purge_daemon(cls.dir, cls.log)
         cls.log("total runtime %.1f s" % (time.monotonic() - T0))
 
-    def setUp(self):
-        self.t_start = time.monotonic()
-
-    def tearDown(self):
-        self.log("%s: %.1f s" % (self.id().rsplit(".", 1)[-1],
-                                 time.monotonic() - self.t_start))
 
     # ------------------------------------------------------------------
     # commands and their outcome
@@ -528,7 +535,7 @@ class LibvirtTestCase(unittest.TestCase):
             self.fail("session-daemon.sh restart failed: %s" % r.stderr)
 
 
-class MultiHostTestCase(unittest.TestCase):
+class MultiHostTestCase(TimedTestCase):
     """Base class of a test class with N_HOSTS isolated hosts; see the module
     docstring."""
 
@@ -571,12 +578,6 @@ class MultiHostTestCase(unittest.TestCase):
         purge_hosts(cls.dir, cls.log)
         cls.log("total runtime %.1f s" % (time.monotonic() - T0))
 
-    def setUp(self):
-        self.t_start = time.monotonic()
-
-    def tearDown(self):
-        self.log("%s: %.1f s" % (self.id().rsplit(".", 1)[-1],
-                                 time.monotonic() - self.t_start))
 
     @classmethod
     def virsh(cls, host, *args, check=True, timeout=120):
