@@ -17,6 +17,7 @@
 #include <glib/gi18n.h>
 
 #include "error.h"
+#include "import.h"
 #include "workflow.h"
 
 static const char *const vp_lab_actions[] = {
@@ -98,6 +99,8 @@ typedef struct {
     char *metadata_first;
     char *metadata;
     GPtrArray *volumes;      /* VpLabVolume * of the records a create writes */
+    char *base;              /* the base volume a local base file became */
+    GError *prepare_error;   /* why the host could not prepare for it */
 } VpLabTask;
 
 struct VpLabRun {
@@ -116,6 +119,8 @@ vp_lab_task_free(gpointer data)
     g_free(t->metadata_first);
     g_free(t->metadata);
     g_clear_pointer(&t->volumes, g_ptr_array_unref);
+    g_free(t->base);
+    g_clear_error(&t->prepare_error);
     g_free(t);
 }
 
@@ -511,6 +516,12 @@ vp_lab_do_task(gpointer data, gpointer user_data)
         vp_lab_report(run, g);
         return;
     }
+    if (t->prepare_error != NULL) {
+        g->action = VP_LAB_FAILED;
+        g->error = g_strdup(t->prepare_error->message);
+        vp_lab_report(run, g);
+        return;
+    }
     if (t->record != NULL) {
         ok = vp_lab_remove(t->old_host, g->name, t->record, plan->run.verbose,
                            &error);
@@ -575,6 +586,82 @@ vp_lab_prepare_records(VpLabRun *run, VpLabTask *t, const char *hash)
     t->volumes = g_ptr_array_ref(rec->volumes);
 }
 
+static void
+vp_lab_error_free(gpointer error)
+{
+    if (error != NULL) {
+        g_error_free(error);
+    }
+}
+
+/* Whether a guest's base names a file of this machine rather than a
+ * volume ("VOL" or "POOL/VOL"): a path as a shell user writes one. */
+static gboolean
+vp_lab_base_is_file(const char *base)
+{
+    return base != NULL && (g_str_has_prefix(base, "/") ||
+                            g_str_has_prefix(base, "./") ||
+                            g_str_has_prefix(base, "../"));
+}
+
+/* Bases given as local image files: each is imported once per host and
+ * pool, as a volume of its file name, before the first guest on it starts,
+ * and an existing volume of that name is used as it is (a re-apply uploads
+ * nothing).  Bases are shared and never removed, not even when a guest
+ * fails: they belong to no guest. */
+static void
+vp_lab_prepare_bases(VpLabHostState *h)
+{
+    const VpLabPlan *plan = h->run->plan;
+    g_autofree char *manifest = g_canonicalize_filename(plan->lab->path, NULL);
+    g_autofree char *dir = g_path_get_dirname(manifest);
+    /* "POOL/VOLUME" -> the import's error, NULL when the base is there. */
+    g_autoptr(GHashTable) done = g_hash_table_new_full(g_str_hash, g_str_equal,
+                                                       g_free,
+                                                       vp_lab_error_free);
+
+    for (guint i = 0; i < h->tasks->len; i++) {
+        VpLabTask *t = g_ptr_array_index(h->tasks, i);
+        if (t->plan == NULL || !vp_lab_base_is_file(t->plan->base)) {
+            continue;
+        }
+        g_autofree char *path = g_canonicalize_filename(t->plan->base, dir);
+        g_autofree char *volume = g_path_get_basename(path);
+        g_autofree char *key = g_strdup_printf("%s/%s", t->plan->pool, volume);
+        g_autoptr(GError) error = NULL;
+        gboolean exists = FALSE;
+
+        if (!g_hash_table_contains(done, key)) {
+            if (vp_virt_volume_exists(h->virt, t->plan->pool, volume, &exists,
+                                      &error) && !exists) {
+                VpImportPlan import = {
+                    .run = { .verbose = plan->run.verbose, .cancel = plan->run.cancel },
+                    .path = path,
+                    .pool = t->plan->pool,
+                    .volume = volume,
+                    .virt = h->virt,
+                };
+                g_auto(VpImportResult) result = { 0 };
+                vp_workflow_step(plan->run.verbose,
+                                 _("importing base '%1$s' into pool '%2$s' of host '%3$s'"),
+                                 path, t->plan->pool, h->host->name);
+                vp_import_run(&import, &result, &error);
+            }
+            if (error != NULL) {
+                g_prefix_error(&error, _("base '%1$s': "), path);
+            }
+            g_hash_table_insert(done, g_strdup(key), g_steal_pointer(&error));
+        }
+        const GError *failed = g_hash_table_lookup(done, key);
+        if (failed != NULL) {
+            t->prepare_error = g_error_copy(failed);
+        } else {
+            t->base = g_strdup_printf("%s/%s", t->plan->pool, volume);
+            t->plan->base = t->base;
+        }
+    }
+}
+
 /* A host's work: a pool of JOBS threads over its one connection, deletes
  * first so that a replaced or pruned guest frees its name and space
  * before the creates. */
@@ -593,9 +680,11 @@ vp_lab_run_host(gpointer data)
                 g_thread_pool_push(pool, t, NULL);
             }
         }
-        /* The deletes are done before the first create starts. */
+        /* The deletes are done before the first create starts, and the
+         * bases are in place. */
         if (pass == 0) {
             g_thread_pool_free(pool, FALSE, TRUE);
+            vp_lab_prepare_bases(h);
             pool = g_thread_pool_new(vp_lab_do_task, h->run, (gint)jobs, FALSE,
                                      NULL);
         }
