@@ -257,10 +257,21 @@ vp_lab_place(VpLabRun *run, const VpLabGuest *lg, VpLabGuestReport *g)
         }
         return h;
     }
+    /* A host that cannot be read may hold this guest already, placed there
+     * by an earlier apply: made elsewhere now, it would exist twice once
+     * the host is back.  A placed guest never moves, so it waits. */
     VpLabHostState *best = NULL;
     for (guint i = 0; i < run->hosts->len; i++) {
         VpLabHostState *h = g_ptr_array_index(run->hosts, i);
-        if (h->virt != NULL && (best == NULL || h->count < best->count)) {
+        if (h->virt == NULL) {
+            g->action = VP_LAB_FAILED;
+            g->error = g_strdup_printf(_("not found on the reachable hosts, and "
+                                         "host '%1$s' is unreachable and may hold "
+                                         "it; apply again once it is back, or pin "
+                                         "the guest with host:"), h->host->name);
+            return NULL;
+        }
+        if (best == NULL || h->count < best->count) {
             best = h;
         }
     }
