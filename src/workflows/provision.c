@@ -443,14 +443,9 @@ vp_provision_plan(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
 }
 
 gboolean
-vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
+vp_provision_check(const VpProvisionPlan *plan, VpQcow2Layout *layout,
+                   GError **error)
 {
-    gboolean block = FALSE;
-
-    g_autoptr(VpSeed) seed = NULL;
-    g_autoptr(GBytes) seed_iso = NULL;
-
-    *r = (VpProvisionResult){ 0 };
     if (!vp_check_name(plan->name, error)) {
         return FALSE;
     }
@@ -471,7 +466,22 @@ vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
         early.backing_format = "raw";
         early.extended_l2 = TRUE;
     }
-    if (!vp_qcow2_layout_compute(&early, &r->layout, error)) {
+    if (!vp_qcow2_layout_compute(&early, layout, error)) {
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean
+vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
+{
+    gboolean block = FALSE;
+
+    g_autoptr(VpSeed) seed = NULL;
+    g_autoptr(GBytes) seed_iso = NULL;
+
+    *r = (VpProvisionResult){ 0 };
+    if (!vp_provision_check(plan, &r->layout, error)) {
         return FALSE;
     }
     r->pool = g_strdup(plan->pool);

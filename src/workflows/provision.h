@@ -85,6 +85,14 @@ char *vp_provision_volume_name(const char *name, VpImageFormat format);
 char *vp_provision_seed_name(const char *name);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VpProvisionResult, vp_provision_result_clear)
 
+/* The checks of PLAN that need no host: the name, the size and the image
+ * options (an overlay checked as one, whatever its base), into LAYOUT.
+ * vp_provision_run makes them first; a lab makes them for every guest
+ * before it contacts any host.  Fails with VP_ERROR_INVALID or
+ * VP_OPTION_ERROR. */
+gboolean vp_provision_check(const VpProvisionPlan *plan, VpQcow2Layout *layout,
+                            GError **error);
+
 /* Carries out PLAN.  On failure everything this run created is removed
  * again; the error says what failed (and, if an undo failed too, what was
  * left behind). */
