@@ -76,6 +76,11 @@ void *vp_domain_xml_add_disk(void *devices, const VpDomainSpec *spec);
  * the first is the default. */
 extern const char *const vp_disk_buses[];
 
+/* Initialises libxml2, as it must be before several threads build or
+ * parse XML at once (a lab's guests); call from the main thread before
+ * starting them.  Idempotent. */
+void vp_xml_init(void);
+
 /* The domain XML for SPEC.  Caller frees. */
 char *vp_domain_xml_build(const VpDomainSpec *spec);
 

@@ -1009,6 +1009,11 @@ GBytes *
 vp_seed_iso(const VpSeed *seed, GError **error)
 {
     static GOnce init = G_ONCE_INIT;
+    /* One image at a time: libisofs keeps process-wide state (its message
+     * queue, the image's writer thread) and a lab builds seeds from several
+     * threads.  An image takes milliseconds. */
+    static GMutex lock;
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&lock);
     int ret = GPOINTER_TO_INT(g_once(&init, vp_iso_init_once, NULL));
     if (ret < 0) {
         vp_iso_failed(ret, error);

@@ -727,6 +727,7 @@ vp_lab_run(const VpLabPlan *plan, VpLabResult *r, GError **error)
 
     *r = (VpLabResult){ 0 };
     g_assert(plan->plans->len == lab->guests->len);
+    vp_xml_init();
     /* 1. The hashes read the manifest's files: before any host. */
     for (guint i = 0; i < lab->guests->len; i++) {
         hashes[i] = vp_lab_guest_options_hash(g_ptr_array_index(lab->guests, i),

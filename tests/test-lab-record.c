@@ -1,0 +1,164 @@
+/* The lab ownership record: written, read back in both forms libvirt
+ * hands out (the domain XML keeps the namespace, virDomainGetMetadata
+ * strips it), and a table of records that must not count as anybody's. */
+#include <string.h>
+
+#include <glib.h>
+
+#include "domain-xml.h"
+#include "error.h"
+#include "lab-record.h"
+
+static VpLabRecord *
+vp_sample(gboolean complete)
+{
+    VpLabRecord *r = vp_lab_record_new("ci-42", "web", "ab12");
+
+    vp_lab_record_add_volume(r, "default", "web-1.qcow2");
+    vp_lab_record_add_volume(r, "fast pool", "web-1-cidata.iso");
+    r->complete = complete;
+    return r;
+}
+
+static void
+vp_assert_sample(const VpLabRecord *r, gboolean complete)
+{
+    g_assert_cmpstr(r->lab, ==, "ci-42");
+    g_assert_cmpstr(r->entry, ==, "web");
+    g_assert_cmpstr(r->hash, ==, "ab12");
+    g_assert_cmpint(r->complete, ==, complete);
+    g_assert_cmpuint(r->volumes->len, ==, 2);
+    const VpLabVolume *v = g_ptr_array_index(r->volumes, 0);
+    g_assert_cmpstr(v->pool, ==, "default");
+    g_assert_cmpstr(v->name, ==, "web-1.qcow2");
+    v = g_ptr_array_index(r->volumes, 1);
+    g_assert_cmpstr(v->pool, ==, "fast pool");
+    g_assert_cmpstr(v->name, ==, "web-1-cidata.iso");
+}
+
+static void
+test_roundtrip(void)
+{
+    for (int complete = 0; complete <= 1; complete++) {
+        g_autoptr(VpLabRecord) r = vp_sample(complete);
+        g_autofree char *xml = vp_lab_record_to_xml(r);
+        g_autoptr(GError) error = NULL;
+
+        g_assert_nonnull(strstr(xml, "xmlns:vp=\"" VP_LAB_RECORD_NS "\""));
+        g_assert_nonnull(strstr(xml, complete ? "<vp:state>complete</vp:state>"
+                                              : "<vp:state>creating</vp:state>"));
+        g_autoptr(VpLabRecord) back = vp_lab_record_parse(xml, &error);
+        g_assert_no_error(error);
+        vp_assert_sample(back, complete);
+    }
+}
+
+/* What virDomainGetMetadata returns: the same element, no namespace. */
+static void
+test_stripped(void)
+{
+    const char *xml =
+        "<guest>\n  <lab>ci-42</lab>\n  <entry>web</entry>\n"
+        "  <options-hash>ab12</options-hash>\n  <state>complete</state>\n"
+        "  <volume pool=\"default\">web-1.qcow2</volume>\n"
+        "  <volume pool=\"fast pool\">web-1-cidata.iso</volume>\n"
+        "  <later-addition>kept out</later-addition>\n</guest>\n";
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VpLabRecord) r = vp_lab_record_parse(xml, &error);
+
+    g_assert_no_error(error);
+    vp_assert_sample(r, TRUE);
+}
+
+/* User text in a record is escaped by the tree API, never markup. */
+static void
+test_escaped(void)
+{
+    g_autoptr(VpLabRecord) r = vp_lab_record_new("a<b>&\"c", "e'n", "h");
+    g_autofree char *xml = vp_lab_record_to_xml(r);
+    g_autoptr(GError) error = NULL;
+
+    g_assert_null(strstr(xml, "a<b>"));
+    g_autoptr(VpLabRecord) back = vp_lab_record_parse(xml, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(back->lab, ==, "a<b>&\"c");
+    g_assert_cmpstr(back->entry, ==, "e'n");
+    g_assert_cmpuint(back->volumes->len, ==, 0);
+}
+
+static const char *const refused[] = {
+    "",
+    "not xml",
+    "<guest><lab>l</lab><entry>e</entry></guest>",                /* no hash */
+    "<guest><entry>e</entry><options-hash>h</options-hash></guest>", /* no lab */
+    "<guest><lab>l</lab><options-hash>h</options-hash></guest>",  /* no entry */
+    "<guest><lab></lab><entry>e</entry><options-hash>h</options-hash></guest>",
+    "<other><lab>l</lab><entry>e</entry><options-hash>h</options-hash></other>",
+    "<x:guest xmlns:x=\"urn:someone-else\"><x:lab>l</x:lab><x:entry>e</x:entry>"
+    "<x:options-hash>h</x:options-hash></x:guest>",
+    "<guest><lab>l</lab><entry>e</entry><options-hash>h</options-hash>"
+    "<volume>v.qcow2</volume></guest>",                            /* no pool */
+    "<guest><lab>l</lab><entry>e</entry><options-hash>h</options-hash>"
+    "<volume pool=\"p\"></volume></guest>",                        /* no name */
+    "<!DOCTYPE guest [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>"
+    "<guest><lab>&e;</lab><entry>e</entry><options-hash>h</options-hash></guest>",
+};
+
+static void
+test_refused(void)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(refused); i++) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(VpLabRecord) r = vp_lab_record_parse(refused[i], &error);
+        if (r != NULL) {
+            /* An external entity is never loaded: its text stays empty. */
+            g_assert_cmpuint(i, ==, G_N_ELEMENTS(refused) - 1);
+            g_assert_null(strstr(r->lab, "root:"));
+            continue;
+        }
+        g_assert_error(error, VP_ERROR, VP_ERROR_INVALID);
+    }
+}
+
+/* The record in a domain's <metadata>, right after name and UUID. */
+static void
+test_in_domain(void)
+{
+    g_autoptr(VpLabRecord) r = vp_sample(TRUE);
+    VpDomainSpec spec = {
+        .name = g_strdup("web-1"),
+        .memory = 256 << 20,
+        .vcpus = 1,
+        .virt_type = g_strdup("qemu"),
+        .disk_path = g_strdup("/p/web-1.qcow2"),
+        .disk_format = g_strdup("qcow2"),
+        .disk_bus = g_strdup("virtio"),
+        .disk_target = g_strdup("vda"),
+        .install = VP_INSTALL_IMPORT,
+        .net = VP_NET_NONE,
+        .metadata = vp_lab_record_to_xml(r),
+    };
+    g_autofree char *xml = vp_domain_xml_build(&spec);
+    const char *name = strstr(xml, "<name>web-1</name>");
+    const char *meta = strstr(xml, "<metadata>");
+    const char *memory = strstr(xml, "<memory");
+
+    g_assert_nonnull(name);
+    g_assert_nonnull(meta);
+    g_assert_true(name < meta && meta < memory);
+    g_assert_nonnull(strstr(xml, "<vp:guest xmlns:vp=\"" VP_LAB_RECORD_NS "\">"));
+    g_assert_nonnull(strstr(xml, "<vp:volume pool=\"fast pool\">web-1-cidata.iso"));
+    vp_domain_spec_clear(&spec);
+}
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/lab-record/roundtrip", test_roundtrip);
+    g_test_add_func("/lab-record/stripped-namespace", test_stripped);
+    g_test_add_func("/lab-record/escaped", test_escaped);
+    g_test_add_func("/lab-record/refused", test_refused);
+    g_test_add_func("/lab-record/in-domain", test_in_domain);
+    return g_test_run();
+}
