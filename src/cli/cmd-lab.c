@@ -351,7 +351,7 @@ vp_cmd_lab(const VpCommand *cmd, int argc, char **argv, VpLabCommand command)
         { "dry-run", 0, 0, G_OPTION_ARG_NONE, &dry_run,
           N_("Print the plan; read the hosts, change nothing"), NULL },
         { "replace", 0, 0, G_OPTION_ARG_NONE, &replace,
-          N_("Create guests whose options changed again"), NULL },
+          N_("Remove the guests whose options changed and create them again"), NULL },
         { "prune", 0, 0, G_OPTION_ARG_NONE, &prune,
           N_("Delete the lab's guests that the manifest no longer lists"), NULL },
         { NULL },

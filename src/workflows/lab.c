@@ -319,23 +319,28 @@ vp_lab_owner(VpLabRun *run, const char *name, const VpLabRecord **rec)
     return NULL;
 }
 
-/* Why an owned guest differs from its manifest entry; NULL when it does
- * not.  Caller frees. */
-static char *
+/* How an owned guest differs from its manifest entry. */
+typedef enum {
+    VP_LAB_SAME,
+    VP_LAB_INCOMPLETE, /* its creation never finished */
+    VP_LAB_MOVED,      /* pinned to another host than its own */
+    VP_LAB_CHANGED,    /* its options (or entry) changed */
+} VpLabDiff;
+
+static VpLabDiff
 vp_lab_difference(const VpLabGuest *lg, const char *hash, VpLabHostState *h,
                   const VpLabRecord *rec)
 {
     if (!rec->complete) {
-        return g_strdup(_("its creation was interrupted"));
+        return VP_LAB_INCOMPLETE;
     }
     if (lg->host != NULL && strcmp(lg->host, h->host->name) != 0) {
-        return g_strdup_printf(_("it is pinned to host '%1$s' but is on '%2$s'"),
-                               lg->host, h->host->name);
+        return VP_LAB_MOVED;
     }
     if (strcmp(rec->hash, hash) != 0 || strcmp(rec->entry, lg->manifest_name) != 0) {
-        return g_strdup(_("its options changed since it was created"));
+        return VP_LAB_CHANGED;
     }
-    return NULL;
+    return VP_LAB_SAME;
 }
 
 static void
@@ -371,17 +376,21 @@ vp_lab_plan_guest(VpLabRun *run, guint i, const char *hash)
             t->record = rec;
             return;
         }
-        g_autofree char *why = vp_lab_difference(lg, hash, owner, rec);
-        if (why == NULL) {
+        VpLabDiff diff = vp_lab_difference(lg, hash, owner, rec);
+        if (diff == VP_LAB_SAME) {
             g->action = VP_LAB_KEEP;
             return;
         }
         /* A guest whose creation never finished is this lab's own debris:
          * making it again is convergence, not a change of options. */
-        if (!plan->replace && rec->complete) {
+        if (!plan->replace && diff != VP_LAB_INCOMPLETE) {
             g->action = VP_LAB_DRIFT;
-            g->error = g_strdup_printf(_("%1$s; use --replace to create it again"),
-                                       why);
+            g->error = diff == VP_LAB_MOVED
+                ? g_strdup_printf(_("it is pinned to host '%1$s' but is on '%2$s'; "
+                                    "use --replace to move it"),
+                                  lg->host, owner->host->name)
+                : g_strdup(_("its options changed since it was created; use "
+                             "--replace to create it again"));
             return;
         }
         g->action = VP_LAB_REPLACE;
@@ -658,10 +667,13 @@ vp_lab_prepare_bases(VpLabHostState *h)
                                  path, t->plan->pool, h->host->name);
                 vp_import_run(&import, &result, &error);
             }
+            GError *failed = NULL;
             if (error != NULL) {
-                g_prefix_error(&error, _("base '%1$s': "), path);
+                g_set_error(&failed, error->domain, error->code,
+                            _("cannot import base '%1$s': %2$s"), path,
+                            error->message);
             }
-            g_hash_table_insert(done, g_strdup(key), g_steal_pointer(&error));
+            g_hash_table_insert(done, g_strdup(key), failed);
         }
         const GError *failed = g_hash_table_lookup(done, key);
         if (failed != NULL) {
@@ -741,12 +753,14 @@ vp_lab_run(const VpLabPlan *plan, VpLabResult *r, GError **error)
         const VpProvisionPlan *p = g_ptr_array_index(plan->plans, i);
         const VpLabGuest *lg = g_ptr_array_index(lab->guests, i);
         if (p->cloud_init != NULL) {
+            g_autoptr(GError) local = NULL;
             g_autoptr(VpSeed) seed = vp_seed_load(p->cloud_init, lg->name,
                                                   "00000000-0000-0000-0000-000000000000",
-                                                  error);
+                                                  &local);
             if (seed == NULL) {
-                g_prefix_error(error, _("%1$s:%2$u:%3$u: guest '%4$s': "),
-                               lab->path, lg->line, lg->column, lg->name);
+                g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                            _("%1$s:%2$u:%3$u: guest '%4$s': %5$s"), lab->path,
+                            lg->line, lg->column, lg->name, local->message);
                 return FALSE;
             }
         }
