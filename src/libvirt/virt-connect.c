@@ -211,16 +211,19 @@ vp_virt_ensure_alive(VpVirt *virt, guint timeout_ms, GError **error)
     /* A new virConnectPtr: objects looked up on the old one must be looked up
      * again by the caller.  The old one is kept until the VpVirt goes, since
      * another thread may be in a call on it. */
-    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    gint64 deadline = g_get_monotonic_time() +
+                      (virt->gave_up ? 0 : (gint64)timeout_ms * 1000);
     do {
         virConnectPtr conn = vp_virt_open(virt->uri);
         if (conn != NULL) {
             g_ptr_array_add(virt->dead, virt->conn);
             virt->conn = conn;
+            virt->gave_up = FALSE;
             return TRUE;
         }
         g_usleep(200 * 1000);
     } while (g_get_monotonic_time() < deadline);
+    virt->gave_up = TRUE;
     g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
                 _("lost the connection to '%1$s' and could not reconnect"),
                 virt->actual_uri);

@@ -31,6 +31,9 @@ struct VpVirt {
      * another thread may still be using the one it read. */
     GPtrArray *dead;
     GHashTable *pool_locks; /* pool name -> GMutex *, see vp_virt_pool_lock */
+    /* A reconnect waited its whole timeout in vain: later ones try once and
+     * do not wait again, or every guest of a lost host would. */
+    gboolean gave_up;
 };
 
 /* The mutex serialising the calls that libvirt refuses to run while

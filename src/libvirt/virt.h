@@ -24,7 +24,9 @@ gboolean vp_virt_is_session(VpVirt *virt);
 
 /* Makes sure the connection still works; when the daemon went away,
  * reconnects to the same URI, trying for up to TIMEOUT_MS.  Used by undo
- * steps, which must reach the daemon to remove what was created. */
+ * steps, which must reach the daemon to remove what was created.  Once a
+ * reconnect of VIRT waited in vain, later ones try once without waiting
+ * (the threads of a lab share VIRT), until one succeeds. */
 gboolean vp_virt_ensure_alive(VpVirt *virt, guint timeout_ms, GError **error);
 
 typedef struct {
