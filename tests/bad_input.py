@@ -21,19 +21,20 @@ The binary comes from $VP_BIN.  Nothing is skipped: missing tools or a mount
 namespace that cannot be made are failures.
 """
 
-import hashlib
 import json
 import os
 import shlex
 import shutil
 import signal
-import stat
 import struct
 import subprocess
 import sys
 import tempfile
 import time
 import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from snapshot import snap_diff, snapshot  # noqa: E402
 
 PREFIX = "virt-provision: "
 KiB, MiB, GiB, TiB, PiB, EiB = (1 << 10), (1 << 20), (1 << 30), (1 << 40), (1 << 50), (1 << 60)
@@ -44,43 +45,6 @@ VP = None
 
 # --------------------------------------------------------------------------
 # helpers shared by the outer test and the --inner namespace runner
-
-def snapshot(root):
-    """Everything observable under root, except directory mtimes/atimes
-    (creating and removing a temporary file legitimately changes those)."""
-    snap = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            p = os.path.join(dirpath, name)
-            rel = os.path.relpath(p, root)
-            st = os.lstat(p)
-            if stat.S_ISDIR(st.st_mode):
-                snap[rel] = ["dir", oct(st.st_mode)]
-            elif stat.S_ISLNK(st.st_mode):
-                snap[rel] = ["link", os.readlink(p), st.st_ino]
-            elif stat.S_ISREG(st.st_mode):
-                h = hashlib.sha256()
-                with open(p, "rb") as f:
-                    for chunk in iter(lambda: f.read(1 << 20), b""):
-                        h.update(chunk)
-                snap[rel] = ["file", oct(st.st_mode), st.st_size, st.st_ino,
-                             st.st_mtime_ns, h.hexdigest()]
-            else:
-                snap[rel] = ["other", oct(st.st_mode)]
-    return snap
-
-
-def snap_diff(before, after):
-    out = []
-    for k in sorted(set(before) | set(after)):
-        if k not in after:
-            out.append("removed %s" % k)
-        elif k not in before:
-            out.append("left behind %s %s" % (k, after[k][:3]))
-        elif before[k] != after[k]:
-            out.append("changed %s: %s -> %s" % (k, before[k], after[k]))
-    return out
-
 
 def child_env():
     env = dict(os.environ)

@@ -30,19 +30,20 @@ that the socket would have seen a bad row that contacted a host.
 The binary comes from $VP_BIN.  Standard library only; nothing is skipped.
 """
 
-import hashlib
 import json
 import os
 import re
 import select
 import shlex
 import socket
-import stat
 import subprocess
 import sys
 import tempfile
 import time
 import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from snapshot import snap_diff, snapshot  # noqa: E402
 
 # Rows whose correct expectation the tool does not meet yet (by row name).
 # libfyaml places three syntax errors one column after the character at
@@ -93,43 +94,6 @@ def size_text(n):
         if n >= (1 << shift) and n % (1 << shift) == 0:
             return "%d %s" % (n >> shift, unit)
     return "%d bytes" % n
-
-
-def snapshot(root):
-    """Everything observable under root except directory times (as in
-    bad_input.py): names, types, modes, sizes, inodes, mtimes, content."""
-    snap = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            p = os.path.join(dirpath, name)
-            rel = os.path.relpath(p, root)
-            st = os.lstat(p)
-            if stat.S_ISDIR(st.st_mode):
-                snap[rel] = ["dir", oct(st.st_mode)]
-            elif stat.S_ISLNK(st.st_mode):
-                snap[rel] = ["link", os.readlink(p), st.st_ino]
-            elif stat.S_ISREG(st.st_mode):
-                h = hashlib.sha256()
-                with open(p, "rb") as f:
-                    for chunk in iter(lambda: f.read(1 << 20), b""):
-                        h.update(chunk)
-                snap[rel] = ["file", oct(st.st_mode), st.st_size, st.st_ino,
-                             st.st_mtime_ns, h.hexdigest()]
-            else:
-                snap[rel] = ["other", oct(st.st_mode)]
-    return snap
-
-
-def snap_diff(before, after):
-    out = []
-    for k in sorted(set(before) | set(after)):
-        if k not in after:
-            out.append("removed %s" % k)
-        elif k not in before:
-            out.append("left behind %s %s" % (k, after[k][:3]))
-        elif before[k] != after[k]:
-            out.append("changed %s: %s -> %s" % (k, before[k], after[k]))
-    return out
 
 
 class Listener:

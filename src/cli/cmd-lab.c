@@ -200,18 +200,7 @@ vp_lab_json_guest(JsonBuilder *b, const VpLabGuestReport *g)
         json_builder_end_object(b);
     }
     if (g->addresses != NULL) {
-        json_builder_set_member_name(b, "addresses");
-        json_builder_begin_array(b);
-        for (guint i = 0; i < g->addresses->len; i++) {
-            const VpAddress *a = g_ptr_array_index(g->addresses, i);
-            json_builder_begin_object(b);
-            vp_json_add_string(b, "interface", a->interface);
-            vp_json_add_string(b, "address", a->address);
-            vp_json_add_int(b, "prefix", a->prefix);
-            vp_json_add_string(b, "family", a->ipv6 ? "ipv6" : "ipv4");
-            json_builder_end_object(b);
-        }
-        json_builder_end_array(b);
+        vp_json_add_addresses(b, g->addresses);
     }
     json_builder_end_object(b);
 }

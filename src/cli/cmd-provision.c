@@ -12,6 +12,23 @@
 #include "size.h"
 #include "virt.h"
 
+void
+vp_json_add_addresses(JsonBuilder *b, const GPtrArray *addresses)
+{
+    json_builder_set_member_name(b, "addresses");
+    json_builder_begin_array(b);
+    for (guint i = 0; addresses != NULL && i < addresses->len; i++) {
+        const VpAddress *a = g_ptr_array_index(addresses, i);
+        json_builder_begin_object(b);
+        vp_json_add_string(b, "interface", a->interface);
+        vp_json_add_string(b, "address", a->address);
+        vp_json_add_int(b, "prefix", a->prefix);
+        vp_json_add_string(b, "family", a->ipv6 ? "ipv6" : "ipv4");
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+}
+
 /* Built from the result, not the plan: sizes and paths are what libvirt
  * reported once the volume existed.  For a dry run (created false) the planned
  * values stand in, so the document has the same shape either way. */
@@ -69,18 +86,7 @@ vp_provision_json(const VpProvisionPlan *plan, const VpProvisionResult *r)
         json_builder_end_object(b);
     }
     if (plan->wait) {
-        json_builder_set_member_name(b, "addresses");
-        json_builder_begin_array(b);
-        for (guint i = 0; r->addresses != NULL && i < r->addresses->len; i++) {
-            const VpAddress *a = g_ptr_array_index(r->addresses, i);
-            json_builder_begin_object(b);
-            vp_json_add_string(b, "interface", a->interface);
-            vp_json_add_string(b, "address", a->address);
-            vp_json_add_int(b, "prefix", a->prefix);
-            vp_json_add_string(b, "family", a->ipv6 ? "ipv6" : "ipv4");
-            json_builder_end_object(b);
-        }
-        json_builder_end_array(b);
+        vp_json_add_addresses(b, r->addresses);
         /* Always present with --wait, null on success: a script tests one key
          * instead of guessing from the address list. */
         json_builder_set_member_name(b, "wait-error");

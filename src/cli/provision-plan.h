@@ -18,3 +18,8 @@ gboolean vp_provision_plan_from_args(const VpProvisionArgs *a,
                                      const VpDiskArgs *disk,
                                      const VpSeedOptions *seed,
                                      VpProvisionPlan *plan, GError **error);
+
+/* Member "addresses" of the object B is building: ADDRESSES (VpAddress *,
+ * may be NULL: an empty list) as objects of interface, address, prefix and
+ * family, as provision --wait and the lab commands print them. */
+void vp_json_add_addresses(JsonBuilder *b, const GPtrArray *addresses);

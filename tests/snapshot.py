@@ -1,0 +1,43 @@
+"""What a test may compare before and after a run that must leave a
+directory as it was: shared by bad_input.py and lab_manifests.py."""
+
+import hashlib
+import os
+import stat
+
+
+def snapshot(root):
+    """Everything observable under root, except directory mtimes/atimes
+    (creating and removing a temporary file legitimately changes those)."""
+    snap = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            p = os.path.join(dirpath, name)
+            rel = os.path.relpath(p, root)
+            st = os.lstat(p)
+            if stat.S_ISDIR(st.st_mode):
+                snap[rel] = ["dir", oct(st.st_mode)]
+            elif stat.S_ISLNK(st.st_mode):
+                snap[rel] = ["link", os.readlink(p), st.st_ino]
+            elif stat.S_ISREG(st.st_mode):
+                h = hashlib.sha256()
+                with open(p, "rb") as f:
+                    for chunk in iter(lambda: f.read(1 << 20), b""):
+                        h.update(chunk)
+                snap[rel] = ["file", oct(st.st_mode), st.st_size, st.st_ino,
+                             st.st_mtime_ns, h.hexdigest()]
+            else:
+                snap[rel] = ["other", oct(st.st_mode)]
+    return snap
+
+
+def snap_diff(before, after):
+    out = []
+    for k in sorted(set(before) | set(after)):
+        if k not in after:
+            out.append("removed %s" % k)
+        elif k not in before:
+            out.append("left behind %s %s" % (k, after[k][:3]))
+        elif before[k] != after[k]:
+            out.append("changed %s: %s -> %s" % (k, before[k], after[k]))
+    return out
