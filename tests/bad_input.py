@@ -34,7 +34,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from snapshot import snap_diff, snapshot  # noqa: E402
+from standalone import require_vp, snap_diff, snapshot  # noqa: E402
 
 PREFIX = "virt-provision: "
 KiB, MiB, GiB, TiB, PiB, EiB = (1 << 10), (1 << 20), (1 << 30), (1 << 40), (1 << 50), (1 << 60)
@@ -93,12 +93,7 @@ def inner_main():
 
 def setUpModule():
     global VP
-    VP = os.environ.get("VP_BIN")
-    if not VP:
-        raise RuntimeError("VP_BIN is not set: point it at the virt-provision binary "
-                           "(absolute path)")
-    if not os.path.isabs(VP) or not os.path.isfile(VP) or not os.access(VP, os.X_OK):
-        raise RuntimeError("VP_BIN=%r is not an executable file given by absolute path" % VP)
+    VP = require_vp()
 
 
 def tearDownModule():

@@ -43,7 +43,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from snapshot import snap_diff, snapshot  # noqa: E402
+from standalone import require_vp, snap_diff, snapshot  # noqa: E402
 
 # Rows whose correct expectation the tool does not meet yet (by row name).
 # libfyaml places three syntax errors one column after the character at
@@ -128,12 +128,7 @@ class Listener:
 
 def setUpModule():
     global VP
-    VP = os.environ.get("VP_BIN")
-    if not VP:
-        raise RuntimeError("VP_BIN is not set: point it at the virt-provision binary "
-                           "(absolute path)")
-    if not os.path.isabs(VP) or not os.path.isfile(VP) or not os.access(VP, os.X_OK):
-        raise RuntimeError("VP_BIN=%r is not an executable file given by absolute path" % VP)
+    VP = require_vp()
 
 
 def tearDownModule():

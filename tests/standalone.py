@@ -1,5 +1,6 @@
-"""What a test may compare before and after a run that must leave a
-directory as it was: shared by bad_input.py and lab_manifests.py."""
+"""Helpers of the daemon-free CLI tests, bad_input.py and lab_manifests.py:
+the binary under test, and what to compare before and after a run that must
+leave a directory as it was."""
 
 import hashlib
 import os
@@ -41,3 +42,15 @@ def snap_diff(before, after):
         elif before[k] != after[k]:
             out.append("changed %s: %s -> %s" % (k, before[k], after[k]))
     return out
+
+
+def require_vp():
+    """The binary from $VP_BIN, which must be an executable given by
+    absolute path."""
+    vp = os.environ.get("VP_BIN")
+    if not vp:
+        raise RuntimeError("VP_BIN is not set: point it at the virt-provision binary "
+                           "(absolute path)")
+    if not os.path.isabs(vp) or not os.path.isfile(vp) or not os.access(vp, os.X_OK):
+        raise RuntimeError("VP_BIN=%r is not an executable file given by absolute path" % vp)
+    return vp
