@@ -69,15 +69,6 @@ def qemu_img_json(*args):
     return json.loads(run(["qemu-img"] + list(args) + ["--output=json"]).stdout)
 
 
-def cloud_image_dir():
-    d = os.environ.get("VP_CLOUD_IMAGE_DIR")
-    if d:
-        return os.path.abspath(d)
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"),
-                                                             ".cache")
-    return os.path.join(cache, "virt-provision-tests", "cloud-image")
-
-
 class Cloud(H.LibvirtTestCase):
     log = staticmethod(log)
     TMP_PREFIX = "vpc."
@@ -412,7 +403,7 @@ class Cloud(H.LibvirtTestCase):
     # 30: cloud-init really runs
 
     def test_30_cloud_init_guest(self):
-        img = cloud_image_dir()
+        img = H.cloud_image_dir()
         t = time.monotonic()
         r = run([MAKE_IMAGE, img], check=False, timeout=1800)
         self.assertEqual(r.returncode, 0, "make-cloud-image.sh failed:\n" + r.stderr)

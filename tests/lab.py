@@ -27,7 +27,10 @@ host).  The cases run in order and build on each other:
   09  SIGINT mid-apply: the run dies of SIGINT after reporting, guests not
       started are failed, in-flight ones finished or rolled back; a later
       apply converges
-  10  destroy: no domain, volume or seed of the lab is left; the foreign
+  10  a ready guest: an overlay on the Debian cloud image of tests/guest with
+      its seed, booted under TCG; wait: in the defaults returns its agent's
+      address, which status --inventory gives Ansible; destroy stops it
+  11  destroy: no domain, volume or seed of the lab is left; the foreign
       domain and volume and the bases are intact; a second destroy is a no-op
 
 Run as root.  The binary comes from $VP_BIN.  Nothing is skipped.
@@ -35,6 +38,7 @@ Run as root.  The binary comes from $VP_BIN.  Nothing is skipped.
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -48,15 +52,26 @@ import libvirt_harness as H  # noqa: E402
 from libvirt_harness import run  # noqa: E402
 
 NS = "http://virt-provision.org/xmlns/lab/1"
+MAKE_IMAGE = os.path.join(HERE, "guest", "make-cloud-image.sh")
 POOL = H.HOST_POOL
 log = H.logger("lab.py")
 LAB = "ci-lab"
 
 
+def cloud_image():
+    """The Debian cloud image of tests/guest, built once and cached as in
+    cloud.py: its directory, holding debian-12.raw, vmlinuz, initrd.img."""
+    d = H.cloud_image_dir()
+    r = run([MAKE_IMAGE, d], check=False, timeout=1800)
+    if r.returncode != 0:
+        raise AssertionError("make-cloud-image.sh failed:\n" + r.stderr)
+    return d
+
+
 class Lab(H.MultiHostTestCase):
     N_HOSTS = 3
-    NEEDED = ("qemu-img",)
-    PACKAGES = ("qemu-utils",)
+    NEEDED = ("qemu-img", "qemu-system-x86_64", "libvirtd")
+    PACKAGES = ("qemu-utils", "qemu-system-x86", "libvirt-daemon-driver-qemu")
     TMP_PREFIX = "vplab."
 
     @classmethod
@@ -93,7 +108,7 @@ class Lab(H.MultiHostTestCase):
         with open(path or cls.manifest, "w") as f:
             f.write(text)
 
-    def lab(self, cmd, *args, manifest=None, expect=0, timeout=600):
+    def lab(self, cmd, *args, manifest=None, expect=0, timeout=600, lab=LAB):
         argv = [self.vp_bin, "--json", cmd, manifest or self.manifest] + list(args)
         t = time.monotonic()
         r = run(argv, check=False, timeout=timeout, env=self.vp_env)
@@ -102,7 +117,7 @@ class Lab(H.MultiHostTestCase):
         self.assertEqual(r.returncode, expect, "%s\nstdout: %s\nstderr: %s"
                          % (argv, r.stdout, r.stderr))
         doc = json.loads(r.stdout)
-        self.assertEqual(doc["lab"], LAB)
+        self.assertEqual(doc["lab"], lab)
         return doc
 
     @staticmethod
@@ -443,7 +458,56 @@ class Lab(H.MultiHostTestCase):
         acts = self.actions(doc)
         self.assertEqual(sorted(n for n, a in acts.items() if a == "create"), sorted(failed))
 
-    def test_10_destroy(self):
+    def test_10_ready_guest(self):
+        """A lab guest from the cloud image, booted under TCG with its seed;
+        wait: in the defaults waits for its agent's address, which status
+        --inventory then gives Ansible."""
+        img = cloud_image()
+        for f in ("vmlinuz", "initrd.img"):
+            # qemu runs as the host's user and must read them
+            shutil.copy(os.path.join(img, f), os.path.join(self.work, "cloud-" + f))
+            os.chmod(os.path.join(self.work, "cloud-" + f), 0o644)
+        with open(os.path.join(self.work, "ud-ready"), "w") as f:
+            f.write("#cloud-config\nruncmd:\n  - [sh, -c, 'echo ready > /var/tmp/vp-ready']\n")
+        path = os.path.join(self.work, "ready.yaml")
+        with open(path, "w") as f:
+            f.write("lab: ready-lab\nhosts:\n  h1: %s\n"
+                    "defaults:\n  pool: %s\n  virt-type: qemu\n  memory: 1024M\n"
+                    "  vcpus: 2\n  network: user\n  wait: 900\n"
+                    "  base: %s\n  size: 4G\n"
+                    "  kernel: %s\n  initrd: %s\n"
+                    "  cmdline: root=/dev/vda rw console=ttyS0\n"
+                    "  cloud-init: {user-data: ./ud-ready}\n"
+                    "guests:\n  - name: ready\n"
+                    % (json.dumps(self.hosts[0]["uri"]), POOL,
+                       os.path.join(img, "debian-12.raw"),
+                       os.path.join(self.work, "cloud-vmlinuz"),
+                       os.path.join(self.work, "cloud-initrd.img")))
+        self.addCleanup(self.lab, "destroy", manifest=path, lab="ready-lab")
+        t = time.monotonic()
+        doc = self.lab("apply", manifest=path, lab="ready-lab", timeout=1200)
+        log("ready guest answered after %.1f s of TCG" % (time.monotonic() - t))
+        g = doc["guests"][0]
+        self.assertEqual((g["name"], g["action"], g["domain"]["active"]),
+                         ("ready", "create", True))
+        addrs = [a["address"] for a in g["addresses"]]
+        self.assertTrue(addrs and not any(a.startswith("127.") for a in addrs), g)
+        host = json.loads(self.virsh(self.hosts[0], "qemu-agent-command", "ready",
+                                     '{"execute":"guest-get-host-name"}'))
+        self.assertEqual(host["return"]["host-name"], "ready")
+        r = run([self.vp_bin, "status", path, "--inventory"], check=False)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("\n    ready:\n      hosts:\n        ready:\n"
+                      "          ansible_host: %s\n          libvirt_host: h1\n"
+                      % addrs[0], r.stdout)
+        # a running guest of the lab is stopped and removed; the base stays
+        doc = self.lab("destroy", manifest=path, lab="ready-lab")
+        self.assertEqual(self.actions(doc), {"ready": "delete"})
+        self.assertNotIn("ready", self.domains(self.hosts[0]))
+        self.assertIn("debian-12.raw", self.volumes(self.hosts[0]))
+        self.assertFalse({"ready.qcow2", "ready-cidata.iso"} & self.volumes(self.hosts[0]))
+
+    def test_11_destroy(self):
         h2 = self.hosts[1]
         doc = self.lab("destroy")
         acts = self.actions(doc)
@@ -454,7 +518,7 @@ class Lab(H.MultiHostTestCase):
         for h in self.hosts:
             for d in self.domains(h):
                 self.assertIsNone(self.record(h, d), "%s left on %s" % (d, h["name"]))
-            left = self.volumes(h) - {"base.qcow2", "foreign.qcow2"}
+            left = self.volumes(h) - {"base.qcow2", "foreign.qcow2", "debian-12.raw"}
             self.assertEqual(left, set(), "volumes left on %s" % h["name"])
         self.assertIn("foreign-guest", self.domains(h2))
         self.assertIn("foreign.qcow2", self.volumes(h2))

@@ -50,6 +50,9 @@ Module level:
                                transport ("unix" for 1..N-1, "ssh" for N),
                                daemon_pid; raises unless all N answered
     purge_hosts(dir, log=None) hosts.sh purge DIR; a failure is only logged
+    cloud_image_dir() -> str   where tests/guest/make-cloud-image.sh keeps
+                               the cloud image: $VP_CLOUD_IMAGE_DIR, else
+                               ~/.cache/virt-provision-tests/cloud-image
     make_guest_kit(tmp, log) -> str
                                builds or reuses the guest kit in
                                $VP_GUEST_KIT_DIR (else TMP/kit) and checks
@@ -104,7 +107,7 @@ __all__ = [
     "HERE", "SESSION", "MAKE_KIT", "PREFIX", "T0", "logger", "sha256", "child_env",
     "default_signals", "run", "require_vp_bin", "require_programs",
     "require_scripts", "parse_assignments", "start_daemon", "purge_daemon",
-    "make_guest_kit", "LibvirtTestCase", "HOSTS", "HOST_POOL", "start_hosts",
+    "make_guest_kit", "cloud_image_dir", "LibvirtTestCase", "HOSTS", "HOST_POOL", "start_hosts",
     "purge_hosts", "MultiHostTestCase",
 ]
 
@@ -255,6 +258,17 @@ def make_guest_kit(tmp, log):
             raise RuntimeError("guest kit %s lacks %s" % (kit, f))
     log("guest kit %s ready (%.1f s)" % (kit, time.monotonic() - t))
     return kit
+
+
+def cloud_image_dir():
+    """Where tests/guest/make-cloud-image.sh keeps the Debian cloud image:
+    $VP_CLOUD_IMAGE_DIR, else the user's cache dir."""
+    d = os.environ.get("VP_CLOUD_IMAGE_DIR")
+    if d:
+        return os.path.abspath(d)
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"),
+                                                             ".cache")
+    return os.path.join(cache, "virt-provision-tests", "cloud-image")
 
 
 class TimedTestCase(unittest.TestCase):
