@@ -83,9 +83,9 @@ vp_virt_event_loop(gpointer data)
 }
 
 static virConnectPtr
-vp_virt_open(const char *uri)
+vp_virt_open(const char *uri, unsigned int flags)
 {
-    virConnectPtr conn = virConnectOpenAuth(uri, virConnectAuthPtrDefault, 0);
+    virConnectPtr conn = virConnectOpenAuth(uri, virConnectAuthPtrDefault, flags);
 
     /* Drivers without keepalive (test:///, a daemon too old for it) still
      * work, only without the protection. */
@@ -124,8 +124,23 @@ vp_virt_pool_lock(VpVirt *virt, const char *name)
     return m;
 }
 
+static VpVirt *vp_virt_connect_flags(const char *uri, unsigned int flags,
+                                     GError **error);
+
 VpVirt *
 vp_virt_connect(const char *uri, GError **error)
+{
+    return vp_virt_connect_flags(uri, 0, error);
+}
+
+VpVirt *
+vp_virt_connect_readonly(const char *uri, GError **error)
+{
+    return vp_virt_connect_flags(uri, VIR_CONNECT_RO, error);
+}
+
+static VpVirt *
+vp_virt_connect_flags(const char *uri, unsigned int flags, GError **error)
 {
     static gsize initialised;
 
@@ -142,7 +157,7 @@ vp_virt_connect(const char *uri, GError **error)
     if (uri == NULL) {
         uri = g_getenv("LIBVIRT_DEFAULT_URI");
     }
-    virConnectPtr conn = vp_virt_open(uri);
+    virConnectPtr conn = vp_virt_open(uri, flags);
     if (conn == NULL) {
         g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
                     _("cannot connect to libvirt at '%1$s': %2$s; start a "
@@ -157,6 +172,7 @@ vp_virt_connect(const char *uri, GError **error)
     virt->pool_locks = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                              vp_virt_pool_lock_free);
     virt->conn = conn;
+    virt->flags = flags;
     virt->uri = g_strdup(uri);
     char *actual = virConnectGetURI(conn);
     virt->actual_uri = g_strdup(actual != NULL ? actual : uri);
@@ -214,7 +230,7 @@ vp_virt_ensure_alive(VpVirt *virt, guint timeout_ms, GError **error)
     gint64 deadline = g_get_monotonic_time() +
                       (virt->gave_up ? 0 : (gint64)timeout_ms * 1000);
     do {
-        virConnectPtr conn = vp_virt_open(virt->uri);
+        virConnectPtr conn = vp_virt_open(virt->uri, virt->flags);
         if (conn != NULL) {
             g_ptr_array_add(virt->dead, virt->conn);
             virt->conn = conn;

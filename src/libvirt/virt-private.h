@@ -26,6 +26,7 @@ struct VpVirt {
     virConnectPtr conn;
     char *uri;        /* as asked for (may be NULL: default) */
     char *actual_uri; /* as connected */
+    unsigned int flags; /* of virConnectOpenAuth: VIR_CONNECT_RO or 0 */
     GMutex lock;
     /* Connections replaced by a reconnect, closed only with the VpVirt:
      * another thread may still be using the one it read. */

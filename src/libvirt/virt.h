@@ -14,6 +14,8 @@ typedef struct VpVirt VpVirt;
 /* Connects to URI, or LIBVIRT_DEFAULT_URI, or libvirt's default when both
  * are NULL.  The error names the URI tried and how to start a daemon. */
 VpVirt *vp_virt_connect(const char *uri, GError **error);
+/* The same, read-only: the daemon refuses every change (a dry run). */
+VpVirt *vp_virt_connect_readonly(const char *uri, GError **error);
 void vp_virt_free(VpVirt *virt);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpVirt, vp_virt_free)
 

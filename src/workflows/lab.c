@@ -12,6 +12,8 @@
  *      threads sharing the host's one connection. */
 #include "lab.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 
 #include <glib/gi18n.h>
@@ -148,6 +150,17 @@ vp_lab_report(VpLabRun *run, const VpLabGuestReport *g)
     g_mutex_unlock(&run->report_lock);
 }
 
+/* Signals are the main thread's, which turns them into the cancel every
+ * worker polls (as libvirt's event thread does in virt-connect.c). */
+static void
+vp_lab_block_signals(void)
+{
+    sigset_t all;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+}
+
 /* ---- 2. reading the hosts ---------------------------------------------- */
 
 /* Connects to H and reads its domains and this lab's records.  A host that
@@ -159,7 +172,11 @@ vp_lab_read_host(gpointer data)
     g_autoptr(GError) error = NULL;
     const char *lab = h->run->plan->lab->lab;
 
-    h->virt = vp_virt_connect(h->host->uri, &error);
+    vp_lab_block_signals();
+    /* A dry run reads, and the daemon makes sure it only reads. */
+    h->virt = h->run->plan->command == VP_LAB_APPLY && h->run->plan->dry_run
+                  ? vp_virt_connect_readonly(h->host->uri, &error)
+                  : vp_virt_connect(h->host->uri, &error);
     if (h->virt != NULL) {
         h->domains = vp_virt_domain_list(h->virt, VP_LAB_RECORD_NS, &error);
     }
@@ -528,6 +545,8 @@ vp_lab_do_task(gpointer data, gpointer user_data)
     const VpLabPlan *plan = run->plan;
     VpLabGuestReport *g = t->report;
     g_autoptr(GError) error = NULL;
+
+    vp_lab_block_signals();
     gboolean ok = vp_cancel_check(plan->run.cancel, &error);
 
     if (!ok) {
@@ -693,6 +712,8 @@ vp_lab_run_host(gpointer data)
 {
     VpLabHostState *h = data;
     guint jobs = MAX(h->run->plan->jobs, 1);
+
+    vp_lab_block_signals();
     GThreadPool *pool = g_thread_pool_new(vp_lab_do_task, h->run, (gint)jobs,
                                           FALSE, NULL);
 
