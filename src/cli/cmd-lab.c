@@ -421,7 +421,31 @@ vp_cmd_lab(const VpCommand *cmd, int argc, char **argv, VpLabCommand command)
     } else if (!vp_global.quiet) {
         vp_lab_human(&plan, &result);
     }
-    return vp_lab_result_ok(&plan, &result) ? VP_EXIT_OK : VP_EXIT_FAILED;
+    if (vp_lab_result_ok(&plan, &result)) {
+        return VP_EXIT_OK;
+    }
+    /* The details are in the report; stderr says that there are some, so
+     * that a log of stderr alone still shows why the run failed. */
+    if (!vp_global.quiet) {
+        guint bad = 0, hosts = 0;
+        for (guint i = 0; i < result.guests->len; i++) {
+            const VpLabGuestReport *g = g_ptr_array_index(result.guests, i);
+            bad += command == VP_LAB_STATUS ? g->action != VP_LAB_KEEP
+                                            : g->action == VP_LAB_FAILED ||
+                                                  g->action == VP_LAB_CONFLICT ||
+                                                  g->action == VP_LAB_DRIFT;
+        }
+        for (guint i = 0; i < result.hosts->len; i++) {
+            hosts += !((const VpLabHostReport *)g_ptr_array_index(result.hosts, i))->reachable;
+        }
+        g_printerr(command == VP_LAB_STATUS
+                       ? _("%1$s: lab '%2$s' is not as its manifest says: %3$u guests "
+                           "differ, %4$u hosts unreachable\n")
+                       : _("%1$s: lab '%2$s': %3$u guests failed, conflicting or "
+                           "drifted, %4$u hosts unreachable; see the report\n"),
+                   g_get_prgname(), result.lab, bad, hosts);
+    }
+    return VP_EXIT_FAILED;
 }
 
 int

@@ -168,6 +168,7 @@ vp_virt_connect_flags(const char *uri, unsigned int flags, GError **error)
     }
     VpVirt *virt = g_new0(VpVirt, 1);
     g_mutex_init(&virt->lock);
+    g_rec_mutex_init(&virt->stream_lock);
     virt->dead = g_ptr_array_new_with_free_func(vp_virt_close);
     virt->pool_locks = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                              vp_virt_pool_lock_free);
@@ -192,6 +193,7 @@ vp_virt_free(VpVirt *virt)
     g_ptr_array_unref(virt->dead);
     g_hash_table_unref(virt->pool_locks);
     g_mutex_clear(&virt->lock);
+    g_rec_mutex_clear(&virt->stream_lock);
     g_free(virt->uri);
     g_free(virt->actual_uri);
     g_free(virt);

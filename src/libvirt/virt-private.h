@@ -35,6 +35,14 @@ struct VpVirt {
     /* A reconnect waited its whole timeout in vain: later ones try once and
      * do not wait again, or every guest of a lost host would. */
     gboolean gave_up;
+    /* Held by each stream from its creation to its end, and by pool
+     * refreshes: one stream at a time per connection.  Streams of one
+     * connection running in parallel from several threads lost the
+     * connection or hung an RPC now and then (libvirt 9.0: the daemon logs
+     * "stream is not open" while closing one), and a refresh during an
+     * upload fails ("pool has asynchronous jobs running").  Recursive: a
+     * convert reads one volume while it writes another. */
+    GRecMutex stream_lock;
 };
 
 /* The mutex serialising the calls that libvirt refuses to run while

@@ -121,6 +121,35 @@ vp_volume_info_clear(VpVolumeInfo *info)
     *info = (VpVolumeInfo){ 0 };
 }
 
+/* How long a refresh waits out other clients' uploads into the pool. */
+#define VP_REFRESH_WAIT_MS 60000
+
+/* Refreshes POOL (named NAME).  libvirt refuses while any upload into the
+ * pool is still counted as running, including one of another client or
+ * one whose end the daemon has not processed yet; that refusal is waited
+ * out, anything else is an error.  This connection's own streams are kept
+ * out by the stream lock, its volume creations by the pool lock. */
+static gboolean
+vp_virt_pool_refresh(VpVirt *virt, virStoragePoolPtr pool, const char *name,
+                     GError **error)
+{
+    g_autoptr(GRecMutexLocker) streams = g_rec_mutex_locker_new(&virt->stream_lock);
+    g_autoptr(GMutexLocker) creations = g_mutex_locker_new(vp_virt_pool_lock(virt, name));
+    gint64 deadline = g_get_monotonic_time() + VP_REFRESH_WAIT_MS * 1000;
+    gulong pause_us = 10 * 1000;
+
+    while (virStoragePoolRefresh(pool, 0) < 0) {
+        if (vp_virt_code() != VIR_ERR_INTERNAL_ERROR ||
+            strstr(vp_virt_reason(), "asynchronous jobs") == NULL ||
+            g_get_monotonic_time() >= deadline) {
+            return vp_virt_fail(error, _("cannot refresh storage pool '%1$s'"), name);
+        }
+        g_usleep(pause_us);
+        pause_us = MIN(pause_us * 2, 500 * 1000);
+    }
+    return TRUE;
+}
+
 virStorageVolPtr
 vp_virt_volume(VpVirt *virt, const char *pool_name, const char *name,
                gboolean refresh, GError **error)
@@ -131,13 +160,8 @@ vp_virt_volume(VpVirt *virt, const char *pool_name, const char *name,
         return NULL;
     }
     /* Files may have appeared in the pool behind libvirt's back. */
-    if (refresh) {
-        g_autoptr(GMutexLocker) locker =
-            g_mutex_locker_new(vp_virt_pool_lock(virt, pool_name));
-        if (virStoragePoolRefresh(pool, 0) < 0) {
-            vp_virt_fail(error, _("cannot refresh storage pool '%1$s'"), pool_name);
-            return NULL;
-        }
+    if (refresh && !vp_virt_pool_refresh(virt, pool, pool_name, error)) {
+        return NULL;
     }
     /* Without a refresh the lookup sees what libvirt already knows, which
      * is cheap; callers ask for the refresh where a stale answer would

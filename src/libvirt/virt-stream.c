@@ -18,6 +18,7 @@
  * ignored. */
 typedef struct {
     VpSink parent;
+    VpVirt *virt;      /* whose stream_lock this stream holds */
     virStreamPtr stream;
     char *name;
     gboolean write_holes;
@@ -128,6 +129,7 @@ vp_upload_free(VpSink *sink)
         }
         virStreamFree(s->stream);
     }
+    g_rec_mutex_unlock(&s->virt->stream_lock);
     g_free(s->zeros);
     g_free(s->name);
     g_free(s);
@@ -156,6 +158,9 @@ vp_virt_upload_sink_new(VpVirt *virt, const char *pool_name, const char *name,
         return NULL;
     }
     VpUploadSink *s = g_new0(VpUploadSink, 1);
+    /* Locked before the sink exists, unlocked by its free. */
+    g_rec_mutex_lock(&virt->stream_lock);
+    s->virt = virt;
     g_autoptr(VpSink) sink = &s->parent;
     s->parent.ops = &vp_upload_ops;
     s->name = g_strdup(name);
@@ -177,6 +182,7 @@ vp_virt_upload_sink_new(VpVirt *virt, const char *pool_name, const char *name,
 
 typedef struct {
     VpSource parent;
+    VpVirt *virt;       /* whose stream_lock this stream holds */
     virStreamPtr stream;
     gboolean finished;
     guint64 pos;        /* guest offset of buf[0] / of the pending hole */
@@ -283,6 +289,7 @@ vp_download_free(VpSource *src)
         }
         virStreamFree(d->stream);
     }
+    g_rec_mutex_unlock(&d->virt->stream_lock);
     g_free(d->buf);
     g_free(d);
 }
@@ -303,6 +310,8 @@ vp_virt_download_source_new(VpVirt *virt, const char *pool, const char *name,
         return NULL;
     }
     VpDownloadSource *d = g_new0(VpDownloadSource, 1);
+    g_rec_mutex_lock(&virt->stream_lock);
+    d->virt = virt;
     g_autoptr(VpSource) src = &d->parent;
     d->parent.ops = &vp_download_ops;
     d->parent.size = size;
@@ -379,6 +388,7 @@ vp_virt_volume_read_head(VpVirt *virt, const char *pool, const char *name,
     if (vol == NULL) {
         return NULL;
     }
+    g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new(&virt->stream_lock);
     g_autoptr(virStream) stream = virStreamNew(virt->conn, 0);
     /* A plain (not sparse) download of just LENGTH bytes: the head of an
      * image is where its header, extensions and backing name live, and a

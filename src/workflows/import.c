@@ -419,7 +419,9 @@ vp_import_run(const VpImportPlan *plan, VpImportResult *r, GError **error)
         return FALSE;
     }
     r->uri = g_strdup(vp_virt_uri(virt));
-    vp_workflow_step(plan->run.verbose, _("connected to '%1$s'"), r->uri);
+    if (own != NULL) {
+        vp_workflow_step(plan->run.verbose, _("connected to '%1$s'"), r->uri);
+    }
     if (!vp_workflow_active_pool(virt, plan->pool, format, &pool, &block,
                                  error)) {
         return FALSE;

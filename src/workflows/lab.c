@@ -561,7 +561,13 @@ vp_lab_do_task(gpointer data, gpointer user_data)
         vp_lab_report(run, g);
         return;
     }
-    if (t->record != NULL) {
+    /* A connection that broke under an earlier guest (not only a daemon
+     * that died) is opened again for this one; a host that stays away
+     * costs one reconnect window for all its guests. */
+    ok = vp_virt_ensure_alive(t->host->virt, VP_RECONNECT_MS, &error) &&
+         (t->old_host == NULL || t->old_host == t->host ||
+          vp_virt_ensure_alive(t->old_host->virt, VP_RECONNECT_MS, &error));
+    if (ok && t->record != NULL) {
         ok = vp_lab_remove(t->old_host, g->name, t->record, plan->run.verbose,
                            &error);
         if (ok) {

@@ -509,7 +509,10 @@ vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
         return FALSE;
     }
     r->uri = g_strdup(vp_virt_uri(virt));
-    vp_workflow_step(plan->run.verbose, _("connected to '%1$s'"), r->uri);
+    /* A borrowed connection was made, and said so, by its owner. */
+    if (own != NULL) {
+        vp_workflow_step(plan->run.verbose, _("connected to '%1$s'"), r->uri);
+    }
     if (!vp_provision_plan(virt, plan, r, &block, error)) {
         return FALSE;
     }
