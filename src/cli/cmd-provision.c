@@ -6,6 +6,7 @@
 #include "error.h"
 #include "interrupt.h"
 #include "provision-args.h"
+#include "provision-plan.h"
 #include "provision.h"
 #include "seed.h"
 #include "size.h"
@@ -157,6 +158,59 @@ vp_provision_human(const VpProvisionPlan *plan, const VpProvisionResult *r)
     }
 }
 
+gboolean
+vp_provision_plan_from_args(const VpProvisionArgs *a, const VpDiskArgs *disk,
+                            const VpSeedOptions *seed, VpProvisionPlan *plan,
+                            GError **error)
+{
+    /* --name is checked by the workflow, whose message says what a valid name
+     * is; --size may come from the base instead. */
+    if (a->pool == NULL || (a->size == NULL && a->base == NULL)) {
+        g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
+                            _("provisioning needs --pool, --name and --size, "
+                              "such as --pool default --name zabbix --size 20G"));
+        return FALSE;
+    }
+    /* Options that only make sense for a domain are refused with --no-define
+     * rather than silently dropped. */
+    if (a->no_define && (a->start || a->autostart || a->print_xml)) {
+        g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
+                            _("--no-define creates no domain: drop --start, "
+                              "--autostart and --print-xml"));
+        return FALSE;
+    }
+    if (a->no_define && (a->cloud_init != NULL || a->wait)) {
+        g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
+                            _("--no-define creates no domain: drop --cloud-init "
+                              "and --wait"));
+        return FALSE;
+    }
+    if (a->wait && !vp_provision_args_wait(a, &plan->wait_seconds, error)) {
+        return FALSE;
+    }
+    vp_image_options_init(&plan->image);
+    if ((a->size != NULL &&
+         !vp_size_parse(a->size, "--size", &plan->image.size, error)) ||
+        !vp_disk_args_resolve(disk, &plan->image, error) ||
+        /* Domain options are resolved only when a domain will exist, so that
+         * --no-define does not reject options it would never use. */
+        (!a->no_define &&
+         !vp_provision_args_resolve(a, &plan->domain, error))) {
+        return FALSE;
+    }
+    plan->pool = a->pool;
+    plan->name = a->name;
+    plan->define = !a->no_define;
+    plan->start = a->start;
+    plan->autostart = a->autostart;
+    plan->print_xml = a->print_xml;
+    plan->dry_run = a->dry_run;
+    plan->base = a->base;
+    plan->cloud_init = seed;
+    plan->wait = a->wait;
+    return TRUE;
+}
+
 int
 vp_cmd_provision(const VpCommand *cmd, int argc, char **argv)
 {
@@ -179,60 +233,20 @@ vp_cmd_provision(const VpCommand *cmd, int argc, char **argv)
                       "provision --help'"), argv[1]);
         return vp_cli_fail(g_steal_pointer(&error));
     }
-    /* --name is checked by the workflow, whose message says what a valid name
-     * is; --size may come from the base instead. */
-    if (a.pool == NULL || (a.size == NULL && a.base == NULL)) {
-        g_set_error_literal(&error, VP_ERROR, VP_ERROR_INVALID,
-                            _("provisioning needs --pool, --name and --size, "
-                              "such as --pool default --name zabbix --size 20G"));
-        return vp_cli_fail(g_steal_pointer(&error));
-    }
-    /* Options that only make sense for a domain are refused with --no-define
-     * rather than silently dropped. */
-    if (a.no_define && (a.start || a.autostart || a.print_xml)) {
-        g_set_error_literal(&error, VP_ERROR, VP_ERROR_INVALID,
-                            _("--no-define creates no domain: drop --start, "
-                              "--autostart and --print-xml"));
-        return vp_cli_fail(g_steal_pointer(&error));
-    }
-    if (a.no_define && (a.cloud_init != NULL || a.wait)) {
-        g_set_error_literal(&error, VP_ERROR, VP_ERROR_INVALID,
-                            _("--no-define creates no domain: drop --cloud-init "
-                              "and --wait"));
-        return vp_cli_fail(g_steal_pointer(&error));
-    }
     g_auto(VpSeedOptions) seed = { 0 };
+    if (!vp_provision_plan_from_args(&a, &disk, a.cloud_init != NULL ? &seed : NULL,
+                                     &plan, &error)) {
+        vp_domain_spec_clear(&plan.domain);
+        return vp_cli_fail(g_steal_pointer(&error));
+    }
     /* The seed's sub-options are parsed here so that their errors name
      * --cloud-init; its files are read later, still before anything is made. */
     if (a.cloud_init != NULL &&
         !vp_seed_options_parse(a.cloud_init, &seed, &error)) {
+        vp_domain_spec_clear(&plan.domain);
         vp_cli_label_error(error, "--cloud-init");
         return vp_cli_fail(g_steal_pointer(&error));
     }
-    if (a.wait && !vp_provision_args_wait(&a, &plan.wait_seconds, &error)) {
-        return vp_cli_fail(g_steal_pointer(&error));
-    }
-    vp_image_options_init(&plan.image);
-    if ((a.size != NULL &&
-         !vp_size_parse(a.size, "--size", &plan.image.size, &error)) ||
-        !vp_disk_args_resolve(&disk, &plan.image, &error) ||
-        /* Domain options are resolved only when a domain will exist, so that
-         * --no-define does not reject options it would never use. */
-        (!a.no_define &&
-         !vp_provision_args_resolve(&a, &plan.domain, &error))) {
-        vp_domain_spec_clear(&plan.domain);
-        return vp_cli_fail(g_steal_pointer(&error));
-    }
-    plan.pool = a.pool;
-    plan.name = a.name;
-    plan.define = !a.no_define;
-    plan.start = a.start;
-    plan.autostart = a.autostart;
-    plan.print_xml = a.print_xml;
-    plan.dry_run = a.dry_run;
-    plan.base = a.base;
-    plan.cloud_init = a.cloud_init != NULL ? &seed : NULL;
-    plan.wait = a.wait;
     /* Last before the run: from here on Ctrl-C must unwind and undo, not kill
      * the process (vp_cli_run_env installs the handlers). */
     vp_cli_run_env(&plan.run, _("uploading"));

@@ -79,6 +79,45 @@ static const VpCommand vp_commands[] = {
         .run = VP_LIBVIRT_RUN(vp_cmd_import),
     },
     {
+        .name = "apply",
+        .params = N_("LAB.yaml"),
+        .summary = N_("Create the guests of a lab manifest on its hosts, in "
+                      "parallel; keep what is already there."),
+        .description = N_("Guests carry the lab's ownership record on their "
+                          "host; nothing without it is ever changed.\n"
+                          "Exit status: 0 every guest is as the manifest says, "
+                          "1 a guest failed, conflicted or drifted, or a host "
+                          "was unreachable, 2 bad usage or manifest.\n"
+                          "Examples:\n"
+                          "  virt-provision apply lab.yaml\n"
+                          "  virt-provision apply lab.yaml --dry-run\n"
+                          "  virt-provision --json apply lab.yaml --replace "
+                          "--prune --jobs 8\n"),
+        .run = VP_LIBVIRT_RUN(vp_cmd_apply),
+    },
+    {
+        .name = "status",
+        .params = N_("LAB.yaml"),
+        .summary = N_("Compare a lab manifest with its hosts: what exists, "
+                      "what is missing or changed, and the guests' addresses."),
+        .description = N_("Exit status: 0 the lab is as the manifest says, 1 "
+                          "it is not (or a host was unreachable), 2 bad usage "
+                          "or manifest.\n"
+                          "Examples:\n"
+                          "  virt-provision status lab.yaml\n"
+                          "  virt-provision status lab.yaml --inventory > "
+                          "inventory.yaml\n"),
+        .run = VP_LIBVIRT_RUN(vp_cmd_status),
+    },
+    {
+        .name = "destroy",
+        .params = N_("LAB.yaml"),
+        .summary = N_("Remove every guest of a lab from its hosts, with the "
+                      "volumes its record names; bases stay."),
+        .description = N_("Example:\n  virt-provision destroy lab.yaml\n"),
+        .run = VP_LIBVIRT_RUN(vp_cmd_destroy),
+    },
+    {
         .name = "image",
         .params = N_("FILE"),
         .summary = N_("Write a new qcow2 (or raw) image file, with no libvirt "

@@ -36,6 +36,7 @@ vp_domain_spec_clear(VpDomainSpec *s)
     g_free(s->cmdline);
     g_free(s->net_source);
     g_free(s->graphics);
+    g_free(s->metadata);
     *s = (VpDomainSpec){ 0 };
 }
 
@@ -243,6 +244,20 @@ vp_domain_console(xmlNodePtr devices)
     vp_xml_attr(target, "port", "0");
 }
 
+/* <metadata> right after the name and UUID, where libvirt's schema has
+ * it.  The element is parsed and copied as a node, never pasted as text. */
+static void
+vp_domain_metadata(xmlNodePtr root, const VpDomainSpec *s)
+{
+    if (s->metadata == NULL) {
+        return;
+    }
+    g_autoptr(xmlDoc) fragment = vp_xml_parse(s->metadata, "metadata", NULL);
+    g_assert(fragment != NULL);
+    xmlNodePtr copy = xmlDocCopyNode(xmlDocGetRootElement(fragment), root->doc, 1);
+    xmlAddChild(vp_xml_child(root, "metadata", NULL), copy);
+}
+
 char *
 vp_domain_xml_build(const VpDomainSpec *s)
 {
@@ -254,6 +269,7 @@ vp_domain_xml_build(const VpDomainSpec *s)
     if (s->uuid != NULL) {
         vp_xml_child(root, "uuid", s->uuid);
     }
+    vp_domain_metadata(root, s);
     char text[32];
     /* In KiB, libvirt's own unit, so that the definition reads back
      * unchanged. */

@@ -58,6 +58,10 @@ typedef struct {
     VpNetKind net;
     char *net_source;     /* network or bridge name */
     char *graphics;       /* "none", "vnc", "spice" */
+    /* One element of a namespace of its own, as XML text, for <metadata>
+     * (a lab's ownership record); NULL for none.  It must parse: the
+     * builder is given only what this project produced. */
+    char *metadata;
 } VpDomainSpec;
 
 void vp_domain_spec_clear(VpDomainSpec *spec);

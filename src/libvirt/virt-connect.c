@@ -97,6 +97,33 @@ vp_virt_open(const char *uri)
     return conn;
 }
 
+static void
+vp_virt_close(gpointer conn)
+{
+    virConnectClose(conn);
+}
+
+static void
+vp_virt_pool_lock_free(gpointer data)
+{
+    g_mutex_clear(data);
+    g_free(data);
+}
+
+GMutex *
+vp_virt_pool_lock(VpVirt *virt, const char *name)
+{
+    g_mutex_lock(&virt->lock);
+    GMutex *m = g_hash_table_lookup(virt->pool_locks, name);
+    if (m == NULL) {
+        m = g_new0(GMutex, 1);
+        g_mutex_init(m);
+        g_hash_table_insert(virt->pool_locks, g_strdup(name), m);
+    }
+    g_mutex_unlock(&virt->lock);
+    return m;
+}
+
 VpVirt *
 vp_virt_connect(const char *uri, GError **error)
 {
@@ -125,6 +152,10 @@ vp_virt_connect(const char *uri, GError **error)
         return NULL;
     }
     VpVirt *virt = g_new0(VpVirt, 1);
+    g_mutex_init(&virt->lock);
+    virt->dead = g_ptr_array_new_with_free_func(vp_virt_close);
+    virt->pool_locks = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                             vp_virt_pool_lock_free);
     virt->conn = conn;
     virt->uri = g_strdup(uri);
     char *actual = virConnectGetURI(conn);
@@ -142,6 +173,9 @@ vp_virt_free(VpVirt *virt)
     if (virt->conn != NULL) {
         virConnectClose(virt->conn);
     }
+    g_ptr_array_unref(virt->dead);
+    g_hash_table_unref(virt->pool_locks);
+    g_mutex_clear(&virt->lock);
     g_free(virt->uri);
     g_free(virt->actual_uri);
     g_free(virt);
@@ -167,16 +201,21 @@ vp_virt_is_session(VpVirt *virt)
 gboolean
 vp_virt_ensure_alive(VpVirt *virt, guint timeout_ms, GError **error)
 {
+    /* One thread reconnects; the others wait and then find the new
+     * connection alive. */
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&virt->lock);
+
     if (virConnectIsAlive(virt->conn) == 1) {
         return TRUE;
     }
     /* A new virConnectPtr: objects looked up on the old one must be looked up
-     * again by the caller.  The old one is closed only once a new one works. */
+     * again by the caller.  The old one is kept until the VpVirt goes, since
+     * another thread may be in a call on it. */
     gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
     do {
         virConnectPtr conn = vp_virt_open(virt->uri);
         if (conn != NULL) {
-            virConnectClose(virt->conn);
+            g_ptr_array_add(virt->dead, virt->conn);
             virt->conn = conn;
             return TRUE;
         }

@@ -340,3 +340,77 @@ vp_virt_domain_addresses(VpVirt *virt, const char *name, GError **error)
     free(ifaces);
     return found;
 }
+
+void
+vp_domain_entry_free(VpDomainEntry *entry)
+{
+    if (entry == NULL) {
+        return;
+    }
+    g_free(entry->name);
+    g_free(entry->uuid);
+    g_free(entry->metadata);
+    g_free(entry);
+}
+
+/* The metadata element of namespace NS of DOM into *XML (NULL when it has
+ * none).  A domain that vanished meanwhile is FALSE without an error: it
+ * is simply not listed. */
+static gboolean
+vp_domain_metadata(virDomainPtr dom, const char *ns, char **xml,
+                   GError **error)
+{
+    /* The current definition: the live one of a running guest, which holds
+     * the same record as the persistent one (nothing edits it live). */
+    char *text = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, ns, 0);
+
+    *xml = NULL;
+    if (text != NULL) {
+        *xml = g_strdup(text);
+        free(text);
+        return TRUE;
+    }
+    if (vp_virt_code() == VIR_ERR_NO_DOMAIN_METADATA) {
+        return TRUE;
+    }
+    if (vp_virt_code() == VIR_ERR_NO_DOMAIN) {
+        return FALSE;
+    }
+    return vp_virt_fail(error, _("cannot read the metadata of domain '%1$s'"),
+                        virDomainGetName(dom));
+}
+
+GPtrArray *
+vp_virt_domain_list(VpVirt *virt, const char *ns, GError **error)
+{
+    virDomainPtr *doms = NULL;
+    int n = virConnectListAllDomains(virt->conn, &doms, 0);
+
+    if (n < 0) {
+        vp_virt_fail(error, _("cannot list the domains of '%1$s'"),
+                     virt->actual_uri);
+        return NULL;
+    }
+    g_autoptr(GPtrArray) list =
+        g_ptr_array_new_with_free_func((GDestroyNotify)vp_domain_entry_free);
+    gboolean ok = TRUE;
+    for (int i = 0; i < n; i++) {
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        g_autoptr(VpDomainEntry) e = g_new0(VpDomainEntry, 1);
+        g_autoptr(GError) local = NULL;
+
+        if (ok && vp_domain_metadata(doms[i], ns, &e->metadata, &local) &&
+            virDomainGetUUIDString(doms[i], uuid) == 0) {
+            e->name = g_strdup(virDomainGetName(doms[i]));
+            e->uuid = g_strdup(uuid);
+            e->active = virDomainIsActive(doms[i]) == 1;
+            g_ptr_array_add(list, g_steal_pointer(&e));
+        } else if (ok && local != NULL) {
+            g_propagate_error(error, g_steal_pointer(&local));
+            ok = FALSE;
+        }
+        virDomainFree(doms[i]);
+    }
+    free(doms);
+    return ok ? g_steal_pointer(&list) : NULL;
+}

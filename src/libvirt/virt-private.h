@@ -19,11 +19,25 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(virStream, virStreamFree)
  * round trips. */
 #define VP_STREAM_CHUNK (256 * 1024 - 4096)
 
+/* One connection may serve several threads (a lab's guests on one host):
+ * libvirt's connection is thread-safe, and LOCK guards what this struct
+ * adds to it. */
 struct VpVirt {
     virConnectPtr conn;
     char *uri;        /* as asked for (may be NULL: default) */
     char *actual_uri; /* as connected */
+    GMutex lock;
+    /* Connections replaced by a reconnect, closed only with the VpVirt:
+     * another thread may still be using the one it read. */
+    GPtrArray *dead;
+    GHashTable *pool_locks; /* pool name -> GMutex *, see vp_virt_pool_lock */
 };
+
+/* The mutex serialising the calls that libvirt refuses to run while
+ * another one is under way in pool NAME: creating and deleting volumes and
+ * refreshing (storage_driver.c: "pool has asynchronous jobs running").
+ * Uploads, the long part, run in parallel.  Lives as long as VIRT. */
+GMutex *vp_virt_pool_lock(VpVirt *virt, const char *name);
 
 /* The last libvirt error of this thread as one line of text (libvirt
  * passes on multi-line messages of its helpers).  Valid until the next

@@ -131,9 +131,13 @@ vp_virt_volume(VpVirt *virt, const char *pool_name, const char *name,
         return NULL;
     }
     /* Files may have appeared in the pool behind libvirt's back. */
-    if (refresh && virStoragePoolRefresh(pool, 0) < 0) {
-        vp_virt_fail(error, _("cannot refresh storage pool '%1$s'"), pool_name);
-        return NULL;
+    if (refresh) {
+        g_autoptr(GMutexLocker) locker =
+            g_mutex_locker_new(vp_virt_pool_lock(virt, pool_name));
+        if (virStoragePoolRefresh(pool, 0) < 0) {
+            vp_virt_fail(error, _("cannot refresh storage pool '%1$s'"), pool_name);
+            return NULL;
+        }
     }
     /* Without a refresh the lookup sees what libvirt already knows, which
      * is cheap; callers ask for the refresh where a stale answer would
@@ -181,7 +185,10 @@ vp_virt_volume_create(VpVirt *virt, const char *pool_name, const char *name,
      * byte of the image itself, and after the upload it refreshes the volume
      * and probes the qcow2 header, reporting format and virtual size (seen
      * with libvirt 9.0). */
+    GMutex *pool_lock = vp_virt_pool_lock(virt, pool_name);
+    g_mutex_lock(pool_lock);
     g_autoptr(virStorageVol) vol = virStorageVolCreateXML(pool, xml, 0);
+    g_mutex_unlock(pool_lock);
     if (vol == NULL) {
         vp_virt_fail(error, _("cannot create volume '%1$s' in pool '%2$s'"),
                      name, pool_name);
@@ -215,6 +222,8 @@ vp_virt_volume_delete(VpVirt *virt, const char *pool_name, const char *name,
         return FALSE;
     }
     /* Also the undo of vp_virt_volume_create, hence the same pool and name. */
+    g_autoptr(GMutexLocker) locker =
+        g_mutex_locker_new(vp_virt_pool_lock(virt, pool_name));
     if (virStorageVolDelete(vol, 0) < 0) {
         return vp_virt_fail(error, _("cannot delete volume '%1$s'"), name);
     }

@@ -179,6 +179,24 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpAddress, vp_address_free)
 GPtrArray *vp_virt_domain_addresses(VpVirt *virt, const char *name,
                                     GError **error);
 
+/* A domain of a host as a lab sees it. */
+typedef struct {
+    char *name;
+    char *uuid;
+    gboolean active;   /* running (or paused) */
+    /* Its <metadata> element of the namespace asked for, as libvirt
+     * formats it; NULL when it has none. */
+    char *metadata;
+} VpDomainEntry;
+void vp_domain_entry_free(VpDomainEntry *entry);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpDomainEntry, vp_domain_entry_free)
+
+/* Every domain of VIRT's host, defined or only running (VpDomainEntry *,
+ * owned), each with its metadata element of namespace NS.  One list call
+ * and one metadata call per domain, so a host of many guests costs one
+ * round trip per guest. */
+GPtrArray *vp_virt_domain_list(VpVirt *virt, const char *ns, GError **error);
+
 gboolean vp_virt_network_state(VpVirt *virt, const char *name,
                                gboolean *exists, gboolean *active,
                                GError **error);

@@ -15,6 +15,7 @@
 #include "image-options.h"
 #include "run.h"
 #include "qcow2-layout.h"
+#include "virt.h"
 
 typedef struct {
     VpRunEnv run;              /* connection, verbosity, progress, cancel */
@@ -25,6 +26,8 @@ typedef struct {
      * this tool's own reader sees it, else raw. */
     const char *source_format;
     gboolean preallocate;      /* write a metadata-preallocated qcow2 */
+    /* The connection to use (borrowed); NULL: connect to run.uri. */
+    VpVirt *virt;
 } VpImportPlan;
 
 typedef struct {

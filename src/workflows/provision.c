@@ -16,6 +16,18 @@
 #include "virt.h"
 #include "workflow.h"
 
+char *
+vp_provision_volume_name(const char *name, VpImageFormat format)
+{
+    return g_strdup_printf("%s.%s", name, format == VP_FORMAT_RAW ? "img" : "qcow2");
+}
+
+char *
+vp_provision_seed_name(const char *name)
+{
+    return g_strdup_printf("%s-cidata.iso", name);
+}
+
 void
 vp_provision_result_clear(VpProvisionResult *r)
 {
@@ -212,11 +224,44 @@ vp_write_volume(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
     return TRUE;
 }
 
+/* A lab guest's first change: the domain, defined from the planned XML
+ * (the paths the pool will give its volumes) so that it holds the
+ * ownership record before any volume exists.  Its UUID is kept for the
+ * final definition, which replaces this one. */
+static gboolean
+vp_define_record(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
+                 VpTransaction *t, GError **error)
+{
+    g_autofree char *what = g_strdup_printf(_("domain '%1$s'"), plan->name);
+
+    vp_workflow_step(plan->run.verbose, _("recording domain '%1$s' as the lab's"),
+                     plan->name);
+    g_free(plan->domain.metadata);
+    plan->domain.metadata = g_strdup(plan->metadata_first);
+    g_autofree char *first = vp_domain_xml_build(&plan->domain);
+    g_free(plan->domain.metadata);
+    plan->domain.metadata = g_strdup(plan->metadata);
+    g_autofree char *uuid = vp_virt_domain_define(virt, first, error);
+    if (uuid == NULL) {
+        return FALSE;
+    }
+    r->defined = TRUE;
+    vp_workflow_undo(t, what, VP_UNDO_UNDEFINE, virt, NULL, plan->name, NULL);
+    g_free(plan->domain.uuid);
+    plan->domain.uuid = g_strdup(uuid);
+    g_free(r->uuid);
+    r->uuid = g_steal_pointer(&uuid);
+    return TRUE;
+}
+
 static gboolean
 vp_make_domain(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
                VpTransaction *t, GError **error)
 {
     g_autofree char *what = g_strdup_printf(_("domain '%1$s'"), plan->name);
+    /* Defined already with its record: this definition replaces that one,
+     * whose undo is registered. */
+    gboolean redefine = r->defined;
 
     vp_workflow_step(plan->run.verbose, _("defining domain '%1$s'"), plan->name);
     g_autofree char *uuid = vp_virt_domain_define(virt, r->domain_xml, error);
@@ -226,7 +271,9 @@ vp_make_domain(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
     r->defined = TRUE;
     g_free(r->uuid);
     r->uuid = g_steal_pointer(&uuid);
-    vp_workflow_undo(t, what, VP_UNDO_UNDEFINE, virt, NULL, plan->name, NULL);
+    if (!redefine) {
+        vp_workflow_undo(t, what, VP_UNDO_UNDEFINE, virt, NULL, plan->name, NULL);
+    }
     if (plan->autostart &&
         !vp_virt_domain_set_autostart(virt, plan->name, TRUE, error)) {
         return FALSE;
@@ -377,6 +424,7 @@ vp_provision_plan(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
     d->name = g_strdup(plan->name);
     d->uuid = g_strdup(r->uuid);
     d->seed_path = g_strdup(r->seed_path);
+    d->metadata = g_strdup(plan->metadata);
     if (base.chain != NULL) {
         d->disk_backing = g_steal_pointer(&base.chain);
         /* The base is a system: boot it, unless media were given. */
@@ -428,9 +476,7 @@ vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
     }
     r->pool = g_strdup(plan->pool);
     r->domain = g_strdup(plan->name);
-    r->volume = g_strdup_printf("%s.%s", plan->name,
-                                plan->image.format == VP_FORMAT_RAW ? "img"
-                                                                    : "qcow2");
+    r->volume = vp_provision_volume_name(plan->name, plan->image.format);
     /* The seed's files are read and checked, and the ISO built, before
      * anything exists on the host.  Its instance-id is the domain's UUID,
      * chosen here: unique per guest, and what cloud-init keys its
@@ -442,11 +488,13 @@ vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
         if (seed_iso == NULL) {
             return FALSE;
         }
-        r->seed_volume = g_strdup_printf("%s-cidata.iso", plan->name);
+        r->seed_volume = vp_provision_seed_name(plan->name);
         r->seed_size = g_bytes_get_size(seed_iso);
     }
 
-    g_autoptr(VpVirt) virt = vp_virt_connect(plan->run.uri, error);
+    g_autoptr(VpVirt) own = plan->virt == NULL ? vp_virt_connect(plan->run.uri, error)
+                                               : NULL;
+    VpVirt *virt = plan->virt != NULL ? plan->virt : own;
     if (virt == NULL) {
         return FALSE;
     }
@@ -476,6 +524,8 @@ vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
             vp_workflow_undo(t, what, VP_UNDO_POOL, virt, plan->pool, NULL, NULL);
         }
     }
+    ok = ok && (plan->metadata_first == NULL ||
+                vp_define_record(virt, plan, r, t, error));
     ok = ok && vp_write_volume(virt, plan, r, block, t, error);
     if (ok && seed_iso != NULL) {
         g_free(r->seed_path);

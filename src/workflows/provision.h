@@ -12,6 +12,7 @@
 #include "run.h"
 #include "qcow2-layout.h"
 #include "seed.h"
+#include "virt.h"
 
 typedef struct {
     VpRunEnv run;              /* connection, verbosity, progress, cancel */
@@ -33,6 +34,16 @@ typedef struct {
     gboolean autostart;
     gboolean print_xml;   /* print the domain XML, create nothing */
     gboolean dry_run;     /* validate and report, create nothing */
+    /* The connection to use (borrowed, may serve other threads at the same
+     * time); NULL: connect to run.uri for this run alone. */
+    VpVirt *virt;
+    /* A lab's ownership record (lab-record.h, as XML) for the domain's
+     * <metadata>.  With one, the domain is defined first, holding
+     * METADATA_FIRST (the record saying "creating"), and only then are the
+     * volumes it names created; the final definition holds METADATA.
+     * Whatever happens in between, nothing exists that no record owns. */
+    const char *metadata_first;
+    const char *metadata;
 } VpProvisionPlan;
 
 typedef struct {
@@ -66,6 +77,12 @@ typedef struct {
 } VpProvisionResult;
 
 void vp_provision_result_clear(VpProvisionResult *r);
+
+/* The names provision gives the volumes of guest NAME: its disk
+ * (NAME.qcow2, NAME.img for raw) and its cloud-init seed
+ * (NAME-cidata.iso).  Caller frees. */
+char *vp_provision_volume_name(const char *name, VpImageFormat format);
+char *vp_provision_seed_name(const char *name);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VpProvisionResult, vp_provision_result_clear)
 
 /* Carries out PLAN.  On failure everything this run created is removed

@@ -1,0 +1,452 @@
+/* virt-provision apply|status|destroy LAB.yaml: one manifest over many
+ * hosts (design.md, "Labs").  The manifest is read and every guest's
+ * options checked as provision would check them before any host is
+ * contacted; the workflow does the rest. */
+#include <string.h>
+#include <unistd.h>
+
+#include <glib/gi18n.h>
+#include <libfyaml.h>
+
+#include "cli.h"
+#include "error.h"
+#include "interrupt.h"
+#include "lab.h"
+#include "manifest.h"
+#include "provision-plan.h"
+
+/* Guests in flight per host unless --jobs says otherwise. */
+#define VP_LAB_DEFAULT_JOBS 4
+#define VP_LAB_MAX_JOBS 64
+
+/* One guest's provision options, parsed from its manifest keys as the
+ * command line would parse them: the same table, the same checks. */
+typedef struct {
+    VpProvisionArgs args;
+    VpDiskArgs disk;
+    VpProvisionPlan plan;
+} VpLabGuestArgs;
+
+static void
+vp_lab_guest_args_free(gpointer data)
+{
+    VpLabGuestArgs *g = data;
+
+    vp_domain_spec_clear(&g->plan.domain);
+    vp_provision_args_clear(&g->args);
+    vp_disk_args_clear(&g->disk);
+    g_free(g);
+}
+
+/* The entry of ENTRIES (NULL-terminated tables) for long option NAME. */
+static const GOptionEntry *
+vp_find_entry(const GOptionEntry *const *tables, const char *name)
+{
+    for (guint t = 0; tables[t] != NULL; t++) {
+        for (const GOptionEntry *e = tables[t]; e->long_name != NULL; e++) {
+            if (strcmp(e->long_name, name) == 0) {
+                return e;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* G's keys as the arguments of a provision command line: "--key=value",
+ * a flag's true as "--key" and its false as nothing.  Never a string for
+ * a shell: GOption parses the vector as it is. */
+static GStrv
+vp_lab_guest_argv(const VpLabGuest *g, const GOptionEntry *const *tables)
+{
+    GPtrArray *b = g_ptr_array_new();
+    g_autoptr(GList) keys = g_list_sort(g_hash_table_get_keys(g->options),
+                                        (GCompareFunc)strcmp);
+
+    g_ptr_array_add(b, g_strdup("lab"));
+    for (GList *k = keys; k != NULL; k = k->next) {
+        const char *key = k->data;
+        const char *value = g_hash_table_lookup(g->options, key);
+        const GOptionEntry *e = vp_find_entry(tables, key);
+        gboolean bare = e != NULL && (e->arg == G_OPTION_ARG_NONE ||
+                                      (e->flags & G_OPTION_FLAG_OPTIONAL_ARG));
+        if (bare && strcmp(value, "false") == 0) {
+            continue;
+        }
+        if (bare && strcmp(value, "true") == 0) {
+            g_ptr_array_add(b, g_strdup_printf("--%s", key));
+        } else {
+            g_ptr_array_add(b, g_strdup_printf("--%s=%s", key, value));
+        }
+    }
+    g_ptr_array_add(b, NULL);
+    return (GStrv)g_ptr_array_free(b, FALSE);
+}
+
+/* Turns guest G of LAB into a provision plan, with the errors provision
+ * would give, placed at the guest's entry in the manifest. */
+static VpLabGuestArgs *
+vp_lab_guest_plan(const VpLab *lab, const VpLabGuest *g, GError **error)
+{
+    g_autoptr(GError) local = NULL;
+    VpLabGuestArgs *ga = g_new0(VpLabGuestArgs, 1);
+    g_autofree GOptionEntry *disk_entries = vp_disk_option_entries(&ga->disk);
+    g_autofree GOptionEntry *entries = vp_provision_option_entries(&ga->args);
+    const GOptionEntry *const tables[] = { entries, disk_entries, NULL };
+    g_auto(GStrv) argv = vp_lab_guest_argv(g, tables);
+    g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
+    int argc = (int)g_strv_length(argv);
+    char **args = argv;
+
+    g_option_context_set_help_enabled(ctx, FALSE);
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    g_option_context_add_main_entries(ctx, disk_entries, NULL);
+    gboolean ok = g_option_context_parse(ctx, &argc, &args, &local);
+    if (ok) {
+        ga->args.name = g_strdup(g->name);
+        ok = vp_provision_plan_from_args(&ga->args, &ga->disk, g->cloud_init,
+                                         &ga->plan, &local);
+    }
+    if (!ok) {
+        vp_cli_name_option(local);
+        /* The manifest speaks of keys: "--size" reads as the key "size". */
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("%1$s:%2$u:%3$u: guest '%4$s': %5$s"), lab->path, g->line,
+                    g->column, g->name, local->message);
+        vp_lab_guest_args_free(ga);
+        return NULL;
+    }
+    return ga;
+}
+
+/* ---- output ------------------------------------------------------------ */
+
+typedef struct {
+    guint done;
+    guint total;
+    gboolean lines;  /* a line per guest on stderr */
+} VpLabProgress;
+
+static void
+vp_lab_progress(const VpLabGuestReport *g, gpointer data)
+{
+    VpLabProgress *p = data;
+
+    p->done++;
+    if (!p->lines) {
+        return;
+    }
+    if (g->error != NULL) {
+        g_printerr("[%u/%u] %s %s %s: %s\n", p->done, p->total, g->name,
+                   g->host != NULL ? g->host : "-",
+                   vp_lab_action_to_string(g->action), g->error);
+    } else {
+        g_printerr("[%u/%u] %s %s %s\n", p->done, p->total, g->name,
+                   g->host != NULL ? g->host : "-",
+                   vp_lab_action_to_string(g->action));
+    }
+}
+
+static void
+vp_json_add_nullable(JsonBuilder *b, const char *name, const char *value)
+{
+    json_builder_set_member_name(b, name);
+    if (value != NULL) {
+        json_builder_add_string_value(b, value);
+    } else {
+        json_builder_add_null_value(b);
+    }
+}
+
+static void
+vp_lab_json_volume(JsonBuilder *b, const char *member, const VpLabVolume *v,
+                   const char *path)
+{
+    json_builder_set_member_name(b, member);
+    json_builder_begin_object(b);
+    vp_json_add_string(b, "pool", v->pool);
+    vp_json_add_string(b, "name", v->name);
+    if (path != NULL) {
+        vp_json_add_string(b, "path", path);
+    }
+    json_builder_end_object(b);
+}
+
+static void
+vp_lab_json_guest(JsonBuilder *b, const VpLabGuestReport *g)
+{
+    json_builder_begin_object(b);
+    vp_json_add_string(b, "name", g->name);
+    vp_json_add_nullable(b, "entry", g->entry);
+    vp_json_add_nullable(b, "host", g->host);
+    vp_json_add_string(b, "action", vp_lab_action_to_string(g->action));
+    vp_json_add_nullable(b, "error", g->error);
+    /* The volumes the record names: the disk first, then the seed. */
+    if (g->volumes != NULL && g->volumes->len > 0) {
+        vp_lab_json_volume(b, "volume", g_ptr_array_index(g->volumes, 0),
+                           g->created ? g->result.volume_path : NULL);
+    }
+    if (g->volumes != NULL && g->volumes->len > 1) {
+        vp_lab_json_volume(b, "seed", g_ptr_array_index(g->volumes, 1),
+                           g->created ? g->result.seed_path : NULL);
+    }
+    if (g->exists) {
+        json_builder_set_member_name(b, "domain");
+        json_builder_begin_object(b);
+        vp_json_add_string(b, "name", g->name);
+        vp_json_add_string(b, "uuid", g->uuid);
+        vp_json_add_bool(b, "active", g->active);
+        json_builder_end_object(b);
+    }
+    if (g->addresses != NULL) {
+        json_builder_set_member_name(b, "addresses");
+        json_builder_begin_array(b);
+        for (guint i = 0; i < g->addresses->len; i++) {
+            const VpAddress *a = g_ptr_array_index(g->addresses, i);
+            json_builder_begin_object(b);
+            vp_json_add_string(b, "interface", a->interface);
+            vp_json_add_string(b, "address", a->address);
+            vp_json_add_int(b, "prefix", a->prefix);
+            vp_json_add_string(b, "family", a->ipv6 ? "ipv6" : "ipv4");
+            json_builder_end_object(b);
+        }
+        json_builder_end_array(b);
+    }
+    json_builder_end_object(b);
+}
+
+static JsonNode *
+vp_lab_json(const VpLabResult *r)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+
+    json_builder_begin_object(b);
+    vp_json_add_string(b, "lab", r->lab);
+    json_builder_set_member_name(b, "hosts");
+    json_builder_begin_array(b);
+    for (guint i = 0; i < r->hosts->len; i++) {
+        const VpLabHostReport *h = g_ptr_array_index(r->hosts, i);
+        json_builder_begin_object(b);
+        vp_json_add_string(b, "name", h->name);
+        vp_json_add_string(b, "uri", h->uri);
+        vp_json_add_bool(b, "reachable", h->reachable);
+        vp_json_add_nullable(b, "error", h->error);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+    json_builder_set_member_name(b, "guests");
+    json_builder_begin_array(b);
+    for (guint i = 0; i < r->guests->len; i++) {
+        vp_lab_json_guest(b, g_ptr_array_index(r->guests, i));
+    }
+    json_builder_end_array(b);
+    vp_json_add_bool(b, "interrupted", r->interrupted);
+    json_builder_end_object(b);
+    return json_builder_get_root(b);
+}
+
+static void
+vp_lab_human(const VpLabPlan *plan, const VpLabResult *r)
+{
+    guint counts[VP_LAB_FAILED + 1] = { 0 };
+
+    for (guint i = 0; i < r->hosts->len; i++) {
+        const VpLabHostReport *h = g_ptr_array_index(r->hosts, i);
+        if (!h->reachable) {
+            g_print(_("host %1$s (%2$s) is unreachable: %3$s\n"), h->name,
+                    h->uri, h->error);
+        }
+    }
+    for (guint i = 0; i < r->guests->len; i++) {
+        const VpLabGuestReport *g = g_ptr_array_index(r->guests, i);
+        counts[g->action]++;
+        g_print("%-24s %-12s %-9s%s%s\n", g->name, g->host != NULL ? g->host : "-",
+                vp_lab_action_to_string(g->action), g->error != NULL ? "  " : "",
+                g->error != NULL ? g->error : "");
+        for (guint k = 0; g->addresses != NULL && k < g->addresses->len; k++) {
+            const VpAddress *a = g_ptr_array_index(g->addresses, k);
+            g_print("    %s/%u %s\n", a->address, a->prefix, a->interface);
+        }
+    }
+    g_autoptr(GString) summary = g_string_new(NULL);
+    for (guint a = 0; a <= VP_LAB_FAILED; a++) {
+        if (counts[a] > 0) {
+            g_string_append_printf(summary, "%s%u %s", summary->len > 0 ? ", " : "",
+                                   counts[a], vp_lab_action_to_string(a));
+        }
+    }
+    /* Said once, so that a dry run is never mistaken for the real one. */
+    g_print(plan->dry_run ? _("Lab '%1$s' (dry run, nothing changed): %2$s\n")
+                          : _("Lab '%1$s': %2$s\n"),
+            r->lab, summary->len > 0 ? summary->str : _("no guests"));
+}
+
+/* ---- status --inventory ------------------------------------------------ */
+
+static struct fy_node *
+vp_fy_scalar(struct fy_document *doc, const char *text)
+{
+    return fy_node_create_scalar_copy(doc, text, strlen(text));
+}
+
+/* An Ansible YAML inventory: one group per manifest entry, its guests as
+ * hosts with their first address as ansible_host, and the libvirt host
+ * each runs on.  Built as a libfyaml document, so names are quoted as YAML
+ * needs. */
+static char *
+vp_lab_inventory(const VpLabResult *r)
+{
+    struct fy_document *doc = fy_document_create(NULL);
+    struct fy_node *root = fy_node_create_mapping(doc);
+    struct fy_node *all = fy_node_create_mapping(doc);
+    struct fy_node *children = fy_node_create_mapping(doc);
+    g_autoptr(GHashTable) groups = g_hash_table_new(g_str_hash, g_str_equal);
+
+    fy_document_set_root(doc, root);
+    fy_node_mapping_append(root, vp_fy_scalar(doc, "all"), all);
+    fy_node_mapping_append(all, vp_fy_scalar(doc, "children"), children);
+    for (guint i = 0; i < r->guests->len; i++) {
+        const VpLabGuestReport *g = g_ptr_array_index(r->guests, i);
+        if (!g->exists || g->entry == NULL) {
+            continue;
+        }
+        struct fy_node *hosts = g_hash_table_lookup(groups, g->entry);
+        if (hosts == NULL) {
+            struct fy_node *group = fy_node_create_mapping(doc);
+            hosts = fy_node_create_mapping(doc);
+            fy_node_mapping_append(group, vp_fy_scalar(doc, "hosts"), hosts);
+            fy_node_mapping_append(children, vp_fy_scalar(doc, g->entry), group);
+            g_hash_table_insert(groups, g->entry, hosts);
+        }
+        struct fy_node *vars = fy_node_create_mapping(doc);
+        if (g->addresses != NULL && g->addresses->len > 0) {
+            const VpAddress *a = g_ptr_array_index(g->addresses, 0);
+            fy_node_mapping_append(vars, vp_fy_scalar(doc, "ansible_host"),
+                                   vp_fy_scalar(doc, a->address));
+        }
+        fy_node_mapping_append(vars, vp_fy_scalar(doc, "libvirt_host"),
+                               vp_fy_scalar(doc, g->host));
+        fy_node_mapping_append(hosts, vp_fy_scalar(doc, g->name), vars);
+    }
+    char *text = fy_emit_document_to_string(doc, FYECF_MODE_BLOCK | FYECF_DEFAULT);
+    fy_document_destroy(doc);
+    /* libfyaml allocates with malloc; the caller frees with g_free. */
+    char *copy = g_strdup(text);
+    free(text);
+    return copy;
+}
+
+/* ---- the commands ------------------------------------------------------ */
+
+static int
+vp_cmd_lab(const VpCommand *cmd, int argc, char **argv, VpLabCommand command)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *jobs_text = NULL;
+    gboolean dry_run = FALSE, replace = FALSE, prune = FALSE, inventory = FALSE;
+    const GOptionEntry apply_entries[] = {
+        { "jobs", 'j', 0, G_OPTION_ARG_STRING, &jobs_text,
+          N_("Guests in flight per host (default: 4)"), "N" },
+        { "dry-run", 0, 0, G_OPTION_ARG_NONE, &dry_run,
+          N_("Print the plan; read the hosts, change nothing"), NULL },
+        { "replace", 0, 0, G_OPTION_ARG_NONE, &replace,
+          N_("Create guests whose options changed again"), NULL },
+        { "prune", 0, 0, G_OPTION_ARG_NONE, &prune,
+          N_("Delete the lab's guests that the manifest no longer lists"), NULL },
+        { NULL },
+    };
+    const GOptionEntry status_entries[] = {
+        { "inventory", 0, 0, G_OPTION_ARG_NONE, &inventory,
+          N_("Print an Ansible YAML inventory of the lab's guests"), NULL },
+        { NULL },
+    };
+    const GOptionEntry none[] = { { NULL } };
+    const GOptionEntry *entries = command == VP_LAB_APPLY    ? apply_entries
+                                  : command == VP_LAB_STATUS ? status_entries
+                                                             : none;
+
+    if (!vp_cli_parse(cmd, &argc, &argv, &error, entries, NULL)) {
+        return vp_cli_fail(g_steal_pointer(&error));
+    }
+    if (argc != 2) {
+        g_set_error(&error, VP_ERROR, VP_ERROR_INVALID,
+                    _("%1$s needs exactly one manifest, such as "
+                      "'virt-provision %1$s lab.yaml'"), cmd->name);
+        return vp_cli_fail(g_steal_pointer(&error));
+    }
+    guint64 jobs = VP_LAB_DEFAULT_JOBS;
+    if (jobs_text != NULL &&
+        (!g_ascii_string_to_unsigned(jobs_text, 10, 1, VP_LAB_MAX_JOBS, &jobs, NULL))) {
+        g_set_error(&error, VP_ERROR, VP_ERROR_INVALID,
+                    _("--jobs: invalid number '%1$s'; give a whole number from "
+                      "1 to %2$d"), jobs_text, VP_LAB_MAX_JOBS);
+        return vp_cli_fail(g_steal_pointer(&error));
+    }
+    /* Everything about the manifest is checked here, before any host. */
+    g_autoptr(VpLab) lab = vp_lab_load(argv[1], &error);
+    if (lab == NULL) {
+        return vp_cli_fail(g_steal_pointer(&error));
+    }
+    g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func(vp_lab_guest_args_free);
+    g_autoptr(GPtrArray) plans = g_ptr_array_new();
+    for (guint i = 0; i < lab->guests->len; i++) {
+        VpLabGuestArgs *ga = vp_lab_guest_plan(lab, g_ptr_array_index(lab->guests, i),
+                                               &error);
+        if (ga == NULL) {
+            return vp_cli_fail(g_steal_pointer(&error));
+        }
+        g_ptr_array_add(args, ga);
+        g_ptr_array_add(plans, &ga->plan);
+    }
+
+    VpLabProgress progress = {
+        .total = lab->guests->len,
+        .lines = isatty(STDERR_FILENO) && !vp_global.quiet && !vp_global.json &&
+                 !inventory,
+    };
+    VpLabPlan plan = {
+        .lab = lab,
+        .plans = plans,
+        .command = command,
+        .dry_run = dry_run,
+        .replace = replace,
+        .prune = prune,
+        .jobs = (guint)jobs,
+        .addresses = command == VP_LAB_STATUS,
+        .report = vp_lab_progress,
+        .report_data = &progress,
+    };
+    g_auto(VpLabResult) result = { 0 };
+    /* No progress bar: many uploads at once have a line each instead. */
+    vp_cli_run_env(&plan.run, NULL);
+    plan.run.progress = NULL;
+    if (!vp_lab_run(&plan, &result, &error)) {
+        return vp_cli_fail(g_steal_pointer(&error));
+    }
+    if (inventory) {
+        g_autofree char *text = vp_lab_inventory(&result);
+        g_print("%s", text);
+    } else if (vp_global.json) {
+        vp_cli_print_json(vp_lab_json(&result));
+    } else if (!vp_global.quiet) {
+        vp_lab_human(&plan, &result);
+    }
+    return vp_lab_result_ok(&plan, &result) ? VP_EXIT_OK : VP_EXIT_FAILED;
+}
+
+int
+vp_cmd_apply(const VpCommand *cmd, int argc, char **argv)
+{
+    return vp_cmd_lab(cmd, argc, argv, VP_LAB_APPLY);
+}
+
+int
+vp_cmd_status(const VpCommand *cmd, int argc, char **argv)
+{
+    return vp_cmd_lab(cmd, argc, argv, VP_LAB_STATUS);
+}
+
+int
+vp_cmd_destroy(const VpCommand *cmd, int argc, char **argv)
+{
+    return vp_cmd_lab(cmd, argc, argv, VP_LAB_DESTROY);
+}

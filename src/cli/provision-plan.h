@@ -1,0 +1,20 @@
+/* From provision's parsed options to a VpProvisionPlan: shared by the
+ * provision command and by the lab commands, whose guests are provision
+ * options written as manifest keys.  Part of the libvirt program only. */
+#pragma once
+
+#include <glib.h>
+
+#include "cli.h"
+#include "provision-args.h"
+#include "provision.h"
+
+/* Checks the options in A and DISK together and fills PLAN from them
+ * (PLAN borrows A's strings, which must outlive it; PLAN->domain holds
+ * copies, freed with vp_domain_spec_clear).  SEED is the parsed
+ * --cloud-init (borrowed) or NULL.  Fails with VP_ERROR_INVALID naming the
+ * option. */
+gboolean vp_provision_plan_from_args(const VpProvisionArgs *a,
+                                     const VpDiskArgs *disk,
+                                     const VpSeedOptions *seed,
+                                     VpProvisionPlan *plan, GError **error);

@@ -1,0 +1,61 @@
+/* A lab's ownership record: what a guest of a lab carries on its host, in
+ * the domain's <metadata> under the project's own namespace, so that
+ * apply, status and destroy know what is theirs without any state file
+ * of their own (design.md, "Labs").
+ *
+ *     <vp:guest xmlns:vp="http://virt-provision.org/xmlns/lab/1">
+ *       <vp:lab>ci-42</vp:lab>
+ *       <vp:entry>web</vp:entry>
+ *       <vp:options-hash>9f2c…</vp:options-hash>
+ *       <vp:state>complete</vp:state>
+ *       <vp:volume pool="default">web-1.qcow2</vp:volume>
+ *       <vp:volume pool="default">web-1-cidata.iso</vp:volume>
+ *     </vp:guest>
+ *
+ * The record names every volume the guest's run creates, written before
+ * the first of them exists: a run that dies half-way leaves a record
+ * naming more than there is, never a volume nobody owns.  Its state says
+ * which: "creating" in the definition made first, "complete" in the one
+ * that replaces it once every volume is in place. */
+#pragma once
+
+#include <glib.h>
+
+#define VP_LAB_RECORD_NS "http://virt-provision.org/xmlns/lab/1"
+#define VP_LAB_RECORD_PREFIX "vp"
+
+typedef struct {
+    char *pool;
+    char *name;
+} VpLabVolume;
+
+typedef struct {
+    char *lab;
+    char *entry;      /* the manifest entry: "web" for web-1 */
+    char *hash;       /* vp_lab_guest_options_hash() when it was made */
+    GPtrArray *volumes; /* VpLabVolume *, in the order they are created */
+    gboolean complete;  /* every volume made and the final domain defined */
+} VpLabRecord;
+
+/* A new record of LAB's guest of manifest entry ENTRY with options hash
+ * HASH (all copied), naming no volume yet, not complete. */
+VpLabRecord *vp_lab_record_new(const char *lab, const char *entry,
+                               const char *hash);
+
+/* Adds volume NAME of POOL (copied) to R. */
+void vp_lab_record_add_volume(VpLabRecord *r, const char *pool,
+                              const char *name);
+
+void vp_lab_record_free(VpLabRecord *r);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpLabRecord, vp_lab_record_free)
+
+/* R as one <guest> element of VP_LAB_RECORD_NS, the text a domain's
+ * <metadata> or virDomainSetMetadata takes.  Caller frees. */
+char *vp_lab_record_to_xml(const VpLabRecord *r);
+
+/* Parses XML, a <guest> element of VP_LAB_RECORD_NS (whatever its prefix)
+ * or of no namespace, as virDomainGetMetadata returns it.  A record that lacks its
+ * lab, entry or hash, or names a volume without a pool or name, fails
+ * with VP_ERROR_INVALID: such a domain is not counted as anybody's.
+ * Returns a new record. */
+VpLabRecord *vp_lab_record_parse(const char *xml, GError **error);
