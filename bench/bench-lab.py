@@ -341,11 +341,22 @@ class Bench:
             self.fail("clean-up", e)
 
     # -- one measured command ---------------------------------------------------
-    def timed(self, argv, hosts):
+    def timed(self, argv, hosts, ok_codes=(0,)):
         """run_measured(argv) with the CPU readings around it: a dict of figures."""
         os.sync()  # untimed: no writeback of earlier runs left behind
+        out = os.path.join(self.hosts.dir, "stdout.txt")
         a = self.probe.snap()
-        wall, rss, user, sys_ = run_measured(argv, self.hosts.dir)
+        try:
+            wall, rss, user, sys_ = run_measured(argv, self.hosts.dir, ok_codes, out)
+        except CommandFailed as e:
+            # apply and status print a guest's error in their table on stdout
+            with open(out, errors="replace") as f:
+                lines = [l.rstrip() for l in f if l.strip()]
+            failing = [l for l in lines if re.search(r"\b(failed|conflict|drift)\b", l)]
+            raise CommandFailed("%s\n  its stdout (%d lines), lines with failed/conflict/"
+                                "drift:\n    %s\n  last lines:\n    %s" % (
+                                    e, len(lines), "\n    ".join(failing[:20]) or "-",
+                                    "\n    ".join(lines[-5:]) or "-"))
         b = self.probe.snap()
         r = dict(wall_s=wall, peak_rss_kib=rss, client_user_s=user, client_sys_s=sys_,
                  client_cpu_s=user + sys_)
@@ -418,7 +429,8 @@ class Bench:
         step = "status-empty"
         try:
             self.check_empty(hosts)
-            out[step] = self.timed([self.vp, "status", lab], hosts)
+            # exit 1: the lab is not as the manifest says (every guest to create)
+            out[step] = self.timed([self.vp, "status", lab], hosts, ok_codes=(1,))
             step = "apply"
             out[step] = self.timed(self.apply_argv(lab), hosts)
             placed = self.check_guests(hosts, names)
@@ -465,15 +477,18 @@ class Bench:
             p.wait()
             th.join()
             wall = time.perf_counter() - t0
-            if p.returncode != 0:
-                raise CommandFailed("`%s` exited with %d: %s" % (
-                    " ".join(self.apply_argv(lab, "-v", "--json")), p.returncode,
-                    "\n".join(l for _, l in lines[-20:])))
             try:
                 doc = json.loads(doc_text)
             except ValueError as e:
-                raise CommandFailed("apply --json printed no JSON document (%s): %r"
-                                    % (e, doc_text[:300]))
+                raise CommandFailed("apply --json printed no JSON document (exit %d, %s): "
+                                    "%r" % (p.returncode, e, doc_text[:300]))
+            if p.returncode != 0:
+                bad = ["%s on %s: %s: %s" % (g.get("name"), g.get("host"), g.get("action"),
+                                             g.get("error"))
+                       for g in doc.get("guests", []) if g.get("action") != "create"]
+                raise CommandFailed("`%s` exited with %d; %d guests not created:\n    %s" % (
+                    " ".join(self.apply_argv(lab, "-v", "--json")), p.returncode,
+                    len(bad), "\n    ".join(bad[:20])))
             st = run([self.vp, "--json", "status", lab]).stdout
             status = json.loads(st)
             run([self.vp, "destroy", lab], timeout=600)
@@ -496,23 +511,38 @@ class Bench:
                 "--import", "--osinfo", "generic", "--virt-type", "qemu",
                 "--noautoconsole", "--noreboot", "--graphics", "none", "--network", "none"]
 
-    def run_vi(self, rep):
+    def run_vi(self, rep, way):
         """One repetition of xargs -P4 virt-install on the two hosts, then their
-        removal (timed: one virsh per host, hosts at once). Returns figures."""
+        removal (timed: one virsh per host, hosts at once). WAY "retry": every
+        virt-install in RETRY_SH; "flock": under `flock HOST.lock`, so that one
+        host's pool has one virt-install at a time. Returns figures."""
         hosts = self.hosts.subset(2)
         expect = {h["name"]: [] for h in hosts}
+        retries = os.path.join(self.hosts.dir, "virt-install.retries")
         items = []
         for i in range(1, self.args.guests + 1):
             h = hosts[(i - 1) % len(hosts)]  # alternate, so both hosts work at once
             name = "%s-%d" % (VI_PREFIX, i)
             expect[h["name"]].append(name)
-            items += ["--connect", h["uri"], "--name", name]
+            where = ["--connect", h["uri"], "--name", name]
+            if way == "flock":
+                # the whole command is in the items: flock LOCK virt-install ... WHERE
+                lock = os.path.join(self.hosts.dir, "%s.lock" % h["name"])
+                items += [lock] + self.vi_argv() + where
+            else:
+                items += where
         listing = os.path.join(self.hosts.dir, "virt-install.list")
         with open(listing, "w") as f:
             f.write("\n".join(items) + "\n")
-        retries = os.path.join(self.hosts.dir, "virt-install.retries")
-        argv = self.xargs_argv(listing, retries)
-        out = {}
+        # One item a line; xargs appends N items to the command each time.
+        if way == "flock":
+            argv = ["xargs", "-a", listing, "-d", "\\n", "-n", str(len(items) // self.args.guests),
+                    "-P", str(self.args.xargs_jobs), "flock"]
+        else:
+            argv = ["xargs", "-a", listing, "-d", "\\n", "-n", "4",
+                    "-P", str(self.args.xargs_jobs), "sh", "-c", RETRY_SH, "sh",
+                    retries] + self.vi_argv()
+        out = {"argv": argv}
         step = "create"
         try:
             self.check_empty(hosts)
@@ -523,7 +553,7 @@ class Bench:
                 out[step]["retries"] = sum(1 for _ in f)
             self.check_guests(hosts, [g for gs in expect.values() for g in gs], expect)
             out[step]["per_host"] = {h: len(g) for h, g in expect.items()}
-            if rep == 0:
+            if rep == 0 and way == "retry":
                 self.sample_volumes("virt-install", hosts,
                                     {h: n[0] for h, n in expect.items()})
             step = "remove"
@@ -534,17 +564,10 @@ class Bench:
             out[step].update(CpuProbe.delta(a, b, list(expect)))
             self.check_empty(hosts)
         except (CommandFailed, OSError, ValueError) as e:
-            self.fail("virt-install, run %d, %s" % (rep + 1, step), e)
+            self.fail("virt-install (%s), run %d, %s" % (way, rep + 1, step), e)
             self.recover(hosts)
             return None
         return out
-
-    def xargs_argv(self, listing, retries):
-        # One item a line, 4 items (--connect URI --name NAME) a virt-install, each
-        # in the retry wrapper (RETRY_SH: it appends a line to RETRIES per retry).
-        return ["xargs", "-a", listing, "-d", "\\n", "-n", "4",
-                "-P", str(self.args.xargs_jobs), "sh", "-c", RETRY_SH, "sh",
-                retries] + self.vi_argv()
 
     # -- single guests and connections --------------------------------------------
     def single(self, host, tool):
@@ -595,6 +618,18 @@ def summarize_trace(k, wall, lines, doc, status, names):
             first.setdefault(m.group(1), t)
             last[m.group(1)] = t
     done = sorted(last.values())
+    # The kinds of step -v reports, with names, URIs and numbers taken out:
+    # when each kind was first and last seen, and how often (the timeline).
+    kinds = {}
+    for t, line in lines:
+        kind = re.sub(r"^virt-provision: ", "", line)
+        kind = re.sub(r"'[^']*'", "'*'", kind)
+        kind = re.sub(r"\([a-z+]+://[^)]*\)", "(URI)", kind)
+        kind = re.sub(r"\d+", "N", kind)
+        k_ = kinds.setdefault(kind, {"kind": kind, "count": 0, "first_s": t})
+        k_["count"] += 1
+        k_["last_s"] = t
+    timeline = sorted(kinds.values(), key=lambda k_: k_["first_s"])
     actions = {}
     for g in doc.get("guests", []):
         actions[g.get("action")] = actions.get(g.get("action"), 0) + 1
@@ -618,7 +653,7 @@ def summarize_trace(k, wall, lines, doc, status, names):
         "guests_named": len(last), "guests_expected": len(names),
         "json_actions": actions, "json_per_host": per_host,
         "json_hosts": doc.get("hosts"), "status_actions": st_actions,
-        "json_timing_keys": timing_keys,
+        "json_timing_keys": timing_keys, "timeline": timeline,
         "stderr_head": [l for _, l in lines[:15]],
         "stderr_tail": [l for _, l in lines[-5:]],
         "stderr": [["%.4f" % t, l] for t, l in lines[:2000]],
@@ -722,7 +757,7 @@ def main():
     has_apply = run([vp, "apply", "--help"], check=False).returncode == 0
     if not has_apply:
         b.fail("virt-provision", "%s has no `apply` command: the lab runs are skipped" % vp)
-    labs, vi, refs, traces = {}, [], {}, {}
+    labs, vi, vif, refs, traces = {}, [], [], {}, {}
     meta = {}
     try:
         b.hosts.start()
@@ -767,11 +802,14 @@ def main():
         b.warm_up()
         progress("  single-guest references ...")
         refs = b.references()
-        targets = ["virt-install"] + (["apply %d" % k for k in counts] if has_apply else [])
+        targets = ["virt-install", "virt-install-flock"] + (
+            ["apply %d" % k for k in counts] if has_apply else [])
         for rep, target in rotated(targets, args.repeat):
             progress("  %s run %d/%d ..." % (target, rep + 1, args.repeat))
             if target == "virt-install":
-                vi.append(b.run_vi(rep))
+                vi.append(b.run_vi(rep, "retry"))
+            elif target == "virt-install-flock":
+                vif.append(b.run_vi(rep, "flock"))
             else:
                 k = int(target.split()[1])
                 labs.setdefault(k, []).append(b.run_lab(k, rep))
@@ -793,11 +831,11 @@ def main():
         b.hosts.purge()
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    report(args, b, meta, refs, vi, labs, traces, scaling, say)
+    report(args, b, meta, refs, vi, vif, labs, traces, scaling, say)
     return 1 if b.failed else 0
 
 
-def report(args, b, meta, refs, vi, labs, traces, scaling, say):
+def report(args, b, meta, refs, vi, vif, labs, traces, scaling, say):
     n = args.guests
     meta["loadavg_end"] = os.getloadavg()
     two = [h["name"] for h in b.hosts.subset(2)] if b.hosts.hosts else []
@@ -815,6 +853,7 @@ def report(args, b, meta, refs, vi, labs, traces, scaling, say):
 
     cpu_head = "%6s %7s %6s %5s" % ("client", "daemons", "sshd", "busy")
     vi_create, vi_remove = fold(vi, "create"), fold(vi, "remove")
+    vif_create = fold(vif, "create")
     lab = {k: {s: fold(labs.get(k, []), s) for s in VP_CHECKS} for k in sorted(labs)}
 
     # ---- single guests ---
@@ -838,7 +877,8 @@ def report(args, b, meta, refs, vi, labs, traces, scaling, say):
     say("  %-34s %8s %8s %8s %9s   %s" % ("target", "best s", "median s", "worst s",
                                          "guests/s", "CPU s: " + cpu_head))
     rows = [("virt-provision apply", lab.get(2, {}).get("apply")),
-            ("xargs -P%d virt-install" % args.xargs_jobs, vi_create),
+            ("xargs -P%d virt-install (retried)" % args.xargs_jobs, vi_create),
+            ("xargs -P%d flock virt-install" % args.xargs_jobs, vif_create),
             ("virt-provision destroy", lab.get(2, {}).get("destroy")),
             ("virsh undefine --remove-all-storage", vi_remove)]
     for label, r in rows:
@@ -876,9 +916,15 @@ def report(args, b, meta, refs, vi, labs, traces, scaling, say):
 
     vp2 = lab.get(2, {}).get("apply")
     ratios = {"virt_install_over_apply": ratio(vi_create, vp2, "best_s"),
-              "virt_install_over_apply_median": ratio(vi_create, vp2, "median_s")}
-    say("  virt-install / apply: %s best/best, %s median/median" % (
-        fmt_x(ratios["virt_install_over_apply"]), fmt_x(ratios["virt_install_over_apply_median"])))
+              "virt_install_over_apply_median": ratio(vi_create, vp2, "median_s"),
+              "flock_virt_install_over_apply": ratio(vif_create, vp2, "best_s"),
+              "flock_virt_install_over_apply_median": ratio(vif_create, vp2, "median_s")}
+    say("  virt-install (retried) / apply: %s best/best, %s median/median; "
+        "flock virt-install / apply: %s, %s" % (
+            fmt_x(ratios["virt_install_over_apply"]),
+            fmt_x(ratios["virt_install_over_apply_median"]),
+            fmt_x(ratios["flock_virt_install_over_apply"]),
+            fmt_x(ratios["flock_virt_install_over_apply_median"])))
 
     # ---- part 2 ---
     base = lab.get(scaling[0], {}).get("apply")  # speed-ups relative to the fewest hosts
@@ -944,6 +990,12 @@ def report(args, b, meta, refs, vi, labs, traces, scaling, say):
                 100 * vi_create["daemons_cpu_s"] / cpu_all if cpu_all else 0,
                 100 * vi_create["sshd_cpu_s"] / cpu_all if cpu_all else 0,
                 cpu_all / vi_create["best_s"], meta.get("cpus") or 0))
+    if vif_create:
+        cpu_all = vif_create["client_cpu_s"] + vif_create["daemons_cpu_s"] + vif_create["sshd_cpu_s"]
+        say("  flock virt-install, 2 hosts: %.3f s, %.1f ms a guest, no retries needed; CPU "
+            "%.2f s = %.2f of %d CPUs" % (vif_create["best_s"], 1000 * vif_create["best_s"] / n,
+                                          cpu_all, cpu_all / vif_create["best_s"],
+                                          meta.get("cpus") or 0))
     for k, t in sorted(traces.items()):
         if not t:
             continue
@@ -961,6 +1013,10 @@ def report(args, b, meta, refs, vi, labs, traces, scaling, say):
                 t["json_actions"], t["status_actions"],
                 "; timing keys in --json: %s" % ", ".join(t["json_timing_keys"])
                 if t["json_timing_keys"] else ""))
+        say("    %-52s %6s %8s %8s" % ("stderr line (-v)", "count", "first s", "last s"))
+        for k_ in t["timeline"][:12]:
+            say("    %-52s %6d %8.3f %8.3f" % (k_["kind"][:52], k_["count"], k_["first_s"],
+                                            k_["last_s"]))
         odd = {a: c for a, c in t["json_actions"].items() if a != "create"}
         if odd or set(t["status_actions"]) - {"keep"}:
             say("  warning: not every guest was create / keep: %s / %s"
@@ -977,8 +1033,10 @@ def report(args, b, meta, refs, vi, labs, traces, scaling, say):
     else:
         verdicts("lab-speedup", x >= TARGET_LAB_SPEEDUP,
                  "xargs -P%d virt-install / virt-provision apply, %d guests over 2 hosts = "
-                 "%.1fx best/best (target >= %gx); %.1f vs %.1f guests/s" % (
-                     args.xargs_jobs, n, x, TARGET_LAB_SPEEDUP, gps(vi_create), gps(vp2)))
+                 "%.1fx best/best (target >= %gx); %.1f vs %.1f guests/s; with flock "
+                 "(one virt-install per host at a time, no retries) %s" % (
+                     args.xargs_jobs, n, x, TARGET_LAB_SPEEDUP, gps(vi_create), gps(vp2),
+                     fmt_x(ratios["flock_virt_install_over_apply"])))
     for f in b.failed:
         say("FAILED: %s" % f)
 
@@ -987,9 +1045,10 @@ def report(args, b, meta, refs, vi, labs, traces, scaling, say):
                "single_guest": [dict(v, tool=k[0], transport=k[1]) for k, v in refs.items()],
                "part1": {"apply": vp2, "destroy": lab.get(2, {}).get("destroy"),
                          "virt_install": vi_create, "virt_install_remove": vi_remove,
+                         "flock_virt_install": vif_create,
                          "ratios": ratios, "volumes": facts},
                "scaling": scale_rows,
-               "runs": {"virt-install": vi,
+               "runs": {"virt-install": vi, "virt-install-flock": vif,
                         **{"apply %d" % k: v for k, v in labs.items()}},
                "traces": {str(k): v for k, v in traces.items()},
                "verdicts": verdicts, "failures": b.failed}

@@ -140,10 +140,12 @@ def file_figures(path):
     }
 
 
-def run_measured(argv, cwd):
+def run_measured(argv, cwd, ok_codes=(0,), stdout_path=None):
     """Run argv once through RUNNER; return (wall seconds, ru_maxrss KiB, user s, sys s).
-    Raises CommandFailed (with the tail of its stderr) when it exits non-zero."""
-    return _run_runner(argv, cwd, "")[:4]
+    Raises CommandFailed (with the tail of its stderr) when its exit code is not in
+    ok_codes (e.g. (0, 1) for `status` of a lab that is not there yet).  Its stdout
+    goes to the file stdout_path when given (to explain a failure), else nowhere."""
+    return _run_runner(argv, cwd, "", ok_codes, stdout_path)[:4]
 
 
 def run_measured_synced(argv, cwd, path):
@@ -153,12 +155,13 @@ def run_measured_synced(argv, cwd, path):
     return _run_runner(argv, cwd, path)
 
 
-def _run_runner(argv, cwd, sync_path):
+def _run_runner(argv, cwd, sync_path, ok_codes=(0,), stdout_path=None):
     rfd, wfd = os.pipe()
+    out = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL
     try:
         proc = subprocess.Popen(
             [sys.executable, "-I", "-S", "-c", RUNNER, str(wfd), sync_path] + argv,
-            cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
             stderr=subprocess.PIPE, pass_fds=(wfd,))
         os.close(wfd)
         wfd = -1
@@ -173,11 +176,13 @@ def _run_runner(argv, cwd, sync_path):
         os.close(rfd)
         if wfd >= 0:
             os.close(wfd)
+        if stdout_path:
+            out.close()
     report = b"".join(chunks).decode().split()
     if proc.returncode != 0 or len(report) != 6:
         raise CommandFailed("runner failed (exit %s): %s" % (proc.returncode, err.decode().strip()))
     code, wall_ns, maxrss, utime, stime, sync_ns = report
-    if int(code) != 0:
+    if int(code) not in ok_codes:
         raise CommandFailed("`%s` exited with %s: %s" % (
             " ".join(argv), code, err.decode(errors="replace").strip()[-2000:]))
     return (int(wall_ns) / 1e9, int(maxrss), float(utime), float(stime),
