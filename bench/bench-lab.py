@@ -333,7 +333,10 @@ class Bench:
         """After a failure: destroy the lab if there is one, then remove anything
         left on the hosts; errors here are reported, not raised."""
         if lab:
-            run([self.vp, "destroy", lab], timeout=600, check=False)
+            try:
+                run([self.vp, "destroy", lab], timeout=self.args.timeout, check=False)
+            except CommandFailed as e:  # it timed out: the scrub below still runs
+                self.fail("clean-up", e)
         try:
             self.scrub(hosts)
             self.check_empty(hosts)
@@ -341,13 +344,15 @@ class Bench:
             self.fail("clean-up", e)
 
     # -- one measured command ---------------------------------------------------
-    def timed(self, argv, hosts, ok_codes=(0,)):
-        """run_measured(argv) with the CPU readings around it: a dict of figures."""
+    def timed(self, argv, hosts, ok_codes=(0,), timeout=None):
+        """run_measured(argv) with the CPU readings around it: a dict of figures.
+        A command still running after timeout s (default --timeout) is ended."""
         os.sync()  # untimed: no writeback of earlier runs left behind
         out = os.path.join(self.hosts.dir, "stdout.txt")
         a = self.probe.snap()
         try:
-            wall, rss, user, sys_ = run_measured(argv, self.hosts.dir, ok_codes, out)
+            wall, rss, user, sys_ = run_measured(argv, self.hosts.dir, ok_codes, out,
+                                                 timeout or self.args.timeout)
         except CommandFailed as e:
             # apply and status print a guest's error in their table on stdout
             with open(out, errors="replace") as f:
@@ -473,10 +478,16 @@ class Bench:
                                   raw.decode(errors="replace").rstrip("\n")))
             th = threading.Thread(target=reader)
             th.start()
+            killer = threading.Timer(self.args.timeout, p.kill)  # as --timeout
+            killer.start()
             doc_text = p.stdout.read()
             p.wait()
+            killer.cancel()
             th.join()
             wall = time.perf_counter() - t0
+            if wall >= self.args.timeout:
+                raise CommandFailed("`%s` did not finish within %g s: killed" % (
+                    " ".join(self.apply_argv(lab, "-v", "--json")), self.args.timeout))
             try:
                 doc = json.loads(doc_text)
             except ValueError as e:
@@ -548,7 +559,7 @@ class Bench:
             self.check_empty(hosts)
             with open(retries, "w"):
                 pass
-            out[step] = self.timed(argv, hosts)
+            out[step] = self.timed(argv, hosts, timeout=10 * self.args.timeout)
             with open(retries) as f:
                 out[step]["retries"] = sum(1 for _ in f)
             self.check_guests(hosts, [g for gs in expect.values() for g in gs], expect)
@@ -694,6 +705,10 @@ def main():
                     help="--jobs for apply (default: the tool's own, 4 per host)")
     ap.add_argument("--xargs-jobs", type=int, default=4,
                     help="virt-install processes at once, xargs -P (default: 4)")
+    ap.add_argument("--timeout", type=float, default=120,
+                    help="end a virt-provision command still running after this many "
+                         "seconds, and count it as failed (default: 120; the xargs "
+                         "virt-install runs get 10 times as long)")
     ap.add_argument("--no-trace", action="store_true",
                     help="skip the traced `-v --json apply` per host count")
     ap.add_argument("--dir", default="/tmp",
@@ -713,6 +728,8 @@ def main():
         ap.error("--guests must be 1..1000 (one manifest entry)")
     if args.jobs is not None and args.jobs < 1 or args.xargs_jobs < 1:
         ap.error("--jobs and --xargs-jobs must be at least 1")
+    if args.timeout <= 0:
+        ap.error("--timeout must be positive")
     if size_bytes % (1 << 30):
         ap.error("--size must be whole GiB (virt-install's size= is in GiB)")
     if not args.vp:
