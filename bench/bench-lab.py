@@ -21,7 +21,11 @@ or SIGTERM. Against those same hosts, one at a time:
                      --graphics none --network none`, LIST holding `--connect URI
                      --name vi-I` per guest, the hosts alternating (half per host);
                      with --import, --noreboot makes virt-install 4.1 only
-                     defineXML() (as in bench-provision.py)
+                     defineXML() (as in bench-provision.py); RETRY_SH runs a
+                     virt-install again after libvirt's "pool has asynchronous
+                     jobs running" (two on one pool at once)
+    flock virt-install  the same under `flock DIR/HOST.lock`: one virt-install
+                     per pool at a time, no retries (information)
   scaling: `virt-provision apply` of the same --guests guests over 1, 2, 4 hosts
     (--hosts-scaling): host1 alone, then hosts 1..K-1 and the ssh host N.
 
@@ -33,8 +37,9 @@ guest defined, shut off, with its NAME.qcow2 volume, or after destroy (and after
 removing virt-install's guests, timed too) nothing at all. CPU seconds of the
 client, of each host's libvirtd and of the sshd (with its ssh sessions) are read
 from wait4() and /proc around every timed run. Once per host count, an extra
-untimed `-v --json apply` is traced line by line for where its time goes. See
-README.md.
+untimed `-v --json apply` is traced line by line for where its time goes. A
+command still running after --timeout (120 s; xargs runs 10x) is ended and counts
+as failed. See README.md.
 
 Python 3 standard library only.
 """
