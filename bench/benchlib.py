@@ -39,6 +39,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -140,10 +141,14 @@ def file_figures(path):
     }
 
 
-def run_measured(argv, cwd):
+def run_measured(argv, cwd, ok_codes=(0,), stdout_path=None, timeout=None):
     """Run argv once through RUNNER; return (wall seconds, ru_maxrss KiB, user s, sys s).
-    Raises CommandFailed (with the tail of its stderr) when it exits non-zero."""
-    return _run_runner(argv, cwd, "")[:4]
+    Raises CommandFailed (with the tail of its stderr) when its exit code is not in
+    ok_codes (e.g. (0, 1) for `status` of a lab that is not there yet).  Its stdout
+    goes to the file stdout_path when given (to explain a failure), else nowhere.
+    With a timeout (seconds), a command still running then is ended (SIGTERM to its
+    process group, SIGKILL 10 s later) and CommandFailed raised."""
+    return _run_runner(argv, cwd, "", ok_codes, stdout_path, timeout)[:4]
 
 
 def run_measured_synced(argv, cwd, path):
@@ -153,16 +158,44 @@ def run_measured_synced(argv, cwd, path):
     return _run_runner(argv, cwd, path)
 
 
-def _run_runner(argv, cwd, sync_path):
+def _end_group(proc):
+    """SIGTERM to the process group of proc (a session leader), SIGKILL if it is
+    still there 10 s later, and reap proc."""
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, None)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.communicate(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def _run_runner(argv, cwd, sync_path, ok_codes=(0,), stdout_path=None, timeout=None):
     rfd, wfd = os.pipe()
+    out = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL
     try:
+        # With a timeout the runner leads a session of its own, so that the
+        # command it forks can be ended with it (os.killpg).
         proc = subprocess.Popen(
             [sys.executable, "-I", "-S", "-c", RUNNER, str(wfd), sync_path] + argv,
-            cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, pass_fds=(wfd,))
+            cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
+            stderr=subprocess.PIPE, pass_fds=(wfd,), start_new_session=timeout is not None)
         os.close(wfd)
         wfd = -1
-        _, err = proc.communicate()
+        try:
+            _, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _end_group(proc)
+            raise CommandFailed("`%s` did not finish within %g s: ended" % (
+                " ".join(argv), timeout))
+        except BaseException:
+            # Ctrl-C does not reach another session: pass it on
+            if timeout is not None:
+                _end_group(proc)
+            raise
         chunks = []
         while True:
             chunk = os.read(rfd, 4096)
@@ -173,11 +206,13 @@ def _run_runner(argv, cwd, sync_path):
         os.close(rfd)
         if wfd >= 0:
             os.close(wfd)
+        if stdout_path:
+            out.close()
     report = b"".join(chunks).decode().split()
     if proc.returncode != 0 or len(report) != 6:
         raise CommandFailed("runner failed (exit %s): %s" % (proc.returncode, err.decode().strip()))
     code, wall_ns, maxrss, utime, stime, sync_ns = report
-    if int(code) != 0:
+    if int(code) not in ok_codes:
         raise CommandFailed("`%s` exited with %s: %s" % (
             " ".join(argv), code, err.decode(errors="replace").strip()[-2000:]))
     return (int(wall_ns) / 1e9, int(maxrss), float(utime), float(stime),
