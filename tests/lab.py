@@ -32,6 +32,8 @@ host).  The cases run in order and build on each other:
       address, which status --inventory gives Ansible; destroy stops it
   11  destroy: no domain, volume or seed of the lab is left; the foreign
       domain and volume and the bases are intact; a second destroy is a no-op
+  12  a host without the pool "default": created once, before the 8 guests in
+      flight at once, as a session daemon keeps it
 
 Run as root.  The binary comes from $VP_BIN.  Nothing is skipped.
 """
@@ -526,6 +528,33 @@ class Lab(H.MultiHostTestCase):
         doc = self.lab("destroy")
         self.assertEqual(doc["guests"], [])
 
+
+    def test_12_missing_default_pool(self):
+        """A host without the pool "default": it is created once for the
+        guests in flight at once, where a session daemon keeps it."""
+        h1 = self.hosts[0]
+        self.virsh(h1, "pool-destroy", POOL)
+        self.virsh(h1, "pool-undefine", POOL)
+        path = os.path.join(self.work, "pool.yaml")
+        with open(path, "w") as f:
+            f.write("lab: pool-lab\nhosts:\n  h1: %s\n"
+                    "defaults:\n  pool: %s\n  size: 1G\n  virt-type: qemu\n"
+                    "  memory: 256M\n  network: none\n  import: true\n"
+                    "guests:\n  - name: p\n    count: 8\n"
+                    % (json.dumps(h1["uri"]), POOL))
+        # the client names the path of a session daemon's default pool as
+        # libvirt does, from XDG_DATA_HOME: here the host's own
+        env = dict(self.vp_env, XDG_DATA_HOME=os.path.dirname(os.path.dirname(h1["images"])))
+        r = run([self.vp_bin, "--json", "apply", path, "--jobs", "8"], check=False,
+                env=env, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.addCleanup(self.lab, "destroy", manifest=path, lab="pool-lab")
+        doc = json.loads(r.stdout)
+        self.assertEqual(set(self.actions(doc).values()), {"create"})
+        self.assertIn("<path>%s</path>" % h1["images"],
+                      self.virsh(h1, "pool-dumpxml", POOL))
+        self.assertEqual(self.virsh(h1, "pool-info", POOL).count("running"), 1)
+        self.assertTrue({"p-%d.qcow2" % i for i in range(1, 9)} <= self.volumes(h1))
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -649,6 +649,33 @@ vp_lab_base_is_file(const char *base)
                             g_str_has_prefix(base, "../"));
 }
 
+/* A missing pool "default" that guests of H need is created once, before
+ * them, and stays (as virt-install's does): parallel guests would each try
+ * to create it.  Its failure fails those guests. */
+static void
+vp_lab_prepare_pools(VpLabHostState *h)
+{
+    g_autoptr(GError) error = NULL;
+    gboolean needed = FALSE, created = FALSE;
+
+    for (guint i = 0; i < h->tasks->len && !needed; i++) {
+        VpLabTask *t = g_ptr_array_index(h->tasks, i);
+        needed = t->plan != NULL && g_strcmp0(t->plan->pool, "default") == 0;
+    }
+    if (!needed ||
+        vp_provision_default_pool(h->virt, h->run->plan->run.verbose, &created,
+                                  &error)) {
+        return;
+    }
+    for (guint i = 0; i < h->tasks->len; i++) {
+        VpLabTask *t = g_ptr_array_index(h->tasks, i);
+        if (t->plan != NULL && g_strcmp0(t->plan->pool, "default") == 0 &&
+            t->prepare_error == NULL) {
+            t->prepare_error = g_error_copy(error);
+        }
+    }
+}
+
 /* Bases given as local image files: each is imported once per host and
  * pool, as a volume of its file name, before the first guest on it starts,
  * and an existing volume of that name is used as it is (a re-apply uploads
@@ -667,7 +694,8 @@ vp_lab_prepare_bases(VpLabHostState *h)
 
     for (guint i = 0; i < h->tasks->len; i++) {
         VpLabTask *t = g_ptr_array_index(h->tasks, i);
-        if (t->plan == NULL || !vp_lab_base_is_file(t->plan->base)) {
+        if (t->plan == NULL || t->prepare_error != NULL ||
+            !vp_lab_base_is_file(t->plan->base)) {
             continue;
         }
         g_autofree char *path = g_canonicalize_filename(t->plan->base, dir);
@@ -734,6 +762,7 @@ vp_lab_run_host(gpointer data)
          * bases are in place. */
         if (pass == 0) {
             g_thread_pool_free(pool, FALSE, TRUE);
+            vp_lab_prepare_pools(h);
             vp_lab_prepare_bases(h);
             pool = g_thread_pool_new(vp_lab_do_task, h->run, (gint)jobs, FALSE,
                                      NULL);

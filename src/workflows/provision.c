@@ -151,6 +151,26 @@ vp_default_pool_path(VpVirt *virt)
     return g_strdup("/var/lib/libvirt/images");
 }
 
+gboolean
+vp_provision_default_pool(VpVirt *virt, gboolean verbose, gboolean *created,
+                          GError **error)
+{
+    g_auto(VpPoolInfo) pool = { 0 };
+
+    *created = FALSE;
+    if (!vp_virt_pool_info(virt, "default", &pool, error)) {
+        return FALSE;
+    }
+    if (pool.exists) {
+        return TRUE;
+    }
+    g_autofree char *path = vp_default_pool_path(virt);
+    vp_workflow_step(verbose, _("creating directory pool '%1$s' at '%2$s'"),
+                     "default", path);
+    *created = vp_virt_pool_create_dir(virt, "default", path, error);
+    return *created;
+}
+
 /* The pool the volume goes to, into POOL: an existing active one, or the
  * default pool this run will create (whose free space nobody knows yet). */
 static gboolean

@@ -85,6 +85,13 @@ char *vp_provision_volume_name(const char *name, VpImageFormat format);
 char *vp_provision_seed_name(const char *name);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VpProvisionResult, vp_provision_result_clear)
 
+/* Creates the pool "default" of VIRT's host as a directory pool where
+ * libvirt would put it, as provision does for a run that needs it, unless
+ * it exists; *CREATED says whether it did.  For a lab, whose guests on one
+ * host would otherwise race to create it. */
+gboolean vp_provision_default_pool(VpVirt *virt, gboolean verbose,
+                                   gboolean *created, GError **error);
+
 /* The checks of PLAN that need no host: the name, the size and the image
  * options (an overlay checked as one, whatever its base), into LAYOUT.
  * vp_provision_run makes them first; a lab makes them for every guest
