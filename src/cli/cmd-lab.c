@@ -95,7 +95,10 @@ vp_lab_guest_plan(const VpLab *lab, const VpLabGuest *g, GError **error)
     g_auto(GStrv) argv = vp_lab_guest_argv(g, tables);
     g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
     int argc = (int)g_strv_length(argv);
-    char **args = argv;
+    /* GOption takes the options it parsed out of the vector it is given
+     * without freeing them: it gets a copy of the pointers, and ARGV keeps
+     * them all for its free. */
+    g_autofree char **args = g_memdup2(argv, sizeof(char *) * ((gsize)argc + 1));
 
     g_option_context_set_help_enabled(ctx, FALSE);
     g_option_context_add_main_entries(ctx, entries, NULL);
@@ -343,14 +346,14 @@ vp_cmd_lab(const VpCommand *cmd, int argc, char **argv, VpLabCommand command)
           N_("Remove the guests whose options changed and create them again"), NULL },
         { "prune", 0, 0, G_OPTION_ARG_NONE, &prune,
           N_("Delete the lab's guests that the manifest no longer lists"), NULL },
-        { NULL },
+        G_OPTION_ENTRY_NULL,
     };
     const GOptionEntry status_entries[] = {
         { "inventory", 0, 0, G_OPTION_ARG_NONE, &inventory,
           N_("Print an Ansible YAML inventory of the lab's guests"), NULL },
-        { NULL },
+        G_OPTION_ENTRY_NULL,
     };
-    const GOptionEntry none[] = { { NULL } };
+    const GOptionEntry none[] = { G_OPTION_ENTRY_NULL };
     const GOptionEntry *entries = command == VP_LAB_APPLY    ? apply_entries
                                   : command == VP_LAB_STATUS ? status_entries
                                                              : none;

@@ -1013,7 +1013,7 @@ vp_seed_iso(const VpSeed *seed, GError **error)
      * queue, the image's writer thread) and a lab builds seeds from several
      * threads.  An image takes milliseconds. */
     static GMutex lock;
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&lock);
+    G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&lock);
     int ret = GPOINTER_TO_INT(g_once(&init, vp_iso_init_once, NULL));
     if (ret < 0) {
         vp_iso_failed(ret, error);

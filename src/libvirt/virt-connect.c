@@ -221,7 +221,7 @@ vp_virt_ensure_alive(VpVirt *virt, guint timeout_ms, GError **error)
 {
     /* One thread reconnects; the others wait and then find the new
      * connection alive. */
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&virt->lock);
+    G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&virt->lock);
 
     if (virConnectIsAlive(virt->conn) == 1) {
         return TRUE;

@@ -133,8 +133,10 @@ static gboolean
 vp_virt_pool_refresh(VpVirt *virt, virStoragePoolPtr pool, const char *name,
                      GError **error)
 {
-    g_autoptr(GRecMutexLocker) streams = g_rec_mutex_locker_new(&virt->stream_lock);
-    g_autoptr(GMutexLocker) creations = g_mutex_locker_new(vp_virt_pool_lock(virt, name));
+    G_GNUC_UNUSED g_autoptr(GRecMutexLocker) streams =
+        g_rec_mutex_locker_new(&virt->stream_lock);
+    G_GNUC_UNUSED g_autoptr(GMutexLocker) creations =
+        g_mutex_locker_new(vp_virt_pool_lock(virt, name));
     gint64 deadline = g_get_monotonic_time() + VP_REFRESH_WAIT_MS * 1000;
     gulong pause_us = 10 * 1000;
 
@@ -246,7 +248,7 @@ vp_virt_volume_delete(VpVirt *virt, const char *pool_name, const char *name,
         return FALSE;
     }
     /* Also the undo of vp_virt_volume_create, hence the same pool and name. */
-    g_autoptr(GMutexLocker) locker =
+    G_GNUC_UNUSED g_autoptr(GMutexLocker) locker =
         g_mutex_locker_new(vp_virt_pool_lock(virt, pool_name));
     if (virStorageVolDelete(vol, 0) < 0) {
         return vp_virt_fail(error, _("cannot delete volume '%1$s'"), name);

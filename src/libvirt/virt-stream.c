@@ -388,7 +388,8 @@ vp_virt_volume_read_head(VpVirt *virt, const char *pool, const char *name,
     if (vol == NULL) {
         return NULL;
     }
-    g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new(&virt->stream_lock);
+    G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker =
+        g_rec_mutex_locker_new(&virt->stream_lock);
     g_autoptr(virStream) stream = virStreamNew(virt->conn, 0);
     /* A plain (not sparse) download of just LENGTH bytes: the head of an
      * image is where its header, extensions and backing name live, and a
