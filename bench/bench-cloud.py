@@ -54,7 +54,6 @@ import platform
 import pwd
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -65,7 +64,7 @@ from benchlib import (  # noqa: E402 (after the sys.path change)
     add_json_option, add_vp_option, best_run, CommandFailed, file_figures, floor_line,
     fmt_x, fs_of, fsync_seconds, human, parse_args, ratio, remove, reporters, rotated,
     run, run_measured, run_measured_synced, summarize, tool_version, Verdicts,
-    vp_binary, write_json)
+    vp_binary, write_json, unwind_on_signals)
 
 SESSION_DAEMON = os.path.join(HERE, "..", "tests", "libvirt", "session-daemon.sh")
 
@@ -364,10 +363,7 @@ def main():
 
     say, progress = reporters(args.json)
 
-    def on_signal(signum, frame):
-        raise KeyboardInterrupt("signal %d" % signum)
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
+    unwind_on_signals()
 
     b = Bench(args, say, progress)
     results = {}

@@ -65,7 +65,7 @@ sys.path.insert(0, HERE)
 from benchlib import (  # noqa: E402 (after the sys.path change)
     add_json_option, add_vp_option, best_run, CommandFailed, floor_line, fmt_x, fs_of,
     human, parse_args, parse_size, ratio, reporters, rotated, run, run_measured,
-    summarize, tool_version, Verdicts, vp_binary, write_json)
+    summarize, tool_version, Verdicts, vp_binary, write_json, unwind_on_signals)
 
 HOSTS_SH = os.path.join(HERE, "..", "tests", "libvirt", "hosts.sh")
 
@@ -765,11 +765,7 @@ def main():
 
     say, progress = reporters(args.json)
 
-    # SIGTERM/SIGHUP unwind like Ctrl-C, so the hosts are always purged.
-    def on_signal(signum, frame):
-        raise KeyboardInterrupt("signal %d" % signum)
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
+    unwind_on_signals()
 
     b = Bench(args, vp, say, progress)
     b.size_bytes = size_bytes

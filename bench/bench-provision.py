@@ -41,7 +41,6 @@ import platform
 import pwd
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -51,7 +50,7 @@ sys.path.insert(0, HERE)
 from benchlib import (  # noqa: E402 (after the sys.path change)
     add_json_option, add_vp_option, best_run, CommandFailed, file_figures, floor_line,
     fmt_x, fs_of, fsync_seconds, human, parse_args, parse_size, ratio, reporters, rotated,
-    run, run_measured, summarize, tool_version, Verdicts, vp_binary, write_json)
+    run, run_measured, summarize, tool_version, Verdicts, vp_binary, write_json, unwind_on_signals)
 
 SESSION_DAEMON = os.path.join(HERE, "..", "tests", "libvirt", "session-daemon.sh")
 
@@ -327,11 +326,7 @@ def main():
 
     say, progress = reporters(args.json)
 
-    # SIGTERM/SIGHUP unwind like Ctrl-C, so the daemon is always stopped.
-    def on_signal(signum, frame):
-        raise KeyboardInterrupt("signal %d" % signum)
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
+    unwind_on_signals()
 
     b = Bench(args, say, progress)
     results = {}

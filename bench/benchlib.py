@@ -91,6 +91,15 @@ class CommandFailed(Exception):
     """A measured or helper command failed; the message says which and why."""
 
 
+def unwind_on_signals():
+    """SIGTERM and SIGHUP unwind like Ctrl-C (KeyboardInterrupt), so that a
+    benchmark's finally blocks always stop the daemons and hosts it started."""
+    def on_signal(signum, frame):
+        raise KeyboardInterrupt("signal %d" % signum)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+
+
 def parse_size(text):
     """Bytes of a size written like qemu-img's: 20G, 1T, 1.5T, 4096 (powers of 1024),
     rounded up to a 512-byte sector like qemu-img and virt-provision.  Raises
