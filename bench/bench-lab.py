@@ -1009,7 +1009,8 @@ def report(args, b, meta, refs, vi, vif, labs, traces, scaling, say):
                 100 * vi_create["sshd_cpu_s"] / cpu_all if cpu_all else 0,
                 cpu_all / vi_create["best_s"], meta.get("cpus") or 0))
     if vif_create:
-        cpu_all = vif_create["client_cpu_s"] + vif_create["daemons_cpu_s"] + vif_create["sshd_cpu_s"]
+        cpu_all = (vif_create["client_cpu_s"] + vif_create["daemons_cpu_s"]
+                   + vif_create["sshd_cpu_s"])
         say("  flock virt-install, 2 hosts: %.3f s, %.1f ms a guest, no retries needed; CPU "
             "%.2f s = %.2f of %d CPUs" % (vif_create["best_s"], 1000 * vif_create["best_s"] / n,
                                           cpu_all, cpu_all / vif_create["best_s"],
