@@ -127,12 +127,11 @@ vp_lab_guest_plan(const VpLab *lab, const VpLabGuest *g, GError **error)
 
 typedef struct {
     guint done;
-    guint total;
     gboolean lines;  /* a line per guest on stderr */
 } VpLabProgress;
 
 static void
-vp_lab_progress(const VpLabGuestReport *g, gpointer data)
+vp_lab_progress(const VpLabGuestReport *g, guint total, gpointer data)
 {
     VpLabProgress *p = data;
 
@@ -141,11 +140,11 @@ vp_lab_progress(const VpLabGuestReport *g, gpointer data)
         return;
     }
     if (g->error != NULL) {
-        g_printerr("[%u/%u] %s %s %s: %s\n", p->done, p->total, g->name,
+        g_printerr("[%u/%u] %s %s %s: %s\n", p->done, total, g->name,
                    g->host != NULL ? g->host : "-",
                    vp_lab_action_to_string(g->action), g->error);
     } else {
-        g_printerr("[%u/%u] %s %s %s\n", p->done, p->total, g->name,
+        g_printerr("[%u/%u] %s %s %s\n", p->done, total, g->name,
                    g->host != NULL ? g->host : "-",
                    vp_lab_action_to_string(g->action));
     }
@@ -393,7 +392,6 @@ vp_cmd_lab(const VpCommand *cmd, int argc, char **argv, VpLabCommand command)
     }
 
     VpLabProgress progress = {
-        .total = lab->guests->len,
         .lines = isatty(STDERR_FILENO) && !vp_global.quiet && !vp_global.json &&
                  !inventory,
     };
@@ -424,23 +422,13 @@ vp_cmd_lab(const VpCommand *cmd, int argc, char **argv, VpLabCommand command)
     } else if (!vp_global.quiet) {
         vp_lab_human(&plan, &result);
     }
-    if (vp_lab_result_ok(&plan, &result)) {
+    guint bad = 0, hosts = 0;
+    if (vp_lab_result_ok(&plan, &result, &bad, &hosts)) {
         return VP_EXIT_OK;
     }
     /* The details are in the report; stderr says that there are some, so
      * that a log of stderr alone still shows why the run failed. */
     if (!vp_global.quiet) {
-        guint bad = 0, hosts = 0;
-        for (guint i = 0; i < result.guests->len; i++) {
-            const VpLabGuestReport *g = g_ptr_array_index(result.guests, i);
-            bad += command == VP_LAB_STATUS ? g->action != VP_LAB_KEEP
-                                            : g->action == VP_LAB_FAILED ||
-                                                  g->action == VP_LAB_CONFLICT ||
-                                                  g->action == VP_LAB_DRIFT;
-        }
-        for (guint i = 0; i < result.hosts->len; i++) {
-            hosts += !((const VpLabHostReport *)g_ptr_array_index(result.hosts, i))->reachable;
-        }
         g_printerr(command == VP_LAB_STATUS
                        ? _("%1$s: lab '%2$s' is not as its manifest says: %3$u guests "
                            "differ, %4$u hosts unreachable\n")

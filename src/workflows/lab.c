@@ -110,6 +110,8 @@ struct VpLabRun {
     VpLabResult *result;
     GPtrArray *hosts;        /* VpLabHostState *, in manifest order */
     GPtrArray *tasks;        /* VpLabTask *, owning */
+    GHashTable *listed;      /* guest name -> VpLabGuest * of the manifest */
+    GHashTable *busy;        /* the VpLabGuestReport * that have a task */
     GMutex report_lock;
 };
 
@@ -146,7 +148,7 @@ vp_lab_report(VpLabRun *run, const VpLabGuestReport *g)
         return;
     }
     g_mutex_lock(&run->report_lock);
-    run->plan->report(g, run->plan->report_data);
+    run->plan->report(g, run->result->guests->len, run->plan->report_data);
     g_mutex_unlock(&run->report_lock);
 }
 
@@ -255,7 +257,26 @@ vp_lab_add_task(VpLabRun *run, VpLabHostState *h, VpLabGuestReport *g)
     t->report = g;
     g_ptr_array_add(run->tasks, t);
     g_ptr_array_add(h->tasks, t);
+    g_hash_table_add(run->busy, g);
     return t;
+}
+
+static void
+vp_lab_fail_unreachable(VpLabGuestReport *g, const char *host)
+{
+    g->action = VP_LAB_FAILED;
+    g->error = g_strdup_printf(_("host '%1$s' is unreachable"), host);
+}
+
+static void
+vp_lab_conflict(VpLabGuestReport *g, const VpLabHostState *taken)
+{
+    g_free(g->host);
+    g->host = g_strdup(taken->host->name);
+    g->action = VP_LAB_CONFLICT;
+    g->error = g_strdup_printf(_("domain '%1$s' on host '%2$s' is not this "
+                                 "lab's; rename the guest or remove the "
+                                 "domain"), g->name, taken->host->name);
 }
 
 /* The host an unplaced guest goes to: its pin, else the reachable host
@@ -268,8 +289,7 @@ vp_lab_place(VpLabRun *run, const VpLabGuest *lg, VpLabGuestReport *g)
         VpLabHostState *h = vp_lab_host_by_name(run, lg->host);
         g->host = g_strdup(lg->host);
         if (h->virt == NULL) {
-            g->action = VP_LAB_FAILED;
-            g->error = g_strdup_printf(_("host '%1$s' is unreachable"), lg->host);
+            vp_lab_fail_unreachable(g, lg->host);
             return NULL;
         }
         return h;
@@ -328,7 +348,7 @@ vp_lab_owner(VpLabRun *run, const char *name, const VpLabRecord **rec)
 {
     for (guint i = 0; i < run->hosts->len; i++) {
         VpLabHostState *h = g_ptr_array_index(run->hosts, i);
-        *rec = h->records != NULL ? g_hash_table_lookup(h->records, name) : NULL;
+        *rec = g_hash_table_lookup(h->records, name);
         if (*rec != NULL) {
             return h;
         }
@@ -360,6 +380,28 @@ vp_lab_difference(const VpLabGuest *lg, const char *hash, VpLabHostState *h,
     return VP_LAB_SAME;
 }
 
+/* The ownership records of a create: the one the first definition holds
+ * and the final one.  Every volume is named before it exists. */
+static void
+vp_lab_prepare_records(VpLabRun *run, VpLabTask *t, const VpLabGuest *lg,
+                       VpProvisionPlan *p, const char *hash)
+{
+    t->plan = p;
+    g_autoptr(VpLabRecord) rec = vp_lab_record_new(run->plan->lab->lab,
+                                                   lg->manifest_name, hash);
+    g_autofree char *volume = vp_provision_volume_name(lg->name, p->image.format);
+
+    vp_lab_record_add_volume(rec, p->pool, volume);
+    if (p->cloud_init != NULL) {
+        g_autofree char *seed = vp_provision_seed_name(lg->name);
+        vp_lab_record_add_volume(rec, p->pool, seed);
+    }
+    t->metadata_first = vp_lab_record_to_xml(rec);
+    rec->complete = TRUE;
+    t->metadata = vp_lab_record_to_xml(rec);
+    t->volumes = g_ptr_array_ref(rec->volumes);
+}
+
 static void
 vp_lab_plan_guest(VpLabRun *run, guint i, const char *hash)
 {
@@ -376,8 +418,7 @@ vp_lab_plan_guest(VpLabRun *run, guint i, const char *hash)
         if (pin != NULL && pin->virt == NULL) {
             VpLabGuestReport *g = vp_lab_new_report(run, lg->name, lg->manifest_name);
             g->host = g_strdup(lg->host);
-            g->action = VP_LAB_FAILED;
-            g->error = g_strdup_printf(_("host '%1$s' is unreachable"), lg->host);
+            vp_lab_fail_unreachable(g, lg->host);
         }
         return;
     }
@@ -414,18 +455,14 @@ vp_lab_plan_guest(VpLabRun *run, guint i, const char *hash)
         if (lg->host == NULL) {
             target = owner;
         } else if ((target = vp_lab_host_by_name(run, lg->host))->virt == NULL) {
-            g->action = VP_LAB_FAILED;
-            g->error = g_strdup_printf(_("host '%1$s' is unreachable"), lg->host);
+            vp_lab_fail_unreachable(g, lg->host);
             return;
         }
         /* The new home must not hold a foreign domain of the name. */
         VpLabHostState *taken = target != owner ? vp_lab_name_taken(run, lg->name, target)
                                                 : NULL;
         if (taken != NULL) {
-            g->action = VP_LAB_CONFLICT;
-            g->error = g_strdup_printf(_("domain '%1$s' on host '%2$s' is not this "
-                                         "lab's; rename the guest or remove the "
-                                         "domain"), lg->name, taken->host->name);
+            vp_lab_conflict(g, taken);
             return;
         }
         if (target != owner) {
@@ -435,7 +472,7 @@ vp_lab_plan_guest(VpLabRun *run, guint i, const char *hash)
         VpLabTask *t = vp_lab_add_task(run, target, g);
         t->old_host = owner;
         t->record = rec;
-        t->plan = g_ptr_array_index(plan->plans, i);
+        vp_lab_prepare_records(run, t, lg, g_ptr_array_index(plan->plans, i), hash);
         g_free(g->host);
         g->host = g_strdup(target->host->name);
         return;
@@ -447,18 +484,13 @@ vp_lab_plan_guest(VpLabRun *run, guint i, const char *hash)
     VpLabHostState *taken = vp_lab_name_taken(run, lg->name,
                                               lg->host != NULL ? target : NULL);
     if (taken != NULL) {
-        g_free(g->host);
-        g->host = g_strdup(taken->host->name);
-        g->action = VP_LAB_CONFLICT;
-        g->error = g_strdup_printf(_("domain '%1$s' on host '%2$s' is not this "
-                                     "lab's; rename the guest or remove the "
-                                     "domain"), lg->name, taken->host->name);
+        vp_lab_conflict(g, taken);
         return;
     }
     g->action = VP_LAB_CREATE;
     target->count++;
     VpLabTask *t = vp_lab_add_task(run, target, g);
-    t->plan = g_ptr_array_index(plan->plans, i);
+    vp_lab_prepare_records(run, t, lg, g_ptr_array_index(plan->plans, i), hash);
 }
 
 /* This lab's guests that the manifest no longer lists, and second copies
@@ -484,7 +516,7 @@ vp_lab_plan_unlisted(VpLabRun *run)
                 continue;
             }
             VpLabHostState *owner = vp_lab_owner(run, e->name, &first);
-            gboolean listed = vp_lab_find_guest(plan->lab, e->name) != NULL;
+            gboolean listed = g_hash_table_contains(run->listed, e->name);
             if (listed && owner == h) {
                 continue;
             }
@@ -607,28 +639,6 @@ vp_lab_do_task(gpointer data, gpointer user_data)
         g->error = g_strdup(error->message);
     }
     vp_lab_report(run, g);
-}
-
-/* The ownership records of a create: the one the first definition holds
- * and the final one.  Every volume is named before it exists. */
-static void
-vp_lab_prepare_records(VpLabRun *run, VpLabTask *t, const char *hash)
-{
-    const VpLabGuest *lg = vp_lab_find_guest(run->plan->lab, t->report->name);
-    VpProvisionPlan *p = t->plan;
-    g_autoptr(VpLabRecord) rec = vp_lab_record_new(run->plan->lab->lab,
-                                                   lg->manifest_name, hash);
-    g_autofree char *volume = vp_provision_volume_name(lg->name, p->image.format);
-
-    vp_lab_record_add_volume(rec, p->pool, volume);
-    if (p->cloud_init != NULL) {
-        g_autofree char *seed = vp_provision_seed_name(lg->name);
-        vp_lab_record_add_volume(rec, p->pool, seed);
-    }
-    t->metadata_first = vp_lab_record_to_xml(rec);
-    rec->complete = TRUE;
-    t->metadata = vp_lab_record_to_xml(rec);
-    t->volumes = g_ptr_array_ref(rec->volumes);
 }
 
 static void
@@ -787,6 +797,36 @@ vp_lab_fill_addresses(VpLabRun *run)
     }
 }
 
+/* Guest I's options hash into *HASH, and its seed's files checked (provision
+ * would only find a bad user-data once on the host), with a stand-in
+ * instance-id: the real one is the UUID each guest gets. */
+static gboolean
+vp_lab_check_entry(const VpLabPlan *plan, guint i, char **hash, GError **error)
+{
+    const VpLab *lab = plan->lab;
+    const VpLabGuest *lg = g_ptr_array_index(lab->guests, i);
+    const VpProvisionPlan *p = g_ptr_array_index(plan->plans, i);
+    g_autoptr(GError) local = NULL;
+
+    *hash = vp_lab_guest_options_hash(lg, error);
+    if (*hash == NULL) {
+        return FALSE;
+    }
+    if (p->cloud_init == NULL) {
+        return TRUE;
+    }
+    g_autoptr(VpSeed) seed = vp_seed_load(p->cloud_init, lg->name,
+                                          "00000000-0000-0000-0000-000000000000",
+                                          &local);
+    if (seed == NULL) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("%1$s:%2$u:%3$u: guest '%4$s': %5$s"), lab->path, lg->line,
+                    lg->column, lg->name, local->message);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 gboolean
 vp_lab_run(const VpLabPlan *plan, VpLabResult *r, GError **error)
 {
@@ -796,29 +836,18 @@ vp_lab_run(const VpLabPlan *plan, VpLabResult *r, GError **error)
     *r = (VpLabResult){ 0 };
     g_assert(plan->plans->len == lab->guests->len);
     vp_xml_init();
-    /* 1. The hashes read the manifest's files: before any host. */
+    /* 1. The hashes read the manifest's files: before any host.  The
+     * guests of one entry (count: N) are consecutive and share their
+     * options, so each entry's files are read and checked once. */
     for (guint i = 0; i < lab->guests->len; i++) {
-        hashes[i] = vp_lab_guest_options_hash(g_ptr_array_index(lab->guests, i),
-                                              error);
-        if (hashes[i] == NULL) {
-            return FALSE;
-        }
-        /* The seed's files are checked here as well (provision would only
-         * find a bad user-data once on the host), with a stand-in
-         * instance-id: the real one is the UUID each guest gets. */
-        const VpProvisionPlan *p = g_ptr_array_index(plan->plans, i);
         const VpLabGuest *lg = g_ptr_array_index(lab->guests, i);
-        if (p->cloud_init != NULL) {
-            g_autoptr(GError) local = NULL;
-            g_autoptr(VpSeed) seed = vp_seed_load(p->cloud_init, lg->name,
-                                                  "00000000-0000-0000-0000-000000000000",
-                                                  &local);
-            if (seed == NULL) {
-                g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                            _("%1$s:%2$u:%3$u: guest '%4$s': %5$s"), lab->path,
-                            lg->line, lg->column, lg->name, local->message);
-                return FALSE;
-            }
+        const VpLabGuest *prev = i > 0 ? g_ptr_array_index(lab->guests, i - 1) : NULL;
+        if (prev != NULL && strcmp(prev->manifest_name, lg->manifest_name) == 0) {
+            hashes[i] = g_strdup(hashes[i - 1]);
+            continue;
+        }
+        if (!vp_lab_check_entry(plan, i, &hashes[i], error)) {
+            return FALSE;
         }
     }
     r->lab = g_strdup(lab->lab);
@@ -829,6 +858,12 @@ vp_lab_run(const VpLabPlan *plan, VpLabResult *r, GError **error)
     g_mutex_init(&run.report_lock);
     run.hosts = g_ptr_array_new_with_free_func(vp_lab_host_state_free);
     run.tasks = g_ptr_array_new_with_free_func(vp_lab_task_free);
+    run.listed = g_hash_table_new(g_str_hash, g_str_equal);
+    run.busy = g_hash_table_new(NULL, NULL);
+    for (guint i = 0; i < lab->guests->len; i++) {
+        const VpLabGuest *lg = g_ptr_array_index(lab->guests, i);
+        g_hash_table_insert(run.listed, lg->name, (gpointer)lg);
+    }
 
     /* 2. Every host at once: an unreachable one costs its timeout once. */
     for (guint i = 0; i < lab->hosts->len; i++) {
@@ -858,26 +893,13 @@ vp_lab_run(const VpLabPlan *plan, VpLabResult *r, GError **error)
         vp_lab_plan_guest(&run, i, hashes[i]);
     }
     vp_lab_plan_unlisted(&run);
-    for (guint i = 0; i < run.tasks->len; i++) {
-        VpLabTask *t = g_ptr_array_index(run.tasks, i);
-        if (t->plan != NULL) {
-            const VpLabGuest *lg = vp_lab_find_guest(lab, t->report->name);
-            guint index = 0;
-            g_ptr_array_find(lab->guests, lg, &index);
-            vp_lab_prepare_records(&run, t, hashes[index]);
-        }
-    }
 
     gboolean act = plan->command == VP_LAB_DESTROY ||
                    (plan->command == VP_LAB_APPLY && !plan->dry_run);
     /* Guests with nothing to do are reported now; the rest as they end. */
     for (guint i = 0; i < r->guests->len; i++) {
         VpLabGuestReport *g = g_ptr_array_index(r->guests, i);
-        gboolean has_task = FALSE;
-        for (guint k = 0; k < run.tasks->len && !has_task; k++) {
-            has_task = ((VpLabTask *)g_ptr_array_index(run.tasks, k))->report == g;
-        }
-        if (!act || !has_task) {
+        if (!act || !g_hash_table_contains(run.busy, g)) {
             vp_lab_report(&run, g);
         }
     }
@@ -902,6 +924,8 @@ vp_lab_run(const VpLabPlan *plan, VpLabResult *r, GError **error)
     }
     r->interrupted = !vp_cancel_check(plan->run.cancel, NULL);
 
+    g_hash_table_unref(run.busy);
+    g_hash_table_unref(run.listed);
     g_ptr_array_unref(run.tasks);
     g_ptr_array_unref(run.hosts);
     g_mutex_clear(&run.report_lock);
@@ -909,13 +933,13 @@ vp_lab_run(const VpLabPlan *plan, VpLabResult *r, GError **error)
 }
 
 gboolean
-vp_lab_result_ok(const VpLabPlan *plan, const VpLabResult *r)
+vp_lab_result_ok(const VpLabPlan *plan, const VpLabResult *r, guint *guests,
+                 guint *hosts)
 {
+    *guests = *hosts = 0;
     for (guint i = 0; i < r->hosts->len; i++) {
         const VpLabHostReport *h = g_ptr_array_index(r->hosts, i);
-        if (!h->reachable) {
-            return FALSE;
-        }
+        *hosts += !h->reachable;
     }
     for (guint i = 0; i < r->guests->len; i++) {
         const VpLabGuestReport *g = g_ptr_array_index(r->guests, i);
@@ -926,13 +950,11 @@ vp_lab_result_ok(const VpLabPlan *plan, const VpLabResult *r)
         case VP_LAB_CREATE:
         case VP_LAB_REPLACE:
         case VP_LAB_DELETE:
-            if (plan->command == VP_LAB_STATUS) {
-                return FALSE;
-            }
+            *guests += plan->command == VP_LAB_STATUS;
             break;
         default:
-            return FALSE;
+            (*guests)++;
         }
     }
-    return !r->interrupted;
+    return *guests == 0 && *hosts == 0 && !r->interrupted;
 }

@@ -63,8 +63,10 @@ typedef struct {
 } VpLabGuestReport;
 
 /* Called when GUEST's outcome is known, one call at a time (never
- * concurrently), from whichever thread did the work. */
-typedef void (*VpLabReportFunc)(const VpLabGuestReport *guest, gpointer data);
+ * concurrently), from whichever thread did the work.  TOTAL is the number
+ * of guests the run reports on (the manifest's and the unlisted ones). */
+typedef void (*VpLabReportFunc)(const VpLabGuestReport *guest, guint total,
+                                gpointer data);
 
 typedef struct {
     VpRunEnv run;          /* verbosity and cancel; run.uri is not used */
@@ -103,5 +105,9 @@ gboolean vp_lab_run(const VpLabPlan *plan, VpLabResult *result,
                     GError **error);
 
 /* Whether every host was reachable and every guest ended as the command
- * wanted (for status: the lab is as the manifest says). */
-gboolean vp_lab_result_ok(const VpLabPlan *plan, const VpLabResult *result);
+ * wanted (for status: the lab is as the manifest says), and the run was
+ * not interrupted.  *GUESTS counts the guests that did not (failed,
+ * conflicting, drifted; for status every one not kept), *HOSTS the hosts
+ * not reached. */
+gboolean vp_lab_result_ok(const VpLabPlan *plan, const VpLabResult *result,
+                          guint *guests, guint *hosts);

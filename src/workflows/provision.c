@@ -256,11 +256,10 @@ vp_define_record(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
 
     vp_workflow_step(plan->run.verbose, _("recording domain '%1$s' as the lab's"),
                      plan->name);
-    g_free(plan->domain.metadata);
-    plan->domain.metadata = g_strdup(plan->metadata_first);
-    g_autofree char *first = vp_domain_xml_build(&plan->domain);
-    g_free(plan->domain.metadata);
-    plan->domain.metadata = g_strdup(plan->metadata);
+    /* A shallow copy: the spec as planned, with the first record. */
+    VpDomainSpec spec = plan->domain;
+    spec.metadata = (char *)plan->metadata_first;
+    g_autofree char *first = vp_domain_xml_build(&spec);
     g_autofree char *uuid = vp_virt_domain_define(virt, first, error);
     if (uuid == NULL) {
         return FALSE;
