@@ -184,5 +184,6 @@ gboolean vp_cli_one_file(const VpCommand *cmd, int argc, char **argv,
                          GError **error);
 
 void vp_json_add_int(JsonBuilder *b, const char *name, guint64 value);
+/* A NULL VALUE is written as null (json-glib's own rule). */
 void vp_json_add_string(JsonBuilder *b, const char *name, const char *value);
 void vp_json_add_bool(JsonBuilder *b, const char *name, gboolean value);

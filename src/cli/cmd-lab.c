@@ -151,17 +151,6 @@ vp_lab_progress(const VpLabGuestReport *g, guint total, gpointer data)
 }
 
 static void
-vp_json_add_nullable(JsonBuilder *b, const char *name, const char *value)
-{
-    json_builder_set_member_name(b, name);
-    if (value != NULL) {
-        json_builder_add_string_value(b, value);
-    } else {
-        json_builder_add_null_value(b);
-    }
-}
-
-static void
 vp_lab_json_volume(JsonBuilder *b, const char *member, const VpLabVolume *v,
                    const char *path)
 {
@@ -180,10 +169,10 @@ vp_lab_json_guest(JsonBuilder *b, const VpLabGuestReport *g)
 {
     json_builder_begin_object(b);
     vp_json_add_string(b, "name", g->name);
-    vp_json_add_nullable(b, "entry", g->entry);
-    vp_json_add_nullable(b, "host", g->host);
+    vp_json_add_string(b, "entry", g->entry);
+    vp_json_add_string(b, "host", g->host);
     vp_json_add_string(b, "action", vp_lab_action_to_string(g->action));
-    vp_json_add_nullable(b, "error", g->error);
+    vp_json_add_string(b, "error", g->error);
     /* The volumes the record names: the disk first, then the seed. */
     if (g->volumes != NULL && g->volumes->len > 0) {
         vp_lab_json_volume(b, "volume", g_ptr_array_index(g->volumes, 0),
@@ -222,7 +211,7 @@ vp_lab_json(const VpLabResult *r)
         vp_json_add_string(b, "name", h->name);
         vp_json_add_string(b, "uri", h->uri);
         vp_json_add_bool(b, "reachable", h->reachable);
-        vp_json_add_nullable(b, "error", h->error);
+        vp_json_add_string(b, "error", h->error);
         json_builder_end_object(b);
     }
     json_builder_end_array(b);

@@ -89,12 +89,7 @@ vp_provision_json(const VpProvisionPlan *plan, const VpProvisionResult *r)
         vp_json_add_addresses(b, r->addresses);
         /* Always present with --wait, null on success: a script tests one key
          * instead of guessing from the address list. */
-        json_builder_set_member_name(b, "wait-error");
-        if (r->wait_error != NULL) {
-            json_builder_add_string_value(b, r->wait_error);
-        } else {
-            json_builder_add_null_value(b);
-        }
+        vp_json_add_string(b, "wait-error", r->wait_error);
     }
     json_builder_end_object(b);
     return json_builder_get_root(b);

@@ -71,15 +71,6 @@ vp_domain_doc_free(VpDomainDoc *doc)
     }
 }
 
-static char *
-vp_prop(xmlNodePtr node, const char *name)
-{
-    xmlChar *v = node != NULL ? xmlGetProp(node, BAD_CAST name) : NULL;
-    char *r = g_strdup((const char *)v);
-    xmlFree(v);
-    return r;
-}
-
 static xmlNodePtr
 vp_child(xmlNodePtr node, const char *name)
 {
@@ -115,21 +106,21 @@ vp_domain_disks(VpDomainDoc *doc)
         xmlNodePtr source = vp_child(c, "source");
         xmlNodePtr target = vp_child(c, "target");
         d->element = c;
-        d->device = vp_prop(c, "device");
+        d->device = vp_xml_prop(c, "device");
         if (d->device == NULL) {
             d->device = g_strdup("disk"); /* libvirt's default */
         }
-        d->type = vp_prop(c, "type");
-        d->target = vp_prop(target, "dev");
-        d->bus = vp_prop(target, "bus");
-        d->format = vp_prop(vp_child(c, "driver"), "type");
+        d->type = vp_xml_prop(c, "type");
+        d->target = vp_xml_prop(target, "dev");
+        d->bus = vp_xml_prop(target, "bus");
+        d->format = vp_xml_prop(vp_child(c, "driver"), "type");
         if (g_strcmp0(d->type, "file") == 0) {
-            d->path = vp_prop(source, "file");
+            d->path = vp_xml_prop(source, "file");
         } else if (g_strcmp0(d->type, "block") == 0) {
-            d->path = vp_prop(source, "dev");
+            d->path = vp_xml_prop(source, "dev");
         } else if (g_strcmp0(d->type, "volume") == 0) {
-            d->pool = vp_prop(source, "pool");
-            d->volume = vp_prop(source, "volume");
+            d->pool = vp_xml_prop(source, "pool");
+            d->volume = vp_xml_prop(source, "volume");
         }
         g_ptr_array_add(disks, d);
     }
@@ -287,16 +278,16 @@ vp_disk_backing_chain(const VpDiskInfo *disk, VpBackingChain **chain,
     }
     g_autoptr(VpBackingChain) c = vp_backing_chain_new();
     for (; node != NULL; node = vp_child(node, "backingStore")) {
-        g_autofree char *type = vp_prop(node, "type");
+        g_autofree char *type = vp_xml_prop(node, "type");
         if (type == NULL) {
             c->closed = TRUE; /* <backingStore/>: nothing further */
             break;
         }
         xmlNodePtr source = vp_child(node, "source");
         g_autofree char *path = g_str_equal(type, "file")
-                                    ? vp_prop(source, "file")
+                                    ? vp_xml_prop(source, "file")
                                 : g_str_equal(type, "block")
-                                    ? vp_prop(source, "dev")
+                                    ? vp_xml_prop(source, "dev")
                                     : NULL;
         if (path == NULL) {
             g_set_error(error, VP_ERROR, VP_ERROR_UNSUPPORTED,
@@ -306,7 +297,7 @@ vp_disk_backing_chain(const VpDiskInfo *disk, VpBackingChain **chain,
                         disk->target, type);
             return FALSE;
         }
-        g_autofree char *format = vp_prop(vp_child(node, "format"),
+        g_autofree char *format = vp_xml_prop(vp_child(node, "format"),
                                                   "type");
         vp_backing_chain_add(c, path, format);
     }

@@ -78,28 +78,16 @@ vp_lab_record_to_xml(const VpLabRecord *r)
     return vp_xml_to_string(doc);
 }
 
-/* The text of NODE, NULL when it has none (libxml2 allocates; copied so
- * that the record frees with g_free). */
+/* S, or NULL (freeing it) when it is empty: an empty field is a missing
+ * one. */
 static char *
-vp_node_text(xmlNodePtr node)
+vp_nonempty(char *s)
 {
-    xmlChar *text = xmlNodeGetContent(node);
-    char *copy = text != NULL && text[0] != '\0' ? g_strdup((const char *)text)
-                                                 : NULL;
-
-    xmlFree(text);
-    return copy;
-}
-
-static char *
-vp_node_attr(xmlNodePtr node, const char *name)
-{
-    xmlChar *text = xmlGetProp(node, BAD_CAST name);
-    char *copy = text != NULL && text[0] != '\0' ? g_strdup((const char *)text)
-                                                 : NULL;
-
-    xmlFree(text);
-    return copy;
+    if (s != NULL && s[0] == '\0') {
+        g_free(s);
+        return NULL;
+    }
+    return s;
 }
 
 /* Element NAME of the record's namespace, or of none: virDomainGetMetadata
@@ -138,17 +126,17 @@ vp_lab_record_parse(const char *xml, GError **error)
      * this one must still recognise what it made. */
     for (xmlNodePtr n = root->children; n != NULL; n = n->next) {
         if (vp_in_ns(n, "lab") && r->lab == NULL) {
-            r->lab = vp_node_text(n);
+            r->lab = vp_nonempty(vp_xml_content(n));
         } else if (vp_in_ns(n, "entry") && r->entry == NULL) {
-            r->entry = vp_node_text(n);
+            r->entry = vp_nonempty(vp_xml_content(n));
         } else if (vp_in_ns(n, "options-hash") && r->hash == NULL) {
-            r->hash = vp_node_text(n);
+            r->hash = vp_nonempty(vp_xml_content(n));
         } else if (vp_in_ns(n, "state")) {
-            g_autofree char *state = vp_node_text(n);
+            g_autofree char *state = vp_nonempty(vp_xml_content(n));
             r->complete = g_strcmp0(state, "complete") == 0;
         } else if (vp_in_ns(n, "volume")) {
-            g_autofree char *pool = vp_node_attr(n, "pool");
-            g_autofree char *name = vp_node_text(n);
+            g_autofree char *pool = vp_nonempty(vp_xml_prop(n, "pool"));
+            g_autofree char *name = vp_nonempty(vp_xml_content(n));
             /* A volume without a pool or a name cannot be removed safely:
              * the whole record is refused rather than half trusted. */
             if (pool == NULL || name == NULL) {

@@ -55,6 +55,25 @@ vp_xml_to_string_node(xmlNodePtr node)
     return g_strdup_printf("%s\n", (const char *)xmlBufferContent(buf));
 }
 
+/* libxml2 allocates with its own allocator: the copies are g_free-able. */
+char *
+vp_xml_prop(xmlNodePtr node, const char *name)
+{
+    xmlChar *v = node != NULL ? xmlGetProp(node, BAD_CAST name) : NULL;
+    char *r = g_strdup((const char *)v);
+    xmlFree(v);
+    return r;
+}
+
+char *
+vp_xml_content(xmlNodePtr node)
+{
+    xmlChar *v = xmlNodeGetContent(node);
+    char *r = g_strdup(v != NULL ? (const char *)v : "");
+    xmlFree(v);
+    return r;
+}
+
 char *
 vp_xml_to_string(xmlDocPtr doc)
 {

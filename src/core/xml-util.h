@@ -23,6 +23,12 @@ void vp_xml_attr(xmlNodePtr node, const char *name, const char *value);
 /* NODE (and its children) as text, indented.  Caller frees. */
 char *vp_xml_to_string_node(xmlNodePtr node);
 
+/* The value of NODE's attribute NAME, NULL when NODE is NULL or has none;
+ * the text content of NODE (its descendants' text), "" when empty.  Both
+ * copies the caller frees with g_free. */
+char *vp_xml_prop(xmlNodePtr node, const char *name);
+char *vp_xml_content(xmlNodePtr node);
+
 /* DOC as text, indented, without the XML declaration.  Caller frees. */
 char *vp_xml_to_string(xmlDocPtr doc);
 
