@@ -53,6 +53,41 @@ test_roundtrip(void)
     }
 }
 
+/* The salt and the base with its digest survive a round trip; the salted
+ * hash depends on the salt and is the plain hash without one. */
+static void
+test_salt_base(void)
+{
+    g_autoptr(VpLabRecord) r = vp_sample(TRUE);
+    g_autofree char *salt = vp_lab_new_salt();
+    g_autofree char *other = vp_lab_new_salt();
+    g_autoptr(GError) error = NULL;
+
+    g_assert_cmpuint(strlen(salt), ==, 32);
+    g_assert_cmpstr(salt, !=, other);
+    g_autofree char *a = vp_lab_salted_hash("ab12", salt);
+    g_autofree char *b = vp_lab_salted_hash("ab12", other);
+    g_autofree char *plain = vp_lab_salted_hash("ab12", NULL);
+    g_assert_cmpuint(strlen(a), ==, 64);
+    g_assert_cmpstr(a, !=, b);
+    g_assert_cmpstr(plain, ==, "ab12");
+    /* echo -n 00:ab12 | sha256sum */
+    g_autofree char *known = vp_lab_salted_hash("ab12", "00");
+    g_assert_cmpstr(known, ==,
+                    "171c8cc687c65b39674ebb0a5384c5dfe9b96e00989ee4b081573f82b395a9e4");
+
+    r->salt = g_strdup(salt);
+    r->base = g_strdup("default/debian-3b1f0c2a9e77.qcow2");
+    r->base_sha256 = g_strdup("3b1f0c2a9e77aa");
+    g_autofree char *xml = vp_lab_record_to_xml(r);
+    g_autoptr(VpLabRecord) back = vp_lab_record_parse(xml, &error);
+    g_assert_no_error(error);
+    vp_assert_sample(back, TRUE);
+    g_assert_cmpstr(back->salt, ==, salt);
+    g_assert_cmpstr(back->base, ==, "default/debian-3b1f0c2a9e77.qcow2");
+    g_assert_cmpstr(back->base_sha256, ==, "3b1f0c2a9e77aa");
+}
+
 /* What virDomainGetMetadata returns: the same element, no namespace. */
 static void
 test_stripped(void)
@@ -156,6 +191,7 @@ main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/lab-record/roundtrip", test_roundtrip);
+    g_test_add_func("/lab-record/salt-base", test_salt_base);
     g_test_add_func("/lab-record/stripped-namespace", test_stripped);
     g_test_add_func("/lab-record/escaped", test_escaped);
     g_test_add_func("/lab-record/refused", test_refused);

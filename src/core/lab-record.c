@@ -29,6 +29,34 @@ vp_lab_record_new(const char *lab, const char *entry, const char *hash)
     return r;
 }
 
+char *
+vp_lab_salted_hash(const char *hash, const char *salt)
+{
+    if (salt == NULL) {
+        return g_strdup(hash);
+    }
+    g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+    /* Both are hex: the separator cannot occur in either. */
+    g_checksum_update(sum, (const guchar *)salt, (gssize)strlen(salt));
+    g_checksum_update(sum, (const guchar *)":", 1);
+    g_checksum_update(sum, (const guchar *)hash, (gssize)strlen(hash));
+    return g_strdup(g_checksum_get_string(sum));
+}
+
+char *
+vp_lab_new_salt(void)
+{
+    GString *hex = g_string_sized_new(32);
+
+    /* GLib's generator is seeded from /dev/urandom; the salt needs to be
+     * unique, not secret. */
+    for (guint i = 0; i < 4; i++) {
+        g_string_append_printf(hex, "%08" G_GINT32_MODIFIER "x",
+                               g_random_int());
+    }
+    return g_string_free(hex, FALSE);
+}
+
 void
 vp_lab_record_add_volume(VpLabRecord *r, const char *pool, const char *name)
 {
@@ -48,6 +76,9 @@ vp_lab_record_free(VpLabRecord *r)
     g_free(r->lab);
     g_free(r->entry);
     g_free(r->hash);
+    g_free(r->salt);
+    g_free(r->base);
+    g_free(r->base_sha256);
     g_ptr_array_unref(r->volumes);
     g_free(r);
 }
@@ -67,8 +98,16 @@ vp_lab_record_to_xml(const VpLabRecord *r)
     xmlSetNs(vp_xml_child(root, "lab", r->lab), ns);
     xmlSetNs(vp_xml_child(root, "entry", r->entry), ns);
     xmlSetNs(vp_xml_child(root, "options-hash", r->hash), ns);
+    if (r->salt != NULL) {
+        xmlSetNs(vp_xml_child(root, "salt", r->salt), ns);
+    }
     xmlSetNs(vp_xml_child(root, "state", r->complete ? "complete" : "creating"),
              ns);
+    if (r->base != NULL) {
+        xmlNodePtr base = vp_xml_child(root, "base", r->base);
+        xmlSetNs(base, ns);
+        vp_xml_attr(base, "sha256", r->base_sha256);
+    }
     for (guint i = 0; i < r->volumes->len; i++) {
         const VpLabVolume *v = g_ptr_array_index(r->volumes, i);
         xmlNodePtr vol = vp_xml_child(root, "volume", v->name);
@@ -131,6 +170,11 @@ vp_lab_record_parse(const char *xml, GError **error)
             r->entry = vp_nonempty(vp_xml_content(n));
         } else if (vp_in_ns(n, "options-hash") && r->hash == NULL) {
             r->hash = vp_nonempty(vp_xml_content(n));
+        } else if (vp_in_ns(n, "salt") && r->salt == NULL) {
+            r->salt = vp_nonempty(vp_xml_content(n));
+        } else if (vp_in_ns(n, "base") && r->base == NULL) {
+            r->base = vp_nonempty(vp_xml_content(n));
+            r->base_sha256 = vp_nonempty(vp_xml_prop(n, "sha256"));
         } else if (vp_in_ns(n, "state")) {
             g_autofree char *state = vp_nonempty(vp_xml_content(n));
             r->complete = g_strcmp0(state, "complete") == 0;

@@ -7,7 +7,9 @@
  *       <vp:lab>ci-42</vp:lab>
  *       <vp:entry>web</vp:entry>
  *       <vp:options-hash>9f2c…</vp:options-hash>
+ *       <vp:salt>5d0e…</vp:salt>
  *       <vp:state>complete</vp:state>
+ *       <vp:base sha256="3b1f…">default/debian-3b1f0c2a9e77.qcow2</vp:base>
  *       <vp:volume pool="default">web-1.qcow2</vp:volume>
  *       <vp:volume pool="default">web-1-cidata.iso</vp:volume>
  *     </vp:guest>
@@ -16,7 +18,12 @@
  * the first of them exists: a run that dies half-way leaves a record
  * naming more than there is, never a volume nobody owns.  Its state says
  * which: "creating" in the definition made first, "complete" in the one
- * that replaces it once every volume is in place. */
+ * that replaces it once every volume is in place.
+ *
+ * Anyone who can define a domain can write a record: what it claims is
+ * proved against the host before anything is deleted (lab-proof.h).  The
+ * options hash is salted per guest, so that a reader of the record cannot
+ * test guesses of the guest's files against a table made once for all. */
 #pragma once
 
 #include <glib.h>
@@ -32,7 +39,10 @@ typedef struct {
 typedef struct {
     char *lab;
     char *entry;      /* the manifest entry: "web" for web-1 */
-    char *hash;       /* vp_lab_guest_options_hash() when it was made */
+    char *hash;       /* vp_lab_salted_hash() of the options when it was made */
+    char *salt;       /* hex; NULL in records made before salting */
+    char *base;       /* "POOL/VOLUME" of the base a local file became */
+    char *base_sha256; /* that file's content digest (vp_content_digest) */
     GPtrArray *volumes; /* VpLabVolume *, in the order they are created */
     gboolean complete;  /* every volume made and the final domain defined */
 } VpLabRecord;
@@ -41,6 +51,14 @@ typedef struct {
  * HASH (all copied), naming no volume yet, not complete. */
 VpLabRecord *vp_lab_record_new(const char *lab, const char *entry,
                                const char *hash);
+
+/* HASH (an options hash) salted with SALT (hex): the lowercase hex
+ * SHA-256 of both.  A NULL SALT gives HASH itself, as records made before
+ * salting hold it.  Caller frees. */
+char *vp_lab_salted_hash(const char *hash, const char *salt);
+
+/* A new random salt, as hex.  Caller frees. */
+char *vp_lab_new_salt(void);
 
 /* Adds volume NAME of POOL (copied) to R. */
 void vp_lab_record_add_volume(VpLabRecord *r, const char *pool,
