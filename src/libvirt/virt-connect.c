@@ -223,7 +223,7 @@ vp_virt_ensure_alive(VpVirt *virt, guint timeout_ms, GError **error)
      * connection alive. */
     G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&virt->lock);
 
-    if (virConnectIsAlive(virt->conn) == 1) {
+    if (virConnectIsAlive(vp_virt_conn(virt)) == 1) {
         return TRUE;
     }
     /* A new virConnectPtr: objects looked up on the old one must be looked up
@@ -235,7 +235,7 @@ vp_virt_ensure_alive(VpVirt *virt, guint timeout_ms, GError **error)
         virConnectPtr conn = vp_virt_open(virt->uri, virt->flags);
         if (conn != NULL) {
             g_ptr_array_add(virt->dead, virt->conn);
-            virt->conn = conn;
+            g_atomic_pointer_set(&virt->conn, conn);
             virt->gave_up = FALSE;
             return TRUE;
         }

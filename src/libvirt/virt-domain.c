@@ -15,7 +15,7 @@
 virDomainPtr
 vp_virt_domain(VpVirt *virt, const char *name, GError **error)
 {
-    virDomainPtr dom = virDomainLookupByName(virt->conn, name);
+    virDomainPtr dom = virDomainLookupByName(vp_virt_conn(virt), name);
     if (dom == NULL) {
         vp_virt_fail(error, _("cannot find domain '%1$s'"), name);
     }
@@ -29,7 +29,7 @@ gboolean
 vp_virt_domain_exists(VpVirt *virt, const char *name, gboolean *exists,
                       GError **error)
 {
-    g_autoptr(virDomain) dom = virDomainLookupByName(virt->conn, name);
+    g_autoptr(virDomain) dom = virDomainLookupByName(vp_virt_conn(virt), name);
 
     if (dom == NULL && vp_virt_code() != VIR_ERR_NO_DOMAIN) {
         return vp_virt_fail(error, _("cannot look up domain '%1$s'"), name);
@@ -88,7 +88,7 @@ gboolean
  * check it against its schema before it replaces the old one. */
 vp_virt_domain_redefine(VpVirt *virt, const char *xml, GError **error)
 {
-    g_autoptr(virDomain) dom = virDomainDefineXMLFlags(virt->conn, xml,
+    g_autoptr(virDomain) dom = virDomainDefineXMLFlags(vp_virt_conn(virt), xml,
                                                        VIR_DOMAIN_DEFINE_VALIDATE);
     if (dom == NULL) {
         return vp_virt_fail(error, _("libvirt refused the new domain definition"));
@@ -106,7 +106,7 @@ vp_virt_domain_define(VpVirt *virt, const char *xml, GError **error)
      * generated: it is checked against libvirt's schema by the test suite,
      * libvirt still parses and checks it, and the RNG pass would cost more
      * than the rest of the define (10-15 ms here). */
-    g_autoptr(virDomain) dom = virDomainDefineXML(virt->conn, xml);
+    g_autoptr(virDomain) dom = virDomainDefineXML(vp_virt_conn(virt), xml);
 
     if (dom == NULL) {
         vp_virt_fail(error, _("libvirt refused the domain definition"));
@@ -242,7 +242,7 @@ char *
 vp_virt_domain_caps(VpVirt *virt, const char *virt_type, const char *arch,
                     const char *machine, GError **error)
 {
-    char *xml = virConnectGetDomainCapabilities(virt->conn, NULL, arch,
+    char *xml = virConnectGetDomainCapabilities(vp_virt_conn(virt), NULL, arch,
                                                 machine, virt_type, 0);
     if (xml == NULL) {
         vp_virt_fail(error, _("the host offers no '%1$s' guests of machine "
@@ -260,7 +260,7 @@ gboolean
 vp_virt_network_state(VpVirt *virt, const char *name, gboolean *exists,
                       gboolean *active, GError **error)
 {
-    g_autoptr(virNetwork) net = virNetworkLookupByName(virt->conn, name);
+    g_autoptr(virNetwork) net = virNetworkLookupByName(vp_virt_conn(virt), name);
 
     /* Zeroed first so that a caller reading them after an early return of TRUE
      * sees "no such network", never stale values. */
@@ -384,7 +384,7 @@ GPtrArray *
 vp_virt_domain_list(VpVirt *virt, const char *ns, GError **error)
 {
     virDomainPtr *doms = NULL;
-    int n = virConnectListAllDomains(virt->conn, &doms, 0);
+    int n = virConnectListAllDomains(vp_virt_conn(virt), &doms, 0);
 
     if (n < 0) {
         vp_virt_fail(error, _("cannot list the domains of '%1$s'"),

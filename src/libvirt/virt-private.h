@@ -45,6 +45,16 @@ struct VpVirt {
     GRecMutex stream_lock;
 };
 
+/* The connection to use now.  A reconnect (vp_virt_ensure_alive) replaces
+ * it under LOCK while other threads of a lab read it without: the pointer
+ * is read and written atomically, and a replaced connection stays open
+ * until the VpVirt goes, so a thread still in a call on it is safe. */
+static inline virConnectPtr
+vp_virt_conn(VpVirt *virt)
+{
+    return g_atomic_pointer_get(&virt->conn);
+}
+
 /* The mutex serialising the calls that libvirt refuses to run while
  * another one is under way in pool NAME: creating and deleting volumes and
  * refreshing (storage_driver.c: "pool has asynchronous jobs running").

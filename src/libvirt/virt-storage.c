@@ -22,7 +22,7 @@ vp_pool_info_clear(VpPoolInfo *info)
 virStoragePoolPtr
 vp_virt_pool(VpVirt *virt, const char *name, GError **error)
 {
-    virStoragePoolPtr pool = virStoragePoolLookupByName(virt->conn, name);
+    virStoragePoolPtr pool = virStoragePoolLookupByName(vp_virt_conn(virt), name);
     if (pool == NULL) {
         /* A missing pool gets a hint on how to list pools; any other failure
          * keeps libvirt's reason. */
@@ -42,7 +42,7 @@ vp_virt_pool_info(VpVirt *virt, const char *name, VpPoolInfo *info,
                   GError **error)
 {
     *info = (VpPoolInfo){ 0 };
-    g_autoptr(virStoragePool) pool = virStoragePoolLookupByName(virt->conn, name);
+    g_autoptr(virStoragePool) pool = virStoragePoolLookupByName(vp_virt_conn(virt), name);
     if (pool == NULL) {
         /* No pool is an answer here (exists FALSE), not an error: callers may
          * create it. */
@@ -73,7 +73,7 @@ vp_virt_pool_create_dir(VpVirt *virt, const char *name, const char *path,
                         GError **error)
 {
     g_autofree char *xml = vp_pool_dir_xml_build(name, path);
-    g_autoptr(virStoragePool) pool = virStoragePoolDefineXML(virt->conn, xml, 0);
+    g_autoptr(virStoragePool) pool = virStoragePoolDefineXML(vp_virt_conn(virt), xml, 0);
 
     if (pool == NULL) {
         return vp_virt_fail(error, _("cannot define storage pool '%1$s'"), name);
@@ -327,7 +327,7 @@ gboolean
 vp_virt_volume_by_path(VpVirt *virt, const char *path, VpVolumeRef *ref,
                        gboolean *found, GError **error)
 {
-    g_autoptr(virStorageVol) vol = virStorageVolLookupByPath(virt->conn, path);
+    g_autoptr(virStorageVol) vol = virStorageVolLookupByPath(vp_virt_conn(virt), path);
 
     *ref = (VpVolumeRef){ 0 };
     *found = vol != NULL;

@@ -165,7 +165,7 @@ vp_virt_upload_sink_new(VpVirt *virt, const char *pool_name, const char *name,
     s->parent.ops = &vp_upload_ops;
     s->name = g_strdup(name);
     s->write_holes = write_holes;
-    s->stream = virStreamNew(virt->conn, 0);
+    s->stream = virStreamNew(vp_virt_conn(virt), 0);
     if (s->stream == NULL ||
         /* Sparse only for files: a non-sparse stream to a block device makes
          * every zero explicit (see vp_upload_hole). */
@@ -318,7 +318,7 @@ vp_virt_download_source_new(VpVirt *virt, const char *pool, const char *name,
     d->parent.format = g_strdup("raw");
     d->parent.name = g_strdup(name);
     d->buf = g_malloc(VP_STREAM_CHUNK);
-    d->stream = virStreamNew(virt->conn, 0);
+    d->stream = virStreamNew(vp_virt_conn(virt), 0);
     if (d->stream == NULL ||
         virStorageVolDownload(vol, d->stream, 0, 0,
                               VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM) < 0) {
@@ -390,7 +390,7 @@ vp_virt_volume_read_head(VpVirt *virt, const char *pool, const char *name,
     }
     G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker =
         g_rec_mutex_locker_new(&virt->stream_lock);
-    g_autoptr(virStream) stream = virStreamNew(virt->conn, 0);
+    g_autoptr(virStream) stream = virStreamNew(vp_virt_conn(virt), 0);
     /* A plain (not sparse) download of just LENGTH bytes: the head of an
      * image is where its header, extensions and backing name live, and a
      * hole there simply arrives as zeros. */

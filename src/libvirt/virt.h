@@ -204,3 +204,54 @@ GPtrArray *vp_virt_domain_list(VpVirt *virt, const char *ns, GError **error);
 gboolean vp_virt_network_state(VpVirt *virt, const char *name,
                                gboolean *exists, gboolean *active,
                                GError **error);
+
+/* What tells one daemon from another whatever URI reached it: the host
+ * name it reports (*HOSTNAME) and the UUIDs of its storage pools and
+ * networks (*UUIDS, strings); with the UUIDs of its domains, two URIs
+ * that share a host name and any UUID reach one daemon.  A driver
+ * without networks has none, which is no failure. */
+gboolean vp_virt_host_identity(VpVirt *virt, char **hostname,
+                               GPtrArray **uuids, GError **error);
+
+/* A domain's definitions as the host holds them now. */
+typedef struct {
+    char *uuid;
+    char *name;
+    gboolean active;
+    char *xml;       /* the persistent definition (the live one when the
+                      * domain is transient) */
+    char *live_xml;  /* the running definition; NULL when not running */
+} VpDomainDefs;
+void vp_domain_defs_free(VpDomainDefs *defs);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpDomainDefs, vp_domain_defs_free)
+
+/* The domain of UUID as it is now: *DEFS NULL (and TRUE) when no domain
+ * has that UUID any more. */
+gboolean vp_virt_domain_defs_by_uuid(VpVirt *virt, const char *uuid,
+                                     VpDomainDefs **defs, GError **error);
+/* Every domain of the host (VpDomainDefs *, owned): one list call and one
+ * or two definition calls per domain. */
+GPtrArray *vp_virt_domain_defs_all(VpVirt *virt, GError **error);
+
+/* Stops (when it runs) and undefines the domain of UUID, with its managed
+ * save image and NVRAM; never a domain looked up by name, which may have
+ * been replaced by another of that name since it was read. */
+gboolean vp_virt_domain_stop_by_uuid(VpVirt *virt, const char *uuid,
+                                     GError **error);
+gboolean vp_virt_domain_undefine_by_uuid(VpVirt *virt, const char *uuid,
+                                         GError **error);
+
+/* Whether volume NAME of POOL is there to use now: *PATH its path, or
+ * NULL when the pool, the volume or its file is gone (libvirt re-reads a
+ * file volume when asked about it, so a file removed behind its back
+ * counts as gone).  Fails only when the host cannot answer, and for an
+ * inactive pool, whose volumes cannot be told. */
+gboolean vp_virt_volume_path(VpVirt *virt, const char *pool,
+                             const char *name, char **path, GError **error);
+
+/* Adds to BACKING, for each volume of POOL that has a backing file, the
+ * backing file's path -> "POOL/VOLUME" (both owned by BACKING, g_free).
+ * A missing pool adds nothing; a volume that cannot be read is skipped
+ * (its file may be gone), as long as the host answers. */
+gboolean vp_virt_pool_backing(VpVirt *virt, const char *pool,
+                              GHashTable *backing, GError **error);
