@@ -173,6 +173,7 @@ vp_lab_json_guest(JsonBuilder *b, const VpLabGuestReport *g)
     vp_json_add_string(b, "host", g->host);
     vp_json_add_string(b, "action", vp_lab_action_to_string(g->action));
     vp_json_add_string(b, "error", g->error);
+    vp_json_add_string(b, "note", g->note);
     /* The volumes the record names: the disk first, then the seed. */
     if (g->volumes != NULL && g->volumes->len > 0) {
         vp_lab_json_volume(b, "volume", g_ptr_array_index(g->volumes, 0),
@@ -241,9 +242,11 @@ vp_lab_human(const VpLabPlan *plan, const VpLabResult *r)
     for (guint i = 0; i < r->guests->len; i++) {
         const VpLabGuestReport *g = g_ptr_array_index(r->guests, i);
         counts[g->action]++;
+        /* An error says why it is not done; a note what else happened. */
+        const char *reason = g->error != NULL ? g->error : g->note;
         g_print("%-24s %-12s %-9s%s%s\n", g->name, g->host != NULL ? g->host : "-",
-                vp_lab_action_to_string(g->action), g->error != NULL ? "  " : "",
-                g->error != NULL ? g->error : "");
+                vp_lab_action_to_string(g->action), reason != NULL ? "  " : "",
+                reason != NULL ? reason : "");
         for (guint k = 0; g->addresses != NULL && k < g->addresses->len; k++) {
             const VpAddress *a = g_ptr_array_index(g->addresses, k);
             g_print("    %s/%u %s\n", a->address, a->prefix, a->interface);

@@ -4,12 +4,17 @@
  * The order of a run:
  *   1. every guest's options hash (the manifest's files are read here, so
  *      a missing one stops the run before any host is contacted);
- *   2. one thread per host connects and lists the host's domains with
- *      their records;
+ *   2. a bounded set of threads reads the hosts: each connects, lists the
+ *      host's domains with their records and what tells its daemon apart;
+ *      two hosts of the manifest that are one daemon stop the run here;
  *   3. the plan, in manifest order, on this thread alone: placement needs
  *      every host's count, and a conflict every host's names;
- *   4. one thread per host runs that host's work through a pool of JOBS
- *      threads sharing the host's one connection. */
+ *   4. a bounded set of threads runs the hosts' work, each host's guests
+ *      through up to JOBS threads sharing the host's one connection.
+ *
+ * Nothing is deleted on a record's word alone: a removal proves, against
+ * what the host says just before, that each volume is the guest's own
+ * (lab-proof.h), and acts on the domain by its UUID. */
 #include "lab.h"
 
 #include <pthread.h>
@@ -17,10 +22,20 @@
 #include <string.h>
 
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
 
+#include "content-digest.h"
 #include "error.h"
 #include "import.h"
+#include "lab-proof.h"
 #include "workflow.h"
+
+/* Threads a run may use at most, over all hosts: hundreds of hosts times
+ * JOBS guests each would exhaust the process limit, and a thread that
+ * cannot be created aborts GLib's g_thread_new. */
+#define VP_LAB_MAX_THREADS 256
+/* Hosts read, or worked on, at once. */
+#define VP_LAB_HOST_WORKERS 32
 
 static const char *const vp_lab_actions[] = {
     [VP_LAB_CREATE] = "create",     [VP_LAB_KEEP] = "keep",
@@ -55,6 +70,7 @@ vp_lab_guest_report_free(gpointer data)
     g_free(g->entry);
     g_free(g->host);
     g_free(g->error);
+    g_free(g->note);
     g_free(g->uuid);
     g_clear_pointer(&g->volumes, g_ptr_array_unref);
     vp_provision_result_clear(&g->result);
@@ -85,7 +101,17 @@ typedef struct {
     GHashTable *records;     /* name -> VpLabRecord *: this lab's guests */
     guint count;             /* this lab's guests here, planned ones too */
     GPtrArray *tasks;        /* VpLabTask *, in the order they run */
-    GThread *thread;
+    char *hostname;          /* as its daemon reports it */
+    GPtrArray *ids;          /* UUIDs of its pools and networks */
+    /* Guest name -> what of its complete record's volumes is gone. */
+    GHashTable *missing;
+    /* What removals and bases are proved against, read when the first of
+     * them needs it (under VIEW_LOCK): which domains use which disk, and
+     * the backing files of the pools in BACKING_POOLS. */
+    GMutex view_lock;
+    GHashTable *users;       /* disk key -> VpLabDiskUser * */
+    GHashTable *backing;     /* path -> "POOL/VOLUME" */
+    GHashTable *backing_pools;
 } VpLabHostState;
 
 /* One guest's work on one host. */
@@ -112,6 +138,7 @@ struct VpLabRun {
     GPtrArray *tasks;        /* VpLabTask *, owning */
     GHashTable *listed;      /* guest name -> VpLabGuest * of the manifest */
     GHashTable *busy;        /* the VpLabGuestReport * that have a task */
+    GHashTable *digests;     /* local base path -> its content digest */
     GMutex report_lock;
 };
 
@@ -134,6 +161,13 @@ vp_lab_host_state_free(gpointer data)
     VpLabHostState *h = data;
 
     g_clear_pointer(&h->tasks, g_ptr_array_unref);
+    g_free(h->hostname);
+    g_clear_pointer(&h->ids, g_ptr_array_unref);
+    g_clear_pointer(&h->missing, g_hash_table_unref);
+    g_clear_pointer(&h->users, g_hash_table_unref);
+    g_clear_pointer(&h->backing, g_hash_table_unref);
+    g_clear_pointer(&h->backing_pools, g_hash_table_unref);
+    g_mutex_clear(&h->view_lock);
     g_clear_pointer(&h->records, g_hash_table_unref);
     g_clear_pointer(&h->by_name, g_hash_table_unref);
     g_clear_pointer(&h->domains, g_ptr_array_unref);
@@ -165,27 +199,121 @@ vp_lab_block_signals(void)
 
 /* ---- 2. reading the hosts ---------------------------------------------- */
 
-/* Connects to H and reads its domains and this lab's records.  A host that
- * fails here is unreachable for the whole run: nothing is planned there. */
+/* Runs FN on each of ITEMS, on up to WORKERS threads at once, fewer when
+ * the system gives no more; the calling thread does the work itself when
+ * it gets none.  Returns when every item is done. */
+typedef void (*VpLabWorkFunc)(gpointer item, gpointer data);
+
+typedef struct {
+    GPtrArray *items;
+    gint next;
+    VpLabWorkFunc fn;
+    gpointer data;
+} VpLabQueue;
+
+static void
+vp_lab_drain(VpLabQueue *q)
+{
+    for (;;) {
+        guint i = (guint)g_atomic_int_add(&q->next, 1);
+        if (i >= q->items->len) {
+            return;
+        }
+        q->fn(g_ptr_array_index(q->items, i), q->data);
+    }
+}
+
 static gpointer
-vp_lab_read_host(gpointer data)
+vp_lab_worker(gpointer data)
+{
+    vp_lab_block_signals();
+    vp_lab_drain(data);
+    return NULL;
+}
+
+static void
+vp_lab_parallel(GPtrArray *items, guint workers, VpLabWorkFunc fn,
+                gpointer data)
+{
+    VpLabQueue q = { .items = items, .fn = fn, .data = data };
+    guint n = MIN(MAX(workers, 1), items->len);
+    g_autofree GThread **threads = g_new0(GThread *, MAX(n, 1));
+    guint started = 0;
+
+    while (started < n) {
+        GThread *t = g_thread_try_new("vp-lab", vp_lab_worker, &q, NULL);
+        if (t == NULL) {
+            break;
+        }
+        threads[started++] = t;
+    }
+    /* No thread at all: the work is still done, one item at a time.  With
+     * some, they share the queue and the rest waits its turn. */
+    if (started == 0) {
+        vp_lab_drain(&q);
+    }
+    for (guint i = 0; i < started; i++) {
+        g_thread_join(threads[i]);
+    }
+}
+
+/* Which volumes of the complete records of H are gone, into H->missing:
+ * a guest that lost its disk behind the lab's back is not as the manifest
+ * says.  A volume that cannot be told (its pool inactive) counts as gone,
+ * with the reason. */
+static void
+vp_lab_read_missing(VpLabHostState *h)
+{
+    GHashTableIter it;
+    gpointer name, value;
+
+    g_hash_table_iter_init(&it, h->records);
+    while (g_hash_table_iter_next(&it, &name, &value)) {
+        const VpLabRecord *rec = value;
+        g_autoptr(GString) gone = g_string_new(NULL);
+        for (guint i = 0; rec->complete && i < rec->volumes->len; i++) {
+            const VpLabVolume *v = g_ptr_array_index(rec->volumes, i);
+            g_autofree char *path = NULL;
+            g_autoptr(GError) error = NULL;
+            if (vp_virt_volume_path(h->virt, v->pool, v->name, &path, &error) &&
+                path != NULL) {
+                continue;
+            }
+            g_string_append_printf(gone, "%s'%s/%s'", gone->len > 0 ? ", " : "",
+                                   v->pool, v->name);
+            if (error != NULL) {
+                g_string_append_printf(gone, " (%s)", error->message);
+            }
+        }
+        if (gone->len > 0) {
+            g_hash_table_insert(h->missing, name, g_string_free(g_steal_pointer(&gone),
+                                                                FALSE));
+        }
+    }
+}
+
+/* Connects to H and reads its domains, this lab's records and what tells
+ * its daemon apart.  A host that fails here is unreachable for the whole
+ * run: nothing is planned there. */
+static void
+vp_lab_read_host(gpointer data, gpointer unused)
 {
     VpLabHostState *h = data;
     g_autoptr(GError) error = NULL;
     const char *lab = h->run->plan->lab->lab;
 
-    vp_lab_block_signals();
     /* A dry run reads, and the daemon makes sure it only reads. */
     h->virt = h->run->plan->command == VP_LAB_APPLY && h->run->plan->dry_run
                   ? vp_virt_connect_readonly(h->host->uri, &error)
                   : vp_virt_connect(h->host->uri, &error);
-    if (h->virt != NULL) {
+    if (h->virt != NULL &&
+        vp_virt_host_identity(h->virt, &h->hostname, &h->ids, &error)) {
         h->domains = vp_virt_domain_list(h->virt, VP_LAB_RECORD_NS, &error);
     }
     if (h->domains == NULL) {
         h->report->error = g_strdup(error->message);
         g_clear_pointer(&h->virt, vp_virt_free);
-        return NULL;
+        return;
     }
     h->report->reachable = TRUE;
     for (guint i = 0; i < h->domains->len; i++) {
@@ -204,7 +332,46 @@ vp_lab_read_host(gpointer data)
             vp_lab_record_free(rec);
         }
     }
-    return NULL;
+    if (h->run->plan->command != VP_LAB_DESTROY) {
+        vp_lab_read_missing(h);
+    }
+}
+
+/* Two hosts of the manifest under different URIs may reach one daemon: a
+ * guest would then be seen twice, and one copy kept while the other is
+ * pruned is the only one.  Daemons are told apart by their host name and
+ * the UUIDs of their domains, pools and networks: two that share a name
+ * and any UUID are one.  Checked before anything is planned. */
+static gboolean
+vp_lab_check_identity(VpLabRun *run, GError **error)
+{
+    g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+
+    for (guint i = 0; i < run->hosts->len; i++) {
+        VpLabHostState *h = g_ptr_array_index(run->hosts, i);
+        if (h->virt == NULL) {
+            continue;
+        }
+        guint n = h->domains->len + h->ids->len;
+        for (guint k = 0; k < n; k++) {
+            const char *uuid = k < h->domains->len
+                ? ((const VpDomainEntry *)g_ptr_array_index(h->domains, k))->uuid
+                : g_ptr_array_index(h->ids, k - h->domains->len);
+            VpLabHostState *first = g_hash_table_lookup(seen, uuid);
+            if (first == NULL) {
+                g_hash_table_insert(seen, (gpointer)uuid, h);
+            } else if (first != h && strcmp(first->hostname, h->hostname) == 0) {
+                g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                            _("%1$s:%2$u:%3$u: hosts '%4$s' and '%5$s' are one "
+                              "libvirt daemon (host '%6$s', both hold UUID %7$s); "
+                              "list each host once"),
+                            run->plan->lab->path, h->host->line, h->host->column,
+                            first->host->name, h->host->name, h->hostname, uuid);
+                return FALSE;
+            }
+        }
+    }
+    return TRUE;
 }
 
 /* ---- 3. the plan ------------------------------------------------------- */
@@ -219,6 +386,57 @@ vp_lab_host_by_name(VpLabRun *run, const char *name)
         }
     }
     return NULL;
+}
+
+/* Whether a guest's base names a file of this machine rather than a
+ * volume ("VOL" or "POOL/VOL"): a path as a shell user writes one. */
+static gboolean
+vp_lab_base_is_file(const char *base)
+{
+    return base != NULL && (g_str_has_prefix(base, "/") ||
+                            g_str_has_prefix(base, "./") ||
+                            g_str_has_prefix(base, "../"));
+}
+
+/* The local file a base names, as an absolute path (relative to the
+ * manifest's folder).  Caller frees. */
+static char *
+vp_lab_base_path(const VpLabRun *run, const char *base)
+{
+    g_autofree char *manifest = g_canonicalize_filename(run->plan->lab->path, NULL);
+    g_autofree char *dir = g_path_get_dirname(manifest);
+
+    return g_canonicalize_filename(base, dir);
+}
+
+/* The content digest of the local file BASE names, NULL when BASE is a
+ * volume or the digests were not taken (a run that changes nothing). */
+static const char *
+vp_lab_base_digest(const VpLabRun *run, const char *base)
+{
+    if (!vp_lab_base_is_file(base)) {
+        return NULL;
+    }
+    g_autofree char *path = vp_lab_base_path(run, base);
+    return g_hash_table_lookup(run->digests, path);
+}
+
+/* The volume a local base file becomes: its name with the first 12 hex
+ * digits of its content digest before the extension, so that another
+ * file of the same name is another volume, and a volume of the plain
+ * name (another guest's disk, say) is never taken for it:
+ * ./debian.qcow2 -> debian-3b1f0c2a9e77.qcow2.  Caller frees. */
+static char *
+vp_lab_base_volume(const VpLabRun *run, const char *base, const char *digest)
+{
+    g_autofree char *path = vp_lab_base_path(run, base);
+    g_autofree char *name = g_path_get_basename(path);
+    const char *dot = strrchr(name, '.');
+
+    if (dot == NULL || dot == name) {
+        return g_strdup_printf("%s-%.12s", name, digest);
+    }
+    return g_strdup_printf("%.*s-%.12s%s", (int)(dot - name), name, digest, dot);
 }
 
 static VpLabGuestReport *
@@ -362,6 +580,7 @@ typedef enum {
     VP_LAB_INCOMPLETE, /* its creation never finished */
     VP_LAB_MOVED,      /* pinned to another host than its own */
     VP_LAB_CHANGED,    /* its options (or entry) changed */
+    VP_LAB_MISSING,    /* volumes of its record are gone */
 } VpLabDiff;
 
 static VpLabDiff
@@ -374,8 +593,13 @@ vp_lab_difference(const VpLabGuest *lg, const char *hash, VpLabHostState *h,
     if (lg->host != NULL && strcmp(lg->host, h->host->name) != 0) {
         return VP_LAB_MOVED;
     }
-    if (strcmp(rec->hash, hash) != 0 || strcmp(rec->entry, lg->manifest_name) != 0) {
+    g_autofree char *salted = vp_lab_salted_hash(hash, rec->salt);
+    if (strcmp(rec->hash, salted) != 0 ||
+        strcmp(rec->entry, lg->manifest_name) != 0) {
         return VP_LAB_CHANGED;
+    }
+    if (g_hash_table_contains(h->missing, lg->name)) {
+        return VP_LAB_MISSING;
     }
     return VP_LAB_SAME;
 }
@@ -387,9 +611,21 @@ vp_lab_prepare_records(VpLabRun *run, VpLabTask *t, const VpLabGuest *lg,
                        VpProvisionPlan *p, const char *hash)
 {
     t->plan = p;
+    g_autofree char *salt = vp_lab_new_salt();
+    g_autofree char *salted = vp_lab_salted_hash(hash, salt);
     g_autoptr(VpLabRecord) rec = vp_lab_record_new(run->plan->lab->lab,
-                                                   lg->manifest_name, hash);
+                                                   lg->manifest_name, salted);
     g_autofree char *volume = vp_provision_volume_name(lg->name, p->image.format);
+
+    rec->salt = g_steal_pointer(&salt);
+    /* A local base becomes the volume named by its content (see
+     * vp_lab_prepare_bases): recorded with its digest. */
+    const char *digest = vp_lab_base_digest(run, p->base);
+    if (digest != NULL) {
+        g_autofree char *base = vp_lab_base_volume(run, p->base, digest);
+        rec->base = g_strdup_printf("%s/%s", p->pool, base);
+        rec->base_sha256 = g_strdup(digest);
+    }
 
     vp_lab_record_add_volume(rec, p->pool, volume);
     if (p->cloud_init != NULL) {
@@ -443,12 +679,19 @@ vp_lab_plan_guest(VpLabRun *run, guint i, const char *hash)
          * making it again is convergence, not a change of options. */
         if (!plan->replace && diff != VP_LAB_INCOMPLETE) {
             g->action = VP_LAB_DRIFT;
-            g->error = diff == VP_LAB_MOVED
-                ? g_strdup_printf(_("it is pinned to host '%1$s' but is on '%2$s'; "
-                                    "use --replace to move it"),
-                                  lg->host, owner->host->name)
-                : g_strdup(_("its options changed since it was created; use "
-                             "--replace to create it again"));
+            if (diff == VP_LAB_MOVED) {
+                g->error = g_strdup_printf(_("it is pinned to host '%1$s' but is "
+                                             "on '%2$s'; use --replace to move it"),
+                                           lg->host, owner->host->name);
+            } else if (diff == VP_LAB_MISSING) {
+                g->error = g_strdup_printf(_("volumes of it are gone: %1$s; use "
+                                             "--replace to create it again"),
+                                           (const char *)g_hash_table_lookup(
+                                               owner->missing, lg->name));
+            } else {
+                g->error = g_strdup(_("its options changed since it was created; "
+                                      "use --replace to create it again"));
+            }
             return;
         }
         g->action = VP_LAB_REPLACE;
@@ -542,31 +785,159 @@ vp_lab_plan_unlisted(VpLabRun *run)
 
 /* ---- 4. doing ---------------------------------------------------------- */
 
-/* Removes guest NAME of H as REC names it: stopped, its volumes deleted,
- * then its domain undefined, so that an interrupted removal leaves the
- * record in place and a later run finishes it. */
+/* Reads, once per host and under its lock, which domains use which disk;
+ * and, once per pool, the backing files of POOL's volumes.  A removal
+ * proves against these that no other domain or overlay needs a volume. */
 static gboolean
-vp_lab_remove(VpLabHostState *h, const char *name, const VpLabRecord *rec,
-              gboolean verbose, GError **error)
+vp_lab_host_view(VpLabHostState *h, const char *pool, GError **error)
 {
-    gboolean active = FALSE;
+    G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&h->view_lock);
 
-    vp_workflow_step(verbose, _("removing guest '%1$s' from host '%2$s'"), name,
-                     h->host->name);
-    if (!vp_virt_domain_is_active(h->virt, name, &active, error) ||
-        (active && !vp_virt_domain_destroy(h->virt, name, error))) {
+    if (h->users == NULL) {
+        g_autoptr(GPtrArray) defs = vp_virt_domain_defs_all(h->virt, error);
+        if (defs == NULL) {
+            return FALSE;
+        }
+        g_autoptr(GHashTable) users = vp_lab_disk_users_new();
+        for (guint i = 0; i < defs->len; i++) {
+            const VpDomainDefs *d = g_ptr_array_index(defs, i);
+            if (!vp_lab_proof_add_disks(users, d->xml, d->uuid, d->name, error) ||
+                (d->live_xml != NULL &&
+                 !vp_lab_proof_add_disks(users, d->live_xml, d->uuid, d->name,
+                                         error))) {
+                return FALSE;
+            }
+        }
+        h->users = g_steal_pointer(&users);
+        h->backing = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        h->backing_pools = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                                 NULL);
+    }
+    if (pool != NULL && !g_hash_table_contains(h->backing_pools, pool)) {
+        if (!vp_virt_pool_backing(h->virt, pool, h->backing, error)) {
+            return FALSE;
+        }
+        g_hash_table_add(h->backing_pools, g_strdup(pool));
+    }
+    return TRUE;
+}
+
+/* Appends TEXT to LIST, "; "-separated. */
+static void
+vp_lab_list_add(GString *list, const char *text)
+{
+    g_string_append_printf(list, "%s%s", list->len > 0 ? "; " : "", text);
+}
+
+/* Which of REC's volumes may go, proved against the host as it is now
+ * (lab-proof.h): into DOOMED those proved the guest's own, into GONE
+ * those that are gone already, into REFUSED why each other one may not. */
+static gboolean
+vp_lab_prove(VpLabHostState *h, const VpDomainDefs *defs,
+             const VpLabRecord *rec, GPtrArray *doomed, GString *gone,
+             GString *refused, GError **error)
+{
+    const char *pool = rec->volumes->len > 0
+        ? ((const VpLabVolume *)g_ptr_array_index(rec->volumes, 0))->pool
+        : NULL;
+    g_autoptr(GHashTable) own = vp_lab_disk_users_new();
+    g_autofree char *disk = vp_provision_volume_name(defs->name, VP_FORMAT_QCOW2);
+    g_autofree char *raw = vp_provision_volume_name(defs->name, VP_FORMAT_RAW);
+    g_autofree char *seed = vp_provision_seed_name(defs->name);
+    const char *const names[] = { disk, raw, seed, NULL };
+
+    if (!vp_lab_host_view(h, pool, error) ||
+        !vp_lab_proof_add_disks(own, defs->xml, defs->uuid, defs->name, error) ||
+        (defs->live_xml != NULL &&
+         !vp_lab_proof_add_disks(own, defs->live_xml, defs->uuid, defs->name,
+                                 error))) {
         return FALSE;
     }
+    const VpLabProofView view = {
+        .guest = defs->name, .uuid = defs->uuid, .pool = pool != NULL ? pool : "",
+        .names = names, .own = own, .users = h->users, .backing = h->backing,
+    };
     for (guint i = 0; i < rec->volumes->len; i++) {
-        const VpLabVolume *v = g_ptr_array_index(rec->volumes, i);
-        gboolean exists = FALSE;
-        /* A volume the record names may never have been made. */
-        if (!vp_virt_volume_exists(h->virt, v->pool, v->name, &exists, error) ||
-            (exists && !vp_virt_volume_delete(h->virt, v->pool, v->name, error))) {
+        VpLabVolume *v = g_ptr_array_index(rec->volumes, i);
+        g_autofree char *path = NULL;
+        const char *who = NULL;
+        if (!vp_virt_volume_path(h->virt, v->pool, v->name, &path, error)) {
+            return FALSE;
+        }
+        VpLabProof proof = vp_lab_proof_check(&view, v->pool, v->name, path, &who);
+        if (proof == VP_LAB_PROOF_OWNED) {
+            g_ptr_array_add(doomed, v);
+        } else if (proof == VP_LAB_PROOF_GONE) {
+            g_autofree char *name = g_strdup_printf("'%s/%s'", v->pool, v->name);
+            vp_lab_list_add(gone, name);
+        } else {
+            g_autofree char *why = vp_lab_proof_reason(proof, v->pool, v->name,
+                                                       &view, who);
+            vp_lab_list_add(refused, why);
+        }
+    }
+    return TRUE;
+}
+
+/* Removes guest G of H, the domain of UUID as REC names it: stopped, its
+ * volumes deleted, then the domain undefined, so that an interrupted
+ * removal leaves the record in place and a later run finishes it.  Only
+ * what is proved the guest's own goes: when any volume the record names
+ * is not, nothing at all is touched, and the error (VP_ERROR_EXISTS: a
+ * conflict) names each refused volume.  What was gone already is said in
+ * G's note. */
+static gboolean
+vp_lab_remove(VpLabHostState *h, VpLabGuestReport *g, const char *uuid,
+              const VpLabRecord *rec, gboolean verbose, GError **error)
+{
+    g_autoptr(VpDomainDefs) defs = NULL;
+    g_autoptr(GPtrArray) doomed = g_ptr_array_new();
+    g_autoptr(GString) gone = g_string_new(NULL);
+    g_autoptr(GString) refused = g_string_new(NULL);
+
+    vp_workflow_step(verbose, _("removing guest '%1$s' from host '%2$s'"), g->name,
+                     h->host->name);
+    /* By UUID, read now: the name may have passed to another domain since
+     * the host was read. */
+    if (!vp_virt_domain_defs_by_uuid(h->virt, uuid, &defs, error)) {
+        return FALSE;
+    }
+    if (defs == NULL) {
+        g_free(g->note);
+        g->note = g_strdup(_("the domain was gone already; its volumes were left "
+                             "alone"));
+        return TRUE;
+    }
+    if (strcmp(defs->name, g->name) != 0) {
+        g_set_error(error, VP_ERROR, VP_ERROR_EXISTS,
+                    _("the domain of UUID %1$s is named '%2$s' now; nothing of "
+                      "guest '%3$s' was removed"), uuid, defs->name, g->name);
+        return FALSE;
+    }
+    if (!vp_lab_prove(h, defs, rec, doomed, gone, refused, error)) {
+        return FALSE;
+    }
+    if (refused->len > 0) {
+        g_set_error(error, VP_ERROR, VP_ERROR_EXISTS,
+                    _("nothing of guest '%1$s' was removed, as its record names "
+                      "volumes that are not provably its own: %2$s"),
+                    g->name, refused->str);
+        return FALSE;
+    }
+    if (!vp_virt_domain_stop_by_uuid(h->virt, uuid, error)) {
+        return FALSE;
+    }
+    for (guint i = 0; i < doomed->len; i++) {
+        const VpLabVolume *v = g_ptr_array_index(doomed, i);
+        if (!vp_virt_volume_delete(h->virt, v->pool, v->name, error)) {
             return FALSE;
         }
     }
-    return vp_virt_domain_undefine(h->virt, name, error);
+    if (gone->len > 0) {
+        g_free(g->note);
+        g->note = g_strdup_printf(_("volumes gone already: %1$s"), gone->str);
+    }
+    return vp_virt_domain_undefine_by_uuid(h->virt, uuid, error);
 }
 
 static void
@@ -577,8 +948,6 @@ vp_lab_do_task(gpointer data, gpointer user_data)
     const VpLabPlan *plan = run->plan;
     VpLabGuestReport *g = t->report;
     g_autoptr(GError) error = NULL;
-
-    vp_lab_block_signals();
     gboolean ok = vp_cancel_check(plan->run.cancel, &error);
 
     if (!ok) {
@@ -588,7 +957,10 @@ vp_lab_do_task(gpointer data, gpointer user_data)
         return;
     }
     if (t->prepare_error != NULL) {
-        g->action = VP_LAB_FAILED;
+        /* A base's name taken by what the lab may not use is a conflict. */
+        g->action = g_error_matches(t->prepare_error, VP_ERROR, VP_ERROR_EXISTS)
+                        ? VP_LAB_CONFLICT
+                        : VP_LAB_FAILED;
         g->error = g_strdup(t->prepare_error->message);
         vp_lab_report(run, g);
         return;
@@ -600,7 +972,7 @@ vp_lab_do_task(gpointer data, gpointer user_data)
          (t->old_host == NULL || t->old_host == t->host ||
           vp_virt_ensure_alive(t->old_host->virt, VP_RECONNECT_MS, &error));
     if (ok && t->record != NULL) {
-        ok = vp_lab_remove(t->old_host, g->name, t->record, plan->run.verbose,
+        ok = vp_lab_remove(t->old_host, g, g->uuid, t->record, plan->run.verbose,
                            &error);
         if (ok) {
             g->exists = FALSE;
@@ -649,16 +1021,6 @@ vp_lab_error_free(gpointer error)
     }
 }
 
-/* Whether a guest's base names a file of this machine rather than a
- * volume ("VOL" or "POOL/VOL"): a path as a shell user writes one. */
-static gboolean
-vp_lab_base_is_file(const char *base)
-{
-    return base != NULL && (g_str_has_prefix(base, "/") ||
-                            g_str_has_prefix(base, "./") ||
-                            g_str_has_prefix(base, "../"));
-}
-
 /* A missing pool "default" that guests of H need is created once, before
  * them, and stays (as virt-install's does): parallel guests would each try
  * to create it.  Its failure fails those guests. */
@@ -686,17 +1048,64 @@ vp_lab_prepare_pools(VpLabHostState *h)
     }
 }
 
+/* Whether volume VOLUME of POOL, named as local base PATH would be, may
+ * serve as that base: it is no domain's disk (a writable disk under
+ * overlays would change beneath them), and it is as long as the file.
+ * *EXISTS FALSE when it is not there, to be imported. */
+static gboolean
+vp_lab_check_base(VpLabHostState *h, const char *pool, const char *volume,
+                  const char *path, gboolean *exists, GError **error)
+{
+    g_autofree char *vol_path = NULL;
+    g_auto(VpVolumeInfo) info = { 0 };
+    GStatBuf st;
+
+    *exists = FALSE;
+    if (!vp_virt_volume_path(h->virt, pool, volume, &vol_path, error)) {
+        return FALSE;
+    }
+    if (vol_path == NULL) {
+        return TRUE;
+    }
+    *exists = TRUE;
+    g_autofree char *key = g_strdup_printf("%s/%s", pool, volume);
+    if (!vp_lab_host_view(h, NULL, error)) {
+        return FALSE;
+    }
+    const VpLabDiskUser *user = g_hash_table_lookup(h->users, vol_path);
+    if (user == NULL) {
+        user = g_hash_table_lookup(h->users, key);
+    }
+    if (user != NULL) {
+        g_set_error(error, VP_ERROR, VP_ERROR_EXISTS,
+                    _("volume '%1$s' of its name is a disk of domain '%2$s'; "
+                      "remove it from that domain"),
+                    key, user->name);
+        return FALSE;
+    }
+    if (!vp_virt_volume_info(h->virt, pool, volume, FALSE, &info, error)) {
+        return FALSE;
+    }
+    if (g_stat(path, &st) != 0 || info.physical != (guint64)st.st_size) {
+        g_set_error(error, VP_ERROR, VP_ERROR_EXISTS,
+                    _("volume '%1$s' of its name is not as long as the file; "
+                      "delete that volume, it is another image"),
+                    key);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 /* Bases given as local image files: each is imported once per host and
- * pool, as a volume of its file name, before the first guest on it starts,
- * and an existing volume of that name is used as it is (a re-apply uploads
- * nothing).  Bases are shared and never removed, not even when a guest
- * fails: they belong to no guest. */
+ * pool, before the first guest on it starts, as the volume named by its
+ * content (vp_lab_base_volume); an existing volume of that name is used
+ * when vp_lab_check_base() finds it fit, so a re-apply uploads nothing.
+ * Bases are shared and never removed, not even when a guest fails: they
+ * belong to no guest. */
 static void
 vp_lab_prepare_bases(VpLabHostState *h)
 {
     const VpLabPlan *plan = h->run->plan;
-    g_autofree char *manifest = g_canonicalize_filename(plan->lab->path, NULL);
-    g_autofree char *dir = g_path_get_dirname(manifest);
     /* "POOL/VOLUME" -> the import's error, NULL when the base is there. */
     g_autoptr(GHashTable) done = g_hash_table_new_full(g_str_hash, g_str_equal,
                                                        g_free,
@@ -704,19 +1113,21 @@ vp_lab_prepare_bases(VpLabHostState *h)
 
     for (guint i = 0; i < h->tasks->len; i++) {
         VpLabTask *t = g_ptr_array_index(h->tasks, i);
-        if (t->plan == NULL || t->prepare_error != NULL ||
-            !vp_lab_base_is_file(t->plan->base)) {
+        const char *digest = t->plan != NULL && t->prepare_error == NULL
+                                 ? vp_lab_base_digest(h->run, t->plan->base)
+                                 : NULL;
+        if (digest == NULL) {
             continue;
         }
-        g_autofree char *path = g_canonicalize_filename(t->plan->base, dir);
-        g_autofree char *volume = g_path_get_basename(path);
+        g_autofree char *path = vp_lab_base_path(h->run, t->plan->base);
+        g_autofree char *volume = vp_lab_base_volume(h->run, t->plan->base, digest);
         g_autofree char *key = g_strdup_printf("%s/%s", t->plan->pool, volume);
         g_autoptr(GError) error = NULL;
         gboolean exists = FALSE;
 
         if (!g_hash_table_contains(done, key)) {
-            if (vp_virt_volume_exists(h->virt, t->plan->pool, volume, &exists,
-                                      &error) && !exists) {
+            if (vp_lab_check_base(h, t->plan->pool, volume, path, &exists,
+                                  &error) && !exists) {
                 VpImportPlan import = {
                     .run = { .verbose = plan->run.verbose, .cancel = plan->run.cancel },
                     .path = path,
@@ -733,7 +1144,7 @@ vp_lab_prepare_bases(VpLabHostState *h)
             GError *failed = NULL;
             if (error != NULL) {
                 g_set_error(&failed, error->domain, error->code,
-                            _("cannot import base '%1$s': %2$s"), path,
+                            _("cannot use base '%1$s': %2$s"), path,
                             error->message);
             }
             g_hash_table_insert(done, g_strdup(key), failed);
@@ -742,44 +1153,42 @@ vp_lab_prepare_bases(VpLabHostState *h)
         if (failed != NULL) {
             t->prepare_error = g_error_copy(failed);
         } else {
-            t->base = g_strdup_printf("%s/%s", t->plan->pool, volume);
+            t->base = g_steal_pointer(&key);
             t->plan->base = t->base;
         }
     }
 }
 
-/* A host's work: a pool of JOBS threads over its one connection, deletes
+/* The tasks of H that delete (DELETES) or create, in their order. */
+static GPtrArray *
+vp_lab_pass(VpLabHostState *h, gboolean deletes)
+{
+    GPtrArray *pass = g_ptr_array_new();
+
+    for (guint i = 0; i < h->tasks->len; i++) {
+        VpLabTask *t = g_ptr_array_index(h->tasks, i);
+        if ((t->plan == NULL) == deletes) {
+            g_ptr_array_add(pass, t);
+        }
+    }
+    return pass;
+}
+
+/* A host's work: up to JOBS threads over its one connection, deletes
  * first so that a replaced or pruned guest frees its name and space
- * before the creates. */
-static gpointer
-vp_lab_run_host(gpointer data)
+ * before the creates, which find the pool and their bases in place. */
+static void
+vp_lab_run_host(gpointer data, gpointer unused)
 {
     VpLabHostState *h = data;
     guint jobs = MAX(h->run->plan->jobs, 1);
+    g_autoptr(GPtrArray) deletes = vp_lab_pass(h, TRUE);
+    g_autoptr(GPtrArray) creates = vp_lab_pass(h, FALSE);
 
-    vp_lab_block_signals();
-    GThreadPool *pool = g_thread_pool_new(vp_lab_do_task, h->run, (gint)jobs,
-                                          FALSE, NULL);
-
-    for (guint pass = 0; pass < 2; pass++) {
-        for (guint i = 0; i < h->tasks->len; i++) {
-            VpLabTask *t = g_ptr_array_index(h->tasks, i);
-            if ((t->plan == NULL) == (pass == 0)) {
-                g_thread_pool_push(pool, t, NULL);
-            }
-        }
-        /* The deletes are done before the first create starts, and the
-         * bases are in place. */
-        if (pass == 0) {
-            g_thread_pool_free(pool, FALSE, TRUE);
-            vp_lab_prepare_pools(h);
-            vp_lab_prepare_bases(h);
-            pool = g_thread_pool_new(vp_lab_do_task, h->run, (gint)jobs, FALSE,
-                                     NULL);
-        }
-    }
-    g_thread_pool_free(pool, FALSE, TRUE);
-    return NULL;
+    vp_lab_parallel(deletes, jobs, vp_lab_do_task, h->run);
+    vp_lab_prepare_pools(h);
+    vp_lab_prepare_bases(h);
+    vp_lab_parallel(creates, jobs, vp_lab_do_task, h->run);
 }
 
 /* status --addresses: what the agents of running guests report; a guest
@@ -827,18 +1236,46 @@ vp_lab_check_entry(const VpLabPlan *plan, guint i, char **hash, GError **error)
     return TRUE;
 }
 
-gboolean
-vp_lab_run(const VpLabPlan *plan, VpLabResult *r, GError **error)
+/* The content digest of every local base file the manifest names, once
+ * per file, into RUN->digests: what names its volume on every host. */
+static gboolean
+vp_lab_take_digests(VpLabRun *run, GError **error)
+{
+    const VpLab *lab = run->plan->lab;
+
+    for (guint i = 0; i < lab->guests->len; i++) {
+        const VpLabGuest *lg = g_ptr_array_index(lab->guests, i);
+        const VpProvisionPlan *p = g_ptr_array_index(run->plan->plans, i);
+        if (!vp_lab_base_is_file(p->base)) {
+            continue;
+        }
+        g_autofree char *path = vp_lab_base_path(run, p->base);
+        g_autoptr(GError) local = NULL;
+        if (g_hash_table_contains(run->digests, path)) {
+            continue;
+        }
+        char *digest = vp_content_digest(path, run->plan->run.cancel, &local);
+        if (digest == NULL) {
+            g_set_error(error, VP_ERROR, local->code == VP_ERROR_CANCELLED
+                                             ? VP_ERROR_CANCELLED
+                                             : VP_ERROR_INVALID,
+                        _("%1$s:%2$u:%3$u: guest '%4$s': base: %5$s"), lab->path,
+                        lg->line, lg->column, lg->name, local->message);
+            return FALSE;
+        }
+        g_hash_table_insert(run->digests, g_steal_pointer(&path), digest);
+    }
+    return TRUE;
+}
+
+/* 1. Every entry's options hash, its files checked: before any host.  The
+ * guests of one entry (count: N) are consecutive and share their options,
+ * so each entry's files are read and checked once. */
+static gboolean
+vp_lab_hashes(const VpLabPlan *plan, GStrv hashes, GError **error)
 {
     const VpLab *lab = plan->lab;
-    g_auto(GStrv) hashes = g_new0(char *, lab->guests->len + 1);
 
-    *r = (VpLabResult){ 0 };
-    g_assert(plan->plans->len == lab->guests->len);
-    vp_xml_init();
-    /* 1. The hashes read the manifest's files: before any host.  The
-     * guests of one entry (count: N) are consecutive and share their
-     * options, so each entry's files are read and checked once. */
     for (guint i = 0; i < lab->guests->len; i++) {
         const VpLabGuest *lg = g_ptr_array_index(lab->guests, i);
         const VpLabGuest *prev = i > 0 ? g_ptr_array_index(lab->guests, i - 1) : NULL;
@@ -850,85 +1287,128 @@ vp_lab_run(const VpLabPlan *plan, VpLabResult *r, GError **error)
             return FALSE;
         }
     }
-    r->lab = g_strdup(lab->lab);
-    r->hosts = g_ptr_array_new_with_free_func(vp_lab_host_report_free);
-    r->guests = g_ptr_array_new_with_free_func(vp_lab_guest_report_free);
+    return TRUE;
+}
 
+static VpLabHostState *
+vp_lab_host_state_new(VpLabRun *run, const VpLabHost *host)
+{
+    VpLabHostState *h = g_new0(VpLabHostState, 1);
+
+    h->run = run;
+    h->host = host;
+    h->report = g_new0(VpLabHostReport, 1);
+    h->report->name = g_strdup(host->name);
+    h->report->uri = g_strdup(host->uri);
+    h->by_name = g_hash_table_new(g_str_hash, g_str_equal);
+    h->records = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+                                       (GDestroyNotify)vp_lab_record_free);
+    h->missing = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
+    h->tasks = g_ptr_array_new();
+    g_mutex_init(&h->view_lock);
+    return h;
+}
+
+static void
+vp_lab_run_clear(VpLabRun *run)
+{
+    g_hash_table_unref(run->digests);
+    g_hash_table_unref(run->busy);
+    g_hash_table_unref(run->listed);
+    g_ptr_array_unref(run->tasks);
+    g_ptr_array_unref(run->hosts);
+    g_mutex_clear(&run->report_lock);
+}
+
+/* 3. The plan, in manifest order; guests with nothing to do are reported
+ * now, the rest as they end. */
+static void
+vp_lab_plan_all(VpLabRun *run, GStrv hashes, gboolean act)
+{
+    const VpLabResult *r = run->result;
+
+    for (guint i = 0; i < run->plan->lab->guests->len; i++) {
+        vp_lab_plan_guest(run, i, hashes[i]);
+    }
+    vp_lab_plan_unlisted(run);
+    for (guint i = 0; i < r->guests->len; i++) {
+        VpLabGuestReport *g = g_ptr_array_index(r->guests, i);
+        if (!act || !g_hash_table_contains(run->busy, g)) {
+            vp_lab_report(run, g);
+        }
+    }
+}
+
+gboolean
+vp_lab_run(const VpLabPlan *plan, VpLabResult *r, GError **error)
+{
+    const VpLab *lab = plan->lab;
+    g_auto(GStrv) hashes = g_new0(char *, lab->guests->len + 1);
+    gboolean act = plan->command == VP_LAB_DESTROY ||
+                   (plan->command == VP_LAB_APPLY && !plan->dry_run);
+    /* Hosts worked on at once: each runs up to JOBS threads of its own. */
+    guint host_workers = CLAMP(VP_LAB_MAX_THREADS / MAX(plan->jobs, 1), 1,
+                               VP_LAB_HOST_WORKERS);
+
+    *r = (VpLabResult){ 0 };
+    g_assert(plan->plans->len == lab->guests->len);
+    vp_xml_init();
+    if (!vp_lab_hashes(plan, hashes, error)) {
+        return FALSE;
+    }
     VpLabRun run = { .plan = plan, .result = r };
     g_mutex_init(&run.report_lock);
     run.hosts = g_ptr_array_new_with_free_func(vp_lab_host_state_free);
     run.tasks = g_ptr_array_new_with_free_func(vp_lab_task_free);
     run.listed = g_hash_table_new(g_str_hash, g_str_equal);
     run.busy = g_hash_table_new(NULL, NULL);
+    run.digests = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    /* The bases' digests too, when they will be uploaded: before any host. */
+    if (act && plan->command == VP_LAB_APPLY && !vp_lab_take_digests(&run, error)) {
+        vp_lab_run_clear(&run);
+        return FALSE;
+    }
+    r->lab = g_strdup(lab->lab);
+    r->hosts = g_ptr_array_new_with_free_func(vp_lab_host_report_free);
+    r->guests = g_ptr_array_new_with_free_func(vp_lab_guest_report_free);
     for (guint i = 0; i < lab->guests->len; i++) {
         const VpLabGuest *lg = g_ptr_array_index(lab->guests, i);
         g_hash_table_insert(run.listed, lg->name, (gpointer)lg);
     }
 
-    /* 2. Every host at once: an unreachable one costs its timeout once. */
+    /* 2. The hosts at once, as far as threads go: an unreachable one
+     * costs its timeout once. */
     for (guint i = 0; i < lab->hosts->len; i++) {
-        VpLabHostState *h = g_new0(VpLabHostState, 1);
-        h->run = &run;
-        h->host = g_ptr_array_index(lab->hosts, i);
-        h->report = g_new0(VpLabHostReport, 1);
-        h->report->name = g_strdup(h->host->name);
-        h->report->uri = g_strdup(h->host->uri);
-        h->by_name = g_hash_table_new(g_str_hash, g_str_equal);
-        h->records = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
-                                           (GDestroyNotify)vp_lab_record_free);
-        h->tasks = g_ptr_array_new();
+        VpLabHostState *h = vp_lab_host_state_new(&run, g_ptr_array_index(lab->hosts, i));
         g_ptr_array_add(r->hosts, h->report);
         g_ptr_array_add(run.hosts, h);
         vp_workflow_step(plan->run.verbose, _("reading host '%1$s' (%2$s)"),
                          h->host->name, h->host->uri);
-        h->thread = g_thread_new("vp-lab-read", vp_lab_read_host, h);
     }
-    for (guint i = 0; i < run.hosts->len; i++) {
-        VpLabHostState *h = g_ptr_array_index(run.hosts, i);
-        g_thread_join(h->thread);
-    }
-
-    /* 3. The plan, in manifest order. */
-    for (guint i = 0; i < lab->guests->len; i++) {
-        vp_lab_plan_guest(&run, i, hashes[i]);
-    }
-    vp_lab_plan_unlisted(&run);
-
-    gboolean act = plan->command == VP_LAB_DESTROY ||
-                   (plan->command == VP_LAB_APPLY && !plan->dry_run);
-    /* Guests with nothing to do are reported now; the rest as they end. */
-    for (guint i = 0; i < r->guests->len; i++) {
-        VpLabGuestReport *g = g_ptr_array_index(r->guests, i);
-        if (!act || !g_hash_table_contains(run.busy, g)) {
-            vp_lab_report(&run, g);
-        }
+    vp_lab_parallel(run.hosts, VP_LAB_HOST_WORKERS, vp_lab_read_host, NULL);
+    if (!vp_lab_check_identity(&run, error)) {
+        vp_lab_run_clear(&run);
+        return FALSE;
     }
 
-    /* 4. Every host at once, each with its own pool of workers. */
+    vp_lab_plan_all(&run, hashes, act);
+
+    /* 4. The hosts' work, each host with its own workers. */
     if (act) {
+        g_autoptr(GPtrArray) busy_hosts = g_ptr_array_new();
         for (guint i = 0; i < run.hosts->len; i++) {
             VpLabHostState *h = g_ptr_array_index(run.hosts, i);
-            h->thread = h->tasks->len > 0
-                            ? g_thread_new("vp-lab-host", vp_lab_run_host, h)
-                            : NULL;
-        }
-        for (guint i = 0; i < run.hosts->len; i++) {
-            VpLabHostState *h = g_ptr_array_index(run.hosts, i);
-            if (h->thread != NULL) {
-                g_thread_join(h->thread);
+            if (h->tasks->len > 0) {
+                g_ptr_array_add(busy_hosts, h);
             }
         }
+        vp_lab_parallel(busy_hosts, host_workers, vp_lab_run_host, NULL);
     }
     if (plan->command == VP_LAB_STATUS && plan->addresses) {
         vp_lab_fill_addresses(&run);
     }
     r->interrupted = !vp_cancel_check(plan->run.cancel, NULL);
-
-    g_hash_table_unref(run.busy);
-    g_hash_table_unref(run.listed);
-    g_ptr_array_unref(run.tasks);
-    g_ptr_array_unref(run.hosts);
-    g_mutex_clear(&run.report_lock);
+    vp_lab_run_clear(&run);
     return TRUE;
 }
 

@@ -51,6 +51,8 @@ typedef struct {
     char *host;           /* NULL when it could not be placed */
     VpLabAction action;
     char *error;          /* NULL unless failed, drift or conflict */
+    char *note;           /* what else the user should know, such as
+                           * volumes a removal found gone already; NULL */
     /* The guest as it is on the host after the run, when it exists. */
     gboolean exists;
     char *uuid;
@@ -98,9 +100,11 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VpLabResult, vp_lab_result_clear)
 
 /* Runs PLAN over every host of its lab, filling RESULT with one report per
  * host and per guest.  Fails (VP_ERROR_INVALID) only for what is wrong
- * before any host is contacted, such as a cloud-init file that cannot be
- * read; everything after is reported per host and per guest.  Use
- * vp_lab_result_ok() for the outcome. */
+ * before anything is changed: a cloud-init or base file that cannot be
+ * read (before any host is contacted), or two hosts of the manifest that
+ * turn out to be one daemon (after reading them); everything after is
+ * reported per host and per guest.  Use vp_lab_result_ok() for the
+ * outcome. */
 gboolean vp_lab_run(const VpLabPlan *plan, VpLabResult *result,
                     GError **error);
 
