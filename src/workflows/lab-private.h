@@ -1,0 +1,99 @@
+/* Private to the lab workflow: the state of one run, shared by its three
+ * files.  lab.c runs it (the order of a run, the threads), lab-plan.c
+ * decides on this thread alone what every guest needs, and lab-host.c
+ * reads a host and does a host's work. */
+#pragma once
+
+#include <glib.h>
+
+#include "lab.h"
+#include "virt.h"
+
+typedef struct VpLabRun VpLabRun;
+
+typedef struct {
+    VpLabRun *run;
+    const VpLabHost *host;
+    VpLabHostReport *report;
+    VpVirt *virt;            /* NULL when unreachable */
+    GPtrArray *domains;      /* VpDomainEntry * */
+    GHashTable *by_name;     /* name -> VpDomainEntry * (borrowed) */
+    GHashTable *records;     /* name -> VpLabRecord *: this lab's guests */
+    guint count;             /* this lab's guests here, planned ones too */
+    GPtrArray *tasks;        /* VpLabTask *, in the order they run */
+    char *hostname;          /* as its daemon reports it */
+    GPtrArray *ids;          /* UUIDs of its pools and networks */
+    /* Guest name -> what of its complete record's volumes is gone. */
+    GHashTable *missing;
+    /* What removals and bases are proved against, read when the first of
+     * them needs it (under VIEW_LOCK): which domains use which disk, and
+     * the backing files of the pools in BACKING_POOLS. */
+    GMutex view_lock;
+    GHashTable *users;       /* disk key -> VpLabDiskUser * */
+    GHashTable *backing;     /* path -> "POOL/VOLUME" */
+    GHashTable *backing_pools;
+} VpLabHostState;
+
+/* One guest's work on one host. */
+typedef struct {
+    VpLabHostState *host;    /* where it runs (a create's host) */
+    VpLabGuestReport *report;
+    /* What to remove first: the guest on OLD_HOST as RECORD names it
+     * (delete and replace); NULL for a create. */
+    VpLabHostState *old_host;
+    const VpLabRecord *record;
+    /* What to create (create and replace); NULL for a delete. */
+    VpProvisionPlan *plan;
+    char *metadata_first;
+    char *metadata;
+    GPtrArray *volumes;      /* VpLabVolume * of the records a create writes */
+    char *base;              /* the base volume a local base file became */
+    GError *prepare_error;   /* why the host could not prepare for it */
+} VpLabTask;
+
+struct VpLabRun {
+    const VpLabPlan *plan;
+    VpLabResult *result;
+    GPtrArray *hosts;        /* VpLabHostState *, in manifest order */
+    GPtrArray *tasks;        /* VpLabTask *, owning */
+    GHashTable *listed;      /* guest name -> VpLabGuest * of the manifest */
+    GHashTable *busy;        /* the VpLabGuestReport * that have a task */
+    GHashTable *digests;     /* local base path -> its content digest */
+    GMutex report_lock;
+};
+
+/* lab.c */
+
+/* Hands G to the plan's report callback, one call at a time. */
+void vp_lab_report(VpLabRun *run, const VpLabGuestReport *g);
+
+/* Runs FN on each of ITEMS, on up to WORKERS threads at once, fewer when
+ * the system gives no more; the calling thread does the work itself when
+ * it gets none.  Returns when every item is done. */
+typedef void (*VpLabWorkFunc)(gpointer item, gpointer data);
+void vp_lab_parallel(GPtrArray *items, guint workers, VpLabWorkFunc fn,
+                     gpointer data);
+
+/* lab-plan.c: what the plan needs of the hosts as read, nothing else. */
+
+/* Two hosts of the manifest that are one daemon: VP_ERROR_INVALID. */
+gboolean vp_lab_check_identity(VpLabRun *run, GError **error);
+/* Every guest's action, tasks and records, in manifest order (HASHES: the
+ * options hash of each); guests with nothing to do (all, unless ACT) are
+ * reported at once. */
+void vp_lab_plan_all(VpLabRun *run, GStrv hashes, gboolean act);
+VpLabHostState *vp_lab_host_by_name(VpLabRun *run, const char *name);
+/* Whether BASE names a local file; its absolute path; its digest (NULL
+ * unless taken); the volume its content makes of it. */
+gboolean vp_lab_base_is_file(const char *base);
+char *vp_lab_base_path(const VpLabRun *run, const char *base);
+const char *vp_lab_base_digest(const VpLabRun *run, const char *base);
+char *vp_lab_base_volume(const VpLabRun *run, const char *base,
+                         const char *digest);
+
+/* lab-host.c: work items for vp_lab_parallel(), each a VpLabHostState *. */
+
+/* Connects to the host and reads its domains, records and identity. */
+void vp_lab_read_host(gpointer data, gpointer unused);
+/* The host's tasks: deletes, then pool and bases, then creates. */
+void vp_lab_run_host(gpointer data, gpointer unused);
