@@ -48,6 +48,8 @@ import threading
 import time
 import unittest
 
+import yaml
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import libvirt_harness as H  # noqa: E402
@@ -268,13 +270,12 @@ class Lab(H.MultiHostTestCase):
         self.assertEqual(set(self.actions(doc).values()), {"keep"})
         r = run([self.vp_bin, "status", self.manifest, "--inventory"], check=False)
         self.assertEqual(r.returncode, 0, r.stderr)
-        inv = r.stdout
-        self.assertTrue(inv.startswith("all:\n  children:\n"), inv)
-        for group in ("web:", "db:", "ci:"):
-            self.assertIn("\n    %s\n      hosts:\n" % group, inv)
-        for name in ("web-1", "web-4", "db", "ci-2"):
-            self.assertIn("\n        %s:\n" % name, inv)
-        self.assertIn("libvirt_host: h3", inv)
+        inv = yaml.safe_load(r.stdout)["all"]["children"]
+        self.assertEqual(set(inv), {"web", "db", "ci"}, r.stdout)
+        for group, name in (("web", "web-1"), ("web", "web-4"), ("db", "db"),
+                            ("ci", "ci-2")):
+            self.assertIn(name, inv[group]["hosts"], r.stdout)
+        self.assertEqual(inv["db"]["hosts"]["db"], {"libvirt_host": "h3"})
 
     def test_05_prune(self):
         self.write_lab(web=2, db_size="3G")
@@ -499,9 +500,10 @@ class Lab(H.MultiHostTestCase):
         self.assertEqual(host["return"]["host-name"], "ready")
         r = run([self.vp_bin, "status", path, "--inventory"], check=False)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("\n    ready:\n      hosts:\n        ready:\n"
-                      "          ansible_host: %s\n          libvirt_host: h1\n"
-                      % addrs[0], r.stdout)
+        self.assertEqual(yaml.safe_load(r.stdout)["all"]["children"],
+                         {"ready": {"hosts": {"ready": {"ansible_host": addrs[0],
+                                                       "libvirt_host": "h1"}}}},
+                         r.stdout)
         # a running guest of the lab is stopped and removed; the base stays
         doc = self.lab("destroy", manifest=path, lab="ready-lab")
         self.assertEqual(self.actions(doc), {"ready": "delete"})

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <glib/gi18n.h>
-#include <libfyaml.h>
 
 #include "cli.h"
 #include "error.h"
@@ -14,6 +13,7 @@
 #include "lab.h"
 #include "manifest.h"
 #include "provision-plan.h"
+#include "yaml-util.h"
 
 /* Guests in flight per host unless --jobs says otherwise. */
 #define VP_LAB_DEFAULT_JOBS 4
@@ -267,57 +267,75 @@ vp_lab_human(const VpLabPlan *plan, const VpLabResult *r)
 
 /* ---- status --inventory ------------------------------------------------ */
 
-static struct fy_node *
-vp_fy_scalar(struct fy_document *doc, const char *text)
+/* The guests of one group of the inventory, in report order. */
+typedef struct {
+    const char *entry;
+    GPtrArray *guests; /* const VpLabGuestReport * */
+} VpInventoryGroup;
+
+static void
+vp_inventory_group_free(gpointer data)
 {
-    return fy_node_create_scalar_copy(doc, text, strlen(text));
+    VpInventoryGroup *group = data;
+
+    g_ptr_array_unref(group->guests);
+    g_free(group);
 }
 
 /* An Ansible YAML inventory: one group per manifest entry, its guests as
  * hosts with their first address as ansible_host, and the libvirt host
- * each runs on.  Built as a libfyaml document, so names are quoted as YAML
- * needs. */
+ * each runs on.  Every name and value is double-quoted (yaml-util.h):
+ * a guest "yes" or "010", a domain "- x" or an entry "!!python/object"
+ * from a record read back as those strings.  Keys of our own stay plain. */
 static char *
 vp_lab_inventory(const VpLabResult *r)
 {
-    struct fy_document *doc = fy_document_create(NULL);
-    struct fy_node *root = fy_node_create_mapping(doc);
-    struct fy_node *all = fy_node_create_mapping(doc);
-    struct fy_node *children = fy_node_create_mapping(doc);
-    g_autoptr(GHashTable) groups = g_hash_table_new(g_str_hash, g_str_equal);
+    g_autoptr(GPtrArray) groups = g_ptr_array_new_with_free_func(vp_inventory_group_free);
+    g_autoptr(GHashTable) by_entry = g_hash_table_new(g_str_hash, g_str_equal);
 
-    fy_document_set_root(doc, root);
-    fy_node_mapping_append(root, vp_fy_scalar(doc, "all"), all);
-    fy_node_mapping_append(all, vp_fy_scalar(doc, "children"), children);
+    /* Grouped first: a group's hosts are one mapping, wherever its guests
+     * are in the report. */
     for (guint i = 0; i < r->guests->len; i++) {
         const VpLabGuestReport *g = g_ptr_array_index(r->guests, i);
         if (!g->exists || g->entry == NULL) {
             continue;
         }
-        struct fy_node *hosts = g_hash_table_lookup(groups, g->entry);
-        if (hosts == NULL) {
-            struct fy_node *group = fy_node_create_mapping(doc);
-            hosts = fy_node_create_mapping(doc);
-            fy_node_mapping_append(group, vp_fy_scalar(doc, "hosts"), hosts);
-            fy_node_mapping_append(children, vp_fy_scalar(doc, g->entry), group);
-            g_hash_table_insert(groups, g->entry, hosts);
+        VpInventoryGroup *group = g_hash_table_lookup(by_entry, g->entry);
+        if (group == NULL) {
+            group = g_new0(VpInventoryGroup, 1);
+            group->entry = g->entry;
+            group->guests = g_ptr_array_new();
+            g_ptr_array_add(groups, group);
+            g_hash_table_insert(by_entry, g->entry, group);
         }
-        struct fy_node *vars = fy_node_create_mapping(doc);
-        if (g->addresses != NULL && g->addresses->len > 0) {
-            const VpAddress *a = g_ptr_array_index(g->addresses, 0);
-            fy_node_mapping_append(vars, vp_fy_scalar(doc, "ansible_host"),
-                                   vp_fy_scalar(doc, a->address));
-        }
-        fy_node_mapping_append(vars, vp_fy_scalar(doc, "libvirt_host"),
-                               vp_fy_scalar(doc, g->host));
-        fy_node_mapping_append(hosts, vp_fy_scalar(doc, g->name), vars);
+        g_ptr_array_add(group->guests, (gpointer)g);
     }
-    char *text = fy_emit_document_to_string(doc, FYECF_MODE_BLOCK | FYECF_DEFAULT);
-    fy_document_destroy(doc);
-    /* libfyaml allocates with malloc; the caller frees with g_free. */
-    char *copy = g_strdup(text);
-    free(text);
-    return copy;
+
+    GString *out = g_string_new("all:\n  children:");
+    if (groups->len == 0) {
+        g_string_append(out, " {}");
+    }
+    g_string_append_c(out, '\n');
+    for (guint i = 0; i < groups->len; i++) {
+        const VpInventoryGroup *group = g_ptr_array_index(groups, i);
+        vp_yaml_append_key(out, 4, group->entry);
+        g_string_append(out, "\n      hosts:\n");
+        for (guint k = 0; k < group->guests->len; k++) {
+            const VpLabGuestReport *g = g_ptr_array_index(group->guests, k);
+            vp_yaml_append_key(out, 8, g->name);
+            g_string_append_c(out, '\n');
+            if (g->addresses != NULL && g->addresses->len > 0) {
+                const VpAddress *a = g_ptr_array_index(g->addresses, 0);
+                g_string_append(out, "          ansible_host: ");
+                vp_yaml_append_quoted(out, a->address);
+                g_string_append_c(out, '\n');
+            }
+            g_string_append(out, "          libvirt_host: ");
+            vp_yaml_append_quoted(out, g->host);
+            g_string_append_c(out, '\n');
+        }
+    }
+    return g_string_free(out, FALSE);
 }
 
 /* ---- the commands ------------------------------------------------------ */

@@ -58,3 +58,62 @@ vp_yaml_diag_split(char *diag, guint *line, guint *column)
     }
     return g_strstrip(text + strlen(": error: "));
 }
+
+/* The longest implicit key YAML allows, in characters from its start to
+ * its ':' (YAML 1.2, 7.4.2; PyYAML enforces it). */
+#define VP_YAML_MAX_IMPLICIT_KEY 1024
+
+/* Whether a double-quoted scalar must escape C (valid UTF-8, so never a
+ * surrogate): what YAML does not allow unescaped in a stream (C0 but tab,
+ * DEL, C1, U+FFFE, U+FFFF), line breaks, which a quoted scalar folds and
+ * YAML 1.1 counts NEL, U+2028 and U+2029 among, and the byte order mark,
+ * which a reader may drop. */
+static gboolean
+vp_yaml_must_escape(gunichar c)
+{
+    return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x2028 ||
+           c == 0x2029 || c == 0xfeff || c == 0xfffe || c == 0xffff;
+}
+
+void
+vp_yaml_append_quoted(GString *out, const char *value)
+{
+    g_autofree char *valid = g_utf8_make_valid(value, -1);
+
+    g_string_append_c(out, '"');
+    for (const char *p = valid; *p != '\0'; p = g_utf8_next_char(p)) {
+        gunichar c = g_utf8_get_char(p);
+        if (c == '"' || c == '\\') {
+            g_string_append_c(out, '\\');
+            g_string_append_c(out, (char)c);
+        } else if (c == '\n') {
+            g_string_append(out, "\\n");
+        } else if (c == '\t') {
+            g_string_append(out, "\\t");
+        } else if (c == '\r') {
+            g_string_append(out, "\\r");
+        } else if (vp_yaml_must_escape(c)) {
+            /* \xXX and \uXXXX mean the same in YAML 1.1 and 1.2. */
+            g_string_append_printf(out, c <= 0xff ? "\\x%02X" : "\\u%04X", c);
+        } else {
+            g_string_append_len(out, p, g_utf8_next_char(p) - p);
+        }
+    }
+    g_string_append_c(out, '"');
+}
+
+void
+vp_yaml_append_key(GString *out, guint indent, const char *key)
+{
+    g_autoptr(GString) quoted = g_string_new(NULL);
+
+    vp_yaml_append_quoted(quoted, key);
+    g_string_append_printf(out, "%*s", (int)indent, "");
+    /* Counted in characters, as a reader counts; the quoted form is
+     * valid UTF-8. */
+    if (g_utf8_strlen(quoted->str, -1) < VP_YAML_MAX_IMPLICIT_KEY) {
+        g_string_append_printf(out, "%s:", quoted->str);
+    } else {
+        g_string_append_printf(out, "? %s\n%*s:", quoted->str, (int)indent, "");
+    }
+}

@@ -1,7 +1,14 @@
 /* libfyaml glue shared by the YAML readers of the core (the cloud-init
  * seed's files, lab manifests): autoptr cleanups and a diagnostics sink
  * that keeps the first error, with its position, for one-line messages.
- * libfyaml otherwise prints its diagnostics on stderr, several lines each. */
+ * libfyaml otherwise prints its diagnostics on stderr, several lines each.
+ *
+ * And the writing of YAML whose scalars come from elsewhere (domain names,
+ * lab records), where every value must read back as exactly that string.
+ * Not through libfyaml's emitter: before 0.9.1 (Debian 12 has 0.7.12) its
+ * event and document APIs drop the spaces at either end of a scalar, even
+ * of a double-quoted one, and 0.7.12 writes a key of any length as an
+ * implicit key, which YAML limits to 1024 characters. */
 #pragma once
 
 #include <glib.h>
@@ -23,3 +30,19 @@ VpFyDiag *vp_yaml_diag_new(char **first);
  * returns TEXT, and the position in *LINE and *COLUMN (0 when the
  * diagnostic has none). */
 const char *vp_yaml_diag_split(char *diag, guint *line, guint *column);
+
+/* Appends VALUE (UTF-8; invalid bytes become U+FFFD) to OUT as one
+ * double-quoted YAML scalar on one line, which YAML 1.1 loaders (PyYAML,
+ * so Ansible) and YAML 1.2 loaders read back as exactly VALUE: never a
+ * bool, number, null, tag, anchor or indicator.  '"', '\\', the C0 and C1
+ * controls, DEL, U+2028, U+2029, U+FEFF, U+FFFE and U+FFFF are escaped;
+ * every other character, spaces at either end too, is written as it is. */
+void vp_yaml_append_quoted(GString *out, const char *value);
+
+/* Appends to OUT the key KEY of a block mapping indented by INDENT spaces,
+ * quoted as vp_yaml_append_quoted() quotes, and its ':'.  The value follows:
+ * a scalar after a space, or a collection on the next lines, indented
+ * deeper.  A key whose quoted form is longer than YAML's limit for an
+ * implicit key is written as an explicit one ("? KEY", then ':' on a line
+ * of its own). */
+void vp_yaml_append_key(GString *out, guint indent, const char *key);
