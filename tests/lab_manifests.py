@@ -172,6 +172,11 @@ class LabManifests(unittest.TestCase):
         # A valid manifest, the neighbour of many rows: the argument rows
         # give it, so that a check that let them through would connect.
         cls.write(os.path.join(d, "valid.yaml"), cls.control_text().encode())
+        # Issue 14 (security review): a program a URI could run, which
+        # leaves a file behind if it does.
+        cls.run_me = os.path.join(d, "run-me.sh")
+        cls.write(cls.run_me, b'#!/bin/sh\ntouch "$(dirname "$0")/it-ran"\n')
+        os.chmod(cls.run_me, 0o755)
         cls.runs = []        # (row name, connections) of every run of the table
 
     @classmethod
@@ -223,7 +228,7 @@ class LabManifests(unittest.TestCase):
 
     # ---------------------------------------------------------------- runner
 
-    def run_vp(self, args):
+    def run_vp(self, args, env_extra=None):
         """Runs the tool in the scratch directory, accepting (and closing)
         connections to the host socket while it runs.  Returns the command,
         exit status (None: killed after RUN_TIMEOUT), stdout, stderr and the
@@ -231,7 +236,9 @@ class LabManifests(unittest.TestCase):
         cmd = [VP] + list(args)
         self.listener.drain()
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            p = subprocess.Popen(cmd, cwd=self.d, env=self.env(), stdin=subprocess.DEVNULL,
+            env = self.env()
+            env.update(env_extra or {})
+            p = subprocess.Popen(cmd, cwd=self.d, env=env, stdin=subprocess.DEVNULL,
                                  stdout=out, stderr=err)
             deadline = time.monotonic() + RUN_TIMEOUT
             conns = 0
@@ -277,14 +284,15 @@ class LabManifests(unittest.TestCase):
             probs.append("a host was contacted: %d connection(s) to the host socket" % conns)
         return probs
 
-    def check(self, name, args, where, msg, text=None, file=None):
-        """One run of a row: writes TEXT to FILE (when given), runs, checks,
-        removes FILE.  Returns the problems (an empty list: fine)."""
+    def check(self, name, args, where, msg, text=None, file=None, env_extra=None):
+        """One run of a row: writes TEXT to FILE (when given), runs (with
+        ENV_EXTRA over the usual environment), checks, removes FILE.
+        Returns the problems (an empty list: fine)."""
         if text is not None:
             self.write(file, text.encode() if isinstance(text, str) else text)
         try:
             before = snapshot(self.d)
-            cmd, rc, out, err, conns = self.run_vp(args)
+            cmd, rc, out, err, conns = self.run_vp(args, env_extra)
             after = snapshot(self.d)
         finally:
             if text is not None:
@@ -509,6 +517,27 @@ class LabManifests(unittest.TestCase):
             Row("exactly-at-limit", b"#" * MAX_FILE, (1, 1), "the manifest is empty"),
             Row("endless-device", None, (1, 1), "larger than the limit of %s" % limit,
                 path="/dev/zero"),
+        ] + self.security_rows()
+
+    def security_rows(self):
+        """Issue 14: a manifest must not run a program here through a host
+        URI."""
+        run_me = self.run_me
+
+        def hosts(uri):
+            return "lab: t\nhosts:\n  hv1: %s\nguests:\n  - {name: a, pool: p, size: 1G}\n" % uri
+        return [
+            Row("uri-ext-command", hosts("qemu+ext:///system?command=" + run_me), (3, 8),
+                "URI 'qemu+ext:///system?command=%s' uses the ext transport, which runs a "
+                "command on this machine" % run_me, ALL_COMMANDS),
+            Row("uri-ext-upper-case", hosts("QEMU+EXT:///session?socket=" + self.sock_path),
+                (3, 8), "uses the ext transport"),
+            Row("uri-ssh-command", hosts("qemu+ssh://hv1.invalid/system?command=" + run_me),
+                (3, 8), "has a 'command' parameter, which runs a command on this machine",
+                ALL_COMMANDS),
+            Row("uri-command-percent-encoded",
+                hosts("qemu+ssh://hv1.invalid/system?no_tty=1&%63OMMAND=" + run_me), (3, 8),
+                "has a 'command' parameter"),
         ]
 
     def test_1_table(self):
@@ -554,10 +583,41 @@ class LabManifests(unittest.TestCase):
             ("--jobs=", ["apply", "--jobs=", "valid.yaml"], "--jobs needs a value"),
             ("apply --bogus", ["apply", "--bogus", "valid.yaml"], "--bogus"),
             ("status --jobs", ["status", "--jobs", "2", "valid.yaml"], "--jobs"),
+            # Issue 14: a --connect URI that runs a local command, for every
+            # command (the lab ones never connect to it, and still refuse).
+            ("-c ext apply", ["-c", "qemu+ext:///system?command=" + self.run_me, "apply",
+                              "valid.yaml"], "--connect: URI 'qemu+ext:///system?command="),
+            ("--connect= command status", ["--connect=qemu+ssh://h.invalid/system?"
+                                           "%63ommand=" + self.run_me, "status",
+                                           "valid.yaml"],
+             "has a 'command' parameter, which runs a command on this machine"),
+            ("destroy -c EXT", ["destroy", "valid.yaml", "-c", "qemu+Ext:///system"],
+             "--connect: URI 'qemu+Ext:///system' uses the ext transport"),
+            ("info --pool -c ext", ["-c", "qemu+ext:///system?command=" + self.run_me,
+                                    "info", "--pool", "p", "--volume", "v"],
+             "uses the ext transport"),
         ]
         for name, args, msg in rows:
             with self.subTest(args=name):
                 self.judge(name, self.check(name, args, None, msg))
+
+    def test_2b_default_uri(self):
+        """Issue 14: LIBVIRT_DEFAULT_URI that runs a local command, where a
+        command would connect to it (no -c): refused before it is used."""
+        ext = "qemu+ext:///system?command=" + self.run_me
+        ssh = "qemu+ssh://h.invalid/system?Command=" + self.run_me
+        rows = [
+            ("info --pool", ext, ["info", "--pool", "p", "--volume", "v"],
+             "LIBVIRT_DEFAULT_URI: URI '%s' uses the ext transport" % ext),
+            ("provision", ssh, ["--pool", "p", "--name", "n", "--size", "1G", "--import"],
+             "LIBVIRT_DEFAULT_URI: URI '%s' has a 'command' parameter" % ssh),
+            ("import", ext, ["import", "ud-ok", "--pool", "p"],
+             "LIBVIRT_DEFAULT_URI: URI '%s'" % ext),
+        ]
+        for name, uri, args, msg in rows:
+            with self.subTest(args=name):
+                self.judge(name, self.check(name, args, None, msg,
+                                            env_extra={"LIBVIRT_DEFAULT_URI": uri}))
 
     # -------------------------------------------------------------- control
 

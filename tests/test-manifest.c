@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "manifest.h"
+#include "uri.h"
 
 /* A scratch directory holding the manifest's cloud-init files; manifests
  * are parsed as if they were SCRATCH/lab.yaml. */
@@ -406,6 +407,16 @@ static const RejectCase rejected[] = {
       "guests: [{name: a}]\n", 0, "hosts 'hv1' and 'hv2' have the same URI", 4, 8 },
     { "dup-host", "lab: t\nhosts:\n  hv1: qemu:///system\n  hv1: qemu:///session\n", 0,
       "key 'hv1' is given twice, first at line 3, column 3", 4, 3 },
+    /* URIs that would run a command here (issue 14): before any other
+     * host, at the URI */
+    { "host-uri-ext", "lab: t\nhosts:\n  hv1: qemu+ext:///system?command=/tmp/x\n", 0,
+      "uses the ext transport, which runs a command on this machine", 3, 8 },
+    { "host-uri-ext-upper", "lab: t\nhosts:\n  hv0: qemu:///system\n  hv1: QEMU+EXT:///system\n",
+      0, "uses the ext transport", 4, 8 },
+    { "host-uri-ssh-command", "lab: t\nhosts:\n  hv1: qemu+ssh://h/system?command=/tmp/x\n", 0,
+      "has a 'command' parameter, which runs a command on this machine; remove", 3, 8 },
+    { "host-uri-command-encoded", "lab: t\nhosts:\n  hv1: 'qemu+ssh://h/system?x=1&%63OMMAND=/x'\n",
+      0, "has a 'command' parameter", 3, 8 },
     /* guests */
     { "guests-null", HEAD "guests:\n", 0, "'guests' is empty", 8, 1 },
     { "guests-empty", HEAD "guests: []\n", 0, "'guests' is empty", 8, 1 },
@@ -658,6 +669,47 @@ test_hash(void)
     g_free(write_file("gone", "", 0)); /* for a rerun */
 }
 
+/* ---------------------------------------------------------------- */
+/* URIs that run a local command */
+
+static void
+test_uri_check(void)
+{
+    static const char *const accepted[] = {
+        "qemu:///system", "qemu+ssh://root@hv1/system?keyfile=/k&no_tty=1",
+        "qemu+tls://hv2/system", "qemu+unix:///session?socket=/run/s",
+        "qemu+ssh://h/system?commands=x", "qemu+ssh://h/system?xcommand=y",
+        "qemu+ssh://h/system#command=x", "qemu+extra:///system",
+        "qemu+ssh://h/system?%2563ommand=x", "test:///default", "ext", "",
+    };
+    static const char *const refused[] = {
+        "qemu+ext:///system", "qemu+EXT:///system", "QEMU+Ext://h/system",
+        "qemu+ext:///system?command=/bin/sh", "xen+ext:///",
+        "qemu+ssh://h/system?command=/x", "qemu+ssh://h/system?Command=/x",
+        "qemu+ssh://h/system?%63ommand=/x", "qemu+ssh://h/system?%43OMMAND",
+        "qemu+ssh://h/system?a=b&command", "qemu+ssh://h/system?a=b;command=x",
+        "qemu+ssh://h/system?command%00x=1", "qemu+ssh://h/system?command=",
+        "qemu+ssh://h/system?a&&command=x#frag",
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(accepted); i++) {
+        g_autoptr(GError) error = NULL;
+        if (!vp_uri_check(accepted[i], &error)) {
+            g_test_message("refused: %s: %s", accepted[i], error->message);
+            g_test_fail();
+        }
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(refused); i++) {
+        g_autoptr(GError) error = NULL;
+        if (vp_uri_check(refused[i], &error)) {
+            g_test_message("accepted: %s", refused[i]);
+            g_test_fail();
+            continue;
+        }
+        g_assert_error(error, VP_ERROR, VP_ERROR_INVALID);
+        g_assert_nonnull(strstr(error->message, refused[i]));
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -687,6 +739,7 @@ main(int argc, char **argv)
     g_test_add_func("/manifest/reject/too-large", test_load_too_large);
     g_test_add_func("/manifest/load", test_load);
     g_test_add_func("/manifest/hash", test_hash);
+    g_test_add_func("/uri/check", test_uri_check);
 
     int rc = g_test_run();
     /* The scratch files, then the directories. */

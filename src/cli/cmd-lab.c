@@ -397,9 +397,12 @@ vp_cmd_lab(const VpCommand *cmd, int argc, char **argv, VpLabCommand command)
         .report_data = &progress,
     };
     g_auto(VpLabResult) result = { 0 };
-    /* No progress bar: many uploads at once have a line each instead. */
-    vp_cli_run_env(&plan.run, NULL);
-    plan.run.progress = NULL;
+    /* Not vp_cli_run_env: the hosts are the manifest's, never --connect or
+     * LIBVIRT_DEFAULT_URI, and many uploads at once have a line each
+     * instead of a progress bar. */
+    plan.run.verbose = vp_global.verbose;
+    plan.run.cancel = vp_interrupt_cancel();
+    vp_interrupt_install();
     if (!vp_lab_run(&plan, &result, &error)) {
         return vp_cli_fail(g_steal_pointer(&error));
     }

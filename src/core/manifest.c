@@ -24,6 +24,7 @@
 #include "image-options.h"
 #include "read-file.h"
 #include "size.h"
+#include "uri.h"
 #include "yaml-util.h"
 
 /* libfyaml's types are struct tags only; g_autoptr() wants type names. */
@@ -1388,6 +1389,13 @@ vp_parse_hosts(const VpLabCtx *ctx, VpLab *lab, const VpYNode *key,
             vp_lab_error(error, ctx, v->line, v->column,
                          _("host '%1$s' has '%2$s', which is not a libvirt URI; use one such as qemu+ssh://root@%1$s.example/system"),
                          k->text, v->text);
+            return FALSE;
+        }
+        /* Checked before anything connects: a manifest may come from
+         * someone else, and its URI must not run their program here. */
+        GError *cause = NULL;
+        if (!vp_uri_check(v->text, &cause)) {
+            vp_lab_locate(error, ctx, v->line, v->column, cause);
             return FALSE;
         }
         /* Two names for one host would let placement count it twice. */
