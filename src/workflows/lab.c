@@ -649,16 +649,6 @@ vp_lab_error_free(gpointer error)
     }
 }
 
-/* Whether a guest's base names a file of this machine rather than a
- * volume ("VOL" or "POOL/VOL"): a path as a shell user writes one. */
-static gboolean
-vp_lab_base_is_file(const char *base)
-{
-    return base != NULL && (g_str_has_prefix(base, "/") ||
-                            g_str_has_prefix(base, "./") ||
-                            g_str_has_prefix(base, "../"));
-}
-
 /* A missing pool "default" that guests of H need is created once, before
  * them, and stays (as virt-install's does): parallel guests would each try
  * to create it.  Its failure fails those guests. */
@@ -708,6 +698,8 @@ vp_lab_prepare_bases(VpLabHostState *h)
             !vp_lab_base_is_file(t->plan->base)) {
             continue;
         }
+        /* The command gives the real absolute path the manifest's checks
+         * resolved (VpLabGuest.base_file), which stays as it is here. */
         g_autofree char *path = g_canonicalize_filename(t->plan->base, dir);
         g_autofree char *volume = g_path_get_basename(path);
         g_autofree char *key = g_strdup_printf("%s/%s", t->plan->pool, volume);
