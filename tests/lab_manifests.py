@@ -172,10 +172,29 @@ class LabManifests(unittest.TestCase):
         # A valid manifest, the neighbour of many rows: the argument rows
         # give it, so that a check that let them through would connect.
         cls.write(os.path.join(d, "valid.yaml"), cls.control_text().encode())
+        # Issue 14 (security review): a program a URI could run, which
+        # leaves a file behind if it does; secrets in a folder next to the
+        # scratch directory (outside the manifest's folder), and a symlink
+        # to one; bases that are no image, or no file.
+        cls.run_me = os.path.join(d, "run-me.sh")
+        cls.write(cls.run_me, b'#!/bin/sh\ntouch "$(dirname "$0")/it-ran"\n')
+        os.chmod(cls.run_me, 0o755)
+        cls.outside_tmp = tempfile.TemporaryDirectory(prefix="vp-lm-outside-")
+        cls.outside = os.path.realpath(cls.outside_tmp.name)
+        cls.write(os.path.join(cls.outside, "kubeconfig"),
+                  b"apiVersion: v1\nkind: Config\nusers: [{name: admin}]\n")
+        cls.write(os.path.join(cls.outside, "raw-secret.bin"), b"secret!\n" * 512)
+        for name in ("kubeconfig", "raw-secret.bin"):
+            os.chmod(os.path.join(cls.outside, name), 0o600)
+        os.symlink(os.path.join(cls.outside, "kubeconfig"), os.path.join(d, "kube-link"))
+        os.mkfifo(os.path.join(d, "base-fifo"))
+        cls.write(os.path.join(d, "secret-4k.bin"), b"password=hunt3r\n" * 256)
+        cls.write(os.path.join(d, "empty.img"), b"")
         cls.runs = []        # (row name, connections) of every run of the table
 
     @classmethod
     def tearDownClass(cls):
+        cls.outside_tmp.cleanup()
         cls.listener.close()
         os.unlink(cls.sock_path)
         os.rmdir(cls.sockdir)
@@ -223,7 +242,7 @@ class LabManifests(unittest.TestCase):
 
     # ---------------------------------------------------------------- runner
 
-    def run_vp(self, args):
+    def run_vp(self, args, env_extra=None):
         """Runs the tool in the scratch directory, accepting (and closing)
         connections to the host socket while it runs.  Returns the command,
         exit status (None: killed after RUN_TIMEOUT), stdout, stderr and the
@@ -231,7 +250,9 @@ class LabManifests(unittest.TestCase):
         cmd = [VP] + list(args)
         self.listener.drain()
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            p = subprocess.Popen(cmd, cwd=self.d, env=self.env(), stdin=subprocess.DEVNULL,
+            env = self.env()
+            env.update(env_extra or {})
+            p = subprocess.Popen(cmd, cwd=self.d, env=env, stdin=subprocess.DEVNULL,
                                  stdout=out, stderr=err)
             deadline = time.monotonic() + RUN_TIMEOUT
             conns = 0
@@ -277,14 +298,15 @@ class LabManifests(unittest.TestCase):
             probs.append("a host was contacted: %d connection(s) to the host socket" % conns)
         return probs
 
-    def check(self, name, args, where, msg, text=None, file=None):
-        """One run of a row: writes TEXT to FILE (when given), runs, checks,
-        removes FILE.  Returns the problems (an empty list: fine)."""
+    def check(self, name, args, where, msg, text=None, file=None, env_extra=None):
+        """One run of a row: writes TEXT to FILE (when given), runs (with
+        ENV_EXTRA over the usual environment), checks, removes FILE.
+        Returns the problems (an empty list: fine)."""
         if text is not None:
             self.write(file, text.encode() if isinstance(text, str) else text)
         try:
             before = snapshot(self.d)
-            cmd, rc, out, err, conns = self.run_vp(args)
+            cmd, rc, out, err, conns = self.run_vp(args, env_extra)
             after = snapshot(self.d)
         finally:
             if text is not None:
@@ -509,6 +531,65 @@ class LabManifests(unittest.TestCase):
             Row("exactly-at-limit", b"#" * MAX_FILE, (1, 1), "the manifest is empty"),
             Row("endless-device", None, (1, 1), "larger than the limit of %s" % limit,
                 path="/dev/zero"),
+        ] + self.security_rows()
+
+    def security_rows(self):
+        """Issue 14: a manifest must not run a program here through a host
+        URI, nor reach a file outside its folder, nor pass off a secret, a
+        FIFO or a missing file as a base."""
+        G = self.head() + "guests:\n  - name: a\n"
+        run_me = self.run_me
+        out_rel = os.path.join("..", os.path.basename(self.outside))
+        kube = os.path.join(self.outside, "kubeconfig")
+        secret = os.path.join(self.outside, "raw-secret.bin")
+        allow_out = (("apply", "--allow-path", self.outside),)
+        folder = "outside the manifest's folder '%s'" % self.d
+
+        def hosts(uri):
+            return "lab: t\nhosts:\n  hv1: %s\nguests:\n  - {name: a, pool: p, size: 1G}\n" % uri
+        return [
+            Row("uri-ext-command", hosts("qemu+ext:///system?command=" + run_me), (3, 8),
+                "URI 'qemu+ext:///system?command=%s' uses the ext transport, which runs a "
+                "command on this machine" % run_me, ALL_COMMANDS),
+            Row("uri-ext-upper-case", hosts("QEMU+EXT:///session?socket=" + self.sock_path),
+                (3, 8), "uses the ext transport"),
+            Row("uri-ssh-command", hosts("qemu+ssh://hv1.invalid/system?command=" + run_me),
+                (3, 8), "has a 'command' parameter, which runs a command on this machine",
+                ALL_COMMANDS),
+            Row("uri-command-percent-encoded",
+                hosts("qemu+ssh://hv1.invalid/system?no_tty=1&%63OMMAND=" + run_me), (3, 8),
+                "has a 'command' parameter"),
+            Row("meta-data-dotdot", G + "    cloud-init: {meta-data: %s/kubeconfig}\n" % out_rel,
+                (9, 29), "meta-data '%s/kubeconfig' resolves to '%s', %s; move the file "
+                "there, or allow its folder with --allow-path DIR" % (out_rel, kube, folder),
+                ALL_COMMANDS),
+            Row("user-data-absolute", G + "    cloud-init: {user-data: %s}\n" % kube, (9, 29),
+                "resolves to '%s', %s" % (kube, folder)),
+            Row("meta-data-symlink-out", G + "    cloud-init: {meta-data: ./kube-link}\n",
+                (9, 29), "meta-data './kube-link' resolves to '%s', %s" % (kube, folder)),
+            Row("root-ssh-key-dotdot-via-sub", G + "    cloud-init: {user-data: ud-ok, "
+                "root-ssh-key: sub/../%s/kubeconfig}\n" % out_rel, (9, 50), folder),
+            Row("base-dotdot", G + "    base: %s/raw-secret.bin\n" % out_rel, (9, 11),
+                "base '%s/raw-secret.bin' resolves to '%s', %s" % (out_rel, secret, folder),
+                ALL_COMMANDS),
+            Row("base-allowed-but-no-image", G + "    base: %s/raw-secret.bin\n" % out_rel,
+                (9, 11), "'%s' is neither a qcow2 image nor a raw disk image" % secret,
+                allow_out),
+            Row("base-missing", G + "    base: ./debian-12.qcow2\n", (9, 11),
+                "cannot read base file '%s': No such file or directory"
+                % os.path.join(self.d, "debian-12.qcow2"),
+                (("apply", "--dry-run"), ("status",), ("destroy",))),
+            Row("base-fifo", G + "    base: ./base-fifo\n", (9, 11),
+                "base file '%s' is not a regular file" % os.path.join(self.d, "base-fifo"),
+                ALL_COMMANDS),
+            Row("base-device", G + "    base: /dev/null\n", (9, 11),
+                "base file '/dev/null' is not a regular file",
+                (("apply", "--allow-path", "/dev"),)),
+            Row("base-secret-of-whole-sectors", G + "    base: ./secret-4k.bin\n", (9, 11),
+                "is neither a qcow2 image nor a raw disk image"),
+            Row("base-not-whole-sectors", G + "    base: ./ud-ok\n", (9, 11),
+                "not a whole number of 512-byte sectors"),
+            Row("base-empty", G + "    base: ./empty.img\n", (9, 11), "is empty"),
         ]
 
     def test_1_table(self):
@@ -554,10 +635,46 @@ class LabManifests(unittest.TestCase):
             ("--jobs=", ["apply", "--jobs=", "valid.yaml"], "--jobs needs a value"),
             ("apply --bogus", ["apply", "--bogus", "valid.yaml"], "--bogus"),
             ("status --jobs", ["status", "--jobs", "2", "valid.yaml"], "--jobs"),
+            # Issue 14: a --connect URI that runs a local command, for every
+            # command (the lab ones never connect to it, and still refuse);
+            # an --allow-path that is no folder.
+            ("-c ext apply", ["-c", "qemu+ext:///system?command=" + self.run_me, "apply",
+                              "valid.yaml"], "--connect: URI 'qemu+ext:///system?command="),
+            ("--connect= command status", ["--connect=qemu+ssh://h.invalid/system?"
+                                           "%63ommand=" + self.run_me, "status",
+                                           "valid.yaml"],
+             "has a 'command' parameter, which runs a command on this machine"),
+            ("destroy -c EXT", ["destroy", "valid.yaml", "-c", "qemu+Ext:///system"],
+             "--connect: URI 'qemu+Ext:///system' uses the ext transport"),
+            ("info --pool -c ext", ["-c", "qemu+ext:///system?command=" + self.run_me,
+                                    "info", "--pool", "p", "--volume", "v"],
+             "uses the ext transport"),
+            ("--allow-path missing", ["apply", "--allow-path", "no-such-dir", "valid.yaml"],
+             "--allow-path: cannot use 'no-such-dir': No such file or directory"),
+            ("--allow-path a file", ["status", "valid.yaml", "--allow-path", "ud-ok"],
+             "--allow-path: cannot use 'ud-ok': Not a directory"),
         ]
         for name, args, msg in rows:
             with self.subTest(args=name):
                 self.judge(name, self.check(name, args, None, msg))
+
+    def test_2b_default_uri(self):
+        """Issue 14: LIBVIRT_DEFAULT_URI that runs a local command, where a
+        command would connect to it (no -c): refused before it is used."""
+        ext = "qemu+ext:///system?command=" + self.run_me
+        ssh = "qemu+ssh://h.invalid/system?Command=" + self.run_me
+        rows = [
+            ("info --pool", ext, ["info", "--pool", "p", "--volume", "v"],
+             "LIBVIRT_DEFAULT_URI: URI '%s' uses the ext transport" % ext),
+            ("provision", ssh, ["--pool", "p", "--name", "n", "--size", "1G", "--import"],
+             "LIBVIRT_DEFAULT_URI: URI '%s' has a 'command' parameter" % ssh),
+            ("import", ext, ["import", "ud-ok", "--pool", "p"],
+             "LIBVIRT_DEFAULT_URI: URI '%s'" % ext),
+        ]
+        for name, uri, args, msg in rows:
+            with self.subTest(args=name):
+                self.judge(name, self.check(name, args, None, msg,
+                                            env_extra={"LIBVIRT_DEFAULT_URI": uri}))
 
     # -------------------------------------------------------------- control
 

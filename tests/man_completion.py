@@ -191,6 +191,16 @@ class ManPage(unittest.TestCase):
                      "--remove-all-storage", "qemu-img convert"):
             self.assertIn(word, self.text)
 
+    def test_manifest_reach(self):
+        """What a manifest may reach on the runner, and the URIs refused
+        (design.md, "Labs"), are in the page, not only in the design."""
+        flat = " ".join(self.text.split())
+        for words in ("--allow-path DIR", "beneath the manifest's folder",
+                      "symbolic link", "ext transport", "command parameter",
+                      "before any host is contacted"):
+            with self.subTest(words=words):
+                self.assertIn(words, flat)
+
     def test_every_command_has_a_section(self):
         for cmd in set(COMMANDS) | DESIGN_COMMANDS:
             self.assertRegex(self.text, rf"(?m)^   {cmd}$",
@@ -354,6 +364,11 @@ class Completion(unittest.TestCase):
                              {base + "boot.iso", base + "sub"})
             # image takes one FILE, info and check one: no second file
             self.assertEqual(self.reply(f"virt-provision image a {base}"), [])
+            # --allow-path takes a folder, for every lab command
+            for cmd in ("apply", "status", "destroy"):
+                line = f"virt-provision {cmd} lab.yaml --allow-path {base}"
+                with self.subTest(line=line):
+                    self.assertEqual(set(self.reply(line)), {base + "sub"})
 
     def test_no_daemon_is_quiet(self):
         uri = "qemu+unix:///session?socket=/nonexistent/vpc/libvirt-sock"

@@ -2,12 +2,18 @@
  * table of malformed ones with the message and the exact line:column of
  * each, and the options hash. */
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <glib.h>
 #include <glib/gstdio.h>
 
 #include "error.h"
 #include "manifest.h"
+#include "qcow2-emit.h"
+#include "qcow2-layout.h"
+#include "sink-file.h"
+#include "uri.h"
 
 /* A scratch directory holding the manifest's cloud-init files; manifests
  * are parsed as if they were SCRATCH/lab.yaml. */
@@ -28,7 +34,7 @@ static VpLab *
 parse_ok(const char *text)
 {
     g_autoptr(GError) error = NULL;
-    VpLab *lab = vp_lab_parse(text, strlen(text), lab_path, &error);
+    VpLab *lab = vp_lab_parse(text, strlen(text), lab_path, NULL, &error);
     g_assert_no_error(error);
     g_assert_nonnull(lab);
     return lab;
@@ -406,6 +412,16 @@ static const RejectCase rejected[] = {
       "guests: [{name: a}]\n", 0, "hosts 'hv1' and 'hv2' have the same URI", 4, 8 },
     { "dup-host", "lab: t\nhosts:\n  hv1: qemu:///system\n  hv1: qemu:///session\n", 0,
       "key 'hv1' is given twice, first at line 3, column 3", 4, 3 },
+    /* URIs that would run a command here (issue 14): before any other
+     * host, at the URI */
+    { "host-uri-ext", "lab: t\nhosts:\n  hv1: qemu+ext:///system?command=/tmp/x\n", 0,
+      "uses the ext transport, which runs a command on this machine", 3, 8 },
+    { "host-uri-ext-upper", "lab: t\nhosts:\n  hv0: qemu:///system\n  hv1: QEMU+EXT:///system\n",
+      0, "uses the ext transport", 4, 8 },
+    { "host-uri-ssh-command", "lab: t\nhosts:\n  hv1: qemu+ssh://h/system?command=/tmp/x\n", 0,
+      "has a 'command' parameter, which runs a command on this machine; remove", 3, 8 },
+    { "host-uri-command-encoded", "lab: t\nhosts:\n  hv1: 'qemu+ssh://h/system?x=1&%63OMMAND=/x'\n",
+      0, "has a 'command' parameter", 3, 8 },
     /* guests */
     { "guests-null", HEAD "guests:\n", 0, "'guests' is empty", 8, 1 },
     { "guests-empty", HEAD "guests: []\n", 0, "'guests' is empty", 8, 1 },
@@ -516,7 +532,7 @@ test_rejected(gconstpointer data)
     const RejectCase *c = data;
     gsize len = c->len != 0 ? c->len : strlen(c->text);
     g_autoptr(GError) error = NULL;
-    g_autoptr(VpLab) lab = vp_lab_parse(c->text, len, lab_path, &error);
+    g_autoptr(VpLab) lab = vp_lab_parse(c->text, len, lab_path, NULL, &error);
     g_assert_null(lab);
     check_rejected(lab_path, c->message, c->line, c->column,
                    error);
@@ -531,7 +547,7 @@ test_load_too_large(void)
     memset(text, '#', len);
     g_autofree char *path = write_file("big.yaml", text, (gssize)len);
     g_autoptr(GError) error = NULL;
-    g_autoptr(VpLab) lab = vp_lab_load(path, &error);
+    g_autoptr(VpLab) lab = vp_lab_load(path, NULL, &error);
     g_assert_null(lab);
     check_rejected(path, "larger than the limit of 1 MiB", 1, 1,
                    error);
@@ -543,12 +559,12 @@ test_load(void)
 {
     g_autofree char *path = write_file("lab.yaml", design_example, -1);
     g_autoptr(GError) error = NULL;
-    g_autoptr(VpLab) lab = vp_lab_load(path, &error);
+    g_autoptr(VpLab) lab = vp_lab_load(path, NULL, &error);
     g_assert_no_error(error);
     g_assert_cmpuint(lab->guests->len, ==, 11);
 
     g_autofree char *missing = in_scratch("missing.yaml");
-    g_autoptr(VpLab) none = vp_lab_load(missing, &error);
+    g_autoptr(VpLab) none = vp_lab_load(missing, NULL, &error);
     g_assert_null(none);
     g_assert_error(error, VP_ERROR, VP_ERROR_INVALID);
     g_assert_nonnull(strstr(error->message, "cannot read lab manifest"));
@@ -559,7 +575,7 @@ test_load(void)
     g_autofree char *text = g_malloc(len);
     memset(text, '#', len);
     g_autofree char *big = write_file("limit.yaml", text, (gssize)len);
-    g_autoptr(VpLab) empty = vp_lab_load(big, &error);
+    g_autoptr(VpLab) empty = vp_lab_load(big, NULL, &error);
     g_assert_null(empty);
     check_rejected(big, "the manifest is empty", 1, 1, error);
     g_unlink(big);
@@ -658,6 +674,257 @@ test_hash(void)
     g_free(write_file("gone", "", 0)); /* for a rerun */
 }
 
+/* ---------------------------------------------------------------- */
+/* URIs that run a local command */
+
+static void
+test_uri_check(void)
+{
+    static const char *const accepted[] = {
+        "qemu:///system", "qemu+ssh://root@hv1/system?keyfile=/k&no_tty=1",
+        "qemu+tls://hv2/system", "qemu+unix:///session?socket=/run/s",
+        "qemu+ssh://h/system?commands=x", "qemu+ssh://h/system?xcommand=y",
+        "qemu+ssh://h/system#command=x", "qemu+extra:///system",
+        "qemu+ssh://h/system?%2563ommand=x", "test:///default", "ext", "",
+    };
+    static const char *const refused[] = {
+        "qemu+ext:///system", "qemu+EXT:///system", "QEMU+Ext://h/system",
+        "qemu+ext:///system?command=/bin/sh", "xen+ext:///",
+        "qemu+ssh://h/system?command=/x", "qemu+ssh://h/system?Command=/x",
+        "qemu+ssh://h/system?%63ommand=/x", "qemu+ssh://h/system?%43OMMAND",
+        "qemu+ssh://h/system?a=b&command", "qemu+ssh://h/system?a=b;command=x",
+        "qemu+ssh://h/system?command%00x=1", "qemu+ssh://h/system?command=",
+        "qemu+ssh://h/system?a&&command=x#frag",
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(accepted); i++) {
+        g_autoptr(GError) error = NULL;
+        if (!vp_uri_check(accepted[i], &error)) {
+            g_test_message("refused: %s: %s", accepted[i], error->message);
+            g_test_fail();
+        }
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(refused); i++) {
+        g_autoptr(GError) error = NULL;
+        if (vp_uri_check(refused[i], &error)) {
+            g_test_message("accepted: %s", refused[i]);
+            g_test_fail();
+            continue;
+        }
+        g_assert_error(error, VP_ERROR, VP_ERROR_INVALID);
+        g_assert_nonnull(strstr(error->message, refused[i]));
+    }
+}
+
+/* ---------------------------------------------------------------- */
+/* Files a manifest names: beneath its folder, regular, bases images */
+
+/* A folder next to the scratch directory, outside the manifest's folder,
+ * with a secret in it; "../NAME" from the manifest. */
+static char *outside;
+
+static char *
+outside_rel(const char *name)
+{
+    g_autofree char *base = g_path_get_basename(outside);
+    return g_build_filename("..", base, name, NULL);
+}
+
+static void
+write_mode(const char *path, const void *data, gsize len, int mode)
+{
+    g_autoptr(GError) error = NULL;
+    g_assert_true(g_file_set_contents(path, data, (gssize)len, &error));
+    g_assert_cmpint(g_chmod(path, mode), ==, 0);
+}
+
+/* A manifest of one guest with KEYS (lines of four spaces' indent) after
+ * its name, which is on line 4; KEYS' first line is line 5. */
+static char *
+one_guest(const char *keys)
+{
+    return g_strconcat("lab: t\nhosts: {hv1: 'qemu:///system'}\n"
+                       "guests:\n  - name: a\n    pool: p\n    size: 1G\n",
+                       keys, NULL);
+}
+
+static VpLab *
+parse_allowed(const char *text, const char *const *allowed, GError **error)
+{
+    return vp_lab_parse(text, strlen(text), lab_path, allowed, error);
+}
+
+static void
+expect_reject(const char *keys, const char *const *allowed,
+              const char *message, guint line, guint column)
+{
+    g_autofree char *text = one_guest(keys);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VpLab) lab = parse_allowed(text, allowed, &error);
+    g_assert_null(lab);
+    check_rejected(lab_path, message, line, column, error);
+}
+
+static void
+test_paths_outside(void)
+{
+    g_autofree char *kube = outside_rel("kubeconfig");
+    g_autofree char *raw = outside_rel("raw-secret.bin");
+    g_autofree char *abs_kube = g_build_filename(outside, "kubeconfig", NULL);
+
+    /* "..", an absolute path, a symlink in the folder that leads out */
+    g_autofree char *k1 = g_strdup_printf("    cloud-init: {meta-data: %s}\n", kube);
+    expect_reject(k1, NULL, "outside the manifest's folder", 7, 29);
+    g_autofree char *k2 = g_strdup_printf("    cloud-init: {user-data: %s}\n", abs_kube);
+    expect_reject(k2, NULL, "outside the manifest's folder", 7, 29);
+    expect_reject("    cloud-init: {network-config: ./leak}\n", NULL,
+                  "network-config './leak' resolves to", 7, 34);
+    g_autofree char *k3 = g_strdup_printf("    cloud-init: {root-ssh-key: %s}\n", kube);
+    expect_reject(k3, NULL, "--allow-path DIR", 7, 32);
+    g_autofree char *b1 = g_strdup_printf("    base: %s\n", raw);
+    expect_reject(b1, NULL, "base '../", 7, 11);
+    expect_reject("    base: ./leak\n", NULL, "outside the manifest's folder", 7, 11);
+    /* "..", in and out again, is no way out: real paths count */
+    g_autofree char *b2 = g_strdup_printf("    base: ./sub/../%s\n", raw);
+    expect_reject(b2, NULL, "outside the manifest's folder", 7, 11);
+}
+
+static char *
+realpath_of(const char *dir, const char *name)
+{
+    g_autofree char *path = g_build_filename(dir, name, NULL);
+    char *real = realpath(path, NULL);
+    g_assert_nonnull(real);
+    char *copy = g_strdup(real);
+    free(real);
+    return copy;
+}
+
+static void
+test_paths_allowed(void)
+{
+    const char *const allowed[] = { outside, NULL };
+    g_autofree char *kube = outside_rel("kubeconfig");
+    g_autofree char *raw = outside_rel("raw-secret.bin");
+    g_autofree char *disk = outside_rel("disk.img");
+    g_autofree char *real_kube = realpath_of(outside, "kubeconfig");
+    g_autofree char *real_disk = realpath_of(outside, "disk.img");
+
+    /* With its folder allowed, a secret is still no base: not an image */
+    g_autofree char *b1 = g_strdup_printf("    base: %s\n", raw);
+    expect_reject(b1, allowed, "is neither a qcow2 image nor a raw disk image", 7, 11);
+
+    g_autofree char *keys = g_strdup_printf(
+        "    base: %s\n    cloud-init: {meta-data: %s, user-data: ./leak}\n", disk, kube);
+    g_autofree char *text = one_guest(keys);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VpLab) lab = parse_allowed(text, allowed, &error);
+    g_assert_no_error(error);
+    const VpLabGuest *g = guest(lab, 0);
+    /* The real paths are what later code reads; the text stays for the
+     * hash. */
+    g_assert_cmpstr(g->base_file, ==, real_disk);
+    g_assert_cmpstr(opt(g, "base"), ==, disk);
+    g_assert_cmpstr(g->cloud_init->meta_data, ==, real_kube);
+    g_assert_cmpstr(g->cloud_init->user_data, ==, real_kube);
+
+    /* A base that names a volume is no file */
+    g_autoptr(VpLab) vol = parse_ok("lab: t\nhosts: {hv1: 'qemu:///system'}\n"
+                                    "guests: [{name: a, pool: p, base: d.qcow2}]\n");
+    g_assert_null(guest(vol, 0)->base_file);
+
+    const char *const missing[] = { "/nonexistent/vp-allow", NULL };
+    g_autoptr(VpLab) none = parse_allowed(text, missing, &error);
+    g_assert_null(none);
+    g_assert_error(error, VP_ERROR, VP_ERROR_INVALID);
+    g_assert_cmpstr(error->message, ==,
+                    "--allow-path: cannot use '/nonexistent/vp-allow': No such "
+                    "file or directory; give an existing folder");
+}
+
+static void
+test_base_files(void)
+{
+    expect_reject("    base: ./no-such.qcow2\n", NULL,
+                  "cannot read base file '", 7, 11);
+    expect_reject("    base: ./sub\n", NULL, "is not a regular file", 7, 11);
+    expect_reject("    base: ./fifo\n", NULL, "is not a regular file", 7, 11);
+    expect_reject("    base: /dev/zero\n", (const char *const[]){ "/dev", NULL },
+                  "is not a regular file", 7, 11);
+    expect_reject("    base: ./empty.img\n", NULL, "is empty", 7, 11);
+    expect_reject("    base: ./odd.img\n", NULL,
+                  "not a whole number of 512-byte sectors", 7, 11);
+    expect_reject("    base: ./text.img\n", NULL,
+                  "is neither a qcow2 image nor a raw disk image", 7, 11);
+    expect_reject("    base: ./v1.qcow2\n", NULL, "uses qcow2 version 1", 7, 11);
+
+    static const char *const good[] = { "./disk.img", "./ext4.img",
+                                        "./image.qcow2", "./link.qcow2" };
+    for (gsize i = 0; i < G_N_ELEMENTS(good); i++) {
+        g_autofree char *keys = g_strdup_printf("    base: %s\n", good[i]);
+        g_autofree char *text = one_guest(keys);
+        g_autoptr(VpLab) lab = parse_ok(text);
+        g_assert_true(g_path_is_absolute(guest(lab, 0)->base_file));
+    }
+}
+
+/* The files of the path tests: images good and bad, a FIFO, secrets. */
+static void
+make_path_files(void)
+{
+    g_autoptr(GError) error = NULL;
+    outside = g_dir_make_tmp("test-manifest-outside-XXXXXX", &error);
+    g_assert_no_error(error);
+    g_autofree char *kube = g_build_filename(outside, "kubeconfig", NULL);
+    g_autofree char *raw = g_build_filename(outside, "raw-secret.bin", NULL);
+    g_autofree char *odisk = g_build_filename(outside, "disk.img", NULL);
+    g_autofree guint8 *sector = g_malloc0(4096);
+    memset(sector, 'k', 4096);
+    /* a secret of whole sectors: only its signature could make it a disk */
+    write_mode(kube, "apiVersion: v1\n", 15, 0600);
+    write_mode(raw, sector, 4096, 0600);
+    memset(sector, 0, 4096);
+    sector[510] = 0x55;
+    sector[511] = 0xaa;
+    write_mode(odisk, sector, 4096, 0644);
+    g_autofree char *disk = in_scratch("disk.img");
+    write_mode(disk, sector, 4096, 0644);
+    memset(sector, 0, 4096);
+    sector[1080] = 0x53;
+    sector[1081] = 0xef;
+    g_autofree char *ext4 = in_scratch("ext4.img");
+    write_mode(ext4, sector, 4096, 0644);
+    g_autofree char *empty = in_scratch("empty.img");
+    write_mode(empty, "", 0, 0644);
+    g_autofree char *odd = in_scratch("odd.img");
+    write_mode(odd, sector, 1000, 0644);
+    g_autofree char *text = in_scratch("text.img");
+    memset(sector, 'x', 4096);
+    write_mode(text, sector, 4096, 0644);
+    /* qcow2 magic, version 1 */
+    static const guint8 v1[512] = { 'Q', 'F', 'I', 0xfb, 0, 0, 0, 1 };
+    g_autofree char *v1_path = in_scratch("v1.qcow2");
+    write_mode(v1_path, v1, sizeof(v1), 0644);
+
+    VpImageOptions o;
+    VpQcow2Layout l;
+    vp_image_options_init(&o);
+    o.size = 1 << 20;
+    o.preallocation = VP_PREALLOC_OFF;
+    g_assert_true(vp_qcow2_layout_compute(&o, &l, &error));
+    g_autofree char *qcow2 = in_scratch("image.qcow2");
+    VpSink *sink = vp_file_sink_new(qcow2, TRUE, &error);
+    g_assert_nonnull(sink);
+    g_assert_true(vp_image_emit(&l, sink, NULL, &error));
+    vp_sink_free(sink);
+
+    g_autofree char *fifo = in_scratch("fifo");
+    g_assert_cmpint(mkfifo(fifo, 0600), ==, 0);
+    g_autofree char *leak = in_scratch("leak");
+    g_assert_cmpint(symlink(kube, leak), ==, 0);
+    g_autofree char *link = in_scratch("link.qcow2");
+    g_assert_cmpint(symlink("image.qcow2", link), ==, 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -687,17 +954,33 @@ main(int argc, char **argv)
     g_test_add_func("/manifest/reject/too-large", test_load_too_large);
     g_test_add_func("/manifest/load", test_load);
     g_test_add_func("/manifest/hash", test_hash);
+    make_path_files();
+    g_test_add_func("/uri/check", test_uri_check);
+    g_test_add_func("/manifest/paths/outside", test_paths_outside);
+    g_test_add_func("/manifest/paths/allowed", test_paths_allowed);
+    g_test_add_func("/manifest/paths/base-files", test_base_files);
 
     int rc = g_test_run();
     /* The scratch files, then the directories. */
     static const char *const files[] = { "user-data", "sub/meta-data",
                                          "hash-ud", "gone", "lab.yaml", "key.pub",
-                                         "sub" };
+                                         "sub", "disk.img", "ext4.img",
+                                         "empty.img", "odd.img", "text.img",
+                                         "v1.qcow2", "image.qcow2", "fifo",
+                                         "leak", "link.qcow2" };
     for (gsize i = 0; i < G_N_ELEMENTS(files); i++) {
         g_autofree char *path = g_build_filename(scratch, files[i], NULL);
         g_remove(path);
     }
     g_rmdir(scratch);
+    static const char *const secrets[] = { "kubeconfig", "raw-secret.bin",
+                                           "disk.img" };
+    for (gsize i = 0; i < G_N_ELEMENTS(secrets); i++) {
+        g_autofree char *path = g_build_filename(outside, secrets[i], NULL);
+        g_remove(path);
+    }
+    g_rmdir(outside);
+    g_free(outside);
     g_free(lab_path);
     g_free(scratch);
     return rc;

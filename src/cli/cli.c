@@ -21,6 +21,7 @@
 #include "interrupt.h"
 #include "qcow2-reader.h"
 #include "size.h"
+#include "uri.h"
 
 /* Global because the options are parsed by each command's own context
  * (vp_cli_parse adds them to it), yet read wherever the commands print. */
@@ -142,6 +143,12 @@ vp_cli_parse(const VpCommand *cmd, int *argc, char ***argv, GError **error,
     }
     if (!g_option_context_parse(ctx, argc, argv, error) ||
         !vp_cli_check_values(cmd, tables, error)) {
+        return FALSE;
+    }
+    /* Every command, also one that would not connect: a URI that runs a
+     * local command is refused wherever it is written (uri.h). */
+    if (vp_global.connect != NULL && !vp_uri_check(vp_global.connect, error)) {
+        vp_cli_label_error(*error, "--connect");
         return FALSE;
     }
     if (vp_global.json) {
@@ -551,12 +558,32 @@ vp_json_add_bool(JsonBuilder *b, const char *name, gboolean value)
     json_builder_add_boolean_value(b, value);
 }
 
-void
-vp_cli_run_env(VpRunEnv *run, const char *label)
+gboolean
+vp_cli_connect_uri(const char **uri, GError **error)
 {
-    run->uri = vp_global.connect;
+    /* libvirt would read the variable itself; reading it here means that
+     * the URI checked is the one used. */
+    const char *env = g_getenv("LIBVIRT_DEFAULT_URI");
+    *uri = vp_global.connect;
+    if (*uri == NULL && env != NULL && *env != '\0') {
+        if (!vp_uri_check(env, error)) {
+            vp_cli_label_error(*error, "LIBVIRT_DEFAULT_URI");
+            return FALSE;
+        }
+        *uri = env;
+    }
+    return TRUE;
+}
+
+gboolean
+vp_cli_run_env(VpRunEnv *run, const char *label, GError **error)
+{
+    if (!vp_cli_connect_uri(&run->uri, error)) {
+        return FALSE;
+    }
     run->verbose = vp_global.verbose;
     run->progress = vp_cli_progress(label);
     run->cancel = vp_interrupt_cancel();
     vp_interrupt_install();
+    return TRUE;
 }

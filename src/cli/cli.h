@@ -50,7 +50,8 @@ struct VpCommand {
  * before the final NULL) plus the global options.  On a usage error returns
  * FALSE with G_OPTION_ERROR set; an option of string or file name type
  * given an empty or blank value is one (G_OPTION_ERROR_BAD_VALUE, naming
- * the option). */
+ * the option).  A --connect URI that would run a local command (uri.h) is
+ * VP_ERROR_INVALID naming --connect, whatever the command. */
 gboolean vp_cli_parse(const VpCommand *cmd, int *argc, char ***argv,
                       GError **error, const GOptionEntry *entries, ...)
     G_GNUC_NULL_TERMINATED;
@@ -104,11 +105,19 @@ gboolean vp_disk_args_resolve(const VpDiskArgs *args, VpImageOptions *opts,
                               GError **error);
 void vp_disk_args_clear(VpDiskArgs *args);
 
-/* Fills RUN from the global options: the URI, --verbose, a progress bar
- * labelled LABEL (see vp_cli_progress) and the cancel that Ctrl-C and
- * SIGTERM fire, whose handlers it installs.  Every libvirt command starts
- * its workflow this way. */
-void vp_cli_run_env(VpRunEnv *run, const char *label);
+/* The URI a command that talks to one libvirt host connects to into *URI:
+ * --connect (vp_cli_parse checked it), else LIBVIRT_DEFAULT_URI when set
+ * and not empty, else NULL (libvirt's own default).  Fails with
+ * VP_ERROR_INVALID, naming the variable, when LIBVIRT_DEFAULT_URI would
+ * run a local command (uri.h).  *URI is borrowed. */
+gboolean vp_cli_connect_uri(const char **uri, GError **error);
+
+/* Fills RUN from the global options: the URI (vp_cli_connect_uri, whose
+ * error it returns), --verbose, a progress bar labelled LABEL (see
+ * vp_cli_progress) and the cancel that Ctrl-C and SIGTERM fire, whose
+ * handlers it installs.  Every single-host libvirt command starts its
+ * workflow this way. */
+gboolean vp_cli_run_env(VpRunEnv *run, const char *label, GError **error);
 
 /* A progress bar on stderr for long work: bytes, rate and time left.
  * Returns NULL (no bar) unless stderr is a terminal and neither --quiet nor

@@ -173,7 +173,9 @@ vp_cmd_attach(const VpCommand *cmd, int argc, char **argv)
     plan.bus = bus;
     plan.live = live;
     plan.print_diff = print_diff;
-    vp_cli_run_env(&plan.run, _("uploading"));
+    if (!vp_cli_run_env(&plan.run, _("uploading"), &error)) {
+        return vp_cli_fail(g_steal_pointer(&error));
+    }
     if (!vp_attach_run(&plan, &result, &error)) {
         return vp_cli_fail(g_steal_pointer(&error));
     }
@@ -227,7 +229,9 @@ vp_cmd_convert_domain(const VpCommand *cmd, int argc, char **argv)
     plan.pool = a.pool;
     plan.delete_source = a.delete_source;
     plan.print_diff = a.print_diff;
-    vp_cli_run_env(&plan.run, _("copying"));
+    if (!vp_cli_run_env(&plan.run, _("copying"), &error)) {
+        return vp_cli_fail(g_steal_pointer(&error));
+    }
     if (!vp_convert_run(&plan, &result, &error)) {
         return vp_cli_fail(g_steal_pointer(&error));
     }

@@ -113,7 +113,9 @@ vp_cmd_import(const VpCommand *cmd, int argc, char **argv)
     plan.preallocate = preallocate;
     /* Before the run: the upload must be interruptible, and the workflow then
      * deletes the half-made volume (vp_cli_run_env installs the handlers). */
-    vp_cli_run_env(&plan.run, _("uploading"));
+    if (!vp_cli_run_env(&plan.run, _("uploading"), &error)) {
+        return vp_cli_fail(g_steal_pointer(&error));
+    }
     if (!vp_import_run(&plan, &result, &error)) {
         return vp_cli_fail(g_steal_pointer(&error));
     }

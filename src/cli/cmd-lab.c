@@ -54,7 +54,9 @@ vp_find_entry(const GOptionEntry *const *tables, const char *name)
 
 /* G's keys as the arguments of a provision command line: "--key=value",
  * a flag's true as "--key" and its false as nothing.  Never a string for
- * a shell: GOption parses the vector as it is. */
+ * a shell: GOption parses the vector as it is.  A base that is a file goes
+ * as the real path the manifest's checks resolved, so that what is read
+ * later is what was checked. */
 static GStrv
 vp_lab_guest_argv(const VpLabGuest *g, const GOptionEntry *const *tables)
 {
@@ -66,6 +68,9 @@ vp_lab_guest_argv(const VpLabGuest *g, const GOptionEntry *const *tables)
     for (GList *k = keys; k != NULL; k = k->next) {
         const char *key = k->data;
         const char *value = g_hash_table_lookup(g->options, key);
+        if (strcmp(key, "base") == 0 && g->base_file != NULL) {
+            value = g->base_file;
+        }
         const GOptionEntry *e = vp_find_entry(tables, key);
         gboolean bare = e != NULL && (e->arg == G_OPTION_ARG_NONE ||
                                       (e->flags & G_OPTION_FLAG_OPTIONAL_ARG));
@@ -340,11 +345,35 @@ vp_lab_inventory(const VpLabResult *r)
 
 /* ---- the commands ------------------------------------------------------ */
 
+/* Reads the manifest at PATH (its files beneath its folder or ALLOWED) and
+ * makes each guest's provision plan into PLANS, owned by ARGS: everything
+ * about the manifest is checked here, before any host. */
+static VpLab *
+vp_lab_prepare(const char *path, const char *const *allowed, GPtrArray *args,
+               GPtrArray *plans, GError **error)
+{
+    g_autoptr(VpLab) lab = vp_lab_load(path, allowed, error);
+    if (lab == NULL) {
+        return NULL;
+    }
+    for (guint i = 0; i < lab->guests->len; i++) {
+        VpLabGuestArgs *ga = vp_lab_guest_plan(lab, g_ptr_array_index(lab->guests, i),
+                                               error);
+        if (ga == NULL) {
+            return NULL;
+        }
+        g_ptr_array_add(args, ga);
+        g_ptr_array_add(plans, &ga->plan);
+    }
+    return g_steal_pointer(&lab);
+}
+
 static int
 vp_cmd_lab(const VpCommand *cmd, int argc, char **argv, VpLabCommand command)
 {
     g_autoptr(GError) error = NULL;
     g_autofree char *jobs_text = NULL;
+    g_auto(GStrv) allowed = NULL;
     gboolean dry_run = FALSE, replace = FALSE, prune = FALSE, inventory = FALSE;
     const GOptionEntry apply_entries[] = {
         { "jobs", 'j', 0, G_OPTION_ARG_STRING, &jobs_text,
@@ -362,12 +391,19 @@ vp_cmd_lab(const VpCommand *cmd, int argc, char **argv, VpLabCommand command)
           N_("Print an Ansible YAML inventory of the lab's guests"), NULL },
         G_OPTION_ENTRY_NULL,
     };
+    /* Every lab command reads the manifest's files, so each takes it. */
+    const GOptionEntry allow_entries[] = {
+        { "allow-path", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &allowed,
+          N_("Let the manifest read files beneath DIR too, not only beneath "
+             "its own folder (repeatable)"), N_("DIR") },
+        G_OPTION_ENTRY_NULL,
+    };
     const GOptionEntry none[] = { G_OPTION_ENTRY_NULL };
     const GOptionEntry *entries = command == VP_LAB_APPLY    ? apply_entries
                                   : command == VP_LAB_STATUS ? status_entries
                                                              : none;
 
-    if (!vp_cli_parse(cmd, &argc, &argv, &error, entries, NULL)) {
+    if (!vp_cli_parse(cmd, &argc, &argv, &error, entries, allow_entries, NULL)) {
         return vp_cli_fail(g_steal_pointer(&error));
     }
     if (argc != 2) {
@@ -384,21 +420,12 @@ vp_cmd_lab(const VpCommand *cmd, int argc, char **argv, VpLabCommand command)
                       "1 to %2$d"), jobs_text, VP_LAB_MAX_JOBS);
         return vp_cli_fail(g_steal_pointer(&error));
     }
-    /* Everything about the manifest is checked here, before any host. */
-    g_autoptr(VpLab) lab = vp_lab_load(argv[1], &error);
-    if (lab == NULL) {
-        return vp_cli_fail(g_steal_pointer(&error));
-    }
     g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func(vp_lab_guest_args_free);
     g_autoptr(GPtrArray) plans = g_ptr_array_new();
-    for (guint i = 0; i < lab->guests->len; i++) {
-        VpLabGuestArgs *ga = vp_lab_guest_plan(lab, g_ptr_array_index(lab->guests, i),
-                                               &error);
-        if (ga == NULL) {
-            return vp_cli_fail(g_steal_pointer(&error));
-        }
-        g_ptr_array_add(args, ga);
-        g_ptr_array_add(plans, &ga->plan);
+    g_autoptr(VpLab) lab = vp_lab_prepare(argv[1], (const char *const *)allowed,
+                                          args, plans, &error);
+    if (lab == NULL) {
+        return vp_cli_fail(g_steal_pointer(&error));
     }
 
     VpLabProgress progress = {
@@ -418,9 +445,12 @@ vp_cmd_lab(const VpCommand *cmd, int argc, char **argv, VpLabCommand command)
         .report_data = &progress,
     };
     g_auto(VpLabResult) result = { 0 };
-    /* No progress bar: many uploads at once have a line each instead. */
-    vp_cli_run_env(&plan.run, NULL);
-    plan.run.progress = NULL;
+    /* Not vp_cli_run_env: the hosts are the manifest's, never --connect or
+     * LIBVIRT_DEFAULT_URI, and many uploads at once have a line each
+     * instead of a progress bar. */
+    plan.run.verbose = vp_global.verbose;
+    plan.run.cancel = vp_interrupt_cancel();
+    vp_interrupt_install();
     if (!vp_lab_run(&plan, &result, &error)) {
         return vp_cli_fail(g_steal_pointer(&error));
     }

@@ -250,7 +250,10 @@ vp_cmd_provision(const VpCommand *cmd, int argc, char **argv)
     }
     /* Last before the run: from here on Ctrl-C must unwind and undo, not kill
      * the process (vp_cli_run_env installs the handlers). */
-    vp_cli_run_env(&plan.run, _("uploading"));
+    if (!vp_cli_run_env(&plan.run, _("uploading"), &error)) {
+        vp_domain_spec_clear(&plan.domain);
+        return vp_cli_fail(g_steal_pointer(&error));
+    }
     gboolean ok = vp_provision_run(&plan, &result, &error);
     /* --print-xml owns stdout: the XML alone, so that it can be piped into
      * virsh define; with --json it is the one document's "domain-xml". */

@@ -42,8 +42,12 @@ vp_cmd_info_volume(const VpCommand *cmd, int argc, char **argv)
     }
     /* Installed before the connection: the download polls it, so Ctrl-C ends a
      * long one through the normal error path. */
+    const char *uri = NULL;
+    if (!vp_cli_connect_uri(&uri, &error)) {
+        return vp_cli_fail(g_steal_pointer(&error));
+    }
     vp_interrupt_install();
-    g_autoptr(VpVirt) virt = vp_virt_connect(vp_global.connect, &error);
+    g_autoptr(VpVirt) virt = vp_virt_connect(uri, &error);
     if (virt == NULL || !vp_virt_volume_by_name(virt, pool, volume, &ref, &error)) {
         return vp_cli_fail(g_steal_pointer(&error));
     }

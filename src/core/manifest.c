@@ -24,6 +24,8 @@
 #include "image-options.h"
 #include "read-file.h"
 #include "size.h"
+#include "source.h"
+#include "uri.h"
 #include "yaml-util.h"
 
 /* libfyaml's types are struct tags only; g_autoptr() wants type names. */
@@ -34,6 +36,10 @@
 typedef struct {
     const char *path; /* as given, for messages */
     char *dir;        /* absolute directory of the manifest */
+    /* The folders beneath which the files a manifest names may be (their
+     * real paths): the manifest's own directory, when it exists, and each
+     * --allow-path folder. */
+    GPtrArray *roots;
     const char *text; /* the manifest, LEN bytes */
     gsize len;
 } VpLabCtx;
@@ -885,14 +891,18 @@ vp_seed_options_copy(const VpSeedOptions *o)
     return c;
 }
 
-/* Opens PATH for reading; O_NONBLOCK so that a FIFO cannot hang us (it
- * is then refused as no regular file).  Returns the descriptor, -1 with
- * errno set when PATH cannot be opened, or VP_NOT_REGULAR. */
+/* Opens PATH, a real path (vp_lab_file), for reading; O_NONBLOCK so that
+ * a FIFO cannot hang us (it is then refused as no regular file), and
+ * O_NOFOLLOW so that a symlink put in its place since it was resolved is
+ * refused rather than followed out of the checked folder.  Returns the
+ * descriptor, -1 with errno set when PATH cannot be opened, or
+ * VP_NOT_REGULAR. */
 #define VP_NOT_REGULAR (-2)
 static int
 vp_open_regular(const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY |
+                  O_NOFOLLOW);
     if (fd < 0) {
         return -1;
     }
@@ -910,33 +920,94 @@ vp_open_regular(const char *path)
     return fd;
 }
 
-/* The seed file of KEY named by VALUE, resolved against the manifest's
- * directory and checked to be a readable regular file. */
+/* Whether the real path REAL is beneath one of the folders of CTX. */
 static gboolean
-vp_seed_file(const VpLabCtx *ctx, const VpYNode *key, const VpYNode *value,
-             char **slot, GError **error)
+vp_lab_path_allowed(const VpLabCtx *ctx, const char *real)
 {
-    if (!vp_expect_text(ctx, key, value, "./user-data", error)) {
-        return FALSE;
+    for (guint i = 0; i < ctx->roots->len; i++) {
+        const char *root = g_ptr_array_index(ctx->roots, i);
+        gsize n = strlen(root);
+        /* "/" is its own prefix and separator. */
+        if (strncmp(real, root, n) == 0 &&
+            (real[n] == '/' || (n > 0 && root[n - 1] == '/'))) {
+            return TRUE;
+        }
     }
+    return FALSE;
+}
+
+/* A file the tool reads on this machine, named by VALUE of KEY (a seed
+ * file, or base when it is a path): resolved against the manifest's
+ * directory, then by its real path beneath the manifest's folder or an
+ * allowed one (a symlink counts where it leads), a readable regular file,
+ * and with IMAGE a disk image (vp_source_identify).  The check is made
+ * through the descriptor it opens, not a second lookup of the name.  *REAL
+ * gets the real absolute path, which is what later code must read. */
+static gboolean
+vp_lab_file(const VpLabCtx *ctx, const VpYNode *key, const VpYNode *value,
+            gboolean image, char **real, GError **error)
+{
     g_autofree char *path = g_canonicalize_filename(value->text, ctx->dir);
-    int fd = vp_open_regular(path);
-    if (fd == VP_NOT_REGULAR) {
-        vp_lab_error(error, ctx, value->line, value->column,
-                     _("%1$s file '%2$s' is not a regular file; give a file"),
-                     key->text, path);
-        return FALSE;
-    }
-    if (fd < 0) {
+    char *resolved = realpath(path, NULL);
+    if (resolved == NULL) {
         int err = errno;
         vp_lab_error(error, ctx, value->line, value->column,
                      _("cannot read %1$s file '%2$s': %3$s; fix the path (a relative one starts at the manifest's directory)"),
                      key->text, path, g_strerror(err));
         return FALSE;
     }
+    g_autofree char *rpath = g_strdup(resolved);
+    free(resolved);
+    if (!vp_lab_path_allowed(ctx, rpath)) {
+        vp_lab_error(error, ctx, value->line, value->column,
+                     _("%1$s '%2$s' resolves to '%3$s', outside the manifest's folder '%4$s'; move the file there, or allow its folder with --allow-path DIR"),
+                     key->text, value->text, rpath, ctx->dir);
+        return FALSE;
+    }
+    int fd = vp_open_regular(rpath);
+    if (fd == VP_NOT_REGULAR) {
+        vp_lab_error(error, ctx, value->line, value->column,
+                     _("%1$s file '%2$s' is not a regular file; give a file"),
+                     key->text, rpath);
+        return FALSE;
+    }
+    if (fd < 0) {
+        int err = errno;
+        vp_lab_error(error, ctx, value->line, value->column,
+                     _("cannot read %1$s file '%2$s': %3$s; fix the path (a relative one starts at the manifest's directory)"),
+                     key->text, rpath, g_strerror(err));
+        return FALSE;
+    }
+    struct stat st;
+    const char *format = NULL;
+    GError *cause = NULL;
+    gboolean ok = !image ||
+                  (fstat(fd, &st) == 0 &&
+                   vp_source_identify(fd, (guint64)st.st_size, rpath, &format,
+                                      &cause));
+    int err = errno;
     close(fd);
-    *slot = g_steal_pointer(&path);
+    if (!ok && cause == NULL) {
+        vp_lab_error(error, ctx, value->line, value->column,
+                     _("cannot read %1$s file '%2$s': %3$s; fix the path (a relative one starts at the manifest's directory)"),
+                     key->text, rpath, g_strerror(err));
+        return FALSE;
+    }
+    if (!ok) {
+        vp_lab_locate(error, ctx, value->line, value->column, cause);
+        return FALSE;
+    }
+    *real = g_steal_pointer(&rpath);
     return TRUE;
+}
+
+/* The seed file of KEY named by VALUE (vp_lab_file). */
+static gboolean
+vp_seed_file(const VpLabCtx *ctx, const VpYNode *key, const VpYNode *value,
+             char **slot, GError **error)
+{
+    return vp_expect_text(ctx, key, value, "./user-data", error) &&
+           vp_lab_file(ctx, key, value, FALSE, slot, error);
 }
 
 /* cloud-init: true (a seed of the defaults), false (none: absent, or
@@ -1011,6 +1082,7 @@ vp_parse_cloud_init(const VpLabCtx *ctx, const VpYNode *key,
 
 typedef struct {
     char *text; /* NULL: given as false, which removes a default */
+    char *file; /* base given as a path: its real path (vp_lab_file) */
     guint line, column;
 } VpOptValue;
 
@@ -1019,6 +1091,7 @@ vp_opt_value_free(gpointer data)
 {
     VpOptValue *v = data;
     g_free(v->text);
+    g_free(v->file);
     g_free(v);
 }
 
@@ -1105,7 +1178,15 @@ vp_key_set_add(const VpLabCtx *ctx, VpKeySet *set, const VpYNode *key,
         v->text = set->seed != NULL ? g_strdup("true") : NULL;
         return TRUE;
     }
-    return vp_check_value(ctx, info, key, value, &v->text, error);
+    if (!vp_check_value(ctx, info, key, value, &v->text, error)) {
+        return FALSE;
+    }
+    /* A base that is a file here is read here: checked like a seed file,
+     * and an image, before any host sees it. */
+    if (g_str_equal(info->name, "base") && vp_lab_base_is_file(v->text)) {
+        return vp_lab_file(ctx, key, value, TRUE, &v->file, error);
+    }
+    return TRUE;
 }
 
 static gboolean
@@ -1172,6 +1253,7 @@ vp_lab_guest_free(gpointer data)
     g_free(g->name);
     g_free(g->manifest_name);
     g_free(g->host);
+    g_free(g->base_file);
     g_clear_pointer(&g->options, g_hash_table_unref);
     vp_seed_options_free(g->cloud_init);
     g_free(g);
@@ -1344,6 +1426,8 @@ vp_parse_guest(VpLabBuild *b, const VpYNode *entry, GError **error)
                 g_hash_table_insert(g->options, g_strdup(key), g_strdup(v->text));
             }
         }
+        const VpOptValue *base = g_hash_table_lookup(merged, "base");
+        g->base_file = base != NULL ? g_strdup(base->file) : NULL;
         g->cloud_init = seed != NULL ? vp_seed_options_copy(seed) : NULL;
         g->line = entry->line;
         g->column = entry->column;
@@ -1388,6 +1472,13 @@ vp_parse_hosts(const VpLabCtx *ctx, VpLab *lab, const VpYNode *key,
             vp_lab_error(error, ctx, v->line, v->column,
                          _("host '%1$s' has '%2$s', which is not a libvirt URI; use one such as qemu+ssh://root@%1$s.example/system"),
                          k->text, v->text);
+            return FALSE;
+        }
+        /* Checked before anything connects: a manifest may come from
+         * someone else, and its URI must not run their program here. */
+        GError *cause = NULL;
+        if (!vp_uri_check(v->text, &cause)) {
+            vp_lab_locate(error, ctx, v->line, v->column, cause);
             return FALSE;
         }
         /* Two names for one host would let placement count it twice. */
@@ -1548,15 +1639,55 @@ vp_lab_free(VpLab *lab)
     g_free(lab);
 }
 
+gboolean
+vp_lab_base_is_file(const char *base)
+{
+    return base != NULL && (g_str_has_prefix(base, "/") ||
+                            g_str_has_prefix(base, "./") ||
+                            g_str_has_prefix(base, "../"));
+}
+
+/* The real path of the folder DIR into ROOTS.  A missing manifest folder
+ * (a manifest parsed from memory) is no root; a missing --allow-path
+ * folder is an error. */
+static gboolean
+vp_lab_add_root(GPtrArray *roots, const char *dir, gboolean allowed,
+                GError **error)
+{
+    char *real = realpath(dir, NULL);
+    struct stat st;
+    int err = real == NULL ? errno
+              : stat(real, &st) != 0 ? errno
+              : !S_ISDIR(st.st_mode) ? ENOTDIR : 0;
+    if (err == 0) {
+        g_ptr_array_add(roots, g_strdup(real));
+    } else if (allowed) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("--allow-path: cannot use '%1$s': %2$s; give an existing folder"),
+                    dir, g_strerror(err));
+    }
+    free(real);
+    return err == 0 || !allowed;
+}
+
 VpLab *
-vp_lab_parse(const char *text, gsize len, const char *path, GError **error)
+vp_lab_parse(const char *text, gsize len, const char *path,
+             const char *const *allowed, GError **error)
 {
     g_return_val_if_fail(text != NULL || len == 0, NULL);
     g_return_val_if_fail(path != NULL, NULL);
 
     g_autofree char *dir = g_path_get_dirname(path);
     g_autofree char *abs_dir = g_canonicalize_filename(dir, NULL);
-    VpLabCtx ctx = { .path = path, .dir = abs_dir, .text = text, .len = len };
+    g_autoptr(GPtrArray) roots = g_ptr_array_new_with_free_func(g_free);
+    VpLabCtx ctx = { .path = path, .dir = abs_dir, .roots = roots,
+                     .text = text, .len = len };
+    vp_lab_add_root(roots, abs_dir, FALSE, NULL);
+    for (gsize i = 0; allowed != NULL && allowed[i] != NULL; i++) {
+        if (!vp_lab_add_root(roots, allowed[i], TRUE, error)) {
+            return NULL;
+        }
+    }
 
     if (len > VP_LAB_MAX_FILE) {
         g_autofree char *cap = vp_size_format(VP_LAB_MAX_FILE);
@@ -1592,7 +1723,7 @@ vp_lab_parse(const char *text, gsize len, const char *path, GError **error)
 }
 
 VpLab *
-vp_lab_load(const char *path, GError **error)
+vp_lab_load(const char *path, const char *const *allowed, GError **error)
 {
     gsize len = 0;
     gboolean too_big = FALSE;
@@ -1607,7 +1738,7 @@ vp_lab_load(const char *path, GError **error)
     }
     /* vp_lab_parse() refuses the length with the same message; it never
      * sees more than one byte past the limit. */
-    return vp_lab_parse(text, len, path, error);
+    return vp_lab_parse(text, len, path, allowed, error);
 }
 
 const VpLabGuest *

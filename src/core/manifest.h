@@ -39,7 +39,12 @@ typedef struct {
      * a guest's "false" removes a default flag.  Never holds name, host,
      * count or cloud-init (which is CLOUD_INIT). */
     GHashTable *options;
-    VpSeedOptions *cloud_init; /* NULL without one; file paths absolute */
+    /* OPTIONS["base"] when it is a path (vp_lab_base_is_file): the real
+     * absolute path that was checked, which is the one to read; else
+     * NULL.  OPTIONS keeps the text as written, for the hash. */
+    char *base_file;
+    /* NULL without one; file paths are the real absolute paths checked */
+    VpSeedOptions *cloud_init;
     guint line, column;  /* of the entry, for messages */
 } VpLabGuest;
 
@@ -55,17 +60,31 @@ typedef struct {
  * without reading them) and parses it as vp_lab_parse() does.  A file
  * that cannot be read is VP_ERROR_INVALID without a position.  Returns a
  * new lab; free with vp_lab_free(). */
-VpLab *vp_lab_load(const char *path, GError **error);
+VpLab *vp_lab_load(const char *path, const char *const *allowed,
+                   GError **error);
 
 /* Parses and validates the LEN bytes of TEXT (which need not be
  * NUL-terminated) as the manifest at PATH: PATH names the file in
- * messages, and relative cloud-init file names resolve against its
- * directory.  The cloud-init files must exist and be readable regular
- * files; their content is the seed module's to validate (vp_seed_load).
- * Nothing else outside TEXT is looked at.  Returns a new lab, or NULL
- * with VP_ERROR_INVALID. */
+ * messages, and relative file names resolve against its directory.
+ *
+ * The files the tool will read on this machine (cloud-init files, and a
+ * base that is a path) must resolve, by their real paths, beneath the
+ * manifest's directory or beneath one of the ALLOWED folders
+ * (NULL-terminated, may be NULL; --allow-path): a manifest from someone
+ * else must not reach a file elsewhere ("..", an absolute path, a symlink
+ * that leads out).  Each must be a readable regular file, and a base a
+ * disk image (vp_source_identify); cloud-init content is the seed module's
+ * to validate (vp_seed_load).  Host URIs must pass vp_uri_check.  Nothing
+ * else outside TEXT is looked at.  An ALLOWED folder that does not exist
+ * is VP_ERROR_INVALID without a position.  Returns a new lab, or NULL with
+ * VP_ERROR_INVALID. */
 VpLab *vp_lab_parse(const char *text, gsize len, const char *path,
-                    GError **error);
+                    const char *const *allowed, GError **error);
+
+/* Whether BASE, a guest's base, names a file of this machine rather than
+ * a volume ("VOL" or "POOL/VOL"): a path as a shell user writes one,
+ * starting with '/', './' or '../'. */
+gboolean vp_lab_base_is_file(const char *base);
 
 void vp_lab_free(VpLab *lab);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpLab, vp_lab_free)

@@ -543,3 +543,104 @@ vp_source_open_file(const char *path, const char *format,
     const VpOpenRules rules = { .chain = chain, .probed = format == NULL };
     return vp_source_open_depth(path, format, &rules, 0, error);
 }
+
+/* ---- telling a disk image from any other file ------------------------ */
+
+/* Signatures of what a raw disk image starts with, at their offsets. */
+static const struct {
+    guint64 offset;
+    const char *magic;
+    gsize len;
+} vp_raw_signatures[] = {
+    { 510, "\x55\xaa", 2 },            /* MBR, protective MBR of GPT, FAT */
+    { 1080, "\x53\xef", 2 },           /* ext2/3/4 superblock magic 0xEF53 */
+    { 0, "XFSB", 4 },                  /* XFS */
+    { 32769, "CD001", 5 },             /* ISO 9660 primary volume descriptor */
+    { 65600, "_BHRfS_M", 8 },          /* btrfs */
+    { 0, "LUKS\xba\xbe", 6 },          /* LUKS 1 and 2 */
+    /* Linux swap: at the end of the first page, for each page size. */
+    { 4096 - 10, "SWAPSPACE2", 10 },
+    { 4096 - 10, "SWAP-SPACE", 10 },
+    { 8192 - 10, "SWAPSPACE2", 10 },
+    { 16384 - 10, "SWAPSPACE2", 10 },
+    { 65536 - 10, "SWAPSPACE2", 10 },
+};
+
+static gboolean
+vp_has_raw_signature(int fd, guint64 length, GError **error)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(vp_raw_signatures); i++) {
+        guint8 buf[16];
+        gsize len = vp_raw_signatures[i].len;
+        guint64 offset = vp_raw_signatures[i].offset;
+        /* A signature past the end is absent (vp_read_fd would read it as
+         * zeros). */
+        if (offset + len > length) {
+            continue;
+        }
+        if (!vp_read_fd(GINT_TO_POINTER(fd), offset, buf, len, error)) {
+            return FALSE;
+        }
+        if (memcmp(buf, vp_raw_signatures[i].magic, len) == 0) {
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+gboolean
+vp_source_identify(int fd, guint64 length, const char *name,
+                   const char **format, GError **error)
+{
+    gboolean is_qcow2 = FALSE;
+    g_autoptr(GError) local = NULL;
+
+    if (length == 0) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("'%1$s' is empty; give a raw or qcow2 disk image"), name);
+        return FALSE;
+    }
+    if (!vp_qcow2_probe(vp_read_fd, GINT_TO_POINTER(fd), &is_qcow2, error)) {
+        return FALSE;
+    }
+    if (is_qcow2) {
+        g_autoptr(VpQcow2Image) img = vp_qcow2_image_open(vp_read_fd,
+                                                          GINT_TO_POINTER(fd),
+                                                          length, name, &local);
+        /* Damaged or of a kind the reader refuses: not a base either way. */
+        if (img == NULL) {
+            g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
+                                local->message);
+            return FALSE;
+        }
+        const VpQcow2Meta *m = vp_qcow2_image_meta(img);
+        if (m->backing_file != NULL) {
+            g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                        _("'%1$s' is an overlay on backing file '%2$s', and a base "
+                          "must stand alone; flatten it first with virt-provision "
+                          "convert --source-format qcow2 '%1$s' FLAT.qcow2"),
+                        name, m->backing_file);
+            return FALSE;
+        }
+        *format = "qcow2";
+        return TRUE;
+    }
+    if (length % 512 != 0) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("'%1$s' is not a whole number of 512-byte sectors long, so it is no raw disk image; give a raw or qcow2 disk image"),
+                    name);
+        return FALSE;
+    }
+    if (!vp_has_raw_signature(fd, length, &local)) {
+        if (local != NULL) {
+            g_propagate_error(error, g_steal_pointer(&local));
+        } else {
+            g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                        _("'%1$s' is neither a qcow2 image nor a raw disk image with a partition table, file system or swap signature; give a disk image"),
+                        name);
+        }
+        return FALSE;
+    }
+    *format = "raw";
+    return TRUE;
+}

@@ -74,3 +74,17 @@ gboolean vp_source_extent(VpSource *src, guint64 pos, guint64 *len,
 gboolean vp_source_read(VpSource *src, guint64 pos, guint8 *buf, gsize len,
                         GError **error);
 int vp_source_raw_fd(VpSource *src, guint64 pos, guint64 *fd_offset);
+
+/* Whether the regular file open as FD (LENGTH bytes long; NAME for
+ * messages) is a disk image that may become a base volume, judged by its
+ * own bytes so that an arbitrary file (a key, a kubeconfig) is never taken
+ * for one: a qcow2 image that this tool's reader opens (magic, version 2
+ * or 3, sound header) and that has no backing file, or a raw image that is
+ * a nonzero whole number of 512-byte sectors long and carries a signature
+ * of a boot sector or partition table (0x55AA at 510: MBR, GPT, FAT), an
+ * ext2/3/4, XFS, btrfs or ISO 9660 file system, a LUKS header or a swap
+ * area.  *FORMAT gets "qcow2" or "raw" (static).  Reads at most the qcow2
+ * metadata or 64 KiB; fails with VP_ERROR_INVALID naming NAME and what to
+ * give instead, or with a read error. */
+gboolean vp_source_identify(int fd, guint64 length, const char *name,
+                            const char **format, GError **error);

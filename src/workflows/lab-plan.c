@@ -60,16 +60,6 @@ vp_lab_host_by_name(VpLabRun *run, const char *name)
     return NULL;
 }
 
-/* Whether a guest's base names a file of this machine rather than a
- * volume ("VOL" or "POOL/VOL"): a path as a shell user writes one. */
-gboolean
-vp_lab_base_is_file(const char *base)
-{
-    return base != NULL && (g_str_has_prefix(base, "/") ||
-                            g_str_has_prefix(base, "./") ||
-                            g_str_has_prefix(base, "../"));
-}
-
 /* The local file a base names, as an absolute path (relative to the
  * manifest's folder).  Caller frees. */
 char *

@@ -83,9 +83,8 @@ gboolean vp_lab_check_identity(VpLabRun *run, GError **error);
  * reported at once. */
 void vp_lab_plan_all(VpLabRun *run, GStrv hashes, gboolean act);
 VpLabHostState *vp_lab_host_by_name(VpLabRun *run, const char *name);
-/* Whether BASE names a local file; its absolute path; its digest (NULL
- * unless taken); the volume its content makes of it. */
-gboolean vp_lab_base_is_file(const char *base);
+/* For a BASE that names a local file (vp_lab_base_is_file): its absolute
+ * path, its digest (NULL unless taken), the volume its content makes of it. */
 char *vp_lab_base_path(const VpLabRun *run, const char *base);
 const char *vp_lab_base_digest(const VpLabRun *run, const char *base);
 char *vp_lab_base_volume(const VpLabRun *run, const char *base,
