@@ -175,9 +175,10 @@ vp_virt_connect_flags(const char *uri, unsigned int flags, GError **error)
     virt->conn = conn;
     virt->flags = flags;
     virt->uri = g_strdup(uri);
-    char *actual = virConnectGetURI(conn);
-    virt->actual_uri = g_strdup(actual != NULL ? actual : uri);
-    free(actual);
+    virt->actual_uri = vp_virt_take(virConnectGetURI(conn));
+    if (virt->actual_uri == NULL) {
+        virt->actual_uri = g_strdup(uri);
+    }
     return virt;
 }
 

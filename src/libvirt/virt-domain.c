@@ -57,11 +57,7 @@ vp_virt_domain_xml(VpVirt *virt, const char *name, gboolean inactive,
                      name);
         return NULL;
     }
-    /* Copied so that the caller frees with g_free, as everything else of the
-     * tool; libvirt's strings come from malloc. */
-    char *result = g_strdup(xml);
-    free(xml);
-    return result;
+    return vp_virt_take(xml);
 }
 
 gboolean
@@ -251,9 +247,7 @@ vp_virt_domain_caps(VpVirt *virt, const char *virt_type, const char *arch,
                      machine != NULL ? machine : "default");
         return NULL;
     }
-    char *result = g_strdup(xml);
-    free(xml);
-    return result;
+    return vp_virt_take(xml);
 }
 
 gboolean
@@ -366,8 +360,7 @@ vp_domain_metadata(virDomainPtr dom, const char *ns, char **xml,
 
     *xml = NULL;
     if (text != NULL) {
-        *xml = g_strdup(text);
-        free(text);
+        *xml = vp_virt_take(text);
         return TRUE;
     }
     if (vp_virt_code() == VIR_ERR_NO_DOMAIN_METADATA) {

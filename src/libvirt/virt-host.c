@@ -9,17 +9,6 @@
 #include "virt-private.h"
 #include "xml-util.h"
 
-/* libvirt's strings come from malloc; everything the tool hands on is
- * freed with g_free. */
-static char *
-vp_take(char *text)
-{
-    char *copy = g_strdup(text);
-
-    free(text);
-    return copy;
-}
-
 gboolean
 vp_virt_host_identity(VpVirt *virt, char **hostname, GPtrArray **uuids,
                       GError **error)
@@ -36,7 +25,7 @@ vp_virt_host_identity(VpVirt *virt, char **hostname, GPtrArray **uuids,
         return vp_virt_fail(error, _("cannot read the host name of '%1$s'"),
                             virt->actual_uri);
     }
-    g_autofree char *host = vp_take(name);
+    g_autofree char *host = vp_virt_take(name);
     g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func(g_free);
     int n = virConnectListAllStoragePools(conn, &pools, 0);
     if (n < 0 && vp_virt_code() != VIR_ERR_NO_SUPPORT) {
@@ -97,9 +86,9 @@ vp_domain_defs(virDomainPtr dom, GError **error)
         xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
     }
     if (xml != NULL) {
-        d->xml = vp_take(xml);
+        d->xml = vp_virt_take(xml);
         xml = d->active ? virDomainGetXMLDesc(dom, 0) : NULL;
-        d->live_xml = xml != NULL ? vp_take(xml) : NULL;
+        d->live_xml = xml != NULL ? vp_virt_take(xml) : NULL;
     }
     if (d->xml == NULL || (d->active && d->live_xml == NULL)) {
         if (vp_virt_code() != VIR_ERR_NO_DOMAIN) {
@@ -262,7 +251,7 @@ vp_virt_volume_path(VpVirt *virt, const char *pool, const char *name,
                vp_virt_fail(error, _("cannot look up volume '%1$s' in pool "
                                      "'%2$s'"), name, pool);
     }
-    *path = vp_take(text);
+    *path = vp_virt_take(text);
     return TRUE;
 }
 
@@ -286,7 +275,7 @@ vp_virt_pool_backing(VpVirt *virt, const char *pool, GHashTable *backing,
         /* The definition holds the backing file as libvirt probed it. */
         char *xml = ok ? virStorageVolGetXMLDesc(vols[i], 0) : NULL;
         if (xml != NULL) {
-            g_autofree char *text = vp_take(xml);
+            g_autofree char *text = vp_virt_take(xml);
             g_autoptr(xmlDoc) doc = vp_xml_parse(text, "volume definition", NULL);
             char *file = doc != NULL
                 ? vp_xml_xpath_string(doc, "string(/volume/backingStore/path)")

@@ -2,6 +2,8 @@
  * file of this layer shares.  Nothing outside this folder includes it. */
 #pragma once
 
+#include <stdlib.h>
+
 #include <glib.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -53,6 +55,18 @@ static inline virConnectPtr
 vp_virt_conn(VpVirt *virt)
 {
     return g_atomic_pointer_get(&virt->conn);
+}
+
+/* TEXT (a string libvirt allocated with malloc, may be NULL) as a copy
+ * the caller frees with g_free, as everything else of the tool; TEXT is
+ * freed. */
+static inline char *
+vp_virt_take(char *text)
+{
+    char *copy = g_strdup(text);
+
+    free(text);
+    return copy;
 }
 
 /* The mutex serialising the calls that libvirt refuses to run while
