@@ -142,6 +142,13 @@ typedef struct {
     const char *message;
 } LoadFailure;
 
+#define BOMB                                                              \
+    "#cloud-config\n"                                                      \
+    "a: &a [x, x, x, x, x, x, x, x, x]\n"                                   \
+    "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"                          \
+    "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n"                          \
+    "d: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+
 static const LoadFailure load_failures[] = {
     { "missing", "nope.yaml", NULL, -1, "user-data", "No such file" },
     { "directory", ".", NULL, -1, "meta-data", "cannot read meta-data" },
@@ -178,6 +185,22 @@ static const LoadFailure load_failures[] = {
       "is not a YAML mapping" },
     { "network-config-list", "nc-list", "- eth0\n", -1, "network-config",
       "is not a YAML mapping" },
+    /* Anchors and aliases are refused where they appear: resolving a
+     * document copies what an alias names (BOMB: 9^4 scalars from 150
+     * bytes; the same at 9^9 costs gigabytes). */
+    { "cloud-config-anchor", "anchor.yaml", "#cloud-config\na: &x 1\n", -1,
+      "user-data", "line 2, column 4: YAML anchors ('&name') are not allowed" },
+    { "cloud-config-alias", "alias.yaml", "#cloud-config\na: [1, *x]\n", -1,
+      "user-data", "line 2, column 8: YAML aliases ('*name') are not allowed" },
+    { "cloud-config-alias-bomb", "bomb.yaml", BOMB, -1, "user-data",
+      "line 2, column 4: YAML anchors" },
+    { "meta-data-alias", "md-alias", "a: &x 1\nb: *x\n", -1, "meta-data",
+      "line 1, column 4: YAML anchors" },
+    { "network-config-alias", "nc-alias",
+      "version: 2\nethernets: {e: &x {dhcp4: true}, f: *x}\n", -1,
+      "network-config", "line 2, column 16: YAML anchors" },
+    { "network-config-tagged-anchor", "nc-tag", "a: !!str &x b\n", -1,
+      "network-config", "line 1, column 10: YAML anchors" },
     { "key-garbage", "garbage.pub", "hello world\n", -1, "root-ssh-key",
       "line 1 is not an OpenSSH public key" },
     { "key-second-line", "second.pub", KEY_LINE "\nssh-rsa AAAA\n", -1,

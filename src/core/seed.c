@@ -215,49 +215,161 @@ vp_seed_read(const char *path, const char *what, gsize limit, gsize *len,
 /* ------------------------------------------------------------------ */
 /* YAML */
 
+/* How deep a cloud-init file may nest mappings and lists: the limit of
+ * libfyaml's document builder, so that what loaded before still loads;
+ * cloud-init's own schemas need fewer than ten. */
+#define VP_SEED_MAX_DEPTH 64
+
+static void
+vp_yaml_invalid(const char *what, const char *path, char *diag,
+                GError **error)
+{
+    guint line = 0;
+    guint column = 0;
+    const char *msg = diag != NULL ? vp_yaml_diag_split(diag, &line, &column)
+                                   : "syntax error";
+    g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                _("%1$s '%2$s' is not valid YAML: line %3$u, column %4$u: %5$s"),
+                what, path, line, column, msg);
+}
+
+static void
+vp_yaml_too_deep(const char *what, const char *path, guint line,
+                 guint column, GError **error)
+{
+    g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                _("%1$s '%2$s' line %3$u, column %4$u: mappings and lists nest deeper than %5$u levels; flatten them"),
+                what, path, line, column, (guint)VP_SEED_MAX_DEPTH);
+}
+
+typedef enum {
+    VP_YAML_OK,
+    VP_YAML_ANCHOR,
+    VP_YAML_ALIAS,
+    VP_YAML_DEEP,
+} VpYamlRefusal;
+
+/* What EV brings that a cloud-init file may not hold, with its position
+ * in *LINE and *COLUMN; *DEPTH follows the open collections. */
+static VpYamlRefusal
+vp_yaml_refusal(const char *text, gsize len, struct fy_event *ev,
+                guint *depth, guint *line, guint *column)
+{
+    struct fy_token *anchor = NULL;
+    switch (ev->type) {
+    case FYET_ALIAS:
+        vp_yaml_mark_position(text, len, fy_event_start_mark(ev), line, column);
+        return VP_YAML_ALIAS;
+    case FYET_SEQUENCE_START:
+    case FYET_MAPPING_START:
+        (*depth)++;
+        G_GNUC_FALLTHROUGH;
+    case FYET_SCALAR:
+        anchor = fy_event_get_anchor_token(ev);
+        if (anchor != NULL) {
+            vp_yaml_mark_position(text, len, fy_token_start_mark(anchor), line,
+                                  column);
+            return VP_YAML_ANCHOR;
+        }
+        if (*depth > VP_SEED_MAX_DEPTH) {
+            vp_yaml_mark_position(text, len, fy_event_start_mark(ev), line,
+                                  column);
+            return VP_YAML_DEEP;
+        }
+        return VP_YAML_OK;
+    case FYET_SEQUENCE_END:
+    case FYET_MAPPING_END:
+        (*depth)--;
+        return VP_YAML_OK;
+    default:
+        return VP_YAML_OK;
+    }
+}
+
+/* Reads TEXT as events, before any document is built from it, and counts
+ * its documents into *DOCUMENTS.  Anchors and aliases are refused where
+ * they appear: resolving a document copies what an alias names, so a few
+ * hundred bytes of aliases of aliases cost gigabytes (cloud-init files
+ * rarely use them, and the value can always be written out).  So is
+ * nesting beyond VP_SEED_MAX_DEPTH, with our message rather than
+ * libfyaml's. */
+static gboolean
+vp_yaml_scan(const char *text, gsize len, const char *what, const char *path,
+             guint *documents, GError **error)
+{
+    g_autofree char *first = NULL;
+    g_autoptr(VpFyDiag) diag = vp_yaml_diag_new(&first);
+    const struct fy_parse_cfg pcfg = { .diag = diag };
+    g_autoptr(VpFyParser) parser = fy_parser_create(&pcfg);
+    if (parser == NULL || fy_parser_set_string(parser, text, len) != 0) {
+        g_error("libfyaml: out of memory");
+    }
+    VpYamlRefusal refusal = VP_YAML_OK;
+    guint depth = 0;
+    guint line = 0;
+    guint column = 0;
+    *documents = 0;
+    for (struct fy_event *ev;
+         refusal == VP_YAML_OK && (ev = fy_parser_parse(parser)) != NULL;) {
+        if (ev->type == FYET_DOCUMENT_START) {
+            (*documents)++;
+        }
+        refusal = vp_yaml_refusal(text, len, ev, &depth, &line, &column);
+        fy_parser_event_free(parser, ev);
+    }
+    switch (refusal) {
+    case VP_YAML_ANCHOR:
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("%1$s '%2$s' line %3$u, column %4$u: YAML anchors ('&name') are not allowed; write the value out instead"),
+                    what, path, line, column);
+        return FALSE;
+    case VP_YAML_ALIAS:
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("%1$s '%2$s' line %3$u, column %4$u: YAML aliases ('*name') are not allowed; write the value out instead"),
+                    what, path, line, column);
+        return FALSE;
+    case VP_YAML_DEEP:
+        vp_yaml_too_deep(what, path, line, column, error);
+        return FALSE;
+    case VP_YAML_OK:
+        break;
+    }
+    if (first != NULL || fy_parser_get_stream_error(parser)) {
+        vp_yaml_invalid(what, path, first, error);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 /* Parses TEXT, which must hold at most one YAML document, into *DOC:
  * NULL when it holds no node at all (empty, or only comments).  The
- * failure message names WHAT and PATH and libfyaml's first error. */
+ * failure message names WHAT and PATH and what is wrong where. */
 static gboolean
 vp_yaml_parse(const char *text, gsize len, const char *what, const char *path,
               struct fy_document **doc, GError **error)
 {
-    g_autofree char *first = NULL;
-    g_autoptr(VpFyDiag) diag = vp_yaml_diag_new(&first);
-    const struct fy_parse_cfg pcfg = {
-        .flags = FYPCF_RESOLVE_DOCUMENT,
-        .diag = diag,
-    };
-
-    g_autoptr(VpFyDocument) parsed =
-        fy_document_build_from_string(&pcfg, text, len);
-    /* fy_document_build_from_string() silently keeps only the first
-     * document; cloud-init's yaml.safe_load() refuses a stream of several,
-     * so count them (and find an error in a later one). */
     guint documents = 0;
-    if (parsed != NULL) {
-        g_autoptr(VpFyParser) parser = fy_parser_create(&pcfg);
-        if (parser == NULL || fy_parser_set_string(parser, text, len) != 0) {
-            g_error("libfyaml: out of memory");
-        }
-        for (struct fy_document *d; (d = fy_parse_load_document(parser)) != NULL;) {
-            fy_parse_document_destroy(parser, d);
-            documents++;
-        }
-    }
-    if (first != NULL) {
-        guint line = 0;
-        guint column = 0;
-        const char *msg = vp_yaml_diag_split(first, &line, &column);
-        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                    _("%1$s '%2$s' is not valid YAML: line %3$u, column %4$u: %5$s"),
-                    what, path, line, column, msg);
+    if (!vp_yaml_scan(text, len, what, path, &documents, error)) {
         return FALSE;
     }
+    /* fy_document_build_from_string() silently keeps only the first
+     * document; cloud-init's yaml.safe_load() refuses a stream of
+     * several. */
     if (documents > 1) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
                     _("%1$s '%2$s' holds %3$u YAML documents; keep one (no '---' between them)"),
                     what, path, documents);
+        return FALSE;
+    }
+    /* Without anchors there is nothing to resolve.  The build still finds
+     * what events cannot show, such as a key given twice. */
+    g_autofree char *first = NULL;
+    g_autoptr(VpFyDiag) diag = vp_yaml_diag_new(&first);
+    const struct fy_parse_cfg pcfg = { .diag = diag };
+    g_autoptr(VpFyDocument) parsed =
+        fy_document_build_from_string(&pcfg, text, len);
+    if (first != NULL) {
+        vp_yaml_invalid(what, path, first, error);
         return FALSE;
     }
     if (parsed != NULL && fy_document_root(parsed) == NULL) {

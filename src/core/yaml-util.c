@@ -58,3 +58,16 @@ vp_yaml_diag_split(char *diag, guint *line, guint *column)
     }
     return g_strstrip(text + strlen(": error: "));
 }
+
+void
+vp_yaml_mark_position(const char *text, gsize len, const struct fy_mark *m,
+                      guint *line, guint *column)
+{
+    *line = m != NULL ? (guint)m->line + 1 : 0;
+    *column = m != NULL ? (guint)m->column + 1 : 0;
+    if (m != NULL && m->input_pos > 0 && (gsize)m->input_pos <= len &&
+        (text[m->input_pos - 1] == '&' || text[m->input_pos - 1] == '*') &&
+        *column > 1) {
+        (*column)--;
+    }
+}

@@ -23,3 +23,10 @@ VpFyDiag *vp_yaml_diag_new(char **first);
  * returns TEXT, and the position in *LINE and *COLUMN (0 when the
  * diagnostic has none). */
 const char *vp_yaml_diag_split(char *diag, guint *line, guint *column);
+
+/* The 1-based position in TEXT (LEN bytes) of libfyaml's mark M; 0 when
+ * M is NULL.  libfyaml marks an anchor and an alias after their '&' or
+ * '*'; the position is that of the character the reader sees first. */
+void vp_yaml_mark_position(const char *text, gsize len,
+                           const struct fy_mark *m, guint *line,
+                           guint *column);
