@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "seed.h"
+#include "yaml-util.h"
 
 /* A scratch directory, and HOME inside it, set before GLib caches the home
  * directory: the seed reads ~/.ssh/id_*.pub. */
@@ -620,6 +621,175 @@ test_iso_deterministic(void)
     }
 }
 
+/* ---------------------------------------------------------------- */
+/* Nesting, checked before libfyaml */
+
+/* The deepest nesting of TEXT's events by libfyaml, the oracle of which
+ * brackets are collections; -1 when TEXT is not valid YAML. */
+static int
+event_depth(const char *text)
+{
+    struct fy_parse_cfg cfg = { .flags = FYPCF_QUIET };
+    struct fy_parser *parser = fy_parser_create(&cfg);
+    g_assert_nonnull(parser);
+    g_assert_cmpint(fy_parser_set_string(parser, text, strlen(text)), ==, 0);
+    int depth = 0;
+    int deepest = 0;
+    for (struct fy_event *ev; (ev = fy_parser_parse(parser)) != NULL;) {
+        if (ev->type == FYET_SEQUENCE_START || ev->type == FYET_MAPPING_START) {
+            depth++;
+            deepest = MAX(deepest, depth);
+        } else if (ev->type == FYET_SEQUENCE_END || ev->type == FYET_MAPPING_END) {
+            depth--;
+        }
+        fy_parser_event_free(parser, ev);
+    }
+    gboolean failed = fy_parser_get_stream_error(parser);
+    fy_parser_destroy(parser);
+    return failed ? -1 : deepest;
+}
+
+/* Valid YAML whose brackets are mostly text: the scan, limited to four
+ * flow levels, must not count them. */
+static const char *const shallow[] = {
+    "a: '[[[[[['\n",
+    "a: \"[[[\\\"[[[[\"\n",
+    "a: 'it''s [[[[[['\n",
+    "a: b[[[[[[\n",
+    "a: x # [[[[[[\n",
+    "# [[[[[[\na: 1\n",
+    "a: [[[[x]]]]\n",
+    "a: [\"[[[[[[\", '[[[[[[', {\"k\":\"[[[[[[\"}]\n",
+    "a: [b, c]  # [[[[[[\n",
+    "a: !!str '[[[[[['\n",
+    "runcmd:\n  - |\n    if [[ -f x ]]; then echo [[[[[[\n\n    fi\n  - [ls]\n",
+    "- key: |\n   [[[[[[\n  other: >-\n     {{{{{{\n",
+    "a:\n  |\n  [[[[[[\nb: 1\n",
+    "a: |2\n    [[[[[[\n",
+    "--- |\n [[[[[[\n",
+    "a: \"multi\n  line [[[[[[\"\n",
+    "a: [1,\n  2, [3, [4]]]\n",
+    "{\"a\": {\"b\": [{\"c\": 1}]}}\n",
+};
+
+static void
+test_flow_depth_shallow(void)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(shallow); i++) {
+        const char *text = shallow[i];
+        gsize at = 0;
+        guint line = 0;
+        guint column = 0;
+        g_test_message("%s", text);
+        g_assert_cmpint(event_depth(text), >=, 0);
+        g_assert_cmpint(event_depth(text), <=, 5);
+        g_assert_true(vp_yaml_check_flow_depth(text, strlen(text), 4, &at,
+                                               &line, &column));
+    }
+}
+
+/* Flow levels beyond four, and where the first one too deep is. */
+static const struct {
+    const char *text;
+    guint line, column;
+} deep[] = {
+    { "[[[[[", 1, 5 },
+    { "a: [[[[[]]]]]\n", 1, 8 },
+    { "{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":1}}}}}", 1, 21 },
+    { "a: [b c'[[[[[']\n", 1, 12 },
+    { "a: [\n  'x', [[[[\n", 2, 11 },
+    { "\u00e9: [[[[[\n", 1, 8 },
+    /* After a scalar, libfyaml's scanner reads a bracket as one: the
+     * parser refuses it, but only after the scanner queued the rest. */
+    { "a: \"x\" [[[[[\n", 1, 12 },
+    /* Not the block scalar's text: indented no more than its key. */
+    { "a: |\nb: [[[[[\n", 2, 8 },
+    { "- key: |\n  [[[[[\n", 2, 7 },
+};
+
+static void
+test_flow_depth_deep(void)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(deep); i++) {
+        gsize at = 0;
+        guint line = 0;
+        guint column = 0;
+        g_test_message("%s", deep[i].text);
+        g_assert_false(vp_yaml_check_flow_depth(deep[i].text,
+                                                strlen(deep[i].text), 4,
+                                                &at, &line, &column));
+        g_assert_cmpuint(line, ==, deep[i].line);
+        g_assert_cmpuint(column, ==, deep[i].column);
+        g_assert_cmpint(deep[i].text[at], ==, column == 21 ? '{' : '[');
+    }
+    /* 1 MiB of '[' is refused at the limit, not after reading it all. */
+    gsize len = VP_SEED_MAX_FILE;
+    g_autofree char *big = g_malloc(len);
+    memset(big, '[', len);
+    gsize at = 0;
+    guint line = 0;
+    guint column = 0;
+    g_assert_false(vp_yaml_check_flow_depth(big, len, 16, &at, &line, &column));
+    g_assert_cmpuint(at, ==, 16);
+}
+
+/* Through the seed: a file nested too deep, in flow or block style, is
+ * refused with its place; one at the limit loads. */
+static void
+test_load_nesting(void)
+{
+    static const struct {
+        const char *option;
+        const char *head;  /* before the nesting */
+        const char *open;  /* one level */
+        const char *close; /* its end, after the innermost value */
+        guint levels;
+        const char *message; /* NULL: loads */
+    } cases[] = {
+        { "user-data", "#cloud-config\na: ", "[", "]", 31, NULL },
+        { "user-data", "#cloud-config\na: ", "[", "]", 32,
+          "line 2, column 35: mappings and lists nest deeper than 32 levels" },
+        { "meta-data", "", "{\"a\": ", "}", 33,
+          "line 1, column 193: mappings and lists nest deeper than 32 levels" },
+        { "network-config", "a: ", "[", "", 100000,
+          "line 1, column 35: mappings and lists nest deeper" },
+        { "network-config", "a:\n", "- ", "", 40,
+          "line 2, column 63: mappings and lists nest deeper" },
+    };
+    g_autofree char *ud = write_file("ok-ud", "#!/bin/sh\ntrue\n", -1);
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        GString *text = g_string_new(cases[i].head);
+        for (guint l = 0; l < cases[i].levels; l++) {
+            g_string_append(text, cases[i].open);
+        }
+        g_string_append(text, "1");
+        for (guint l = 0; l < cases[i].levels; l++) {
+            g_string_append(text, cases[i].close);
+        }
+        g_string_append_c(text, '\n');
+        g_autofree char *path = write_file("nested", text->str, (gssize)text->len);
+        g_string_free(text, TRUE);
+        g_autofree char *options = g_strdup_printf(
+            "%s=%s%s%s", cases[i].option, path,
+            strcmp(cases[i].option, "user-data") == 0 ? "" : ",user-data=",
+            strcmp(cases[i].option, "user-data") == 0 ? "" : ud);
+        g_auto(VpSeedOptions) opts = { 0 };
+        g_assert_true(vp_seed_options_parse(options, &opts, NULL));
+        g_autoptr(GError) error = NULL;
+        g_autoptr(VpSeed) seed = vp_seed_load(&opts, "web", "iid", &error);
+        if (cases[i].message == NULL) {
+            g_assert_no_error(error);
+            g_assert_nonnull(seed);
+            continue;
+        }
+        g_assert_null(seed);
+        g_assert_error(error, VP_ERROR, VP_ERROR_INVALID);
+        g_test_message("%s", error->message);
+        g_assert_nonnull(strstr(error->message, cases[i].message));
+        g_assert_nonnull(strstr(error->message, path));
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -642,6 +812,9 @@ main(int argc, char **argv)
     }
     g_test_add_func("/seed/load/too-large", test_load_too_large);
     g_test_add_func("/seed/load/bad-names", test_load_bad_names);
+    g_test_add_func("/seed/load/nesting", test_load_nesting);
+    g_test_add_func("/seed/yaml/flow-depth/shallow", test_flow_depth_shallow);
+    g_test_add_func("/seed/yaml/flow-depth/deep", test_flow_depth_deep);
     g_test_add_func("/seed/meta-data", test_meta_data);
     g_test_add_func("/seed/user-data/generated", test_generated_bare);
     g_test_add_func("/seed/user-data/keys", test_generated_keys);

@@ -215,10 +215,10 @@ vp_seed_read(const char *path, const char *what, gsize limit, gsize *len,
 /* ------------------------------------------------------------------ */
 /* YAML */
 
-/* How deep a cloud-init file may nest mappings and lists: the limit of
- * libfyaml's document builder, so that what loaded before still loads;
- * cloud-init's own schemas need fewer than ten. */
-#define VP_SEED_MAX_DEPTH 64
+/* How deep a cloud-init file may nest mappings and lists: cloud-init's
+ * schemas need fewer than ten levels, and libfyaml's document builder
+ * refuses 64 with a message of its own. */
+#define VP_SEED_MAX_DEPTH 32
 
 static void
 vp_yaml_invalid(const char *what, const char *path, char *diag,
@@ -297,6 +297,18 @@ static gboolean
 vp_yaml_scan(const char *text, gsize len, const char *what, const char *path,
              guint *documents, GError **error)
 {
+    /* Before libfyaml, whose scanner holds a deep flow collection whole;
+     * the events of the prefix up to the bracket too deep are cheap and
+     * place the refusal where block levels make it too deep already. */
+    gsize deep_at = 0;
+    guint deep_line = 0;
+    guint deep_column = 0;
+    gboolean deep = !vp_yaml_check_flow_depth(text, len, VP_SEED_MAX_DEPTH,
+                                              &deep_at, &deep_line,
+                                              &deep_column);
+    if (deep) {
+        len = deep_at + 1;
+    }
     g_autofree char *first = NULL;
     g_autoptr(VpFyDiag) diag = vp_yaml_diag_new(&first);
     const struct fy_parse_cfg pcfg = { .diag = diag };
@@ -333,6 +345,10 @@ vp_yaml_scan(const char *text, gsize len, const char *what, const char *path,
         return FALSE;
     case VP_YAML_OK:
         break;
+    }
+    if (deep) {
+        vp_yaml_too_deep(what, path, deep_line, deep_column, error);
+        return FALSE;
     }
     if (first != NULL || fy_parser_get_stream_error(parser)) {
         vp_yaml_invalid(what, path, first, error);
