@@ -621,6 +621,79 @@ test_iso_deterministic(void)
     }
 }
 
+/* Files loaded once serve every seed made from them, from several threads
+ * at once, and are not read again: the seeds hold what was loaded even
+ * after the files change on disk. */
+typedef struct {
+    const VpSeedOptions *opts;
+    guint n;
+} OnceJob;
+
+static gpointer
+files_once_thread(gpointer data)
+{
+    const OnceJob *job = data;
+    for (guint i = 0; i < 50; i++) {
+        g_autofree char *name = g_strdup_printf("web-%u-%u", job->n, i);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(VpSeed) seed = vp_seed_load(job->opts, name, "iid", &error);
+        g_assert_no_error(error);
+        struct fy_document *doc = parse(vp_seed_get_meta_data(seed));
+        assert_scalar(doc, "/local-hostname", name);
+        assert_scalar(doc, "/region", "a#b");
+        fy_document_destroy(doc);
+        GBytes *ud = vp_seed_get_user_data(seed);
+        g_assert_nonnull(g_strstr_len(g_bytes_get_data(ud, NULL),
+                                      (gssize)g_bytes_get_size(ud),
+                                      "Content-Type: multipart/mixed"));
+    }
+    return NULL;
+}
+
+static void
+test_files_once(void)
+{
+    g_autofree char *ud = write_file("once-ud", "#cloud-config\npackages: [vim]\n", -1);
+    g_autofree char *md = write_file("once-md", "region: 'a#b'\n", -1);
+    g_autofree char *nc = write_file("once-nc", "version: 2\n", -1);
+    g_autofree char *key = write_file("once.pub", KEY_LINE "\n", -1);
+    g_autofree char *options = g_strdup_printf(
+        "user-data=%s,meta-data=%s,network-config=%s,root-ssh-key=%s",
+        ud, md, nc, key);
+    g_auto(VpSeedOptions) opts = { 0 };
+    g_assert_true(vp_seed_options_parse(options, &opts, NULL));
+    g_autoptr(GError) error = NULL;
+    opts.files = vp_seed_files_load(&opts, &error);
+    g_assert_no_error(error);
+    g_assert_nonnull(opts.files);
+
+    /* Different on disk now, and unreadable as a seed file. */
+    g_free(write_file("once-ud", "not cloud-config", -1));
+    g_free(write_file("once-md", "- a list\n", -1));
+    g_assert_cmpint(g_unlink(nc), ==, 0);
+    g_assert_cmpint(g_unlink(key), ==, 0);
+
+    OnceJob jobs[4];
+    GThread *threads[G_N_ELEMENTS(jobs)];
+    for (guint t = 0; t < G_N_ELEMENTS(jobs); t++) {
+        jobs[t] = (OnceJob){ .opts = &opts, .n = t };
+        threads[t] = g_thread_new("seed", files_once_thread, &jobs[t]);
+    }
+    for (guint t = 0; t < G_N_ELEMENTS(jobs); t++) {
+        g_thread_join(threads[t]);
+    }
+    g_autoptr(VpSeed) seed = vp_seed_load(&opts, "web", "iid", &error);
+    g_assert_no_error(error);
+    GBytes *got = vp_seed_get_network_config(seed);
+    g_assert_cmpmem(g_bytes_get_data(got, NULL), g_bytes_get_size(got),
+                    "version: 2\n", 11);
+
+    /* Options that name other files do not share them. */
+    g_auto(VpSeedOptions) other = { .user_data = g_strdup(ud) };
+    g_assert_true(vp_seed_options_same_files(&opts, &opts));
+    g_assert_false(vp_seed_options_same_files(&opts, &other));
+}
+
 /* ---------------------------------------------------------------- */
 /* Nesting, checked before libfyaml */
 
@@ -813,6 +886,7 @@ main(int argc, char **argv)
     g_test_add_func("/seed/load/too-large", test_load_too_large);
     g_test_add_func("/seed/load/bad-names", test_load_bad_names);
     g_test_add_func("/seed/load/nesting", test_load_nesting);
+    g_test_add_func("/seed/load/files-once", test_files_once);
     g_test_add_func("/seed/yaml/flow-depth/shallow", test_flow_depth_shallow);
     g_test_add_func("/seed/yaml/flow-depth/deep", test_flow_depth_deep);
     g_test_add_func("/seed/meta-data", test_meta_data);
