@@ -20,6 +20,15 @@ static char *scratch;
  * a newline, so that is the hostname's job. */
 #define HOSTILE_COMMENT "o'neil\"$(x);&|<>#: - ? {a} [b] \\n !tag *al &an %d `t`"
 #define HOSTILE_KEY "ssh-ed25519 " KEY_BLOB " " HOSTILE_COMMENT
+/* Certificates as ssh-keygen -s writes them beside id_*.pub: the type,
+ * then a blob that starts with it (the rest of a real one elided). */
+#define CERT_LINE                                                           \
+    "ssh-ed25519-cert-v01@openssh.com AAAAIHNzaC1lZDI1NTE5LWNlcnQtdjAxQG9w" \
+    "ZW5zc2guY29tAAAAIAABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4f me@home"
+#define ECDSA_CERT_LINE                                                     \
+    "ecdsa-sha2-nistp256-cert-v01@openssh.com AAAAKGVjZHNhLXNoYTItbmlzdHAy" \
+    "NTYtY2VydC12MDFAb3BlbnNzaC5jb20AAAAgAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGB" \
+    "kaGxwdHh8= me@home"
 #define HOSTILE_HOST "web\"1'\n#x: y\n- z\t$;&|<>\\"
 
 static char *
@@ -213,6 +222,10 @@ static const LoadFailure load_failures[] = {
     { "key-private", "id_ed25519",
       "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n", -1,
       "clouduser-ssh-key", "holds a private key" },
+    { "key-certificate", "id_ed25519-cert.pub", CERT_LINE "\n", -1,
+      "root-ssh-key", "line 1 is a certificate" },
+    { "key-ecdsa-certificate", "ecdsa.pub", KEY_LINE "\n" ECDSA_CERT_LINE "\n", -1,
+      "clouduser-ssh-key", "line 2 is a certificate" },
     { "key-none", "blank.pub", "\n# only a comment\n\n", -1, "root-ssh-key",
       "holds no public key" },
 };
@@ -423,6 +436,31 @@ test_generated_bare(void)
     g_assert_false(has_path(doc, "/runcmd"));
     g_assert_false(has_path(doc, "/merge_how"));
     fy_document_destroy(doc);
+}
+
+/* A bare seed with certificates in ~/.ssh (ssh-keygen -s writes
+ * id_*-cert.pub beside the key): they are skipped, as ssh-copy-id skips
+ * them, and the plain key is used. */
+static void
+test_generated_home_certificates(void)
+{
+    g_autofree char *cert = write_file(".ssh/id_ed25519-cert.pub",
+                                       CERT_LINE "\n", -1);
+    /* A certificate under a plain key's name, and the same beside a key. */
+    g_autofree char *misnamed = write_file(".ssh/id_ecdsa.pub",
+                                           ECDSA_CERT_LINE "\n", -1);
+    g_autofree char *mixed = write_file(".ssh/id_x.pub",
+                                        "# two\n" ECDSA_CERT_LINE "\n" KEY_LINE "\n",
+                                        -1);
+    g_autoptr(VpSeed) seed = load("", "web");
+    struct fy_document *doc = parse(vp_seed_get_user_data(seed));
+    assert_scalar(doc, "/ssh_authorized_keys/0", HOSTILE_KEY);
+    assert_scalar(doc, "/ssh_authorized_keys/1", KEY_LINE);
+    g_assert_false(has_path(doc, "/ssh_authorized_keys/2"));
+    fy_document_destroy(doc);
+    g_assert_cmpint(g_unlink(cert), ==, 0);
+    g_assert_cmpint(g_unlink(misnamed), ==, 0);
+    g_assert_cmpint(g_unlink(mixed), ==, 0);
 }
 
 static void
@@ -892,6 +930,8 @@ main(int argc, char **argv)
     g_test_add_func("/seed/meta-data", test_meta_data);
     g_test_add_func("/seed/user-data/generated", test_generated_bare);
     g_test_add_func("/seed/user-data/keys", test_generated_keys);
+    g_test_add_func("/seed/user-data/home-certificates",
+                    test_generated_home_certificates);
     g_test_add_func("/seed/user-data/kept", test_user_data_kept);
     g_test_add_func("/seed/user-data/multipart", test_multipart);
     g_test_add_func("/seed/user-data/multipart-nested", test_multipart_nested);

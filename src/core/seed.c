@@ -585,10 +585,25 @@ vp_ssh_key_line_valid(const char *line)
     return name_len == type_len && memcmp(blob + 4, type, type_len) == 0;
 }
 
-/* Appends the key lines of the key file PATH to KEYS (trimmed; blank and
- * '#' lines skipped).  At least one key, and every other line a key. */
+/* Whether the key line LINE is an OpenSSH certificate ("TYPE-cert-v01@
+ * openssh.com" types, PROTOCOL.certkeys): a signed key for ssh to present,
+ * which authorized_keys does not list. */
 static gboolean
-vp_ssh_keys_read(const char *path, GPtrArray *keys, GError **error)
+vp_ssh_key_line_is_cert(const char *line)
+{
+    g_autofree char *type = g_strndup(line, strcspn(line, " \t"));
+    return g_str_has_suffix(type, "-cert-v01@openssh.com");
+}
+
+/* Appends the key lines of the key file PATH to KEYS (trimmed; blank and
+ * '#' lines skipped).  At least one key, and every other line a key.
+ * FOUND_BY_US: the file is one of ~/.ssh's, where a certificate line is
+ * skipped (it certifies a key that has its own file), and a file of
+ * certificates only adds nothing; in a file the user names, it is an
+ * error. */
+static gboolean
+vp_ssh_keys_read(const char *path, gboolean found_by_us, GPtrArray *keys,
+                 GError **error)
 {
     const char *what = _("SSH key file");
     gsize len = 0;
@@ -599,6 +614,7 @@ vp_ssh_keys_read(const char *path, GPtrArray *keys, GError **error)
     }
     g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
     guint found = 0;
+    guint certs = 0;
     for (guint i = 0; lines[i] != NULL; i++) {
         char *line = g_strstrip(lines[i]);
         if (*line == '\0' || *line == '#') {
@@ -610,6 +626,16 @@ vp_ssh_keys_read(const char *path, GPtrArray *keys, GError **error)
                         path);
             return FALSE;
         }
+        if (vp_ssh_key_line_is_cert(line)) {
+            if (found_by_us) {
+                certs++;
+                continue;
+            }
+            g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                        _("SSH key file '%1$s' line %2$u is a certificate, which authorized_keys does not take; give the public key it certifies"),
+                        path, i + 1);
+            return FALSE;
+        }
         if (!vp_ssh_key_line_valid(line)) {
             g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
                         _("SSH key file '%1$s' line %2$u is not an OpenSSH public key such as 'ssh-ed25519 AAAA... comment'; give a .pub file"),
@@ -619,7 +645,7 @@ vp_ssh_keys_read(const char *path, GPtrArray *keys, GError **error)
         g_ptr_array_add(keys, g_strdup(line));
         found++;
     }
-    if (found == 0) {
+    if (found == 0 && certs == 0) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
                     _("SSH key file '%1$s' holds no public key; give a .pub file"),
                     path);
@@ -635,7 +661,9 @@ vp_compare_paths(gconstpointer a, gconstpointer b)
 }
 
 /* The invoking user's ~/.ssh/id_*.pub, in name order so that the seed does
- * not depend on directory order. */
+ * not depend on directory order.  Certificates (id_*-cert.pub, which ssh
+ * presents beside the key they certify) are skipped, as ssh-copy-id does:
+ * the plain key of each is among the others. */
 static gboolean
 vp_ssh_keys_of_user(GPtrArray *keys, GError **error)
 {
@@ -643,21 +671,22 @@ vp_ssh_keys_of_user(GPtrArray *keys, GError **error)
     g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
     g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
     for (const char *name; d != NULL && (name = g_dir_read_name(d)) != NULL;) {
-        if (g_str_has_prefix(name, "id_") && g_str_has_suffix(name, ".pub")) {
+        if (g_str_has_prefix(name, "id_") && g_str_has_suffix(name, ".pub") &&
+            !g_str_has_suffix(name, "-cert.pub")) {
             g_ptr_array_add(names, g_build_filename(dir, name, NULL));
         }
     }
-    if (names->len == 0) {
+    g_ptr_array_sort(names, vp_compare_paths);
+    for (guint i = 0; i < names->len; i++) {
+        if (!vp_ssh_keys_read(g_ptr_array_index(names, i), TRUE, keys, error)) {
+            return FALSE;
+        }
+    }
+    if (keys->len == 0) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
                     _("no SSH public key found in '%1$s' (id_*.pub) for the guest's default user; pass clouduser-ssh-key=FILE"),
                     dir);
         return FALSE;
-    }
-    g_ptr_array_sort(names, vp_compare_paths);
-    for (guint i = 0; i < names->len; i++) {
-        if (!vp_ssh_keys_read(g_ptr_array_index(names, i), keys, error)) {
-            return FALSE;
-        }
     }
     return TRUE;
 }
@@ -1057,9 +1086,11 @@ vp_seed_files_load(const VpSeedOptions *opts, GError **error)
     files->root_keys = g_ptr_array_new_with_free_func(g_free);
     files->user_keys = g_ptr_array_new_with_free_func(g_free);
     if ((opts->root_ssh_key != NULL &&
-         !vp_ssh_keys_read(opts->root_ssh_key, files->root_keys, error)) ||
+         !vp_ssh_keys_read(opts->root_ssh_key, FALSE, files->root_keys,
+                           error)) ||
         (opts->clouduser_ssh_key != NULL &&
-         !vp_ssh_keys_read(opts->clouduser_ssh_key, files->user_keys, error))) {
+         !vp_ssh_keys_read(opts->clouduser_ssh_key, FALSE, files->user_keys,
+                           error))) {
         return NULL;
     }
 
