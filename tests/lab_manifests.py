@@ -19,7 +19,9 @@ and a substring of the message.  For every run we check that
     LIBVIRT_DEFAULT_URI, is qemu+unix:///session?socket=SOCK where SOCK is a
     unix socket this test listens on; it must see no connection,
   * the scratch directory (which is also HOME and TMPDIR of the tool) holds
-    exactly what it held before.
+    exactly what it held before,
+  * it exited within RUN_TIMEOUT and its peak RSS stayed below RSS_LIMIT
+    (hostile YAML must be refused before it is expanded or queued whole).
 
 The limits (file size, count, guests) are read from src/core/manifest.h, so
 that the rows follow the header.  Valid manifests run last as the control:
@@ -55,6 +57,10 @@ from standalone import require_vp, snap_diff, snapshot  # noqa: E402
 PREFIX = "virt-provision: "
 OLD_MTIME_NS = 978307200 * 10**9 + 123456789   # 2001-01-01, easy to spot if touched
 RUN_TIMEOUT = 20                                # seconds; a hang is a failure, not a wait
+# Peak RSS of one run, from wait4(): a refused row needs ~20 MB (~25 MB
+# built with ASan); before the YAML fixes of issue 14 some took 120 MB to
+# 14 GB.
+RSS_LIMIT = 100 * 1024 * 1024                   # bytes
 VP = None
 T0 = time.monotonic()
 
@@ -167,6 +173,17 @@ class LabManifests(unittest.TestCase):
         cls.write(os.path.join(d, "id_test"),
                   b"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n"
                   b"-----END OPENSSH PRIVATE KEY-----\n")
+        # Hostile cloud-init files (issue 14): aliases of aliases, 9^9
+        # scalars if expanded, and nesting of 1 MiB; see the rows.
+        alias_bomb = ("a: &a [%s]\n" % ",".join(['"lol"'] * 9) +
+                      "".join("%s: &%s [%s]\n" % (c, c, ",".join(["*" + p] * 9))
+                              for p, c in zip("abcdefgh", "bcdefghi")))
+        cls.write(os.path.join(d, "ud-bomb"), ("#cloud-config\n" + alias_bomb).encode())
+        cls.write(os.path.join(d, "md-bomb"), alias_bomb.encode())
+        cls.write(os.path.join(d, "nc-bomb"), alias_bomb.encode())
+        cls.write(os.path.join(d, "nc-deep"), b"a: " + b"[" * (MAX_FILE - 3))
+        cls.write(os.path.join(d, "md-deep"), b'{"a":' * (MAX_FILE // 10) + b"1" +
+                  b"}" * (MAX_FILE // 10))
         os.symlink("loop-b.yaml", os.path.join(d, "loop-a.yaml"))
         os.symlink("loop-a.yaml", os.path.join(d, "loop-b.yaml"))
         # A valid manifest, the neighbour of many rows: the argument rows
@@ -245,8 +262,8 @@ class LabManifests(unittest.TestCase):
     def run_vp(self, args, env_extra=None):
         """Runs the tool in the scratch directory, accepting (and closing)
         connections to the host socket while it runs.  Returns the command,
-        exit status (None: killed after RUN_TIMEOUT), stdout, stderr and the
-        number of connections."""
+        exit status (None: killed after RUN_TIMEOUT), stdout, stderr, the
+        number of connections and the peak RSS in bytes."""
         cmd = [VP] + list(args)
         self.listener.drain()
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -257,29 +274,37 @@ class LabManifests(unittest.TestCase):
             deadline = time.monotonic() + RUN_TIMEOUT
             conns = 0
             killed = False
-            while p.poll() is None:
+            # wait4() rather than poll(): it gives this child's own rusage.
+            while True:
+                pid, status, usage = os.wait4(p.pid, os.WNOHANG)
+                if pid:
+                    break
                 conns += self.listener.drain()
                 if time.monotonic() > deadline:
                     p.kill()
-                    p.wait()
+                    pid, status, usage = os.wait4(p.pid, 0)
                     killed = True
                     break
                 select.select([self.listener.sock], [], [], 0.005)
+            p.returncode = os.waitstatus_to_exitcode(status)
+            rss = usage.ru_maxrss * 1024  # KiB on Linux
             rc = None if killed else p.returncode
             # A connection made just before the exit is still in the backlog.
             conns += self.listener.drain()
             out.seek(0)
             err.seek(0)
             return (cmd, rc, out.read().decode("utf-8", "backslashreplace"),
-                    err.read().decode("utf-8", "backslashreplace"), conns)
+                    err.read().decode("utf-8", "backslashreplace"), conns, rss)
 
-    def problems(self, rc, out, err, conns, where, msg):
+    def problems(self, rc, out, err, conns, where, msg, rss=0):
         """WHERE: the exact text after PREFIX up to the message
         ("PATH:LINE:COL: "), or None for a message without a position, which
         must then contain MSG (and the path, checked by the caller's MSG)."""
         probs = []
         if rc is None:
             probs.append("no exit within %d s (killed)" % RUN_TIMEOUT)
+        if rss > RSS_LIMIT:
+            probs.append("peak RSS %d MiB, more than %d MiB" % (rss >> 20, RSS_LIMIT >> 20))
         elif rc != 2:
             probs.append("exit %d, expected 2" % rc)
         if err.count("\n") != 1 or not err.endswith("\n"):
@@ -306,13 +331,13 @@ class LabManifests(unittest.TestCase):
             self.write(file, text.encode() if isinstance(text, str) else text)
         try:
             before = snapshot(self.d)
-            cmd, rc, out, err, conns = self.run_vp(args, env_extra)
+            cmd, rc, out, err, conns, rss = self.run_vp(args, env_extra)
             after = snapshot(self.d)
         finally:
             if text is not None:
                 os.unlink(file)
         self.runs.append((name, conns))
-        probs = self.problems(rc, out, err, conns, where, msg)
+        probs = self.problems(rc, out, err, conns, where, msg, rss)
         probs += snap_diff(before, after)
         if probs:
             probs.insert(0, "$ cd %s && %s" % (shlex.quote(self.d), shlex.join(cmd)))
@@ -531,7 +556,7 @@ class LabManifests(unittest.TestCase):
             Row("exactly-at-limit", b"#" * MAX_FILE, (1, 1), "the manifest is empty"),
             Row("endless-device", None, (1, 1), "larger than the limit of %s" % limit,
                 path="/dev/zero"),
-        ] + self.security_rows()
+        ] + self.security_rows() + self.hostile_yaml_rows(G)
 
     def security_rows(self):
         """Issue 14: a manifest must not run a program here through a host
@@ -590,6 +615,37 @@ class LabManifests(unittest.TestCase):
             Row("base-not-whole-sectors", G + "    base: ./ud-ok\n", (9, 11),
                 "not a whole number of 512-byte sectors"),
             Row("base-empty", G + "    base: ./empty.img\n", (9, 11), "is empty"),
+        ]
+
+    def hostile_yaml_rows(self, G):
+        """Issue 14: YAML that costs far more to parse than it weighs, in a
+        manifest and in each cloud-init file.  RUN_TIMEOUT and RSS_LIMIT
+        are the point: before the fixes an alias bomb of user-data took
+        13.6 GB and 76 s, 1 MiB of '[' 376 MB, deep JSON 123 MB."""
+        ud, md, nc = (os.path.join(self.d, n) for n in ("ud-bomb", "md-bomb", "nc-bomb"))
+        deep = "mappings and lists nest deeper than 32 levels"
+        return [
+            Row("user-data-alias-bomb", G + "    cloud-init: {user-data: ud-bomb}\n", (8, 5),
+                "guest 'a': user-data '%s' line 2, column 4: YAML anchors ('&name') are "
+                "not allowed" % ud),
+            Row("meta-data-alias-bomb", G + "    cloud-init: {meta-data: md-bomb, "
+                "user-data: ud-ok}\n", (8, 5),
+                "guest 'a': meta-data '%s' line 1, column 4: YAML anchors" % md),
+            Row("network-config-alias-bomb", G + "    cloud-init: {network-config: nc-bomb, "
+                "user-data: ud-ok}\n", (8, 5),
+                "guest 'a': network-config '%s' line 1, column 4: YAML anchors" % nc),
+            Row("network-config-1mib-brackets", G + "    cloud-init: {network-config: "
+                "nc-deep, user-data: ud-ok}\n", (8, 5),
+                "network-config '%s' line 1, column 35: %s"
+                % (os.path.join(self.d, "nc-deep"), deep)),
+            Row("meta-data-deep-json", G + "    cloud-init: {meta-data: md-deep, "
+                "user-data: ud-ok}\n", (8, 5),
+                "meta-data '%s' line 1, column 161: %s" % (os.path.join(self.d, "md-deep"),
+                                                          deep)),
+            Row("manifest-1mib-brackets", b"[" * MAX_FILE, (1, 17),
+                "the manifest nests mappings and lists deeper than 16 levels"),
+            Row("manifest-deep-json", '{"a":' * (MAX_FILE // 10) + "1" + "}" * (MAX_FILE // 10),
+                (1, 81), "the manifest nests mappings and lists deeper than 16 levels"),
         ]
 
     def test_1_table(self):
@@ -691,7 +747,7 @@ class LabManifests(unittest.TestCase):
         for command in ALL_COMMANDS:
             with self.subTest(control=" ".join(command)):
                 before = snapshot(self.d)
-                cmd, rc, out, err, conns = self.run_vp(list(command) + ["valid.yaml"])
+                cmd, rc, out, err, conns, _ = self.run_vp(list(command) + ["valid.yaml"])
                 # libvirt may keep files under HOME once it connects: not
                 # the table's business, but they must not reach later runs.
                 for rel in sorted(set(snapshot(self.d)) - set(before), reverse=True):

@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "seed.h"
+#include "yaml-util.h"
 
 /* A scratch directory, and HOME inside it, set before GLib caches the home
  * directory: the seed reads ~/.ssh/id_*.pub. */
@@ -19,6 +20,15 @@ static char *scratch;
  * a newline, so that is the hostname's job. */
 #define HOSTILE_COMMENT "o'neil\"$(x);&|<>#: - ? {a} [b] \\n !tag *al &an %d `t`"
 #define HOSTILE_KEY "ssh-ed25519 " KEY_BLOB " " HOSTILE_COMMENT
+/* Certificates as ssh-keygen -s writes them beside id_*.pub: the type,
+ * then a blob that starts with it (the rest of a real one elided). */
+#define CERT_LINE                                                           \
+    "ssh-ed25519-cert-v01@openssh.com AAAAIHNzaC1lZDI1NTE5LWNlcnQtdjAxQG9w" \
+    "ZW5zc2guY29tAAAAIAABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4f me@home"
+#define ECDSA_CERT_LINE                                                     \
+    "ecdsa-sha2-nistp256-cert-v01@openssh.com AAAAKGVjZHNhLXNoYTItbmlzdHAy" \
+    "NTYtY2VydC12MDFAb3BlbnNzaC5jb20AAAAgAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGB" \
+    "kaGxwdHh8= me@home"
 #define HOSTILE_HOST "web\"1'\n#x: y\n- z\t$;&|<>\\"
 
 static char *
@@ -142,6 +152,13 @@ typedef struct {
     const char *message;
 } LoadFailure;
 
+#define BOMB                                                              \
+    "#cloud-config\n"                                                      \
+    "a: &a [x, x, x, x, x, x, x, x, x]\n"                                   \
+    "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"                          \
+    "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n"                          \
+    "d: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+
 static const LoadFailure load_failures[] = {
     { "missing", "nope.yaml", NULL, -1, "user-data", "No such file" },
     { "directory", ".", NULL, -1, "meta-data", "cannot read meta-data" },
@@ -178,6 +195,22 @@ static const LoadFailure load_failures[] = {
       "is not a YAML mapping" },
     { "network-config-list", "nc-list", "- eth0\n", -1, "network-config",
       "is not a YAML mapping" },
+    /* Anchors and aliases are refused where they appear: resolving a
+     * document copies what an alias names (BOMB: 9^4 scalars from 150
+     * bytes; the same at 9^9 costs gigabytes). */
+    { "cloud-config-anchor", "anchor.yaml", "#cloud-config\na: &x 1\n", -1,
+      "user-data", "line 2, column 4: YAML anchors ('&name') are not allowed" },
+    { "cloud-config-alias", "alias.yaml", "#cloud-config\na: [1, *x]\n", -1,
+      "user-data", "line 2, column 8: YAML aliases ('*name') are not allowed" },
+    { "cloud-config-alias-bomb", "bomb.yaml", BOMB, -1, "user-data",
+      "line 2, column 4: YAML anchors" },
+    { "meta-data-alias", "md-alias", "a: &x 1\nb: *x\n", -1, "meta-data",
+      "line 1, column 4: YAML anchors" },
+    { "network-config-alias", "nc-alias",
+      "version: 2\nethernets: {e: &x {dhcp4: true}, f: *x}\n", -1,
+      "network-config", "line 2, column 16: YAML anchors" },
+    { "network-config-tagged-anchor", "nc-tag", "a: !!str &x b\n", -1,
+      "network-config", "line 1, column 10: YAML anchors" },
     { "key-garbage", "garbage.pub", "hello world\n", -1, "root-ssh-key",
       "line 1 is not an OpenSSH public key" },
     { "key-second-line", "second.pub", KEY_LINE "\nssh-rsa AAAA\n", -1,
@@ -189,6 +222,10 @@ static const LoadFailure load_failures[] = {
     { "key-private", "id_ed25519",
       "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n", -1,
       "clouduser-ssh-key", "holds a private key" },
+    { "key-certificate", "id_ed25519-cert.pub", CERT_LINE "\n", -1,
+      "root-ssh-key", "line 1 is a certificate" },
+    { "key-ecdsa-certificate", "ecdsa.pub", KEY_LINE "\n" ECDSA_CERT_LINE "\n", -1,
+      "clouduser-ssh-key", "line 2 is a certificate" },
     { "key-none", "blank.pub", "\n# only a comment\n\n", -1, "root-ssh-key",
       "holds no public key" },
 };
@@ -401,6 +438,31 @@ test_generated_bare(void)
     fy_document_destroy(doc);
 }
 
+/* A bare seed with certificates in ~/.ssh (ssh-keygen -s writes
+ * id_*-cert.pub beside the key): they are skipped, as ssh-copy-id skips
+ * them, and the plain key is used. */
+static void
+test_generated_home_certificates(void)
+{
+    g_autofree char *cert = write_file(".ssh/id_ed25519-cert.pub",
+                                       CERT_LINE "\n", -1);
+    /* A certificate under a plain key's name, and the same beside a key. */
+    g_autofree char *misnamed = write_file(".ssh/id_ecdsa.pub",
+                                           ECDSA_CERT_LINE "\n", -1);
+    g_autofree char *mixed = write_file(".ssh/id_x.pub",
+                                        "# two\n" ECDSA_CERT_LINE "\n" KEY_LINE "\n",
+                                        -1);
+    g_autoptr(VpSeed) seed = load("", "web");
+    struct fy_document *doc = parse(vp_seed_get_user_data(seed));
+    assert_scalar(doc, "/ssh_authorized_keys/0", HOSTILE_KEY);
+    assert_scalar(doc, "/ssh_authorized_keys/1", KEY_LINE);
+    g_assert_false(has_path(doc, "/ssh_authorized_keys/2"));
+    fy_document_destroy(doc);
+    g_assert_cmpint(g_unlink(cert), ==, 0);
+    g_assert_cmpint(g_unlink(misnamed), ==, 0);
+    g_assert_cmpint(g_unlink(mixed), ==, 0);
+}
+
 static void
 test_generated_keys(void)
 {
@@ -597,6 +659,248 @@ test_iso_deterministic(void)
     }
 }
 
+/* Files loaded once serve every seed made from them, from several threads
+ * at once, and are not read again: the seeds hold what was loaded even
+ * after the files change on disk. */
+typedef struct {
+    const VpSeedOptions *opts;
+    guint n;
+} OnceJob;
+
+static gpointer
+files_once_thread(gpointer data)
+{
+    const OnceJob *job = data;
+    for (guint i = 0; i < 50; i++) {
+        g_autofree char *name = g_strdup_printf("web-%u-%u", job->n, i);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(VpSeed) seed = vp_seed_load(job->opts, name, "iid", &error);
+        g_assert_no_error(error);
+        struct fy_document *doc = parse(vp_seed_get_meta_data(seed));
+        assert_scalar(doc, "/local-hostname", name);
+        assert_scalar(doc, "/region", "a#b");
+        fy_document_destroy(doc);
+        GBytes *ud = vp_seed_get_user_data(seed);
+        g_assert_nonnull(g_strstr_len(g_bytes_get_data(ud, NULL),
+                                      (gssize)g_bytes_get_size(ud),
+                                      "Content-Type: multipart/mixed"));
+    }
+    return NULL;
+}
+
+static void
+test_files_once(void)
+{
+    g_autofree char *ud = write_file("once-ud", "#cloud-config\npackages: [vim]\n", -1);
+    g_autofree char *md = write_file("once-md", "region: 'a#b'\n", -1);
+    g_autofree char *nc = write_file("once-nc", "version: 2\n", -1);
+    g_autofree char *key = write_file("once.pub", KEY_LINE "\n", -1);
+    g_autofree char *options = g_strdup_printf(
+        "user-data=%s,meta-data=%s,network-config=%s,root-ssh-key=%s",
+        ud, md, nc, key);
+    g_auto(VpSeedOptions) opts = { 0 };
+    g_assert_true(vp_seed_options_parse(options, &opts, NULL));
+    g_autoptr(GError) error = NULL;
+    opts.files = vp_seed_files_load(&opts, &error);
+    g_assert_no_error(error);
+    g_assert_nonnull(opts.files);
+
+    /* Different on disk now, and unreadable as a seed file. */
+    g_free(write_file("once-ud", "not cloud-config", -1));
+    g_free(write_file("once-md", "- a list\n", -1));
+    g_assert_cmpint(g_unlink(nc), ==, 0);
+    g_assert_cmpint(g_unlink(key), ==, 0);
+
+    OnceJob jobs[4];
+    GThread *threads[G_N_ELEMENTS(jobs)];
+    for (guint t = 0; t < G_N_ELEMENTS(jobs); t++) {
+        jobs[t] = (OnceJob){ .opts = &opts, .n = t };
+        threads[t] = g_thread_new("seed", files_once_thread, &jobs[t]);
+    }
+    for (guint t = 0; t < G_N_ELEMENTS(jobs); t++) {
+        g_thread_join(threads[t]);
+    }
+    g_autoptr(VpSeed) seed = vp_seed_load(&opts, "web", "iid", &error);
+    g_assert_no_error(error);
+    GBytes *got = vp_seed_get_network_config(seed);
+    g_assert_cmpmem(g_bytes_get_data(got, NULL), g_bytes_get_size(got),
+                    "version: 2\n", 11);
+
+    /* Options that name other files do not share them. */
+    g_auto(VpSeedOptions) other = { .user_data = g_strdup(ud) };
+    g_assert_true(vp_seed_options_same_files(&opts, &opts));
+    g_assert_false(vp_seed_options_same_files(&opts, &other));
+}
+
+/* ---------------------------------------------------------------- */
+/* Nesting, checked before libfyaml */
+
+/* The deepest nesting of TEXT's events by libfyaml, the oracle of which
+ * brackets are collections; -1 when TEXT is not valid YAML. */
+static int
+event_depth(const char *text)
+{
+    struct fy_parse_cfg cfg = { .flags = FYPCF_QUIET };
+    struct fy_parser *parser = fy_parser_create(&cfg);
+    g_assert_nonnull(parser);
+    g_assert_cmpint(fy_parser_set_string(parser, text, strlen(text)), ==, 0);
+    int depth = 0;
+    int deepest = 0;
+    for (struct fy_event *ev; (ev = fy_parser_parse(parser)) != NULL;) {
+        if (ev->type == FYET_SEQUENCE_START || ev->type == FYET_MAPPING_START) {
+            depth++;
+            deepest = MAX(deepest, depth);
+        } else if (ev->type == FYET_SEQUENCE_END || ev->type == FYET_MAPPING_END) {
+            depth--;
+        }
+        fy_parser_event_free(parser, ev);
+    }
+    gboolean failed = fy_parser_get_stream_error(parser);
+    fy_parser_destroy(parser);
+    return failed ? -1 : deepest;
+}
+
+/* Valid YAML whose brackets are mostly text: the scan, limited to four
+ * flow levels, must not count them. */
+static const char *const shallow[] = {
+    "a: '[[[[[['\n",
+    "a: \"[[[\\\"[[[[\"\n",
+    "a: 'it''s [[[[[['\n",
+    "a: b[[[[[[\n",
+    "a: x # [[[[[[\n",
+    "# [[[[[[\na: 1\n",
+    "a: [[[[x]]]]\n",
+    "a: [\"[[[[[[\", '[[[[[[', {\"k\":\"[[[[[[\"}]\n",
+    "a: [b, c]  # [[[[[[\n",
+    "a: !!str '[[[[[['\n",
+    "runcmd:\n  - |\n    if [[ -f x ]]; then echo [[[[[[\n\n    fi\n  - [ls]\n",
+    "- key: |\n   [[[[[[\n  other: >-\n     {{{{{{\n",
+    "a:\n  |\n  [[[[[[\nb: 1\n",
+    "a: |2\n    [[[[[[\n",
+    "--- |\n [[[[[[\n",
+    "a: \"multi\n  line [[[[[[\"\n",
+    "a: [1,\n  2, [3, [4]]]\n",
+    "{\"a\": {\"b\": [{\"c\": 1}]}}\n",
+};
+
+static void
+test_flow_depth_shallow(void)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(shallow); i++) {
+        const char *text = shallow[i];
+        gsize at = 0;
+        guint line = 0;
+        guint column = 0;
+        g_test_message("%s", text);
+        g_assert_cmpint(event_depth(text), >=, 0);
+        g_assert_cmpint(event_depth(text), <=, 5);
+        g_assert_true(vp_yaml_check_flow_depth(text, strlen(text), 4, &at,
+                                               &line, &column));
+    }
+}
+
+/* Flow levels beyond four, and where the first one too deep is. */
+static const struct {
+    const char *text;
+    guint line, column;
+} deep[] = {
+    { "[[[[[", 1, 5 },
+    { "a: [[[[[]]]]]\n", 1, 8 },
+    { "{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":1}}}}}", 1, 21 },
+    { "a: [b c'[[[[[']\n", 1, 12 },
+    { "a: [\n  'x', [[[[\n", 2, 11 },
+    { "\u00e9: [[[[[\n", 1, 8 },
+    /* After a scalar, libfyaml's scanner reads a bracket as one: the
+     * parser refuses it, but only after the scanner queued the rest. */
+    { "a: \"x\" [[[[[\n", 1, 12 },
+    /* Not the block scalar's text: indented no more than its key. */
+    { "a: |\nb: [[[[[\n", 2, 8 },
+    { "- key: |\n  [[[[[\n", 2, 7 },
+};
+
+static void
+test_flow_depth_deep(void)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(deep); i++) {
+        gsize at = 0;
+        guint line = 0;
+        guint column = 0;
+        g_test_message("%s", deep[i].text);
+        g_assert_false(vp_yaml_check_flow_depth(deep[i].text,
+                                                strlen(deep[i].text), 4,
+                                                &at, &line, &column));
+        g_assert_cmpuint(line, ==, deep[i].line);
+        g_assert_cmpuint(column, ==, deep[i].column);
+        g_assert_cmpint(deep[i].text[at], ==, column == 21 ? '{' : '[');
+    }
+    /* 1 MiB of '[' is refused at the limit, not after reading it all. */
+    gsize len = VP_SEED_MAX_FILE;
+    g_autofree char *big = g_malloc(len);
+    memset(big, '[', len);
+    gsize at = 0;
+    guint line = 0;
+    guint column = 0;
+    g_assert_false(vp_yaml_check_flow_depth(big, len, 16, &at, &line, &column));
+    g_assert_cmpuint(at, ==, 16);
+}
+
+/* Through the seed: a file nested too deep, in flow or block style, is
+ * refused with its place; one at the limit loads. */
+static void
+test_load_nesting(void)
+{
+    static const struct {
+        const char *option;
+        const char *head;  /* before the nesting */
+        const char *open;  /* one level */
+        const char *close; /* its end, after the innermost value */
+        guint levels;
+        const char *message; /* NULL: loads */
+    } cases[] = {
+        { "user-data", "#cloud-config\na: ", "[", "]", 31, NULL },
+        { "user-data", "#cloud-config\na: ", "[", "]", 32,
+          "line 2, column 35: mappings and lists nest deeper than 32 levels" },
+        { "meta-data", "", "{\"a\": ", "}", 33,
+          "line 1, column 193: mappings and lists nest deeper than 32 levels" },
+        { "network-config", "a: ", "[", "", 100000,
+          "line 1, column 35: mappings and lists nest deeper" },
+        { "network-config", "a:\n", "- ", "", 40,
+          "line 2, column 63: mappings and lists nest deeper" },
+    };
+    g_autofree char *ud = write_file("ok-ud", "#!/bin/sh\ntrue\n", -1);
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        GString *text = g_string_new(cases[i].head);
+        for (guint l = 0; l < cases[i].levels; l++) {
+            g_string_append(text, cases[i].open);
+        }
+        g_string_append(text, "1");
+        for (guint l = 0; l < cases[i].levels; l++) {
+            g_string_append(text, cases[i].close);
+        }
+        g_string_append_c(text, '\n');
+        g_autofree char *path = write_file("nested", text->str, (gssize)text->len);
+        g_string_free(text, TRUE);
+        g_autofree char *options = g_strdup_printf(
+            "%s=%s%s%s", cases[i].option, path,
+            strcmp(cases[i].option, "user-data") == 0 ? "" : ",user-data=",
+            strcmp(cases[i].option, "user-data") == 0 ? "" : ud);
+        g_auto(VpSeedOptions) opts = { 0 };
+        g_assert_true(vp_seed_options_parse(options, &opts, NULL));
+        g_autoptr(GError) error = NULL;
+        g_autoptr(VpSeed) seed = vp_seed_load(&opts, "web", "iid", &error);
+        if (cases[i].message == NULL) {
+            g_assert_no_error(error);
+            g_assert_nonnull(seed);
+            continue;
+        }
+        g_assert_null(seed);
+        g_assert_error(error, VP_ERROR, VP_ERROR_INVALID);
+        g_test_message("%s", error->message);
+        g_assert_nonnull(strstr(error->message, cases[i].message));
+        g_assert_nonnull(strstr(error->message, path));
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -619,9 +923,15 @@ main(int argc, char **argv)
     }
     g_test_add_func("/seed/load/too-large", test_load_too_large);
     g_test_add_func("/seed/load/bad-names", test_load_bad_names);
+    g_test_add_func("/seed/load/nesting", test_load_nesting);
+    g_test_add_func("/seed/load/files-once", test_files_once);
+    g_test_add_func("/seed/yaml/flow-depth/shallow", test_flow_depth_shallow);
+    g_test_add_func("/seed/yaml/flow-depth/deep", test_flow_depth_deep);
     g_test_add_func("/seed/meta-data", test_meta_data);
     g_test_add_func("/seed/user-data/generated", test_generated_bare);
     g_test_add_func("/seed/user-data/keys", test_generated_keys);
+    g_test_add_func("/seed/user-data/home-certificates",
+                    test_generated_home_certificates);
     g_test_add_func("/seed/user-data/kept", test_user_data_kept);
     g_test_add_func("/seed/user-data/multipart", test_multipart);
     g_test_add_func("/seed/user-data/multipart-nested", test_multipart_nested);

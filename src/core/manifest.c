@@ -368,6 +368,20 @@ vp_yaml_read(const VpLabCtx *ctx, const char *text, gsize len,
         return FALSE;
     }
 
+    /* libfyaml's scanner holds a deep flow collection whole before the
+     * first event would let the tree's check below refuse it.  A prefix
+     * that ends at the bracket too deep is cheap, and gives that check
+     * (which counts block levels too) the place to refuse it. */
+    gsize deep_at = 0;
+    guint deep_line = 0;
+    guint deep_column = 0;
+    gboolean deep = !vp_yaml_check_flow_depth(text, len, VP_YAML_MAX_DEPTH,
+                                              &deep_at, &deep_line,
+                                              &deep_column);
+    if (deep) {
+        len = deep_at + 1;
+    }
+
     g_autofree char *first = NULL;
     g_autoptr(VpFyDiag) diag = vp_yaml_diag_new(&first);
     const struct fy_parse_cfg pcfg = { .diag = diag };
@@ -385,6 +399,12 @@ vp_yaml_read(const VpLabCtx *ctx, const char *text, gsize len,
     }
     g_autoptr(VpYNode) tree = b.root;
     if (!ok) {
+        return FALSE;
+    }
+    if (deep) {
+        vp_lab_error(error, ctx, deep_line, deep_column,
+                     _("the manifest nests mappings and lists deeper than %1$u levels; a manifest needs four"),
+                     (guint)VP_YAML_MAX_DEPTH);
         return FALSE;
     }
     if (first != NULL || fy_parser_get_stream_error(parser)) {

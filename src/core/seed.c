@@ -66,6 +66,24 @@ struct VpSeed {
     GBytes *network_config; /* NULL when none */
 };
 
+/* An atomic reference-counted box (g_atomic_rc_box): a lab's threads
+ * share one. */
+struct VpSeedFiles {
+    GBytes *user_data;      /* NULL: none given */
+    VpUserDataKind kind;
+    gboolean has_users;     /* the user's cloud-config has a users key */
+    GBytes *meta_data;      /* NULL: none given */
+    gboolean meta_complete; /* it has instance-id and local-hostname */
+    /* An incomplete meta-data's tree (NULL: it holds no node), which each
+     * seed copies to add what it lacks.  libfyaml documents are not for
+     * use by several threads at once, copying included: META_LOCK. */
+    struct fy_document *meta_doc;
+    GMutex meta_lock;
+    GBytes *network_config; /* NULL: none given */
+    GPtrArray *root_keys;   /* key lines, may be empty */
+    GPtrArray *user_keys;   /* the key file's, or ~/.ssh's; may be empty */
+};
+
 /* libfyaml's types are struct tags only; g_autoptr() wants type names. */
 
 /* ------------------------------------------------------------------ */
@@ -79,7 +97,18 @@ vp_seed_options_clear(VpSeedOptions *opts)
     g_free(opts->network_config);
     g_free(opts->root_ssh_key);
     g_free(opts->clouduser_ssh_key);
+    g_clear_pointer(&opts->files, vp_seed_files_unref);
     *opts = (VpSeedOptions){ 0 };
+}
+
+gboolean
+vp_seed_options_same_files(const VpSeedOptions *a, const VpSeedOptions *b)
+{
+    return g_strcmp0(a->user_data, b->user_data) == 0 &&
+           g_strcmp0(a->meta_data, b->meta_data) == 0 &&
+           g_strcmp0(a->network_config, b->network_config) == 0 &&
+           g_strcmp0(a->root_ssh_key, b->root_ssh_key) == 0 &&
+           g_strcmp0(a->clouduser_ssh_key, b->clouduser_ssh_key) == 0;
 }
 
 static gboolean
@@ -215,49 +244,177 @@ vp_seed_read(const char *path, const char *what, gsize limit, gsize *len,
 /* ------------------------------------------------------------------ */
 /* YAML */
 
+/* How deep a cloud-init file may nest mappings and lists: cloud-init's
+ * schemas need fewer than ten levels, and libfyaml's document builder
+ * refuses 64 with a message of its own. */
+#define VP_SEED_MAX_DEPTH 32
+
+static void
+vp_yaml_invalid(const char *what, const char *path, char *diag,
+                GError **error)
+{
+    guint line = 0;
+    guint column = 0;
+    const char *msg = diag != NULL ? vp_yaml_diag_split(diag, &line, &column)
+                                   : "syntax error";
+    g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                _("%1$s '%2$s' is not valid YAML: line %3$u, column %4$u: %5$s"),
+                what, path, line, column, msg);
+}
+
+static void
+vp_yaml_too_deep(const char *what, const char *path, guint line,
+                 guint column, GError **error)
+{
+    g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                _("%1$s '%2$s' line %3$u, column %4$u: mappings and lists nest deeper than %5$u levels; flatten them"),
+                what, path, line, column, (guint)VP_SEED_MAX_DEPTH);
+}
+
+typedef enum {
+    VP_YAML_OK,
+    VP_YAML_ANCHOR,
+    VP_YAML_ALIAS,
+    VP_YAML_DEEP,
+} VpYamlRefusal;
+
+/* What EV brings that a cloud-init file may not hold, with its position
+ * in *LINE and *COLUMN; *DEPTH follows the open collections. */
+static VpYamlRefusal
+vp_yaml_refusal(const char *text, gsize len, struct fy_event *ev,
+                guint *depth, guint *line, guint *column)
+{
+    struct fy_token *anchor = NULL;
+    switch (ev->type) {
+    case FYET_ALIAS:
+        vp_yaml_mark_position(text, len, fy_event_start_mark(ev), line, column);
+        return VP_YAML_ALIAS;
+    case FYET_SEQUENCE_START:
+    case FYET_MAPPING_START:
+        (*depth)++;
+        G_GNUC_FALLTHROUGH;
+    case FYET_SCALAR:
+        anchor = fy_event_get_anchor_token(ev);
+        if (anchor != NULL) {
+            vp_yaml_mark_position(text, len, fy_token_start_mark(anchor), line,
+                                  column);
+            return VP_YAML_ANCHOR;
+        }
+        if (*depth > VP_SEED_MAX_DEPTH) {
+            vp_yaml_mark_position(text, len, fy_event_start_mark(ev), line,
+                                  column);
+            return VP_YAML_DEEP;
+        }
+        return VP_YAML_OK;
+    case FYET_SEQUENCE_END:
+    case FYET_MAPPING_END:
+        (*depth)--;
+        return VP_YAML_OK;
+    default:
+        return VP_YAML_OK;
+    }
+}
+
+/* Reads TEXT as events, before any document is built from it, and counts
+ * its documents into *DOCUMENTS.  Anchors and aliases are refused where
+ * they appear: resolving a document copies what an alias names, so a few
+ * hundred bytes of aliases of aliases cost gigabytes (cloud-init files
+ * rarely use them, and the value can always be written out).  So is
+ * nesting beyond VP_SEED_MAX_DEPTH, with our message rather than
+ * libfyaml's. */
+static gboolean
+vp_yaml_scan(const char *text, gsize len, const char *what, const char *path,
+             guint *documents, GError **error)
+{
+    /* Before libfyaml, whose scanner holds a deep flow collection whole;
+     * the events of the prefix up to the bracket too deep are cheap and
+     * place the refusal where block levels make it too deep already. */
+    gsize deep_at = 0;
+    guint deep_line = 0;
+    guint deep_column = 0;
+    gboolean deep = !vp_yaml_check_flow_depth(text, len, VP_SEED_MAX_DEPTH,
+                                              &deep_at, &deep_line,
+                                              &deep_column);
+    if (deep) {
+        len = deep_at + 1;
+    }
+    g_autofree char *first = NULL;
+    g_autoptr(VpFyDiag) diag = vp_yaml_diag_new(&first);
+    const struct fy_parse_cfg pcfg = { .diag = diag };
+    g_autoptr(VpFyParser) parser = fy_parser_create(&pcfg);
+    if (parser == NULL || fy_parser_set_string(parser, text, len) != 0) {
+        g_error("libfyaml: out of memory");
+    }
+    VpYamlRefusal refusal = VP_YAML_OK;
+    guint depth = 0;
+    guint line = 0;
+    guint column = 0;
+    *documents = 0;
+    for (struct fy_event *ev;
+         refusal == VP_YAML_OK && (ev = fy_parser_parse(parser)) != NULL;) {
+        if (ev->type == FYET_DOCUMENT_START) {
+            (*documents)++;
+        }
+        refusal = vp_yaml_refusal(text, len, ev, &depth, &line, &column);
+        fy_parser_event_free(parser, ev);
+    }
+    switch (refusal) {
+    case VP_YAML_ANCHOR:
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("%1$s '%2$s' line %3$u, column %4$u: YAML anchors ('&name') are not allowed; write the value out instead"),
+                    what, path, line, column);
+        return FALSE;
+    case VP_YAML_ALIAS:
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("%1$s '%2$s' line %3$u, column %4$u: YAML aliases ('*name') are not allowed; write the value out instead"),
+                    what, path, line, column);
+        return FALSE;
+    case VP_YAML_DEEP:
+        vp_yaml_too_deep(what, path, line, column, error);
+        return FALSE;
+    case VP_YAML_OK:
+        break;
+    }
+    if (deep) {
+        vp_yaml_too_deep(what, path, deep_line, deep_column, error);
+        return FALSE;
+    }
+    if (first != NULL || fy_parser_get_stream_error(parser)) {
+        vp_yaml_invalid(what, path, first, error);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 /* Parses TEXT, which must hold at most one YAML document, into *DOC:
  * NULL when it holds no node at all (empty, or only comments).  The
- * failure message names WHAT and PATH and libfyaml's first error. */
+ * failure message names WHAT and PATH and what is wrong where. */
 static gboolean
 vp_yaml_parse(const char *text, gsize len, const char *what, const char *path,
               struct fy_document **doc, GError **error)
 {
-    g_autofree char *first = NULL;
-    g_autoptr(VpFyDiag) diag = vp_yaml_diag_new(&first);
-    const struct fy_parse_cfg pcfg = {
-        .flags = FYPCF_RESOLVE_DOCUMENT,
-        .diag = diag,
-    };
-
-    g_autoptr(VpFyDocument) parsed =
-        fy_document_build_from_string(&pcfg, text, len);
-    /* fy_document_build_from_string() silently keeps only the first
-     * document; cloud-init's yaml.safe_load() refuses a stream of several,
-     * so count them (and find an error in a later one). */
     guint documents = 0;
-    if (parsed != NULL) {
-        g_autoptr(VpFyParser) parser = fy_parser_create(&pcfg);
-        if (parser == NULL || fy_parser_set_string(parser, text, len) != 0) {
-            g_error("libfyaml: out of memory");
-        }
-        for (struct fy_document *d; (d = fy_parse_load_document(parser)) != NULL;) {
-            fy_parse_document_destroy(parser, d);
-            documents++;
-        }
-    }
-    if (first != NULL) {
-        guint line = 0;
-        guint column = 0;
-        const char *msg = vp_yaml_diag_split(first, &line, &column);
-        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                    _("%1$s '%2$s' is not valid YAML: line %3$u, column %4$u: %5$s"),
-                    what, path, line, column, msg);
+    if (!vp_yaml_scan(text, len, what, path, &documents, error)) {
         return FALSE;
     }
+    /* fy_document_build_from_string() silently keeps only the first
+     * document; cloud-init's yaml.safe_load() refuses a stream of
+     * several. */
     if (documents > 1) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
                     _("%1$s '%2$s' holds %3$u YAML documents; keep one (no '---' between them)"),
                     what, path, documents);
+        return FALSE;
+    }
+    /* Without anchors there is nothing to resolve.  The build still finds
+     * what events cannot show, such as a key given twice. */
+    g_autofree char *first = NULL;
+    g_autoptr(VpFyDiag) diag = vp_yaml_diag_new(&first);
+    const struct fy_parse_cfg pcfg = { .diag = diag };
+    g_autoptr(VpFyDocument) parsed =
+        fy_document_build_from_string(&pcfg, text, len);
+    if (first != NULL) {
+        vp_yaml_invalid(what, path, first, error);
         return FALSE;
     }
     if (parsed != NULL && fy_document_root(parsed) == NULL) {
@@ -428,10 +585,25 @@ vp_ssh_key_line_valid(const char *line)
     return name_len == type_len && memcmp(blob + 4, type, type_len) == 0;
 }
 
-/* Appends the key lines of the key file PATH to KEYS (trimmed; blank and
- * '#' lines skipped).  At least one key, and every other line a key. */
+/* Whether the key line LINE is an OpenSSH certificate ("TYPE-cert-v01@
+ * openssh.com" types, PROTOCOL.certkeys): a signed key for ssh to present,
+ * which authorized_keys does not list. */
 static gboolean
-vp_ssh_keys_read(const char *path, GPtrArray *keys, GError **error)
+vp_ssh_key_line_is_cert(const char *line)
+{
+    g_autofree char *type = g_strndup(line, strcspn(line, " \t"));
+    return g_str_has_suffix(type, "-cert-v01@openssh.com");
+}
+
+/* Appends the key lines of the key file PATH to KEYS (trimmed; blank and
+ * '#' lines skipped).  At least one key, and every other line a key.
+ * FOUND_BY_US: the file is one of ~/.ssh's, where a certificate line is
+ * skipped (it certifies a key that has its own file), and a file of
+ * certificates only adds nothing; in a file the user names, it is an
+ * error. */
+static gboolean
+vp_ssh_keys_read(const char *path, gboolean found_by_us, GPtrArray *keys,
+                 GError **error)
 {
     const char *what = _("SSH key file");
     gsize len = 0;
@@ -442,6 +614,7 @@ vp_ssh_keys_read(const char *path, GPtrArray *keys, GError **error)
     }
     g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
     guint found = 0;
+    guint certs = 0;
     for (guint i = 0; lines[i] != NULL; i++) {
         char *line = g_strstrip(lines[i]);
         if (*line == '\0' || *line == '#') {
@@ -453,6 +626,16 @@ vp_ssh_keys_read(const char *path, GPtrArray *keys, GError **error)
                         path);
             return FALSE;
         }
+        if (vp_ssh_key_line_is_cert(line)) {
+            if (found_by_us) {
+                certs++;
+                continue;
+            }
+            g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                        _("SSH key file '%1$s' line %2$u is a certificate, which authorized_keys does not take; give the public key it certifies"),
+                        path, i + 1);
+            return FALSE;
+        }
         if (!vp_ssh_key_line_valid(line)) {
             g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
                         _("SSH key file '%1$s' line %2$u is not an OpenSSH public key such as 'ssh-ed25519 AAAA... comment'; give a .pub file"),
@@ -462,7 +645,7 @@ vp_ssh_keys_read(const char *path, GPtrArray *keys, GError **error)
         g_ptr_array_add(keys, g_strdup(line));
         found++;
     }
-    if (found == 0) {
+    if (found == 0 && certs == 0) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
                     _("SSH key file '%1$s' holds no public key; give a .pub file"),
                     path);
@@ -478,7 +661,9 @@ vp_compare_paths(gconstpointer a, gconstpointer b)
 }
 
 /* The invoking user's ~/.ssh/id_*.pub, in name order so that the seed does
- * not depend on directory order. */
+ * not depend on directory order.  Certificates (id_*-cert.pub, which ssh
+ * presents beside the key they certify) are skipped, as ssh-copy-id does:
+ * the plain key of each is among the others. */
 static gboolean
 vp_ssh_keys_of_user(GPtrArray *keys, GError **error)
 {
@@ -486,21 +671,22 @@ vp_ssh_keys_of_user(GPtrArray *keys, GError **error)
     g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
     g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
     for (const char *name; d != NULL && (name = g_dir_read_name(d)) != NULL;) {
-        if (g_str_has_prefix(name, "id_") && g_str_has_suffix(name, ".pub")) {
+        if (g_str_has_prefix(name, "id_") && g_str_has_suffix(name, ".pub") &&
+            !g_str_has_suffix(name, "-cert.pub")) {
             g_ptr_array_add(names, g_build_filename(dir, name, NULL));
         }
     }
-    if (names->len == 0) {
+    g_ptr_array_sort(names, vp_compare_paths);
+    for (guint i = 0; i < names->len; i++) {
+        if (!vp_ssh_keys_read(g_ptr_array_index(names, i), TRUE, keys, error)) {
+            return FALSE;
+        }
+    }
+    if (keys->len == 0) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
                     _("no SSH public key found in '%1$s' (id_*.pub) for the guest's default user; pass clouduser-ssh-key=FILE"),
                     dir);
         return FALSE;
-    }
-    g_ptr_array_sort(names, vp_compare_paths);
-    for (guint i = 0; i < names->len; i++) {
-        if (!vp_ssh_keys_read(g_ptr_array_index(names, i), keys, error)) {
-            return FALSE;
-        }
     }
     return TRUE;
 }
@@ -849,6 +1035,132 @@ vp_seed_check_name(const char *value, const char *what, GError **error)
     return TRUE;
 }
 
+static void
+vp_seed_files_clear(gpointer data)
+{
+    VpSeedFiles *files = data;
+    g_clear_pointer(&files->user_data, g_bytes_unref);
+    g_clear_pointer(&files->meta_data, g_bytes_unref);
+    g_clear_pointer(&files->meta_doc, fy_document_destroy);
+    g_mutex_clear(&files->meta_lock);
+    g_clear_pointer(&files->network_config, g_bytes_unref);
+    g_clear_pointer(&files->root_keys, g_ptr_array_unref);
+    g_clear_pointer(&files->user_keys, g_ptr_array_unref);
+}
+
+VpSeedFiles *
+vp_seed_files_ref(VpSeedFiles *files)
+{
+    return g_atomic_rc_box_acquire(files);
+}
+
+void
+vp_seed_files_unref(VpSeedFiles *files)
+{
+    if (files != NULL) {
+        g_atomic_rc_box_release_full(files, vp_seed_files_clear);
+    }
+}
+
+/* Reads PATH (a YAML mapping, WHAT in messages) into bytes; *DOC gets its
+ * tree (NULL when it holds no node, which EMPTY_OK allows). */
+static GBytes *
+vp_seed_read_mapping(const char *path, const char *what, gboolean empty_ok,
+                     struct fy_document **doc, GError **error)
+{
+    gsize len = 0;
+    g_autofree char *text = vp_seed_read(path, what, VP_SEED_MAX_FILE, &len,
+                                         error);
+    if (text == NULL ||
+        !vp_yaml_parse_mapping(text, len, what, path, empty_ok, doc, error)) {
+        return NULL;
+    }
+    return g_bytes_new_take(g_steal_pointer(&text), len);
+}
+
+VpSeedFiles *
+vp_seed_files_load(const VpSeedOptions *opts, GError **error)
+{
+    g_autoptr(VpSeedFiles) files = g_atomic_rc_box_new0(VpSeedFiles);
+    g_mutex_init(&files->meta_lock);
+    files->root_keys = g_ptr_array_new_with_free_func(g_free);
+    files->user_keys = g_ptr_array_new_with_free_func(g_free);
+    if ((opts->root_ssh_key != NULL &&
+         !vp_ssh_keys_read(opts->root_ssh_key, FALSE, files->root_keys,
+                           error)) ||
+        (opts->clouduser_ssh_key != NULL &&
+         !vp_ssh_keys_read(opts->clouduser_ssh_key, FALSE, files->user_keys,
+                           error))) {
+        return NULL;
+    }
+
+    if (opts->meta_data != NULL) {
+        g_autoptr(VpFyDocument) doc = NULL;
+        files->meta_data = vp_seed_read_mapping(opts->meta_data, "meta-data",
+                                                TRUE, &doc, error);
+        if (files->meta_data == NULL) {
+            return NULL;
+        }
+        struct fy_node *root = doc != NULL ? fy_document_root(doc) : NULL;
+        files->meta_complete =
+            root != NULL &&
+            fy_node_mapping_lookup_by_string(root, "instance-id", FY_NT) != NULL &&
+            fy_node_mapping_lookup_by_string(root, "local-hostname", FY_NT) != NULL;
+        if (!files->meta_complete) {
+            files->meta_doc = g_steal_pointer(&doc);
+        }
+    }
+
+    /* network-config, kept as the user wrote it */
+    if (opts->network_config != NULL) {
+        g_autoptr(VpFyDocument) doc = NULL;
+        files->network_config = vp_seed_read_mapping(opts->network_config,
+                                                     "network-config", FALSE,
+                                                     &doc, error);
+        if (files->network_config == NULL) {
+            return NULL;
+        }
+    }
+
+    if (opts->user_data != NULL) {
+        gsize len = 0;
+        g_autofree char *text = vp_seed_read(opts->user_data, "user-data",
+                                             VP_SEED_MAX_FILE, &len, error);
+        if (text == NULL ||
+            !vp_user_data_check(text, len, opts->user_data, &files->kind,
+                                &files->has_users, error)) {
+            return NULL;
+        }
+        files->user_data = g_bytes_new_take(g_steal_pointer(&text), len);
+    } else if (opts->root_ssh_key == NULL && opts->clouduser_ssh_key == NULL &&
+               !vp_ssh_keys_of_user(files->user_keys, error)) {
+        return NULL;
+    }
+    return g_steal_pointer(&files);
+}
+
+/* The seed's meta-data: the user's file as it is, or completed with this
+ * guest's instance-id and local-hostname where it lacks them. */
+static GBytes *
+vp_seed_meta_data(VpSeedFiles *files, const char *instance_id,
+                  const char *hostname)
+{
+    if (files->meta_data != NULL && files->meta_complete) {
+        return g_bytes_ref(files->meta_data);
+    }
+    g_autoptr(VpFyDocument) doc = NULL;
+    if (files->meta_doc != NULL) {
+        g_mutex_lock(&files->meta_lock);
+        doc = fy_document_clone(files->meta_doc);
+        g_mutex_unlock(&files->meta_lock);
+        if (doc == NULL) {
+            g_error("libfyaml: out of memory");
+        }
+    }
+    char *meta = vp_meta_data_complete(doc, instance_id, hostname);
+    return g_bytes_new_take(meta, strlen(meta));
+}
+
 VpSeed *
 vp_seed_load(const VpSeedOptions *opts, const char *hostname,
              const char *instance_id, GError **error)
@@ -857,87 +1169,43 @@ vp_seed_load(const VpSeedOptions *opts, const char *hostname,
         !vp_seed_check_name(instance_id, "instance-id", error)) {
         return NULL;
     }
-    g_autoptr(GPtrArray) root_keys = g_ptr_array_new_with_free_func(g_free);
-    g_autoptr(GPtrArray) user_keys = g_ptr_array_new_with_free_func(g_free);
-    if (opts->root_ssh_key != NULL &&
-        !vp_ssh_keys_read(opts->root_ssh_key, root_keys, error)) {
-        return NULL;
-    }
-    if (opts->clouduser_ssh_key != NULL &&
-        !vp_ssh_keys_read(opts->clouduser_ssh_key, user_keys, error)) {
-        return NULL;
+    g_autoptr(VpSeedFiles) own = NULL;
+    VpSeedFiles *files = opts->files;
+    if (files == NULL) {
+        own = vp_seed_files_load(opts, error);
+        if (own == NULL) {
+            return NULL;
+        }
+        files = own;
     }
 
     g_autoptr(VpSeed) seed = g_new0(VpSeed, 1);
-
-    /* meta-data */
-    g_autofree char *meta = NULL;
-    if (opts->meta_data != NULL) {
-        gsize len = 0;
-        g_autofree char *text = vp_seed_read(opts->meta_data, "meta-data",
-                                             VP_SEED_MAX_FILE, &len, error);
-        g_autoptr(VpFyDocument) doc = NULL;
-        if (text == NULL ||
-            !vp_yaml_parse_mapping(text, len, "meta-data", opts->meta_data,
-                                   TRUE, &doc, error)) {
-            return NULL;
-        }
-        meta = vp_meta_data_complete(doc, instance_id, hostname);
-        if (meta == NULL) {
-            meta = g_steal_pointer(&text);
-        }
-    } else {
-        meta = vp_meta_data_emit(instance_id, hostname);
-    }
-    seed->meta_data = g_bytes_new_take(meta, strlen(meta));
-    meta = NULL;
-
-    /* network-config, kept as the user wrote it */
-    if (opts->network_config != NULL) {
-        gsize len = 0;
-        g_autofree char *text = vp_seed_read(opts->network_config,
-                                             "network-config",
-                                             VP_SEED_MAX_FILE, &len, error);
-        g_autoptr(VpFyDocument) doc = NULL;
-        if (text == NULL ||
-            !vp_yaml_parse_mapping(text, len, "network-config",
-                                   opts->network_config, FALSE, &doc, error)) {
-            return NULL;
-        }
-        seed->network_config = g_bytes_new_take(g_steal_pointer(&text), len);
+    seed->meta_data = vp_seed_meta_data(files, instance_id, hostname);
+    if (files->network_config != NULL) {
+        seed->network_config = g_bytes_ref(files->network_config);
     }
 
-    /* user-data */
     VpCloudConfig cc = {
-        .root_keys = root_keys,
-        .user_keys = user_keys,
+        .root_keys = files->root_keys,
+        .user_keys = files->user_keys,
+        .keep_users = files->has_users,
         .disable = opts->disable,
     };
     g_autofree char *user_data = NULL;
-    if (opts->user_data == NULL) {
-        if (opts->root_ssh_key == NULL && opts->clouduser_ssh_key == NULL &&
-            !vp_ssh_keys_of_user(user_keys, error)) {
-            return NULL;
-        }
+    if (files->user_data == NULL) {
         cc.hostname = hostname;
         user_data = vp_cloud_config_emit(&cc);
+    } else if (files->root_keys->len == 0 && files->user_keys->len == 0 &&
+               !opts->disable) {
+        seed->user_data = g_bytes_ref(files->user_data);
+        return g_steal_pointer(&seed);
     } else {
+        cc.merge = TRUE;
+        g_autofree char *ours = vp_cloud_config_emit(&cc);
         gsize len = 0;
-        g_autofree char *text = vp_seed_read(opts->user_data, "user-data",
-                                             VP_SEED_MAX_FILE, &len, error);
-        VpUserDataKind kind;
-        if (text == NULL ||
-            !vp_user_data_check(text, len, opts->user_data, &kind,
-                                &cc.keep_users, error)) {
-            return NULL;
-        }
-        if (root_keys->len == 0 && user_keys->len == 0 && !opts->disable) {
-            user_data = g_steal_pointer(&text);
-        } else {
-            cc.merge = TRUE;
-            g_autofree char *ours = vp_cloud_config_emit(&cc);
-            user_data = vp_mime_build(text, len, kind, ours);
-        }
+        /* NUL-terminated: the bytes of vp_seed_read(). */
+        const char *text = g_bytes_get_data(files->user_data, &len);
+        user_data = vp_mime_build(text, len, files->kind, ours);
     }
     gsize user_len = strlen(user_data);
     seed->user_data = g_bytes_new_take(g_steal_pointer(&user_data), user_len);

@@ -20,6 +20,10 @@
 #define VP_SEED_MAX_FILE (1024 * 1024) /* user-data, meta-data, network-config */
 #define VP_SEED_MAX_KEY_FILE (16 * 1024) /* one SSH public key file */
 
+/* The files of a seed, read and checked once by vp_seed_files_load(); see
+ * VpSeedOptions.files. */
+typedef struct VpSeedFiles VpSeedFiles;
+
 /* What goes into the seed.  Every string is owned by the struct (g_free);
  * NULL means "not given".  A lab manifest fills it from YAML directly, the
  * command line through vp_seed_options_parse(). */
@@ -30,9 +34,15 @@ typedef struct {
     char *root_ssh_key;      /* file of public keys for root */
     char *clouduser_ssh_key; /* file of public keys for the default user */
     gboolean disable;        /* disable cloud-init after the first boot */
+    /* NULL: vp_seed_load() reads the files itself.  Else a reference to
+     * what vp_seed_files_load() read for these same file names, which
+     * vp_seed_load() uses instead: a lab loads them once, before any host
+     * is contacted, for every guest that names them. */
+    VpSeedFiles *files;
 } VpSeedOptions;
 
-/* Frees the strings of OPTS and zeroes it; OPTS may be reused. */
+/* Frees the strings of OPTS, drops its files, and zeroes it; OPTS may be
+ * reused. */
 void vp_seed_options_clear(VpSeedOptions *opts);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VpSeedOptions, vp_seed_options_clear)
 
@@ -47,6 +57,24 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VpSeedOptions, vp_seed_options_clear)
  * replaced (its old strings freed). */
 gboolean vp_seed_options_parse(const char *text, VpSeedOptions *opts,
                                GError **error);
+
+/* Reads and checks every file OPTS names, as vp_seed_load() describes,
+ * and the invoking user's ~/.ssh keys when OPTS names no user-data and
+ * no key file.  The same failures as vp_seed_load(), with the same
+ * messages.  The result does not change once made, so threads may share
+ * it; it holds the bytes only (at most a few MiB).  Returns a new
+ * reference. */
+VpSeedFiles *vp_seed_files_load(const VpSeedOptions *opts, GError **error);
+
+VpSeedFiles *vp_seed_files_ref(VpSeedFiles *files);
+void vp_seed_files_unref(VpSeedFiles *files);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpSeedFiles, vp_seed_files_unref)
+
+/* Whether A and B name the same files (user-data, meta-data,
+ * network-config and key files; disable does not count), so that files
+ * loaded for one serve the other. */
+gboolean vp_seed_options_same_files(const VpSeedOptions *a,
+                                    const VpSeedOptions *b);
 
 /* A loaded, validated seed: the exact bytes of each file of the ISO. */
 typedef struct VpSeed VpSeed;
@@ -63,7 +91,9 @@ typedef struct VpSeed VpSeed;
  * "MIME-Version" header cloud-init needs to see it as MIME).  meta-data and
  * network-config must be one YAML mapping (JSON is YAML); a meta-data file
  * that holds no YAML node at all (empty, or only comments) counts as an
- * empty mapping, as cloud-init reads it.  A key file holds one or more
+ * empty mapping, as cloud-init reads it.  No YAML file may hold anchors
+ * or aliases (a small file of aliases expands to gigabytes) or nest
+ * mappings and lists deeper than 32 levels.  A key file holds one or more
  * OpenSSH public key lines ("ssh-ed25519 AAAA... comment", ssh-rsa,
  * ecdsa-sha2-*, sk-*); blank lines and lines starting with '#' are skipped.
  *
@@ -84,6 +114,9 @@ typedef struct VpSeed VpSeed;
  * it added (and is re-emitted, losing its comments).
  *
  * Every failure is VP_ERROR_INVALID naming the file and what is wrong.
+ * With OPTS->files set, no file is read: the seed is made from those, and
+ * fails only for a bad HOSTNAME or INSTANCE_ID.  Safe to call from several
+ * threads with options that share their files.
  * Returns a new seed; free with vp_seed_free(). */
 VpSeed *vp_seed_load(const VpSeedOptions *opts, const char *hostname,
                      const char *instance_id, GError **error);

@@ -46,3 +46,28 @@ void vp_yaml_append_quoted(GString *out, const char *value);
  * implicit key is written as an explicit one ("? KEY", then ':' on a line
  * of its own). */
 void vp_yaml_append_key(GString *out, guint indent, const char *key);
+
+/* Whether TEXT (LEN bytes of UTF-8) nests flow collections ('[' and '{')
+ * at most MAX_DEPTH deep, by a lexical scan made before libfyaml sees the
+ * text.  libfyaml's scanner keeps every token of a flow collection queued
+ * until it knows whether the collection is a mapping key, so a deep one
+ * costs hundreds of bytes per bracket before the first event arrives (1
+ * MiB of '[' ~ 370 MB), and its depth limits apply to the events after
+ * that.  Brackets in comments and in quoted, plain and block scalars are
+ * text and do not count; where the scan is unsure, it counts, so that it
+ * can refuse a contrived file but never lets a deep one through.  On
+ * FALSE, the first bracket beyond the limit is at byte *OFFSET, and at
+ * *LINE and *COLUMN (1-based, the column in characters).  The text up to
+ * and including it is cheap for libfyaml: a reader whose own depth check
+ * counts more than flow collections can parse that prefix for a more
+ * precise position. */
+gboolean vp_yaml_check_flow_depth(const char *text, gsize len,
+                                  guint max_depth, gsize *offset,
+                                  guint *line, guint *column);
+
+/* The 1-based position in TEXT (LEN bytes) of libfyaml's mark M; 0 when
+ * M is NULL.  libfyaml marks an anchor and an alias after their '&' or
+ * '*'; the position is that of the character the reader sees first. */
+void vp_yaml_mark_position(const char *text, gsize len,
+                           const struct fy_mark *m, guint *line,
+                           guint *column);

@@ -212,7 +212,9 @@ vp_lab_fill_addresses(VpLabRun *run)
 
 /* Guest I's options hash into *HASH, and its seed's files checked (provision
  * would only find a bad user-data once on the host), with a stand-in
- * instance-id: the real one is the UUID each guest gets. */
+ * instance-id: the real one is the UUID each guest gets.  The files are
+ * read here once for every guest, of this entry or a later one, that names
+ * the same: provision's threads then make each seed from those bytes. */
 static gboolean
 vp_lab_check_entry(const VpLabPlan *plan, guint i, char **hash, GError **error)
 {
@@ -228,9 +230,20 @@ vp_lab_check_entry(const VpLabPlan *plan, guint i, char **hash, GError **error)
     if (p->cloud_init == NULL) {
         return TRUE;
     }
-    g_autoptr(VpSeed) seed = vp_seed_load(p->cloud_init, lg->name,
-                                          "00000000-0000-0000-0000-000000000000",
-                                          &local);
+    if (lg->cloud_init->files == NULL) {
+        g_autoptr(VpSeedFiles) files = vp_seed_files_load(lg->cloud_init,
+                                                          &local);
+        for (guint j = i; files != NULL && j < lab->guests->len; j++) {
+            VpLabGuest *other = g_ptr_array_index(lab->guests, j);
+            if (other->cloud_init != NULL && other->cloud_init->files == NULL &&
+                vp_seed_options_same_files(other->cloud_init, lg->cloud_init)) {
+                other->cloud_init->files = vp_seed_files_ref(files);
+            }
+        }
+    }
+    g_autoptr(VpSeed) seed = local != NULL ? NULL
+        : vp_seed_load(p->cloud_init, lg->name,
+                       "00000000-0000-0000-0000-000000000000", &local);
     if (seed == NULL) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
                     _("%1$s:%2$u:%3$u: guest '%4$s': %5$s"), lab->path, lg->line,
