@@ -414,7 +414,9 @@ class Lab(H.MultiHostTestCase):
                  % (n, host))
         self.write_lab(db_size="3G", extra=extra, path=path)
 
-    def start_apply(self, path, *args):
+    def start_apply(self, path, *args, trigger="defining domain 'bulk-"):
+        """apply in a session of its own; SEEN is set at the first -v step
+        line holding TRIGGER."""
         argv = [self.vp_bin, "--json", "-v", "apply", path] + list(args)
         p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True, env=self.vp_env, start_new_session=True)
@@ -423,7 +425,7 @@ class Lab(H.MultiHostTestCase):
         def reader():
             for line in p.stderr:
                 lines.append(line)
-                if "defining domain 'bulk-" in line:
+                if trigger in line:
                     seen.set()
         t = threading.Thread(target=reader, daemon=True)
         t.start()
@@ -463,15 +465,16 @@ class Lab(H.MultiHostTestCase):
         self.doCleanups()
         self.assertFalse([d for d in self.domains(h1) if d.startswith("bulk-")])
 
-    def interrupted_apply(self, host, send):
+    def interrupted_apply(self, host, send, trigger="defining domain 'bulk-"):
         """A bulk lab of 12 guests pinned to HOST, applied one at a time;
-        once the first is being defined, SEND(proc) interrupts it.  The run
-        dies of SIGINT after reporting; guests not started are failed and
-        in-flight ones finished or rolled back, so a failed guest left
-        nothing; a later apply creates exactly the failed ones."""
+        at the first step line holding TRIGGER, SEND(proc) interrupts it.
+        The run dies of SIGINT after reporting; guests not started are
+        failed and in-flight ones finished or rolled back, so a failed guest
+        left nothing; a later apply creates exactly the failed ones.
+        Returns the report's guests."""
         path = os.path.join(self.work, "bulk-%s.yaml" % host["name"])
         self.bulk_lab(path, 12, host="h%d" % (self.hosts.index(host) + 1))
-        p, lines, seen, t = self.start_apply(path, "--jobs", "1")
+        p, lines, seen, t = self.start_apply(path, "--jobs", "1", trigger=trigger)
         self.addCleanup(self.lab, "apply", "--prune")
         self.assertTrue(seen.wait(120), "".join(lines))
         send(p)
@@ -496,6 +499,7 @@ class Lab(H.MultiHostTestCase):
         doc = self.lab("apply", manifest=path)
         acts = self.actions(doc)
         self.assertEqual(sorted(n for n, a in acts.items() if a == "create"), sorted(failed))
+        return bulk
 
     def test_09_sigint(self):
         self.interrupted_apply(self.hosts[0], lambda p: os.kill(p.pid, signal.SIGINT))
@@ -506,13 +510,30 @@ class Lab(H.MultiHostTestCase):
         host still roll back (their undo reconnects first)."""
         h3 = self.hosts[2]
         self.assertEqual(h3["transport"], "ssh")
+        ssh = []
 
         def ctrl_c(p):
-            ssh = subprocess.run(["pgrep", "-g", str(p.pid), "-x", "ssh"],
-                                 capture_output=True, text=True).stdout.split()
+            # Inside the upload of the first guest's volume, which must then
+            # be undone over the connection the signal cut.
+            time.sleep(0.2)
+            ssh.extend(int(x) for x in subprocess.run(
+                ["pgrep", "-g", str(p.pid), "-x", "ssh"],
+                capture_output=True, text=True).stdout.split())
             self.assertTrue(ssh, "no ssh child in the group of %d" % p.pid)
             os.killpg(p.pid, signal.SIGINT)
-        self.interrupted_apply(h3, ctrl_c)
+        bulk = self.interrupted_apply(h3, ctrl_c, trigger="recording domain 'bulk-1'")
+        # The guest in flight was undone, not finished; its ssh died with
+        # the signal (the undo reconnected).
+        self.assertEqual(bulk["bulk-1"]["action"], "failed", bulk["bulk-1"])
+        gone = []
+        for pid in ssh:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                gone.append(pid)
+        log("ssh children %s, gone after the signal: %s; bulk-1: %s"
+            % (ssh, gone, bulk["bulk-1"]["error"]))
+        self.assertTrue(gone, "the ssh child survived the group's SIGINT")
 
     def test_10_ready_guest(self):
         """A lab guest from the cloud image, booted under TCG with its seed;
