@@ -26,6 +26,11 @@ behind the lab's back.  Against a real session libvirtd of the test's own
                    gone (even a whole pool), says so, and exits 0.
   salted hashes    two guests of one entry hold different options hashes,
                    each with its own salt.
+  swapped domain   destroy runs under gdb, stopped where it re-reads the
+                   guest's domain by UUID before removing it; meanwhile the
+                   domain is replaced by another of the same name (another
+                   UUID, and a disk of its own).  The removal finds its
+                   domain gone and touches nothing of the newcomer.
 
 The binary comes from $VP_BIN.  Standard library only; nothing is skipped.
 """
@@ -66,8 +71,8 @@ def domain_xml(name, disks, metadata=""):
 
 
 class LabTrust(H.LibvirtTestCase):
-    NEEDED = ["virsh", "qemu-img", "libvirtd", "setpriv"]
-    PACKAGES = ["libvirt-clients", "qemu-utils", "libvirt-daemon", "util-linux"]
+    NEEDED = ["virsh", "qemu-img", "libvirtd", "setpriv", "gdb"]
+    PACKAGES = ["libvirt-clients", "qemu-utils", "libvirt-daemon", "util-linux", "gdb"]
     TMP_PREFIX = "vptr."
     KIT = False
     log = staticmethod(H.logger("lab_trust.py"))
@@ -296,6 +301,40 @@ class LabTrust(H.LibvirtTestCase):
         self.assertNotIn("lost", self.domains())
         r, guests = self.json_run("destroy", manifest)
         self.assertEqual((r.returncode, guests), (0, {}), self.desc(r))
+
+    def test_swapped_domain(self):
+        """A domain swapped in between reading and removal is not removed."""
+        manifest = self.lab("swap.yaml", "  - name: sw\n")
+        self.forget("sw")
+        self.ok(self.vp("apply", manifest))
+        old_uuid = self.virsh("domuuid", "sw").strip()
+        self.virsh("vol-delete", "sw.qcow2", "--pool", "default")
+        newcomer = self.vol_create("default", "sw.qcow2")
+        before = H.sha256(newcomer)
+        swap = os.path.join(self.work, "swap.xml")
+        with open(swap, "w") as f:
+            f.write(domain_xml("sw", [newcomer]))
+        # When the removal asks for its domain by UUID, sw is another domain.
+        commands = os.path.join(self.work, "swap.gdb")
+        with open(commands, "w") as f:
+            f.write("set pagination off\nset breakpoint pending on\n"
+                    "break vp_virt_domain_defs_by_uuid\nrun\n"
+                    "shell virsh -q -c '%s' undefine sw\n"
+                    "shell virsh -q -c '%s' define '%s'\n"
+                    "delete\ncontinue\n" % (self.uri, self.uri, swap))
+        argv = ["gdb", "-q", "-batch", "-x", commands, "--args", self.vp_bin, "--json",
+                "destroy", manifest]
+        r = run(argv, check=False, timeout=300, env=self.vp_env)
+        r.argv = argv
+        self.assertIn("Breakpoint 1, vp_virt_domain_defs_by_uuid", r.stdout, self.desc(r))
+        doc = json.loads(r.stdout[r.stdout.index('{\n  "lab"'):r.stdout.rindex("}") + 1])
+        sw = {g["name"]: g for g in doc["guests"]}["sw"]
+        self.assertIn("sw", self.domains(), self.desc(r))
+        self.assertNotEqual(self.virsh("domuuid", "sw").strip(), old_uuid)
+        self.assertTrue(os.path.exists(newcomer), self.desc(r))
+        self.assertEqual(H.sha256(newcomer), before)
+        self.assertEqual(sw.get("note"), "the domain was gone already; its volumes were "
+                                         "left alone", self.desc(r))
 
 
 if __name__ == "__main__":

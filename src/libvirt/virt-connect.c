@@ -139,20 +139,47 @@ vp_virt_connect_readonly(const char *uri, GError **error)
     return vp_virt_connect_flags(uri, VIR_CONNECT_RO, error);
 }
 
-static VpVirt *
-vp_virt_connect_flags(const char *uri, unsigned int flags, GError **error)
+/* Why libvirt's event thread could not be started; NULL once it runs. */
+static char *vp_virt_events_error;
+
+gboolean
+vp_virt_init(GError **error)
 {
     static gsize initialised;
 
     if (g_once_init_enter(&initialised)) {
         virInitialize();
         virSetErrorFunc(NULL, vp_virt_silent);
-        /* Before the first connection is opened, as libvirt requires. */
+        /* Before the first connection is opened, as libvirt requires.  A
+         * thread that cannot be made (a process limit reached) is an
+         * error, not GLib's abort. */
         if (virEventRegisterDefaultImpl() == 0) {
-            g_thread_unref(g_thread_new("vp-virt-events", vp_virt_event_loop,
-                                        NULL));
+            GError *local = NULL;
+            GThread *t = g_thread_try_new("vp-virt-events", vp_virt_event_loop,
+                                          NULL, &local);
+            if (t != NULL) {
+                g_thread_unref(t);
+            } else {
+                vp_virt_events_error = g_strdup(local->message);
+                g_error_free(local);
+            }
         }
         g_once_init_leave(&initialised, 1);
+    }
+    if (vp_virt_events_error != NULL) {
+        g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
+                    _("cannot start libvirt's event thread: %1$s"),
+                    vp_virt_events_error);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static VpVirt *
+vp_virt_connect_flags(const char *uri, unsigned int flags, GError **error)
+{
+    if (!vp_virt_init(error)) {
+        return NULL;
     }
     if (uri == NULL) {
         uri = g_getenv("LIBVIRT_DEFAULT_URI");

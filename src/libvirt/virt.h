@@ -11,6 +11,13 @@
 
 typedef struct VpVirt VpVirt;
 
+/* Initialises libvirt and starts the thread that runs its event loop
+ * (keepalive), once per process; every connect does it too.  A program
+ * that starts threads of its own calls it first, so that a process limit
+ * they reach cannot leave libvirt without its thread.  Fails with
+ * VP_ERROR_FAILED when that thread cannot be started. */
+gboolean vp_virt_init(GError **error);
+
 /* Connects to URI, or LIBVIRT_DEFAULT_URI, or libvirt's default when both
  * are NULL.  The error names the URI tried and how to start a daemon. */
 VpVirt *vp_virt_connect(const char *uri, GError **error);

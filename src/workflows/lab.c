@@ -351,7 +351,9 @@ vp_lab_run(const VpLabPlan *plan, VpLabResult *r, GError **error)
     *r = (VpLabResult){ 0 };
     g_assert(plan->plans->len == lab->guests->len);
     vp_xml_init();
-    if (!vp_lab_hashes(plan, hashes, error)) {
+    /* libvirt's own thread before ours: a process limit reached by the
+     * workers must not leave it unmade. */
+    if (!vp_lab_hashes(plan, hashes, error) || !vp_virt_init(error)) {
         return FALSE;
     }
     VpLabRun run = { .plan = plan, .result = r };
