@@ -266,6 +266,7 @@ class LabManifests(unittest.TestCase):
         number of connections and the peak RSS in bytes."""
         cmd = [VP] + list(args)
         self.listener.drain()
+        started = time.monotonic()
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             env = self.env()
             env.update(env_extra or {})
@@ -289,6 +290,8 @@ class LabManifests(unittest.TestCase):
             p.returncode = os.waitstatus_to_exitcode(status)
             rss = usage.ru_maxrss * 1024  # KiB on Linux
             rc = None if killed else p.returncode
+            # The worst of the run, reported by test_1_table.
+            type(self).stats.append((rss, time.monotonic() - started, " ".join(args)))
             # A connection made just before the exit is still in the backlog.
             conns += self.listener.drain()
             out.seek(0)
@@ -648,8 +651,11 @@ class LabManifests(unittest.TestCase):
                 (1, 81), "the manifest nests mappings and lists deeper than 16 levels"),
         ]
 
+    stats = []   # (peak RSS, seconds, arguments) of every run
+
     def test_1_table(self):
         rows = self.rows()
+        self.addCleanup(self.report_worst)
         self.assertGreaterEqual(len(rows), 30)
         names = [r["name"] for r in rows]
         self.assertEqual(len(names), len(set(names)), "row names must be unique")
@@ -667,6 +673,13 @@ class LabManifests(unittest.TestCase):
                     probs = self.check(r["name"], list(command) + [given], where, msg,
                                        r["text"], file)
                     self.judge(r["name"], probs)
+
+    def report_worst(self):
+        rss = max(self.stats)
+        took = max(self.stats, key=lambda x: x[1])
+        sys.stderr.write("lab_manifests.py: %d runs; worst peak RSS %.1f MiB (%s), "
+                         "longest %.2f s (%s)\n" % (len(self.stats), rss[0] / 2**20, rss[2],
+                                                     took[1], took[2]))
 
     # ------------------------------------------------------------ arguments
 
