@@ -56,38 +56,22 @@ vp_lab_read_host(gpointer data, gpointer unused)
 {
     VpLabHostState *h = data;
     g_autoptr(GError) error = NULL;
-    const char *lab = h->run->plan->lab->lab;
 
     /* A dry run reads, and the daemon makes sure it only reads. */
     h->virt = h->run->plan->command == VP_LAB_APPLY && h->run->plan->dry_run
                   ? vp_virt_connect_readonly(h->host->uri, &error)
                   : vp_virt_connect(h->host->uri, &error);
+    GPtrArray *domains = NULL;
     if (h->virt != NULL &&
         vp_virt_host_identity(h->virt, &h->hostname, &h->ids, &error)) {
-        h->domains = vp_virt_domain_list(h->virt, VP_LAB_RECORD_NS, &error);
+        domains = vp_virt_domain_list(h->virt, VP_LAB_RECORD_NS, &error);
     }
-    if (h->domains == NULL) {
+    if (domains == NULL) {
         h->report->error = g_strdup(error->message);
         g_clear_pointer(&h->virt, vp_virt_free);
         return;
     }
-    h->report->reachable = TRUE;
-    for (guint i = 0; i < h->domains->len; i++) {
-        VpDomainEntry *e = g_ptr_array_index(h->domains, i);
-        g_hash_table_insert(h->by_name, e->name, e);
-        if (e->metadata == NULL) {
-            continue;
-        }
-        /* A record that does not parse is nobody's: the domain counts as
-         * foreign, and is never touched. */
-        VpLabRecord *rec = vp_lab_record_parse(e->metadata, NULL);
-        if (rec != NULL && g_strcmp0(rec->lab, lab) == 0) {
-            g_hash_table_insert(h->records, e->name, rec);
-            h->count++;
-        } else {
-            vp_lab_record_free(rec);
-        }
-    }
+    vp_lab_host_take(h, domains);
     if (h->run->plan->command != VP_LAB_DESTROY) {
         vp_lab_read_missing(h);
     }

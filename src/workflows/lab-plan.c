@@ -11,6 +11,31 @@
 #include "error.h"
 #include "lab-private.h"
 
+void
+vp_lab_host_take(VpLabHostState *h, GPtrArray *domains)
+{
+    const char *lab = h->run->plan->lab->lab;
+
+    h->domains = domains;
+    h->report->reachable = TRUE;
+    for (guint i = 0; i < h->domains->len; i++) {
+        VpDomainEntry *e = g_ptr_array_index(h->domains, i);
+        g_hash_table_insert(h->by_name, e->name, e);
+        if (e->metadata == NULL) {
+            continue;
+        }
+        /* A record that does not parse is nobody's: the domain counts as
+         * foreign, and is never touched. */
+        VpLabRecord *rec = vp_lab_record_parse(e->metadata, NULL);
+        if (rec != NULL && g_strcmp0(rec->lab, lab) == 0) {
+            g_hash_table_insert(h->records, e->name, rec);
+            h->count++;
+        } else {
+            vp_lab_record_free(rec);
+        }
+    }
+}
+
 /* Two hosts of the manifest under different URIs may reach one daemon: a
  * guest would then be seen twice, and one copy kept while the other is
  * pruned is the only one.  Daemons are told apart by their host name and
@@ -23,10 +48,10 @@ vp_lab_check_identity(VpLabRun *run, GError **error)
 
     for (guint i = 0; i < run->hosts->len; i++) {
         VpLabHostState *h = g_ptr_array_index(run->hosts, i);
-        if (h->virt == NULL) {
+        if (!h->report->reachable || h->hostname == NULL) {
             continue;
         }
-        guint n = h->domains->len + h->ids->len;
+        guint n = h->domains->len + (h->ids != NULL ? h->ids->len : 0);
         for (guint k = 0; k < n; k++) {
             const char *uuid = k < h->domains->len
                 ? ((const VpDomainEntry *)g_ptr_array_index(h->domains, k))->uuid
@@ -168,7 +193,7 @@ vp_lab_place(VpLabRun *run, const VpLabGuest *lg, VpLabGuestReport *g)
     if (lg->host != NULL) {
         VpLabHostState *h = vp_lab_host_by_name(run, lg->host);
         g->host = g_strdup(lg->host);
-        if (h->virt == NULL) {
+        if (!h->report->reachable) {
             vp_lab_fail_unreachable(g, lg->host);
             return NULL;
         }
@@ -180,7 +205,7 @@ vp_lab_place(VpLabRun *run, const VpLabGuest *lg, VpLabGuestReport *g)
     VpLabHostState *best = NULL;
     for (guint i = 0; i < run->hosts->len; i++) {
         VpLabHostState *h = g_ptr_array_index(run->hosts, i);
-        if (h->virt == NULL) {
+        if (!h->report->reachable) {
             g->action = VP_LAB_FAILED;
             g->error = g_strdup_printf(_("not found on the reachable hosts, and "
                                          "host '%1$s' is unreachable and may hold "
@@ -210,7 +235,7 @@ vp_lab_name_taken(VpLabRun *run, const char *name, VpLabHostState *only)
 {
     for (guint i = 0; i < run->hosts->len; i++) {
         VpLabHostState *h = g_ptr_array_index(run->hosts, i);
-        if (h->virt == NULL || (only != NULL && h != only)) {
+        if (!h->report->reachable || (only != NULL && h != only)) {
             continue;
         }
         if (g_hash_table_contains(h->by_name, name) &&
@@ -313,7 +338,7 @@ vp_lab_plan_guest(VpLabRun *run, guint i, const char *hash)
     if (plan->command == VP_LAB_DESTROY && owner == NULL) {
         VpLabHostState *pin = lg->host != NULL ? vp_lab_host_by_name(run, lg->host)
                                                : NULL;
-        if (pin != NULL && pin->virt == NULL) {
+        if (pin != NULL && !pin->report->reachable) {
             VpLabGuestReport *g = vp_lab_new_report(run, lg->name, lg->manifest_name);
             g->host = g_strdup(lg->host);
             vp_lab_fail_unreachable(g, lg->host);
@@ -359,7 +384,7 @@ vp_lab_plan_guest(VpLabRun *run, guint i, const char *hash)
         g->action = VP_LAB_REPLACE;
         if (lg->host == NULL) {
             target = owner;
-        } else if ((target = vp_lab_host_by_name(run, lg->host))->virt == NULL) {
+        } else if (!(target = vp_lab_host_by_name(run, lg->host))->report->reachable) {
             vp_lab_fail_unreachable(g, lg->host);
             return;
         }
@@ -409,7 +434,7 @@ vp_lab_plan_unlisted(VpLabRun *run)
 
     for (guint i = 0; i < run->hosts->len; i++) {
         VpLabHostState *h = g_ptr_array_index(run->hosts, i);
-        if (h->virt == NULL) {
+        if (!h->report->reachable) {
             continue;
         }
         /* Domain order, not hash order: reports are stable from run to run. */

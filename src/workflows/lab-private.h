@@ -64,6 +64,12 @@ struct VpLabRun {
 
 /* lab.c */
 
+/* RUN, set up for PLAN with a state per host of its lab (none read yet:
+ * all unreachable) and R's arrays made.  Cleared with vp_lab_run_clear(),
+ * which leaves R alone. */
+void vp_lab_run_init(VpLabRun *run, const VpLabPlan *plan, VpLabResult *r);
+void vp_lab_run_clear(VpLabRun *run);
+
 /* Hands G to the plan's report callback, one call at a time. */
 void vp_lab_report(VpLabRun *run, const VpLabGuestReport *g);
 
@@ -76,6 +82,10 @@ void vp_lab_parallel(GPtrArray *items, guint workers, VpLabWorkFunc fn,
 
 /* lab-plan.c: what the plan needs of the hosts as read, nothing else. */
 
+/* H as read: reachable, with DOMAINS (VpDomainEntry *, taken), their
+ * records of this lab parsed; a record that does not parse or is another
+ * lab's makes its domain foreign.  The pure half of reading a host. */
+void vp_lab_host_take(VpLabHostState *h, GPtrArray *domains);
 /* Two hosts of the manifest that are one daemon: VP_ERROR_INVALID. */
 gboolean vp_lab_check_identity(VpLabRun *run, GError **error);
 /* Every guest's action, tasks and records, in manifest order (HASHES: the

@@ -326,7 +326,7 @@ vp_lab_host_state_new(VpLabRun *run, const VpLabHost *host)
     return h;
 }
 
-static void
+void
 vp_lab_run_clear(VpLabRun *run)
 {
     g_hash_table_unref(run->digests);
@@ -335,6 +335,32 @@ vp_lab_run_clear(VpLabRun *run)
     g_ptr_array_unref(run->tasks);
     g_ptr_array_unref(run->hosts);
     g_mutex_clear(&run->report_lock);
+}
+
+void
+vp_lab_run_init(VpLabRun *run, const VpLabPlan *plan, VpLabResult *r)
+{
+    const VpLab *lab = plan->lab;
+
+    *run = (VpLabRun){ .plan = plan, .result = r };
+    g_mutex_init(&run->report_lock);
+    run->hosts = g_ptr_array_new_with_free_func(vp_lab_host_state_free);
+    run->tasks = g_ptr_array_new_with_free_func(vp_lab_task_free);
+    run->listed = g_hash_table_new(g_str_hash, g_str_equal);
+    run->busy = g_hash_table_new(NULL, NULL);
+    run->digests = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    r->lab = g_strdup(lab->lab);
+    r->hosts = g_ptr_array_new_with_free_func(vp_lab_host_report_free);
+    r->guests = g_ptr_array_new_with_free_func(vp_lab_guest_report_free);
+    for (guint i = 0; i < lab->guests->len; i++) {
+        const VpLabGuest *lg = g_ptr_array_index(lab->guests, i);
+        g_hash_table_insert(run->listed, lg->name, (gpointer)lg);
+    }
+    for (guint i = 0; i < lab->hosts->len; i++) {
+        VpLabHostState *h = vp_lab_host_state_new(run, g_ptr_array_index(lab->hosts, i));
+        g_ptr_array_add(r->hosts, h->report);
+        g_ptr_array_add(run->hosts, h);
+    }
 }
 
 gboolean
@@ -356,32 +382,18 @@ vp_lab_run(const VpLabPlan *plan, VpLabResult *r, GError **error)
     if (!vp_lab_hashes(plan, hashes, error) || !vp_virt_init(error)) {
         return FALSE;
     }
-    VpLabRun run = { .plan = plan, .result = r };
-    g_mutex_init(&run.report_lock);
-    run.hosts = g_ptr_array_new_with_free_func(vp_lab_host_state_free);
-    run.tasks = g_ptr_array_new_with_free_func(vp_lab_task_free);
-    run.listed = g_hash_table_new(g_str_hash, g_str_equal);
-    run.busy = g_hash_table_new(NULL, NULL);
-    run.digests = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    VpLabRun run;
+    vp_lab_run_init(&run, plan, r);
     /* The bases' digests too, when they will be uploaded: before any host. */
     if (act && plan->command == VP_LAB_APPLY && !vp_lab_take_digests(&run, error)) {
         vp_lab_run_clear(&run);
         return FALSE;
     }
-    r->lab = g_strdup(lab->lab);
-    r->hosts = g_ptr_array_new_with_free_func(vp_lab_host_report_free);
-    r->guests = g_ptr_array_new_with_free_func(vp_lab_guest_report_free);
-    for (guint i = 0; i < lab->guests->len; i++) {
-        const VpLabGuest *lg = g_ptr_array_index(lab->guests, i);
-        g_hash_table_insert(run.listed, lg->name, (gpointer)lg);
-    }
 
     /* 2. The hosts at once, as far as threads go: an unreachable one
      * costs its timeout once. */
-    for (guint i = 0; i < lab->hosts->len; i++) {
-        VpLabHostState *h = vp_lab_host_state_new(&run, g_ptr_array_index(lab->hosts, i));
-        g_ptr_array_add(r->hosts, h->report);
-        g_ptr_array_add(run.hosts, h);
+    for (guint i = 0; i < run.hosts->len; i++) {
+        VpLabHostState *h = g_ptr_array_index(run.hosts, i);
         vp_workflow_step(plan->run.verbose, _("reading host '%1$s' (%2$s)"),
                          h->host->name, h->host->uri);
     }

@@ -1,0 +1,320 @@
+/* The lab planner without a daemon: host snapshots (the domains each host
+ * holds, with or without this lab's record), the manifest and the command's
+ * flags go in; each guest's action, host and message come out.  Keep,
+ * create, replace, drift, delete, conflict, unreachable hosts, pins,
+ * placement ties and two URIs of one daemon, one table row each.
+ *
+ * A host is written as a list of domains separated by spaces:
+ *
+ *     NAME                a foreign domain: no record of this lab
+ *     NAME:ENTRY:HASH     this lab's guest of manifest ENTRY, complete
+ *     ...:HASH:c          its creation never finished (state creating)
+ *     ...:HASH:g          a volume of its record is gone
+ *     NAME:@ENTRY:HASH    a record of another lab
+ *     NAME:?              a record that does not parse
+ *     #HOSTNAME %UUID     the daemon's host name, a pool's UUID
+ *
+ * or "!" for a host that cannot be reached.  Every manifest entry's options
+ * hash is "H" unless the row says otherwise.  Expected outcomes are
+ * "NAME ACTION HOST [a phrase of the message]" separated by " | ", in
+ * report order; HOST "-" for none. */
+#include <string.h>
+
+#include <glib.h>
+
+#include "error.h"
+#include "lab-private.h"
+#include "manifest.h"
+
+#define N_HOSTS 3
+
+typedef struct {
+    const char *why;
+    const char *guests;        /* the manifest's guests: list */
+    const char *hosts[N_HOSTS];
+    VpLabCommand command;
+    gboolean replace, prune;
+    const char *hashes;        /* "ENTRY=HASH ...": entries whose hash is not H */
+    const char *want;          /* the report, or "error: PHRASE" */
+} VpPlanRow;
+
+#define WEB_DB "  - name: web\n    count: 2\n  - name: db\n    host: h2\n"
+#define APPLY VP_LAB_APPLY
+#define STATUS VP_LAB_STATUS
+#define DESTROY VP_LAB_DESTROY
+
+static const VpPlanRow rows[] = {
+    { "an empty lab: placed by fewest guests, ties in host order, db pinned",
+      WEB_DB, { "", "", "" }, APPLY, FALSE, FALSE, NULL,
+      "web-1 create h1 | web-2 create h2 | db create h2" },
+    { "everything in place: kept where it is",
+      WEB_DB, { "web-1:web:H", "web-2:web:H db:db:H", "" }, APPLY, FALSE, FALSE, NULL,
+      "web-1 keep h1 | web-2 keep h2 | db keep h2" },
+    { "a placed guest never moves, even when another host is emptier",
+      WEB_DB, { "", "db:db:H", "web-1:web:H web-2:web:H" }, APPLY, FALSE, FALSE, NULL,
+      "web-1 keep h3 | web-2 keep h3 | db keep h2" },
+    { "new guests go to the host with the fewest of the lab's guests",
+      WEB_DB, { "x:x:H y:y:H", "", "" }, APPLY, FALSE, FALSE, NULL,
+      "web-1 create h2 | web-2 create h3 | db create h2 | x drift h1 not in the manifest | "
+      "y drift h1 not in the manifest" },
+    { "a tie goes to the first host of the manifest",
+      "  - name: solo\n", { "a:a:H", "b:b:H", "" }, APPLY, FALSE, TRUE, NULL,
+      "solo create h3 | a delete h1 | b delete h2" },
+    { "changed options are drift",
+      WEB_DB, { "web-1:web:H", "web-2:web:H db:db:OLD", "" }, APPLY, FALSE, FALSE, NULL,
+      "web-1 keep h1 | web-2 keep h2 | db drift h2 its options changed since it was created; "
+      "use --replace" },
+    { "changed options with --replace are replaced where they are",
+      WEB_DB, { "web-1:web:H", "web-2:web:H db:db:OLD", "" }, APPLY, TRUE, FALSE, NULL,
+      "web-1 keep h1 | web-2 keep h2 | db replace h2" },
+    { "a manifest hash change is drift for every guest of the entry",
+      WEB_DB, { "web-1:web:H", "web-2:web:H db:db:H", "" }, APPLY, FALSE, FALSE, "web=H2",
+      "web-1 drift h1 options changed | web-2 drift h2 options changed | db keep h2" },
+    { "a guest whose creation never finished is replaced without --replace",
+      WEB_DB, { "web-1:web:H:c", "web-2:web:H db:db:H", "" }, APPLY, FALSE, FALSE, NULL,
+      "web-1 replace h1 | web-2 keep h2 | db keep h2" },
+    { "a guest of another entry's name is drift",
+      WEB_DB, { "web-1:webx:H", "web-2:web:H db:db:H", "" }, APPLY, FALSE, FALSE, NULL,
+      "web-1 drift h1 options changed | web-2 keep h2 | db keep h2" },
+    { "pinned elsewhere than it is: drift",
+      WEB_DB, { "web-1:web:H db:db:H", "web-2:web:H", "" }, APPLY, FALSE, FALSE, NULL,
+      "web-1 keep h1 | web-2 keep h2 | db drift h1 pinned to host 'h2' but is on 'h1'" },
+    { "pinned elsewhere with --replace: moved to its pin",
+      WEB_DB, { "web-1:web:H db:db:H", "web-2:web:H", "" }, APPLY, TRUE, FALSE, NULL,
+      "web-1 keep h1 | web-2 keep h2 | db replace h2" },
+    { "a volume gone behind the lab's back is drift",
+      WEB_DB, { "web-1:web:H:g", "web-2:web:H db:db:H", "" }, APPLY, FALSE, FALSE, NULL,
+      "web-1 drift h1 volumes of it are gone | web-2 keep h2 | db keep h2" },
+    { "a volume gone, with --replace: replaced",
+      WEB_DB, { "web-1:web:H:g", "web-2:web:H db:db:H", "" }, APPLY, TRUE, FALSE, NULL,
+      "web-1 replace h1 | web-2 keep h2 | db keep h2" },
+    { "status: the same verdicts, nothing to do",
+      WEB_DB, { "web-1:web:H:g", "", "" }, STATUS, FALSE, FALSE, NULL,
+      "web-1 drift h1 volumes of it are gone | web-2 create h2 | db create h2" },
+    { "a foreign domain of a pinned guest's name on its host: conflict",
+      WEB_DB, { "", "db", "" }, APPLY, FALSE, FALSE, NULL,
+      "web-1 create h1 | web-2 create h2 | db conflict h2 domain 'db' on host 'h2' is not "
+      "this lab's" },
+    { "a foreign domain of a pinned guest's name elsewhere: no matter (and "
+      "foreign domains do not count for placement)",
+      WEB_DB, { "db", "", "" }, APPLY, FALSE, FALSE, NULL,
+      "web-1 create h1 | web-2 create h2 | db create h2" },
+    { "a foreign domain of an unplaced guest's name on any host: conflict",
+      WEB_DB, { "", "", "web-2" }, APPLY, FALSE, FALSE, NULL,
+      "web-1 create h1 | web-2 conflict h3 not this lab's | db create h2" },
+    { "another lab's record is foreign",
+      WEB_DB, { "", "db:@db:H", "" }, APPLY, FALSE, FALSE, NULL,
+      "web-1 create h1 | web-2 create h2 | db conflict h2 not this lab's" },
+    { "a record that does not parse is foreign",
+      WEB_DB, { "", "db:?", "" }, APPLY, FALSE, FALSE, NULL,
+      "web-1 create h1 | web-2 create h2 | db conflict h2 not this lab's" },
+    { "moving to a pin that holds a foreign domain of the name: conflict",
+      WEB_DB, { "db:db:H", "db", "" }, APPLY, TRUE, FALSE, NULL,
+      "web-1 create h2 | web-2 create h3 | db conflict h2 not this lab's" },
+    { "an unlisted guest of the lab is drift without --prune",
+      "  - name: db\n    host: h2\n", { "old:web:H", "db:db:H", "" }, APPLY, FALSE, FALSE,
+      NULL, "db keep h2 | old drift h1 not in the manifest; use --prune" },
+    { "an unlisted guest with --prune is deleted",
+      "  - name: db\n    host: h2\n", { "old:web:H", "db:db:H", "" }, APPLY, FALSE, TRUE,
+      NULL, "db keep h2 | old delete h1" },
+    { "a second copy of a listed guest is drift",
+      WEB_DB, { "web-1:web:H", "web-2:web:H db:db:H", "web-1:web:H" }, APPLY, FALSE,
+      FALSE, NULL,
+      "web-1 keep h1 | web-2 keep h2 | db keep h2 | web-1 drift h3 a second copy, the guest "
+      "is on host 'h1'" },
+    { "a second copy with --prune is deleted",
+      WEB_DB, { "web-1:web:H", "web-2:web:H db:db:H", "web-1:web:H" }, APPLY, FALSE,
+      TRUE, NULL, "web-1 keep h1 | web-2 keep h2 | db keep h2 | web-1 delete h3" },
+    { "a pinned guest's host down: failed, the rest applied",
+      WEB_DB, { "web-1:web:H", "!", "web-2:web:H" }, APPLY, FALSE, FALSE, NULL,
+      "web-1 keep h1 | web-2 keep h3 | db failed h2 host 'h2' is unreachable" },
+    { "an unplaced guest while a host is down: failed, it may be there",
+      WEB_DB, { "web-1:web:H", "!", "" }, APPLY, FALSE, FALSE, NULL,
+      "web-1 keep h1 | web-2 failed - host 'h2' is unreachable and may hold it | db failed "
+      "h2 host 'h2' is unreachable" },
+    { "moving to a pin that is down: failed, reported where it still is",
+      WEB_DB, { "web-1:web:H db:db:H", "!", "web-2:web:H" }, APPLY, TRUE, FALSE, NULL,
+      "web-1 keep h1 | web-2 keep h3 | db failed h1 host 'h2' is unreachable" },
+    { "no host reachable",
+      "  - name: solo\n", { "!", "!", "!" }, APPLY, FALSE, FALSE, NULL,
+      "solo failed - host 'h1' is unreachable" },
+    { "destroy: every guest of the lab, listed or not",
+      WEB_DB, { "web-1:web:H x", "db:db:H:c", "old:gone:H" }, DESTROY, FALSE, FALSE, NULL,
+      "web-1 delete h1 | db delete h2 | old delete h3" },
+    { "destroy: a pinned guest on a host that is down cannot be told",
+      WEB_DB, { "web-1:web:H", "!", "" }, DESTROY, FALSE, FALSE, NULL,
+      "web-1 delete h1 | db failed h2 host 'h2' is unreachable" },
+    { "destroy of a lab that is not there: nothing",
+      WEB_DB, { "db", "x:@db:H", "" }, DESTROY, FALSE, FALSE, NULL, "" },
+    { "two hosts that are one daemon: refused",
+      WEB_DB, { "#hv %pool-1", "#hv %pool-1", "#hv2" }, APPLY, FALSE, FALSE, NULL,
+      "error: hosts 'h1' and 'h2' are one libvirt daemon" },
+    { "one host name, no UUID in common: two daemons",
+      WEB_DB, { "#hv %pool-1", "#hv %pool-2", "#hv" }, APPLY, FALSE, FALSE, NULL,
+      "web-1 create h1 | web-2 create h2 | db create h2" },
+    { "a domain UUID on two hosts of different names: two daemons (migrated)",
+      WEB_DB, { "#hv1 web-1:web:H", "#hv2 web-1:web:H", "" }, APPLY, FALSE, FALSE, NULL,
+      "web-1 keep h1 | web-2 create h3 | db create h2 | web-1 drift h2 a second copy" },
+};
+
+/* A domain entry of SPEC (see the top of the file); UUIDs are derived from
+ * the name, so the same name on two hosts is the same domain. */
+static VpDomainEntry *
+vp_domain(const char *spec)
+{
+    g_auto(GStrv) f = g_strsplit(spec, ":", 4);
+    VpDomainEntry *e = g_new0(VpDomainEntry, 1);
+    g_autofree char *digest = g_compute_checksum_for_string(G_CHECKSUM_MD5, f[0], -1);
+
+    e->name = g_strdup(f[0]);
+    e->uuid = g_strdup_printf("%.8s-%.4s-%.4s-%.4s-%.12s", digest, digest + 8,
+                              digest + 12, digest + 16, digest + 20);
+    if (f[1] != NULL && strcmp(f[1], "?") == 0) {
+        e->metadata = g_strdup("<guest><lab>");
+    } else if (f[1] != NULL) {
+        gboolean other = f[1][0] == '@';
+        g_autoptr(VpLabRecord) r = vp_lab_record_new(other ? "another" : "ci",
+                                                     f[1] + other, f[2]);
+        g_autofree char *disk = g_strdup_printf("%s.qcow2", f[0]);
+        vp_lab_record_add_volume(r, "default", disk);
+        r->complete = f[3] == NULL || strchr(f[3], 'c') == NULL;
+        e->metadata = vp_lab_record_to_xml(r);
+    }
+    return e;
+}
+
+/* Host I of RUN as SPEC says. */
+static void
+vp_host(VpLabRun *run, guint i, const char *spec)
+{
+    VpLabHostState *h = g_ptr_array_index(run->hosts, i);
+    g_auto(GStrv) items = g_strsplit(spec, " ", -1);
+    GPtrArray *domains = g_ptr_array_new_with_free_func((GDestroyNotify)vp_domain_entry_free);
+
+    if (strcmp(spec, "!") == 0) {
+        h->report->error = g_strdup("connection refused");
+        g_ptr_array_unref(domains);
+        return;
+    }
+    h->ids = g_ptr_array_new_with_free_func(g_free);
+    for (guint k = 0; items[k] != NULL; k++) {
+        const char *it = items[k];
+        if (it[0] == '\0') {
+            continue;
+        } else if (it[0] == '#') {
+            h->hostname = g_strdup(it + 1);
+        } else if (it[0] == '%') {
+            g_ptr_array_add(h->ids, g_strdup(it + 1));
+        } else {
+            g_ptr_array_add(domains, vp_domain(it));
+        }
+    }
+    vp_lab_host_take(h, domains);
+    /* Gone volumes, keyed as the read does: by the domain's own name. */
+    for (guint k = 0; items[k] != NULL; k++) {
+        g_auto(GStrv) f = g_strsplit(items[k], ":", 4);
+        if (g_strv_length(f) == 4 && strchr(f[3], 'g') != NULL) {
+            const VpDomainEntry *e = g_hash_table_lookup(h->by_name, f[0]);
+            g_hash_table_insert(h->missing, e->name,
+                                g_strdup_printf("'default/%s.qcow2'", f[0]));
+        }
+    }
+}
+
+/* "NAME ACTION HOST [phrase]" of each guest of R, for messages. */
+static char *
+vp_describe(const VpLabResult *r)
+{
+    GString *s = g_string_new(NULL);
+
+    for (guint i = 0; i < r->guests->len; i++) {
+        const VpLabGuestReport *g = g_ptr_array_index(r->guests, i);
+        g_string_append_printf(s, "%s%s %s %s%s%s", i > 0 ? " | " : "", g->name,
+                               vp_lab_action_to_string(g->action),
+                               g->host != NULL ? g->host : "-",
+                               g->error != NULL ? " " : "",
+                               g->error != NULL ? g->error : "");
+    }
+    return g_string_free(s, FALSE);
+}
+
+static void
+vp_check_row(gconstpointer data)
+{
+    const VpPlanRow *row = data;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *text = g_strdup_printf(
+        "lab: ci\nhosts:\n  h1: test:///h1.xml\n  h2: test:///h2.xml\n"
+        "  h3: test:///h3.xml\ndefaults: {pool: default, size: 1G}\nguests:\n%s", row->guests);
+    g_autoptr(VpLab) lab = vp_lab_parse(text, strlen(text), "lab.yaml", NULL, &error);
+    g_assert_no_error(error);
+
+    /* What the command line makes of each guest: only what the plan reads. */
+    g_autoptr(GPtrArray) plans = g_ptr_array_new_with_free_func(g_free);
+    g_auto(GStrv) hashes = g_new0(char *, lab->guests->len + 1);
+    g_auto(GStrv) given = g_strsplit(row->hashes != NULL ? row->hashes : "", " ", -1);
+    for (guint i = 0; i < lab->guests->len; i++) {
+        const VpLabGuest *lg = g_ptr_array_index(lab->guests, i);
+        VpProvisionPlan *p = g_new0(VpProvisionPlan, 1);
+        p->pool = "default";
+        p->image.format = VP_FORMAT_QCOW2;
+        g_ptr_array_add(plans, p);
+        hashes[i] = g_strdup("H");
+        for (guint k = 0; given[k] != NULL; k++) {
+            g_auto(GStrv) kv = g_strsplit(given[k], "=", 2);
+            if (kv[1] != NULL && strcmp(kv[0], lg->manifest_name) == 0) {
+                g_free(hashes[i]);
+                hashes[i] = g_strdup(kv[1]);
+            }
+        }
+    }
+    VpLabPlan plan = { .lab = lab, .plans = plans, .command = row->command,
+                       .replace = row->replace, .prune = row->prune, .jobs = 1 };
+    g_auto(VpLabResult) r = { 0 };
+    VpLabRun run;
+
+    vp_lab_run_init(&run, &plan, &r);
+    for (guint i = 0; i < N_HOSTS; i++) {
+        vp_host(&run, i, row->hosts[i]);
+    }
+    gboolean ok = vp_lab_check_identity(&run, &error);
+    if (g_str_has_prefix(row->want, "error: ")) {
+        g_assert_false(ok);
+        g_assert_error(error, VP_ERROR, VP_ERROR_INVALID);
+        g_assert_nonnull(strstr(error->message, row->want + strlen("error: ")));
+        vp_lab_run_clear(&run);
+        return;
+    }
+    g_assert_no_error(error);
+    vp_lab_plan_all(&run, hashes, FALSE);
+
+    g_autofree char *got = vp_describe(&r);
+    g_auto(GStrv) want = g_strsplit(row->want, " | ", -1);
+    g_test_message("%s\n  got:  %s\n  want: %s", row->why, got, row->want);
+    g_assert_cmpuint(r.guests->len, ==, row->want[0] != '\0' ? g_strv_length(want) : 0);
+    for (guint i = 0; i < r.guests->len; i++) {
+        const VpLabGuestReport *g = g_ptr_array_index(r.guests, i);
+        g_auto(GStrv) f = g_strsplit(want[i], " ", 4);
+        g_assert_cmpstr(g->name, ==, f[0]);
+        g_assert_cmpstr(vp_lab_action_to_string(g->action), ==, f[1]);
+        g_assert_cmpstr(g->host != NULL ? g->host : "-", ==, f[2]);
+        if (f[3] != NULL) {
+            g_assert_nonnull(g->error);
+            g_assert_nonnull(strstr(g->error, f[3]));
+        } else {
+            g_assert_null(g->error);
+        }
+    }
+    vp_lab_run_clear(&run);
+}
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    for (gsize i = 0; i < G_N_ELEMENTS(rows); i++) {
+        g_autofree char *path = g_strdup_printf("/lab-plan/%02zu", i + 1);
+        g_test_add_data_func(path, &rows[i], vp_check_row);
+    }
+    return g_test_run();
+}
