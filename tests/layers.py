@@ -135,19 +135,23 @@ class Layers(unittest.TestCase):
     def test_detects_upward_includes(self):
         """The checker itself: up-pointing includes in a scratch copy."""
         cases = [
-            ("core", "size.c", "#include <libvirt/libvirt.h>\n", "<libvirt/libvirt.h>"),
-            ("core", "size.c", '#include "cli.h"\n', "a layer above"),
-            ("core", "size.c", '#include "virt.h"\n', "a layer above"),
+            ("core", "util/size.c", "#include <libvirt/libvirt.h>\n", "<libvirt/libvirt.h>"),
+            ("core", "util/size.c", '#include "cli.h"\n', "a layer above"),
+            ("core", "util/size.c", '#include "virt.h"\n', "a layer above"),
             ("libvirt", "virt-domain.c", '#include "provision.h"\n', "a layer above"),
             ("workflows", "provision.c", '#include "virt-private.h"\n', "private"),
             ("cli", "cmd-image.c", '#include "virt.h"\n', "links no libvirt"),
-            ("core", "size.c", '#include "../cli/cli.h"\n', "by path"),
+            ("core", "util/size.c", '#include "../cli/cli.h"\n', "by path"),
             ("workflows", "domain-ops.c", "#include <libxml/tree.h>\n", "src/core/ only"),
-            # A file of a sub-folder (new in the copy) is the layer's too,
-            # and a private header is its own folder's alone.
-            ("core", "room/room.c", '#include "cli.h"\n', "a layer above"),
+            # A file of a sub-folder is the layer's too, in a folder made
+            # later (new in the copy) as well, and a private header is its
+            # own folder's alone.
+            ("core", "qcow2/qcow2-layout.c", '#include "cli.h"\n', "a layer above"),
+            ("core", "lab/manifest.c", '#include "virt.h"\n', "a layer above"),
             ("core", "room/room.c", "#include <libvirt/libvirt.h>\n", "<libvirt/libvirt.h>"),
-            ("core", "room/room.c", '#include "qcow2-private.h"\n', "private"),
+            ("core", "room/room.c", '#include "provision.h"\n', "a layer above"),
+            ("core", "lab/manifest.c", '#include "qcow2-private.h"\n',
+             "private to src/core/qcow2"),
         ]
         for layer, name, line, expect in cases:
             with self.subTest(file=name, include=line.strip()):
