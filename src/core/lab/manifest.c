@@ -888,29 +888,6 @@ vp_check_name(const VpLabCtx *ctx, const VpYNode *n, VpNameRole role,
 /* ------------------------------------------------------------------ */
 /* cloud-init */
 
-static void
-vp_seed_options_free(VpSeedOptions *opts)
-{
-    if (opts != NULL) {
-        vp_seed_options_clear(opts);
-        g_free(opts);
-    }
-}
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpSeedOptions, vp_seed_options_free)
-
-static VpSeedOptions *
-vp_seed_options_copy(const VpSeedOptions *o)
-{
-    VpSeedOptions *c = g_new0(VpSeedOptions, 1);
-    c->user_data = g_strdup(o->user_data);
-    c->meta_data = g_strdup(o->meta_data);
-    c->network_config = g_strdup(o->network_config);
-    c->root_ssh_key = g_strdup(o->root_ssh_key);
-    c->clouduser_ssh_key = g_strdup(o->clouduser_ssh_key);
-    c->disable = o->disable;
-    return c;
-}
-
 /* Opens PATH, a real path (vp_lab_file), for reading; O_NONBLOCK so that
  * a FIFO cannot hang us (it is then refused as no regular file), and
  * O_NOFOLLOW so that a symlink put in its place since it was resolved is

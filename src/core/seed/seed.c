@@ -101,6 +101,28 @@ vp_seed_options_clear(VpSeedOptions *opts)
     *opts = (VpSeedOptions){ 0 };
 }
 
+VpSeedOptions *
+vp_seed_options_copy(const VpSeedOptions *o)
+{
+    VpSeedOptions *c = g_new0(VpSeedOptions, 1);
+    c->user_data = g_strdup(o->user_data);
+    c->meta_data = g_strdup(o->meta_data);
+    c->network_config = g_strdup(o->network_config);
+    c->root_ssh_key = g_strdup(o->root_ssh_key);
+    c->clouduser_ssh_key = g_strdup(o->clouduser_ssh_key);
+    c->disable = o->disable;
+    return c;
+}
+
+void
+vp_seed_options_free(VpSeedOptions *opts)
+{
+    if (opts != NULL) {
+        vp_seed_options_clear(opts);
+        g_free(opts);
+    }
+}
+
 gboolean
 vp_seed_options_same_files(const VpSeedOptions *a, const VpSeedOptions *b)
 {
