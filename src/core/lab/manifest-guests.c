@@ -141,22 +141,27 @@ typedef struct {
     gboolean counted; /* made by a count */
 } VpNameSite;
 
-gboolean
-vp_parse_guest(VpLabBuild *b, const VpYNode *entry, GError **error)
+/* One entry of 'guests' as written: its own keys besides OWN. */
+typedef struct {
+    const VpYNode *entry;
+    const VpYNode *name;
+    const VpYNode *host;       /* NULL: placed by the planner */
+    guint64 count;             /* 0: no count, the name stays as it is */
+    const VpYNode *count_node; /* NULL without a count */
+} VpGuestEntry;
+
+/* Reads the keys of ENTRY: name, host and count into E, the provision
+ * keys into OWN, each checked in the order of the file. */
+static gboolean
+vp_read_entry(const VpLabCtx *ctx, const VpYNode *entry, VpGuestEntry *e,
+              VpKeySet *own, GError **error)
 {
-    const VpLabCtx *ctx = b->ctx;
     if (entry->kind != VP_Y_MAPPING) {
         vp_lab_error(error, ctx, entry->line, entry->column,
                      _("a guest is a mapping with at least a name; write it as '- name: web'"));
         return FALSE;
     }
-    g_auto(VpKeySet) own = { 0 };
-    vp_key_set_init(&own);
-    const VpYNode *name = NULL;
-    const VpYNode *host = NULL;
-    guint64 count = 0; /* 0: no count, the name stays as it is */
-    const VpYNode *count_node = NULL;
-
+    *e = (VpGuestEntry){ .entry = entry };
     for (guint i = 0; i + 1 < entry->items->len; i += 2) {
         const VpYNode *k = g_ptr_array_index(entry->items, i);
         const VpYNode *v = g_ptr_array_index(entry->items, i + 1);
@@ -165,132 +170,195 @@ vp_parse_guest(VpLabBuild *b, const VpYNode *entry, GError **error)
                 !vp_check_name(ctx, v, VP_NAME_GUEST, error)) {
                 return FALSE;
             }
-            name = v;
+            e->name = v;
         } else if (g_str_equal(k->text, "host")) {
             if (!vp_expect_text(ctx, k, v, "hv1", error)) {
                 return FALSE;
             }
-            host = v;
+            e->host = v;
         } else if (g_str_equal(k->text, "count")) {
             static const char *hint = N_("a whole number from 1 to 1000");
             if (!vp_expect_scalar(ctx, k, v, "3", error) ||
                 !vp_refuse_quoted(ctx, k, v, hint, error)) {
                 return FALSE;
             }
-            if (!vp_parse_integer(v->text, 1, VP_LAB_MAX_COUNT, &count)) {
+            if (!vp_parse_integer(v->text, 1, VP_LAB_MAX_COUNT, &e->count)) {
                 vp_invalid_value(error, ctx, k, v, hint);
                 return FALSE;
             }
-            count_node = v;
-        } else if (!vp_key_set_add(ctx, &own, k, v, FALSE, error)) {
+            e->count_node = v;
+        } else if (!vp_key_set_add(ctx, own, k, v, FALSE, error)) {
             return FALSE;
         }
     }
-    if (name == NULL) {
+    if (e->name == NULL) {
         vp_lab_error(error, ctx, entry->line, entry->column,
                      _("this guest has no name; add one, such as 'name: web'"));
         return FALSE;
     }
-    if (host != NULL) {
-        gboolean declared = FALSE;
-        g_autoptr(GPtrArray) names = g_ptr_array_new();
-        for (guint i = 0; i < b->lab->hosts->len; i++) {
-            const VpLabHost *h = g_ptr_array_index(b->lab->hosts, i);
-            declared = declared || g_str_equal(h->name, host->text);
-            g_ptr_array_add(names, h->name);
-        }
-        g_ptr_array_add(names, NULL);
-        if (!declared) {
-            g_autofree char *known = g_strjoinv(", ", (char **)names->pdata);
-            vp_lab_error(error, ctx, host->line, host->column,
-                         _("host '%1$s' is not declared under 'hosts'; declare it or use one of %2$s"),
-                         host->text, known);
-            return FALSE;
-        }
-    }
+    return TRUE;
+}
 
-    /* defaults under the guest's own keys; a false of the guest removes a
-     * default, and its cloud-init replaces the default one whole (seed
-     * files do not combine key by key). */
-    g_autoptr(GHashTable) merged = g_hash_table_new(g_str_hash, g_str_equal);
-    GHashTableIter it;
-    gpointer key, value;
-    g_hash_table_iter_init(&it, b->defaults.values);
-    while (g_hash_table_iter_next(&it, &key, &value)) {
-        g_hash_table_insert(merged, key, value);
+/* The host HOST names is declared under 'hosts' (read before 'guests'). */
+static gboolean
+vp_check_host(const VpLabBuild *b, const VpYNode *host, GError **error)
+{
+    gboolean declared = FALSE;
+    g_autoptr(GPtrArray) names = g_ptr_array_new();
+    for (guint i = 0; i < b->lab->hosts->len; i++) {
+        const VpLabHost *h = g_ptr_array_index(b->lab->hosts, i);
+        declared = declared || g_str_equal(h->name, host->text);
+        g_ptr_array_add(names, h->name);
     }
-    g_hash_table_iter_init(&it, own.values);
-    while (g_hash_table_iter_next(&it, &key, &value)) {
-        g_hash_table_insert(merged, key, value);
-    }
-    const VpSeedOptions *seed = g_hash_table_contains(own.values, "cloud-init")
-                                ? own.seed : b->defaults.seed;
-    if (!vp_check_combination(ctx, name->text, entry->line, entry->column,
-                              merged, error)) {
+    g_ptr_array_add(names, NULL);
+    if (!declared) {
+        g_autofree char *known = g_strjoinv(", ", (char **)names->pdata);
+        vp_lab_error(error, b->ctx, host->line, host->column,
+                     _("host '%1$s' is not declared under 'hosts'; declare it or use one of %2$s"),
+                     host->text, known);
         return FALSE;
     }
+    return TRUE;
+}
 
-    /* An explicit count expands even when it is 1, so that raising it
-     * later does not rename the guest that exists. */
-    guint n = count > 0 ? (guint)count : 1;
-    if (count > 0) {
+/* DEFAULTS under OWN, the guest's own keys: key -> VpOptValue, borrowed
+ * from both.  A false of the guest removes a default (its value has no
+ * text). */
+static GHashTable *
+vp_merge_keys(const VpKeySet *defaults, const VpKeySet *own)
+{
+    GHashTable *merged = g_hash_table_new(g_str_hash, g_str_equal);
+    GHashTableIter it;
+    gpointer key, value;
+    g_hash_table_iter_init(&it, defaults->values);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        g_hash_table_insert(merged, key, value);
+    }
+    g_hash_table_iter_init(&it, own->values);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        g_hash_table_insert(merged, key, value);
+    }
+    return merged;
+}
+
+/* The N guests of E fit: the last name a count makes is not too long,
+ * and the lab stays within VP_LAB_MAX_GUESTS. */
+static gboolean
+vp_check_expansion(const VpLabBuild *b, const VpGuestEntry *e, guint n,
+                   GError **error)
+{
+    const VpYNode *name = e->name;
+    if (e->count > 0) {
         g_autofree char *last = g_strdup_printf("%s-%u", name->text, n);
         if (strlen(last) > VP_LAB_MAX_NAME) {
-            vp_lab_error(error, ctx, name->line, name->column,
+            vp_lab_error(error, b->ctx, name->line, name->column,
                          _("guest name '%1$s' with its count makes '%2$s', longer than 64 characters; shorten the name"),
                          name->text, last);
             return FALSE;
         }
     }
     if (b->lab->guests->len + n > VP_LAB_MAX_GUESTS) {
-        vp_lab_error(error, ctx, (count_node != NULL ? count_node : name)->line,
-                     (count_node != NULL ? count_node : name)->column,
+        const VpYNode *at = e->count_node != NULL ? e->count_node : name;
+        vp_lab_error(error, b->ctx, at->line, at->column,
                      _("the lab has more than %1$u guests; split it into several labs"),
                      (guint)VP_LAB_MAX_GUESTS);
         return FALSE;
     }
+    return TRUE;
+}
+
+/* Records GNAME, a guest of E, as taken; refuses a name taken already. */
+static gboolean
+vp_claim_name(VpLabBuild *b, const VpGuestEntry *e, const char *gname,
+              GError **error)
+{
+    const VpYNode *name = e->name;
+    const VpNameSite *site = g_hash_table_lookup(b->names, gname);
+    if (site != NULL) {
+        if (site->counted || e->count > 0) {
+            vp_lab_error(error, b->ctx, name->line, name->column,
+                         _("guest name '%1$s' is already taken by the guest at line %2$u, column %3$u (a count of N names guests NAME-1 to NAME-N); rename one of them"),
+                         gname, site->line, site->column);
+        } else {
+            vp_lab_error(error, b->ctx, name->line, name->column,
+                         _("guest name '%1$s' is already taken by the guest at line %2$u, column %3$u; rename one of them"),
+                         gname, site->line, site->column);
+        }
+        return FALSE;
+    }
+    VpNameSite *mine = g_new0(VpNameSite, 1);
+    mine->line = e->entry->line;
+    mine->column = e->entry->column;
+    mine->counted = e->count > 0;
+    g_hash_table_insert(b->names, g_strdup(gname), mine);
+    return TRUE;
+}
+
+/* The guest GNAME (taken) of E, with the MERGED keys and SEED (may be
+ * NULL) copied. */
+static VpLabGuest *
+vp_guest_new(const VpGuestEntry *e, char *gname, GHashTable *merged,
+             const VpSeedOptions *seed)
+{
+    VpLabGuest *g = g_new0(VpLabGuest, 1);
+    g->name = gname;
+    g->manifest_name = g_strdup(e->name->text);
+    g->host = e->host != NULL ? g_strdup(e->host->text) : NULL;
+    g->options = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                       g_free);
+    GHashTableIter it;
+    gpointer key, value;
+    g_hash_table_iter_init(&it, merged);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        const VpOptValue *v = value;
+        if (v->text != NULL && !g_str_equal(key, "cloud-init")) {
+            g_hash_table_insert(g->options, g_strdup(key), g_strdup(v->text));
+        }
+    }
+    const VpOptValue *base = g_hash_table_lookup(merged, "base");
+    g->base_file = base != NULL ? g_strdup(base->file) : NULL;
+    g->cloud_init = seed != NULL ? vp_seed_options_copy(seed) : NULL;
+    g->line = e->entry->line;
+    g->column = e->entry->column;
+    return g;
+}
+
+gboolean
+vp_parse_guest(VpLabBuild *b, const VpYNode *entry, GError **error)
+{
+    g_auto(VpKeySet) own = { 0 };
+    vp_key_set_init(&own);
+    VpGuestEntry e;
+    if (!vp_read_entry(b->ctx, entry, &e, &own, error) ||
+        (e.host != NULL && !vp_check_host(b, e.host, error))) {
+        return FALSE;
+    }
+
+    /* The guest's cloud-init replaces the default one whole (seed files
+     * do not combine key by key). */
+    g_autoptr(GHashTable) merged = vp_merge_keys(&b->defaults, &own);
+    const VpSeedOptions *seed = g_hash_table_contains(own.values, "cloud-init")
+                                ? own.seed : b->defaults.seed;
+    if (!vp_check_combination(b->ctx, e.name->text, entry->line,
+                              entry->column, merged, error)) {
+        return FALSE;
+    }
+
+    /* An explicit count expands even when it is 1, so that raising it
+     * later does not rename the guest that exists. */
+    guint n = e.count > 0 ? (guint)e.count : 1;
+    if (!vp_check_expansion(b, &e, n, error)) {
+        return FALSE;
+    }
     for (guint i = 1; i <= n; i++) {
-        g_autofree char *gname = count > 0
-                                 ? g_strdup_printf("%s-%u", name->text, i)
-                                 : g_strdup(name->text);
-        const VpNameSite *site = g_hash_table_lookup(b->names, gname);
-        if (site != NULL) {
-            if (site->counted || count > 0) {
-                vp_lab_error(error, ctx, name->line, name->column,
-                             _("guest name '%1$s' is already taken by the guest at line %2$u, column %3$u (a count of N names guests NAME-1 to NAME-N); rename one of them"),
-                             gname, site->line, site->column);
-            } else {
-                vp_lab_error(error, ctx, name->line, name->column,
-                             _("guest name '%1$s' is already taken by the guest at line %2$u, column %3$u; rename one of them"),
-                             gname, site->line, site->column);
-            }
+        g_autofree char *gname = e.count > 0
+                                 ? g_strdup_printf("%s-%u", e.name->text, i)
+                                 : g_strdup(e.name->text);
+        if (!vp_claim_name(b, &e, gname, error)) {
             return FALSE;
         }
-        VpNameSite *mine = g_new0(VpNameSite, 1);
-        mine->line = entry->line;
-        mine->column = entry->column;
-        mine->counted = count > 0;
-        g_hash_table_insert(b->names, g_strdup(gname), mine);
-
-        VpLabGuest *g = g_new0(VpLabGuest, 1);
-        g->name = g_steal_pointer(&gname);
-        g->manifest_name = g_strdup(name->text);
-        g->host = host != NULL ? g_strdup(host->text) : NULL;
-        g->options = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                           g_free);
-        g_hash_table_iter_init(&it, merged);
-        while (g_hash_table_iter_next(&it, &key, &value)) {
-            const VpOptValue *v = value;
-            if (v->text != NULL && !g_str_equal(key, "cloud-init")) {
-                g_hash_table_insert(g->options, g_strdup(key), g_strdup(v->text));
-            }
-        }
-        const VpOptValue *base = g_hash_table_lookup(merged, "base");
-        g->base_file = base != NULL ? g_strdup(base->file) : NULL;
-        g->cloud_init = seed != NULL ? vp_seed_options_copy(seed) : NULL;
-        g->line = entry->line;
-        g->column = entry->column;
-        g_ptr_array_add(b->lab->guests, g);
+        g_ptr_array_add(b->lab->guests,
+                        vp_guest_new(&e, g_steal_pointer(&gname), merged, seed));
     }
     return TRUE;
 }
