@@ -5,6 +5,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <glib/gi18n.h>
+
+#include "error.h"
+#include "size.h"
+
 char *
 vp_read_file_bounded(const char *path, gsize limit, gsize *len,
                      gboolean *too_big, int *err)
@@ -38,6 +43,41 @@ vp_read_file_bounded(const char *path, gsize limit, gsize *len,
     close(fd);
     buf[have] = '\0';
     *too_big = have > limit;
+    *len = have;
+    return g_steal_pointer(&buf);
+}
+
+char *
+vp_read_text_file(const char *path, const char *what, gsize limit,
+                  gsize *len, GError **error)
+{
+    gsize have = 0;
+    gboolean too_big = FALSE;
+    int err = 0;
+    g_autofree char *buf = vp_read_file_bounded(path, limit, &have, &too_big,
+                                                &err);
+
+    if (buf == NULL) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("cannot read %1$s '%2$s': %3$s"), what, path,
+                    g_strerror(err));
+        return NULL;
+    }
+    if (too_big) {
+        g_autofree char *cap = vp_size_format(limit);
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("%1$s '%2$s' is larger than the limit of %3$s; make it smaller"),
+                    what, path, cap);
+        return NULL;
+    }
+    /* g_utf8_validate_len() also refuses NUL bytes, which no YAML, script
+     * or key file holds. */
+    if (!g_utf8_validate_len(buf, have, NULL)) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("%1$s '%2$s' is not UTF-8 text; convert it to UTF-8"),
+                    what, path);
+        return NULL;
+    }
     *len = have;
     return g_steal_pointer(&buf);
 }

@@ -17,6 +17,14 @@
 #include "error.h"
 #include "source.h"
 
+gboolean
+vp_lab_base_is_file(const char *base)
+{
+    return base != NULL && (g_str_has_prefix(base, "/") ||
+                            g_str_has_prefix(base, "./") ||
+                            g_str_has_prefix(base, "../"));
+}
+
 /* Opens PATH, a real path (vp_lab_file), for reading; O_NONBLOCK so that
  * a FIFO cannot hang us (it is then refused as no regular file), and
  * O_NOFOLLOW so that a symlink put in its place since it was resolved is

@@ -1,13 +1,17 @@
 /* The parts of the lab manifest's reader, private to src/core/lab/.
  *
  *   manifest.c         the lab: the top level, hosts, the entry points of
- *                      manifest.h, and the messages every part reports with
- *   manifest-yaml.c    the YAML subset, read into a small tree (VpYNode)
+ *                      manifest.h
+ *   manifest-guests.c  defaults and guest entries, merged and expanded
  *   manifest-keys.c    the schema: which keys there are, what each takes
  *                      (VpKeyInfo and its table), names, suggestions
  *   manifest-files.c   the files of this machine a manifest may name
- *   manifest-guests.c  defaults and guest entries, merged and expanded
+ *   manifest-yaml.c    the YAML subset, read into a small tree (VpYNode),
+ *                      and the messages every part reports with
  *   manifest-hash.c    the drift fingerprint of a guest
+ *
+ * Each part uses only those below it in this list (the hash, apart, only
+ * vp_open_regular()).
  *
  * Every function that fails reports VP_ERROR_INVALID through
  * vp_lab_error(), "FILE:LINE:COLUMN: message", and returns FALSE (or NULL).
@@ -20,7 +24,7 @@
 #include "manifest.h"
 
 /* ------------------------------------------------------------------ */
-/* manifest.c: context and messages */
+/* manifest-yaml.c: context and messages */
 
 typedef struct {
     const char *path; /* as given, for messages */

@@ -1,5 +1,6 @@
 /* The YAML subset of a lab manifest, read through libfyaml's event API
- * into a small tree of our own (manifest-private.h).
+ * into a small tree of our own, and the messages that name a place in it
+ * (manifest-private.h).
  *
  * Why events and not libfyaml's document tree: in 0.7.12 the tree keeps
  * marks for scalars only (we report mappings and sequences too), and
@@ -9,11 +10,40 @@
  * check every mapping for duplicate keys as it is read. */
 #include "manifest-private.h"
 
+#include <stdarg.h>
 #include <string.h>
 
 #include <glib/gi18n.h>
 
+#include "error.h"
 #include "yaml-util.h"
+
+/* ------------------------------------------------------------------ */
+/* Messages */
+
+void
+vp_lab_error(GError **error, const VpLabCtx *ctx, guint line, guint column,
+             const char *format, ...)
+{
+    va_list ap;
+    va_start(ap, format);
+    g_autofree char *msg = g_strdup_vprintf(format, ap);
+    va_end(ap);
+    g_set_error(error, VP_ERROR, VP_ERROR_INVALID, "%s:%u:%u: %s", ctx->path,
+                line, column, msg);
+}
+
+void
+vp_lab_locate(GError **error, const VpLabCtx *ctx, guint line, guint column,
+              GError *cause)
+{
+    g_set_error(error, VP_ERROR, VP_ERROR_INVALID, "%s:%u:%u: %s", ctx->path,
+                line, column, cause->message);
+    g_error_free(cause);
+}
+
+/* ------------------------------------------------------------------ */
+/* The YAML tree */
 
 void
 vp_ynode_free(gpointer data)

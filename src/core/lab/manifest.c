@@ -2,10 +2,8 @@
  * checked key by key into a VpLab.  See manifest.h for the contract and
  * manifest-private.h for the parts; this file holds the top level (lab,
  * hosts, defaults, guests in the order of the file), the hosts and the
- * entry points. */
+ * entry points, above all the other parts. */
 #include "manifest.h"
-
-#include <stdarg.h>
 
 #include <glib/gi18n.h>
 
@@ -14,30 +12,6 @@
 #include "read-file.h"
 #include "size.h"
 #include "uri.h"
-
-/* ------------------------------------------------------------------ */
-/* Messages */
-
-void
-vp_lab_error(GError **error, const VpLabCtx *ctx, guint line, guint column,
-             const char *format, ...)
-{
-    va_list ap;
-    va_start(ap, format);
-    g_autofree char *msg = g_strdup_vprintf(format, ap);
-    va_end(ap);
-    g_set_error(error, VP_ERROR, VP_ERROR_INVALID, "%s:%u:%u: %s", ctx->path,
-                line, column, msg);
-}
-
-void
-vp_lab_locate(GError **error, const VpLabCtx *ctx, guint line, guint column,
-              GError *cause)
-{
-    g_set_error(error, VP_ERROR, VP_ERROR_INVALID, "%s:%u:%u: %s", ctx->path,
-                line, column, cause->message);
-    g_error_free(cause);
-}
 
 /* ------------------------------------------------------------------ */
 /* The top level */
@@ -229,14 +203,6 @@ vp_lab_free(VpLab *lab)
     g_clear_pointer(&lab->hosts, g_ptr_array_unref);
     g_clear_pointer(&lab->guests, g_ptr_array_unref);
     g_free(lab);
-}
-
-gboolean
-vp_lab_base_is_file(const char *base)
-{
-    return base != NULL && (g_str_has_prefix(base, "/") ||
-                            g_str_has_prefix(base, "./") ||
-                            g_str_has_prefix(base, "../"));
 }
 
 VpLab *

@@ -10,6 +10,7 @@
 #include <glib/gi18n.h>
 
 #include "error.h"
+#include "read-file.h"
 #include "yaml-util.h"
 
 /* cloud-init's marker of a disabled instance (cloud-init's "Disable"
@@ -250,8 +251,8 @@ vp_seed_read_mapping(const char *path, const char *what, gboolean empty_ok,
                      struct fy_document **doc, GError **error)
 {
     gsize len = 0;
-    g_autofree char *text = vp_seed_read(path, what, VP_SEED_MAX_FILE, &len,
-                                         error);
+    g_autofree char *text = vp_read_text_file(path, what, VP_SEED_MAX_FILE,
+                                              &len, error);
     if (text == NULL ||
         !vp_yaml_parse_mapping(text, len, what, path, empty_ok, doc, error)) {
         return NULL;

@@ -9,6 +9,7 @@
 #include <glib/gi18n.h>
 
 #include "error.h"
+#include "read-file.h"
 
 /* Whether LINE (trimmed, one line) is an OpenSSH public key: a known type,
  * then base64 whose decoded blob begins with the same type name (the wire
@@ -64,8 +65,9 @@ vp_ssh_keys_read(const char *path, gboolean found_by_us, GPtrArray *keys,
 {
     const char *what = _("SSH key file");
     gsize len = 0;
-    g_autofree char *text = vp_seed_read(path, what, VP_SEED_MAX_KEY_FILE,
-                                         &len, error);
+    g_autofree char *text = vp_read_text_file(path, what,
+                                              VP_SEED_MAX_KEY_FILE, &len,
+                                              error);
     if (text == NULL) {
         return FALSE;
     }

@@ -26,15 +26,6 @@ typedef enum {
 } VpUserDataKind;
 
 /* ------------------------------------------------------------------ */
-/* seed.c */
-
-/* Reads PATH whole (never more than LIMIT bytes) and requires UTF-8 text;
- * WHAT names the file's role in messages.  Returns the bytes,
- * NUL-terminated for the parsers (the NUL is not counted in *LEN). */
-char *vp_seed_read(const char *path, const char *what, gsize limit,
-                   gsize *len, GError **error);
-
-/* ------------------------------------------------------------------ */
 /* seed-keys.c */
 
 /* Appends the key lines of the key file PATH to KEYS (trimmed; blank and

@@ -11,7 +11,6 @@
 #include "error.h"
 #include "read-file.h"
 #include "seed-private.h"
-#include "size.h"
 #include "yaml-util.h"
 
 struct VpSeed {
@@ -174,48 +173,6 @@ vp_seed_options_parse(const char *text, VpSeedOptions *opts, GError **error)
 }
 
 /* ------------------------------------------------------------------ */
-/* Reading files */
-
-/* Reads PATH whole (vp_read_file_bounded: never more than LIMIT bytes)
- * and requires UTF-8 text; WHAT names the file's role in messages.
- * Returns the bytes, NUL-terminated for the parsers (the NUL is not
- * counted in *LEN). */
-char *
-vp_seed_read(const char *path, const char *what, gsize limit, gsize *len,
-             GError **error)
-{
-    gsize have = 0;
-    gboolean too_big = FALSE;
-    int err = 0;
-    g_autofree char *buf = vp_read_file_bounded(path, limit, &have, &too_big,
-                                                &err);
-
-    if (buf == NULL) {
-        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                    _("cannot read %1$s '%2$s': %3$s"), what, path,
-                    g_strerror(err));
-        return NULL;
-    }
-    if (too_big) {
-        g_autofree char *cap = vp_size_format(limit);
-        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                    _("%1$s '%2$s' is larger than the limit of %3$s; make it smaller"),
-                    what, path, cap);
-        return NULL;
-    }
-    /* g_utf8_validate_len() also refuses NUL bytes, which no YAML, script
-     * or key file holds. */
-    if (!g_utf8_validate_len(buf, have, NULL)) {
-        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                    _("%1$s '%2$s' is not UTF-8 text; convert it to UTF-8"),
-                    what, path);
-        return NULL;
-    }
-    *len = have;
-    return g_steal_pointer(&buf);
-}
-
-/* ------------------------------------------------------------------ */
 /* Loading */
 
 void
@@ -349,8 +306,8 @@ vp_seed_files_load(const VpSeedOptions *opts, GError **error)
 
     if (opts->user_data != NULL) {
         gsize len = 0;
-        g_autofree char *text = vp_seed_read(opts->user_data, "user-data",
-                                             VP_SEED_MAX_FILE, &len, error);
+        g_autofree char *text = vp_read_text_file(opts->user_data, "user-data",
+                                                  VP_SEED_MAX_FILE, &len, error);
         if (text == NULL ||
             !vp_user_data_check(text, len, opts->user_data, &files->kind,
                                 &files->has_users, error)) {
@@ -428,7 +385,7 @@ vp_seed_load(const VpSeedOptions *opts, const char *hostname,
         cc.merge = TRUE;
         g_autofree char *ours = vp_cloud_config_emit(&cc);
         gsize len = 0;
-        /* NUL-terminated: the bytes of vp_seed_read(). */
+        /* NUL-terminated: the bytes of vp_read_text_file(). */
         const char *text = g_bytes_get_data(files->user_data, &len);
         user_data = vp_mime_build(text, len, files->kind, ours);
     }
