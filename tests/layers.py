@@ -12,9 +12,8 @@ are the layer's, under the same rule.  Only src/libvirt/ includes
 <libvirt/...> and only src/core/ <libxml/...> (the core's headers hide
 libxml2 types); a private header (NAME-private.h) is included only by the
 files of its own folder, a sub-folder being a folder of its own; the front
-program's
-sources (the libvirt-free part of cli/, built into vpcli) include no
-workflow or libvirt header.  The build already fails for a quoted include
+program's sources (the libvirt-free part of cli/, built into vpcli)
+include no workflow or libvirt header.  The build already fails for a quoted include
 that points up (the include directories are per layer); this test also
 catches system-style includes and a header moved to the wrong folder.
 
@@ -107,9 +106,9 @@ def violations(src):
                 if target not in allowed:
                     found.append('%s: includes "%s" of src/%s/, a layer above'
                                  % (rel, inc, target))
-                home = os.path.join(target, target_dir)
-                if (base.endswith("-private.h") and
-                        home != os.path.join(layer, os.path.dirname(sub))):
+                home = "/".join(p for p in (target, target_dir) if p)
+                here = "/".join(p for p in (layer, os.path.dirname(sub)) if p)
+                if base.endswith("-private.h") and home != here:
                     found.append('%s: includes "%s", private to src/%s/'
                                  % (rel, inc, home))
                 if (layer == "cli" and name in FRONT and
@@ -163,7 +162,12 @@ class Layers(unittest.TestCase):
                     if os.path.exists(path):
                         with open(path, encoding="utf-8") as f:
                             text = f.read()
-                    os.makedirs(os.path.dirname(path), exist_ok=True)
+                    else:
+                        # Only a folder the tree lacks gets a new file: a
+                        # row naming a file that has moved must be mended.
+                        self.assertFalse(os.path.isdir(os.path.dirname(path)),
+                                         "%s/%s is gone" % (layer, name))
+                        os.makedirs(os.path.dirname(path))
                     with open(path, "w", encoding="utf-8") as f:
                         f.write(line + text)
                     found = violations(copy)
