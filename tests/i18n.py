@@ -314,14 +314,13 @@ class Translation(unittest.TestCase):
         marked = re.compile(r'(?<![\w])(?:N?_|C_|NC_)\(\s*"|'
                             r'(?<![\w])g_d?n?c?gettext\s*\(', re.S)
         missing = []
-        src = os.path.join(SOURCE_DIR, "src")
-        for layer in sorted(os.listdir(src)):
-            if not os.path.isdir(os.path.join(src, layer)):
-                continue
-            for name in sorted(os.listdir(os.path.join(src, layer))):
+        # Every layer folder and its sub-folders (src/core/qcow2/, ...).
+        for folder, dirs, names in os.walk(os.path.join(SOURCE_DIR, "src")):
+            dirs.sort()
+            for name in sorted(names):
                 if not name.endswith((".c", ".h")):
                     continue
-                rel = "src/%s/%s" % (layer, name)
+                rel = os.path.relpath(os.path.join(folder, name), SOURCE_DIR)
                 with open(os.path.join(SOURCE_DIR, rel), encoding="utf-8") as f:
                     if marked.search(f.read()) and rel not in listed:
                         missing.append(rel)

@@ -78,7 +78,8 @@ def require_yaml():
 
 def forged_domain(name, entry):
     """A minimal shut-off domain whose <metadata> holds a complete record
-    of LAB with manifest entry ENTRY (the format of src/core/lab-record.c)."""
+    of LAB with manifest entry ENTRY (the format of
+    src/core/lab/lab-record.c)."""
     dom = ET.Element("domain", type="qemu")
     ET.SubElement(dom, "name").text = name
     ET.SubElement(dom, "memory", unit="MiB").text = "64"

@@ -23,8 +23,8 @@ and a substring of the message.  For every run we check that
   * it exited within RUN_TIMEOUT and its peak RSS stayed below RSS_LIMIT
     (hostile YAML must be refused before it is expanded or queued whole).
 
-The limits (file size, count, guests) are read from src/core/manifest.h, so
-that the rows follow the header.  Valid manifests run last as the control:
+The limits (file size, count, guests) are read from src/core/lab/manifest.h,
+so that the rows follow the header.  Valid manifests run last as the control:
 they do connect to the socket (the test closes each connection at once, so
 the tool fails quickly, with a status that is neither 0 nor 2), which shows
 that the socket would have seen a bad row that contacted a host.
@@ -69,9 +69,9 @@ ALL_COMMANDS = (("apply",), ("status",), ("destroy",), ("--json", "apply"))
 
 
 def header_limits():
-    """VP_LAB_MAX_* of src/core/manifest.h, as numbers."""
+    """VP_LAB_MAX_* of src/core/lab/manifest.h, as numbers."""
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src", "core",
-                        "manifest.h")
+                        "lab", "manifest.h")
     with open(path) as f:
         text = f.read()
     limits = {}

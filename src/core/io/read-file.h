@@ -12,3 +12,12 @@
  * opened or read.  Caller frees. */
 char *vp_read_file_bounded(const char *path, gsize limit, gsize *len,
                            gboolean *too_big, int *err);
+
+/* Reads PATH whole as vp_read_file_bounded() does and requires UTF-8 text
+ * (no NUL byte either); WHAT names the file's role in messages
+ * ("user-data", "SSH key file").  Fails with VP_ERROR_INVALID when it
+ * cannot be read, holds more than LIMIT bytes or is not UTF-8.  Returns
+ * the bytes, NUL-terminated for parsers (*LEN does not count the NUL).
+ * Caller frees. */
+char *vp_read_text_file(const char *path, const char *what, gsize limit,
+                        gsize *len, GError **error);

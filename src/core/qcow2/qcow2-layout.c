@@ -187,27 +187,12 @@ vp_raw_layout(const VpImageOptions *opts, VpQcow2Layout *layout,
     return TRUE;
 }
 
-gboolean
-vp_qcow2_layout_compute(const VpImageOptions *opts, VpQcow2Layout *layout,
-                        GError **error)
+/* The cluster geometry and the L1 table a virtual size needs, within
+ * what qcow2 can address with these clusters. */
+static gboolean
+vp_layout_tables(const VpImageOptions *opts, VpQcow2Layout *layout,
+                 GError **error)
 {
-    *layout = (VpQcow2Layout){ .opts = *opts };
-
-    /* qemu-img rounds every size up to a whole sector. */
-    if (opts->size > G_MAXUINT64 - (VP_SECTOR_SIZE - 1)) {
-        g_set_error_literal(error, VP_OPTION_ERROR, VP_OPTION_ERROR_SIZE,
-                            _("the size is too large: the limit is 16 EiB"));
-        return FALSE;
-    }
-    layout->virtual_size = (opts->size + VP_SECTOR_SIZE - 1) &
-                           ~(guint64)(VP_SECTOR_SIZE - 1);
-    if (opts->format == VP_FORMAT_RAW) {
-        return vp_raw_layout(opts, layout, error);
-    }
-    if (!vp_qcow2_validate_options(opts, error)) {
-        return FALSE;
-    }
-
     guint64 cs = opts->cluster_size;
     layout->cluster_size = cs;
     layout->cluster_bits = (guint32)g_bit_nth_lsf(cs, -1);
@@ -234,14 +219,21 @@ vp_qcow2_layout_compute(const VpImageOptions *opts, VpQcow2Layout *layout,
     layout->l1_size = layout->guest_clusters / layout->l2_entries +
                       (layout->guest_clusters % layout->l2_entries != 0);
     layout->l1_clusters = (layout->l1_size * 8 + cs - 1) / cs;
+    return TRUE;
+}
 
+/* Cluster 0: the header, its extensions and the backing file name. */
+static gboolean
+vp_layout_cluster0(const VpImageOptions *opts, VpQcow2Layout *layout,
+                   GError **error)
+{
     layout->header_bytes = vp_qcow2_header_area(opts);
     if (opts->backing_file != NULL) {
         layout->backing_offset = layout->header_bytes;
         layout->header_bytes += strlen(opts->backing_file);
     }
     /* qemu reads extensions and the backing name only inside cluster 0. */
-    if (layout->header_bytes > cs) {
+    if (layout->header_bytes > layout->cluster_size) {
         g_set_error(error, VP_OPTION_ERROR, VP_OPTION_ERROR_CLUSTER_SIZE,
                     _("the header and backing file name need %1$" PRIu64
                       " bytes, more than one %2$u-byte cluster; use larger "
@@ -249,11 +241,17 @@ vp_qcow2_layout_compute(const VpImageOptions *opts, VpQcow2Layout *layout,
                     layout->header_bytes, opts->cluster_size);
         return FALSE;
     }
+    return TRUE;
+}
 
-    gboolean prealloc = opts->preallocation != VP_PREALLOC_OFF;
-    layout->l2_count = prealloc ? layout->l1_size : 0;
-    layout->data_clusters = prealloc ? layout->guest_clusters : 0;
-    layout->refblock_entries = cs * 8 / opts->refcount_bits;
+/* The refcount table and blocks, which count every cluster of the image,
+ * themselves included, and the gap before the data area; the L1 and L2
+ * tables and the data area are placed already. */
+static gboolean
+vp_layout_refcounts(VpQcow2Layout *layout, GError **error)
+{
+    guint64 cs = layout->cluster_size;
+    layout->refblock_entries = cs * 8 / layout->opts.refcount_bits;
 
     /* Guest blocks of 4 KiB must not straddle host file-system blocks (nor
      * O_DIRECT sectors): with smaller clusters the data area starts on a
@@ -308,14 +306,22 @@ vp_qcow2_layout_compute(const VpImageOptions *opts, VpQcow2Layout *layout,
     layout->meta_clusters = fixed + rt + rb;
     layout->gap_clusters = gap;
     layout->used_clusters = layout->meta_clusters + gap + layout->data_clusters;
+    return TRUE;
+}
 
+/* The offset of every structure, in file order, and the file's length. */
+static gboolean
+vp_layout_place(VpQcow2Layout *layout, GError **error)
+{
+    guint64 cs = layout->cluster_size;
     /* With the counts bounded by the L1 and refcount table caps, these
      * products stay far below 2^64; the host offset cap is what binds. */
     layout->reftable_offset = cs;
-    layout->refblock_offset = layout->reftable_offset + rt * cs;
-    layout->l1_offset = layout->refblock_offset + rb * cs;
+    layout->refblock_offset = layout->reftable_offset +
+                              layout->reftable_clusters * cs;
+    layout->l1_offset = layout->refblock_offset + layout->refblock_count * cs;
     layout->l2_offset = layout->l1_offset + layout->l1_clusters * cs;
-    layout->data_offset = (layout->meta_clusters + gap) * cs;
+    layout->data_offset = (layout->meta_clusters + layout->gap_clusters) * cs;
     /* L1 and L2 entries keep host offsets in bits 9-55. */
     if (layout->used_clusters > VP_QCOW2_MAX_HOST_OFFSET / cs) {
         g_set_error_literal(error, VP_OPTION_ERROR, VP_OPTION_ERROR_SIZE,
@@ -323,7 +329,7 @@ vp_qcow2_layout_compute(const VpImageOptions *opts, VpQcow2Layout *layout,
                               "host offsets; use a smaller size"));
         return FALSE;
     }
-    if (prealloc) {
+    if (layout->opts.preallocation != VP_PREALLOC_OFF) {
         layout->file_length = layout->used_clusters * cs;
     } else {
         /* As qemu: the file ends with the last L1 entry, not on a cluster
@@ -331,4 +337,35 @@ vp_qcow2_layout_compute(const VpImageOptions *opts, VpQcow2Layout *layout,
         layout->file_length = layout->l1_offset + layout->l1_size * 8;
     }
     return TRUE;
+}
+
+gboolean
+vp_qcow2_layout_compute(const VpImageOptions *opts, VpQcow2Layout *layout,
+                        GError **error)
+{
+    *layout = (VpQcow2Layout){ .opts = *opts };
+
+    /* qemu-img rounds every size up to a whole sector. */
+    if (opts->size > G_MAXUINT64 - (VP_SECTOR_SIZE - 1)) {
+        g_set_error_literal(error, VP_OPTION_ERROR, VP_OPTION_ERROR_SIZE,
+                            _("the size is too large: the limit is 16 EiB"));
+        return FALSE;
+    }
+    layout->virtual_size = (opts->size + VP_SECTOR_SIZE - 1) &
+                           ~(guint64)(VP_SECTOR_SIZE - 1);
+    if (opts->format == VP_FORMAT_RAW) {
+        return vp_raw_layout(opts, layout, error);
+    }
+    if (!vp_qcow2_validate_options(opts, error) ||
+        !vp_layout_tables(opts, layout, error) ||
+        !vp_layout_cluster0(opts, layout, error)) {
+        return FALSE;
+    }
+    /* Preallocation gives every guest cluster its L2 entry and its place
+     * in the data area. */
+    gboolean prealloc = opts->preallocation != VP_PREALLOC_OFF;
+    layout->l2_count = prealloc ? layout->l1_size : 0;
+    layout->data_clusters = prealloc ? layout->guest_clusters : 0;
+    return vp_layout_refcounts(layout, error) &&
+           vp_layout_place(layout, error);
 }

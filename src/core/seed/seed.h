@@ -46,6 +46,16 @@ typedef struct {
 void vp_seed_options_clear(VpSeedOptions *opts);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VpSeedOptions, vp_seed_options_clear)
 
+/* A new VpSeedOptions with copies of O's file names and DISABLE; not its
+ * FILES, which the copy's user loads or sets itself.  Free with
+ * vp_seed_options_free(). */
+VpSeedOptions *vp_seed_options_copy(const VpSeedOptions *o);
+
+/* Clears and frees OPTS, which was allocated on its own (g_new0(), or
+ * vp_seed_options_copy()); NULL is ignored. */
+void vp_seed_options_free(VpSeedOptions *opts);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpSeedOptions, vp_seed_options_free)
+
 /* Parses virt-install's sub-option syntax into *OPTS:
  *     user-data=FILE,meta-data=FILE,network-config=FILE,
  *     root-ssh-key=FILE,clouduser-ssh-key=FILE,disable=on
