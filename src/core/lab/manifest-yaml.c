@@ -324,50 +324,34 @@ vp_lab_yaml_read(const VpLabCtx *ctx, const char *text, gsize len,
         return FALSE;
     }
 
-    /* libfyaml's scanner holds a deep flow collection whole before the
-     * first event would let the tree's check below refuse it.  A prefix
-     * that ends at the bracket too deep is cheap, and gives that check
-     * (which counts block levels too) the place to refuse it. */
-    gsize deep_at = 0;
-    guint deep_line = 0;
-    guint deep_column = 0;
-    gboolean deep = !vp_yaml_check_flow_depth(text, len, VP_YAML_MAX_DEPTH,
-                                              &deep_at, &deep_line,
-                                              &deep_column);
-    if (deep) {
-        len = deep_at + 1;
-    }
-
-    g_autofree char *first = NULL;
-    g_autoptr(VpFyDiag) diag = vp_yaml_diag_new(&first);
-    const struct fy_parse_cfg pcfg = { .diag = diag };
-    g_autoptr(VpFyParser) parser = fy_parser_create(&pcfg);
-    if (parser == NULL || fy_parser_set_string(parser, text, len) != 0) {
-        g_error("libfyaml: out of memory");
-    }
+    /* A text nesting flow collections too deep is read up to the bracket
+     * too deep: the tree's check below, which counts block levels too,
+     * then refuses it there or before. */
+    g_auto(VpYamlReader) y = { 0 };
+    vp_yaml_reader_open(&y, text, len, VP_YAML_MAX_DEPTH);
 
     g_autoptr(GPtrArray) stack = g_ptr_array_new();
     VpYBuild b = { .ctx = ctx, .stack = stack };
     gboolean ok = TRUE;
-    for (struct fy_event *ev; ok && (ev = fy_parser_parse(parser)) != NULL;) {
+    for (struct fy_event *ev; ok && (ev = fy_parser_parse(y.parser)) != NULL;) {
         ok = vp_ybuild_event(&b, ev, error);
-        fy_parser_event_free(parser, ev);
+        fy_parser_event_free(y.parser, ev);
     }
     g_autoptr(VpYNode) tree = b.root;
     if (!ok) {
         return FALSE;
     }
-    if (deep) {
-        vp_lab_error(error, ctx, deep_line, deep_column,
+    if (y.deep) {
+        vp_lab_error(error, ctx, y.deep_line, y.deep_column,
                      _("the manifest nests mappings and lists deeper than %1$u levels; a manifest needs four"),
                      (guint)VP_YAML_MAX_DEPTH);
         return FALSE;
     }
-    if (first != NULL || fy_parser_get_stream_error(parser)) {
+    if (y.first != NULL || fy_parser_get_stream_error(y.parser)) {
         guint line = 0;
         guint column = 0;
-        const char *msg = first != NULL
-                          ? vp_yaml_diag_split(first, &line, &column)
+        const char *msg = y.first != NULL
+                          ? vp_yaml_diag_split(y.first, &line, &column)
                           : "syntax error";
         line = MAX(line, 1);
         column = MAX(column, 1);

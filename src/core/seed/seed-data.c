@@ -124,37 +124,22 @@ static gboolean
 vp_yaml_scan(const char *text, gsize len, const char *what, const char *path,
              guint *documents, GError **error)
 {
-    /* Before libfyaml, whose scanner holds a deep flow collection whole;
-     * the events of the prefix up to the bracket too deep are cheap and
-     * place the refusal where block levels make it too deep already. */
-    gsize deep_at = 0;
-    guint deep_line = 0;
-    guint deep_column = 0;
-    gboolean deep = !vp_yaml_check_flow_depth(text, len, VP_SEED_MAX_DEPTH,
-                                              &deep_at, &deep_line,
-                                              &deep_column);
-    if (deep) {
-        len = deep_at + 1;
-    }
-    g_autofree char *first = NULL;
-    g_autoptr(VpFyDiag) diag = vp_yaml_diag_new(&first);
-    const struct fy_parse_cfg pcfg = { .diag = diag };
-    g_autoptr(VpFyParser) parser = fy_parser_create(&pcfg);
-    if (parser == NULL || fy_parser_set_string(parser, text, len) != 0) {
-        g_error("libfyaml: out of memory");
-    }
+    /* A text nesting flow collections too deep is read up to the bracket
+     * too deep, where block levels may make it too deep already. */
+    g_auto(VpYamlReader) y = { 0 };
+    vp_yaml_reader_open(&y, text, len, VP_SEED_MAX_DEPTH);
     VpYamlRefusal refusal = VP_YAML_OK;
     guint depth = 0;
     guint line = 0;
     guint column = 0;
     *documents = 0;
     for (struct fy_event *ev;
-         refusal == VP_YAML_OK && (ev = fy_parser_parse(parser)) != NULL;) {
+         refusal == VP_YAML_OK && (ev = fy_parser_parse(y.parser)) != NULL;) {
         if (ev->type == FYET_DOCUMENT_START) {
             (*documents)++;
         }
         refusal = vp_yaml_refusal(text, len, ev, &depth, &line, &column);
-        fy_parser_event_free(parser, ev);
+        fy_parser_event_free(y.parser, ev);
     }
     switch (refusal) {
     case VP_YAML_ANCHOR:
@@ -173,12 +158,12 @@ vp_yaml_scan(const char *text, gsize len, const char *what, const char *path,
     case VP_YAML_OK:
         break;
     }
-    if (deep) {
-        vp_yaml_too_deep(what, path, deep_line, deep_column, error);
+    if (y.deep) {
+        vp_yaml_too_deep(what, path, y.deep_line, y.deep_column, error);
         return FALSE;
     }
-    if (first != NULL || fy_parser_get_stream_error(parser)) {
-        vp_yaml_invalid(what, path, first, error);
+    if (y.first != NULL || fy_parser_get_stream_error(y.parser)) {
+        vp_yaml_invalid(what, path, y.first, error);
         return FALSE;
     }
     return TRUE;

@@ -377,3 +377,34 @@ vp_yaml_check_flow_depth(const char *text, gsize len, guint max_depth,
     }
     return TRUE;
 }
+
+void
+vp_yaml_reader_open(VpYamlReader *r, const char *text, gsize len,
+                    guint max_depth)
+{
+    gsize deep_at = 0;
+
+    *r = (VpYamlReader){ 0 };
+    /* libfyaml's scanner holds a deep flow collection whole before the
+     * first event; the prefix up to the bracket too deep is cheap. */
+    r->deep = !vp_yaml_check_flow_depth(text, len, max_depth, &deep_at,
+                                        &r->deep_line, &r->deep_column);
+    if (r->deep) {
+        len = deep_at + 1;
+    }
+    r->diag = vp_yaml_diag_new(&r->first);
+    const struct fy_parse_cfg pcfg = { .diag = r->diag };
+    r->parser = fy_parser_create(&pcfg);
+    if (r->parser == NULL || fy_parser_set_string(r->parser, text, len) != 0) {
+        g_error("libfyaml: out of memory");
+    }
+}
+
+void
+vp_yaml_reader_clear(VpYamlReader *r)
+{
+    /* The parser reports to the diagnostics: it goes first. */
+    g_clear_pointer(&r->parser, fy_parser_destroy);
+    g_clear_pointer(&r->diag, fy_diag_unref);
+    g_clear_pointer(&r->first, g_free);
+}

@@ -71,3 +71,27 @@ gboolean vp_yaml_check_flow_depth(const char *text, gsize len,
 void vp_yaml_mark_position(const char *text, gsize len,
                            const struct fy_mark *m, guint *line,
                            guint *column);
+
+/* An event parser of a YAML text for a reader that refuses nesting deeper
+ * than some limit: set up by vp_yaml_reader_open(), cleared (parser, then
+ * diagnostics) by vp_yaml_reader_clear(). */
+typedef struct {
+    VpFyParser *parser;
+    VpFyDiag *diag;
+    char *first;        /* libfyaml's first error, NULL until one */
+    /* The text nests flow collections deeper than the limit: the parser
+     * reads only the text up to the first bracket too deep, at DEEP_LINE
+     * and DEEP_COLUMN (vp_yaml_check_flow_depth), so that the reader's own
+     * depth check, which counts block levels too, can place the refusal,
+     * and must refuse there itself when it did not. */
+    gboolean deep;
+    guint deep_line, deep_column;
+} VpYamlReader;
+
+/* Sets R up to parse the LEN bytes of TEXT (kept, not copied), with the
+ * flow depth checked first against MAX_DEPTH.  Aborts on out-of-memory, as
+ * GLib does. */
+void vp_yaml_reader_open(VpYamlReader *r, const char *text, gsize len,
+                         guint max_depth);
+void vp_yaml_reader_clear(VpYamlReader *r);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VpYamlReader, vp_yaml_reader_clear)
