@@ -296,29 +296,13 @@ vp_examine_file(const VpImportPlan *plan, VpImportResult *r,
                     path);
         return FALSE;
     }
-    g_autoptr(VpQcow2Image) img = vp_qcow2_image_open(vp_read_fd,
-                                                      GINT_TO_POINTER(fd),
-                                                      r->file_length, path,
-                                                      &local);
+    g_autoptr(VpQcow2Image) img = vp_qcow2_open_alone(fd, r->file_length, path,
+                                                      error);
     if (img == NULL) {
         close(fd);
-        /* Bad input whatever the reason: nothing was touched. */
-        g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID, local->message);
         return FALSE;
     }
     const VpQcow2Meta *m = vp_qcow2_image_meta(img);
-    /* The volume must stand alone: a backing file would not travel with
-     * it. */
-    if (m->backing_file != NULL) {
-        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                    _("'%1$s' is an overlay on backing file '%2$s', and a base "
-                      "must stand alone; flatten it first with virt-provision "
-                      "convert --source-format qcow2 '%1$s' FLAT.qcow2"),
-                    path, m->backing_file);
-        g_clear_pointer(&img, vp_qcow2_image_free);
-        close(fd);
-        return FALSE;
-    }
     r->virtual_size = m->virtual_size;
     g_clear_pointer(&img, vp_qcow2_image_free);
     close(fd);

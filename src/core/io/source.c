@@ -604,26 +604,9 @@ vp_source_identify(int fd, guint64 length, const char *name,
         return FALSE;
     }
     if (is_qcow2) {
-        g_autoptr(VpQcow2Image) img = vp_qcow2_image_open(vp_read_fd,
-                                                          GINT_TO_POINTER(fd),
-                                                          length, name, &local);
-        /* Damaged or of a kind the reader refuses: not a base either way. */
-        if (img == NULL) {
-            g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
-                                local->message);
-            return FALSE;
-        }
-        const VpQcow2Meta *m = vp_qcow2_image_meta(img);
-        if (m->backing_file != NULL) {
-            g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                        _("'%1$s' is an overlay on backing file '%2$s', and a base "
-                          "must stand alone; flatten it first with virt-provision "
-                          "convert --source-format qcow2 '%1$s' FLAT.qcow2"),
-                        name, m->backing_file);
-            return FALSE;
-        }
+        g_autoptr(VpQcow2Image) img = vp_qcow2_open_alone(fd, length, name, error);
         *format = "qcow2";
-        return TRUE;
+        return img != NULL;
     }
     if (length % 512 != 0) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,

@@ -502,3 +502,29 @@ vp_cluster_type(const VpQcow2Image *img, guint64 entry)
     return (entry & VP_QCOW2_OFFSET_MASK) ? VP_CLUSTER_NORMAL
                                           : VP_CLUSTER_UNALLOCATED;
 }
+
+VpQcow2Image *
+vp_qcow2_open_alone(int fd, guint64 length, const char *name, GError **error)
+{
+    g_autoptr(GError) local = NULL;
+    g_autoptr(VpQcow2Image) img = vp_qcow2_image_open(vp_read_fd,
+                                                      GINT_TO_POINTER(fd),
+                                                      length, name, &local);
+
+    /* Damaged or of a kind the reader refuses: bad input either way. */
+    if (img == NULL) {
+        g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID, local->message);
+        return NULL;
+    }
+    const VpQcow2Meta *m = vp_qcow2_image_meta(img);
+    /* A backing file would not travel with the image. */
+    if (m->backing_file != NULL) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("'%1$s' is an overlay on backing file '%2$s', and a base "
+                      "must stand alone; flatten it first with virt-provision "
+                      "convert --source-format qcow2 '%1$s' FLAT.qcow2"),
+                    name, m->backing_file);
+        return NULL;
+    }
+    return g_steal_pointer(&img);
+}

@@ -48,7 +48,15 @@ VpQcow2Image *vp_qcow2_image_open(VpReadFunc read, gpointer opaque,
                                   guint64 length, const char *name,
                                   GError **error);
 void vp_qcow2_image_free(VpQcow2Image *img);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpQcow2Image, vp_qcow2_image_free)
+
+/* The qcow2 image in FD (LENGTH bytes, NAME for messages), which must
+ * stand alone, as a base or an imported image must: a damaged image, one
+ * the reader refuses, or one with a backing file fails with
+ * VP_ERROR_INVALID.  Free with vp_qcow2_image_free(). */
+VpQcow2Image *vp_qcow2_open_alone(int fd, guint64 length, const char *name,
+                                  GError **error);
 
 /* TRUE when the first bytes carry the qcow2 magic. */
 gboolean vp_qcow2_probe(VpReadFunc read, gpointer opaque, gboolean *is_qcow2,
