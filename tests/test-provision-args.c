@@ -6,8 +6,11 @@
 
 #include <glib.h>
 
-#include "cli.h"
+#include "command.h"
+#include "disk-args.h"
 #include "error.h"
+#include "exit-codes.h"
+#include "global-options.h"
 #include "provision-args.h"
 
 #define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })

@@ -7,11 +7,16 @@
 
 #include <glib/gi18n.h>
 
-#include "cli.h"
+#include "command.h"
+#include "disk-args.h"
 #include "error.h"
+#include "exit-codes.h"
+#include "global-options.h"
 #include "interrupt.h"
+#include "json-util.h"
 #include "lab.h"
 #include "manifest.h"
+#include "option-hints.h"
 #include "provision-plan.h"
 #include "yaml-util.h"
 

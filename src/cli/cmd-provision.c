@@ -2,12 +2,18 @@
  * [DOMAIN]: the product.  Options follow virt-install's words. */
 #include <glib/gi18n.h>
 
-#include "cli.h"
+#include "command.h"
+#include "disk-args.h"
 #include "error.h"
+#include "exit-codes.h"
+#include "global-options.h"
 #include "interrupt.h"
+#include "json-util.h"
+#include "option-hints.h"
 #include "provision-args.h"
 #include "provision-plan.h"
 #include "provision.h"
+#include "run-env.h"
 #include "seed.h"
 #include "size.h"
 #include "virt.h"

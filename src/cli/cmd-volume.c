@@ -9,9 +9,13 @@
 #include <gio/gio.h>
 #include <glib/gi18n.h>
 
-#include "cli.h"
+#include "cmd-info.h"
+#include "command.h"
 #include "error.h"
+#include "exit-codes.h"
+#include "image-file.h"
 #include "interrupt.h"
+#include "run-env.h"
 #include "virt.h"
 
 int

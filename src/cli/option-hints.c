@@ -1,9 +1,10 @@
 /* The command line's names for what the core reports against: the core
  * says "invalid cluster size 3000" (it serves manifests too, where the
  * same thing is a key), the command line says which option that was. */
+#include "option-hints.h"
+
 #include <glib/gi18n.h>
 
-#include "cli.h"
 #include "error.h"
 
 static const char *const vp_option_names[] = {

@@ -1,0 +1,39 @@
+/* The environment a libvirt command runs its workflow in: the URI it
+ * connects to, the progress bar and the cancel of Ctrl-C. */
+#include "run-env.h"
+
+#include "global-options.h"
+#include "interrupt.h"
+#include "option-hints.h"
+#include "progress-bar.h"
+#include "uri.h"
+
+gboolean
+vp_cli_connect_uri(const char **uri, GError **error)
+{
+    /* libvirt would read the variable itself; reading it here means that
+     * the URI checked is the one used. */
+    const char *env = g_getenv("LIBVIRT_DEFAULT_URI");
+    *uri = vp_global.connect;
+    if (*uri == NULL && env != NULL && *env != '\0') {
+        if (!vp_uri_check(env, error)) {
+            vp_cli_label_error(*error, "LIBVIRT_DEFAULT_URI");
+            return FALSE;
+        }
+        *uri = env;
+    }
+    return TRUE;
+}
+
+gboolean
+vp_cli_run_env(VpRunEnv *run, const char *label, GError **error)
+{
+    if (!vp_cli_connect_uri(&run->uri, error)) {
+        return FALSE;
+    }
+    run->verbose = vp_global.verbose;
+    run->progress = vp_cli_progress(label);
+    run->cancel = vp_interrupt_cancel();
+    vp_interrupt_install();
+    return TRUE;
+}
