@@ -32,7 +32,7 @@ vp_cli_run_env(VpRunEnv *run, const char *label, GError **error)
         return FALSE;
     }
     run->verbose = vp_global.verbose;
-    run->progress = vp_cli_progress(label);
+    run->progress = label != NULL ? vp_cli_progress(label) : NULL;
     run->cancel = vp_interrupt_cancel();
     vp_interrupt_install();
     return TRUE;

@@ -15,7 +15,7 @@ gboolean vp_cli_connect_uri(const char **uri, GError **error);
 
 /* Fills RUN from the global options: the URI (vp_cli_connect_uri, whose
  * error it returns), --verbose, a progress bar labelled LABEL (see
- * vp_cli_progress) and the cancel that Ctrl-C and SIGTERM fire, whose
+ * vp_cli_progress; none for a NULL LABEL) and the cancel that Ctrl-C and SIGTERM fire, whose
  * handlers it installs.  Every single-host libvirt command starts its
  * workflow this way. */
 gboolean vp_cli_run_env(VpRunEnv *run, const char *label, GError **error);
