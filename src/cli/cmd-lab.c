@@ -17,6 +17,7 @@
 #include "lab.h"
 #include "manifest.h"
 #include "option-hints.h"
+#include "run-env.h"
 #include "provision-plan.h"
 #include "yaml-util.h"
 
@@ -453,7 +454,7 @@ vp_cmd_lab(const VpCommand *cmd, int argc, char **argv, VpLabCommand command)
     /* Not vp_cli_run_env: the hosts are the manifest's, never --connect or
      * LIBVIRT_DEFAULT_URI, and many uploads at once have a line each
      * instead of a progress bar. */
-    plan.run.verbose = vp_global.verbose;
+    vp_cli_run_reporting(&plan.run);
     plan.run.cancel = vp_interrupt_cancel();
     vp_interrupt_install();
     if (!vp_lab_run(&plan, &result, &error)) {

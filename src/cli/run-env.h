@@ -13,8 +13,13 @@
  * run a local command (uri.h).  *URI is borrowed. */
 gboolean vp_cli_connect_uri(const char **uri, GError **error);
 
+/* How RUN tells the user what it does: with --verbose, a line on stderr
+ * for each step, "virt-provision: STEP".  For runs whose URI, progress and
+ * cancel are set otherwise (a lab's). */
+void vp_cli_run_reporting(VpRunEnv *run);
+
 /* Fills RUN from the global options: the URI (vp_cli_connect_uri, whose
- * error it returns), --verbose, a progress bar labelled LABEL (see
+ * error it returns), its reporting (vp_cli_run_reporting), a progress bar labelled LABEL (see
  * vp_cli_progress; none for a NULL LABEL) and the cancel that Ctrl-C and SIGTERM fire, whose
  * handlers it installs.  Every single-host libvirt command starts its
  * workflow this way. */

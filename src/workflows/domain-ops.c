@@ -146,7 +146,7 @@ vp_apply_definition(VpVirt *virt, VpDomainOpPlan *plan, VpDomainDoc *doc,
         (need_shut_off && !vp_check_still_shut_off(virt, plan->domain, error))) {
         return FALSE;
     }
-    vp_workflow_step(plan->run.verbose, _("redefining domain '%1$s'"), plan->domain);
+    vp_workflow_step(&plan->run, _("redefining domain '%1$s'"), plan->domain);
     if (!vp_cancel_check(plan->run.cancel, error) ||
         !vp_virt_domain_redefine(virt, new_xml, error)) {
         return FALSE;
@@ -160,15 +160,15 @@ vp_apply_definition(VpVirt *virt, VpDomainOpPlan *plan, VpDomainDoc *doc,
 /* Commits, or undoes everything; a backup of a definition that is back in
  * place goes too, while one the undo could not restore stays. */
 static gboolean
-vp_finish(VpTransaction *t, gboolean ok, VpDomainOpResult *r, gboolean verbose,
-          GError **error)
+vp_finish(const VpRunEnv *run, VpTransaction *t, gboolean ok,
+          VpDomainOpResult *r, GError **error)
 {
     if (ok) {
         vp_transaction_commit(t);
         return TRUE;
     }
     g_autoptr(GError) undo_error = NULL;
-    vp_workflow_step(verbose, _("undoing what this run changed"));
+    vp_workflow_step(run, _("undoing what this run changed"));
     if (!vp_transaction_rollback(t, &undo_error)) {
         vp_workflow_add_undo_error(error, undo_error);
     /* The previous definition is back in place, so its backup only says
@@ -313,10 +313,9 @@ vp_attach_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
 
     g_autoptr(VpTransaction) t = vp_transaction_new();
     g_auto(VpVolumeInfo) info = { 0 };
-    gboolean ok = vp_workflow_write_volume(virt, plan->pool, r->volume, &r->layout,
-                                           block, NULL, t, plan->run.verbose,
-                                           plan->run.progress, plan->run.cancel, &info,
-                                           error);
+    gboolean ok = vp_workflow_write_volume(&plan->run, virt, plan->pool,
+                                           r->volume, &r->layout, block, NULL, t,
+                                           &info, error);
     if (ok) {
         vp_fill_volume(r, &info);
         /* libvirt's path for the volume, in case the pool maps names. */
@@ -336,7 +335,7 @@ vp_attach_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
         g_autofree char *what = g_strdup_printf(_("disk '%1$s' of running domain "
                                                   "'%2$s'"), r->target,
                                                 plan->domain);
-        vp_workflow_step(plan->run.verbose, _("hot-plugging '%1$s'"), r->target);
+        vp_workflow_step(&plan->run, _("hot-plugging '%1$s'"), r->target);
         ok = vp_virt_domain_attach_live(virt, plan->domain, disk_xml, error);
         if (ok) {
             r->live = TRUE;
@@ -345,7 +344,7 @@ vp_attach_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
     }
     vp_domain_spec_clear(&disk);
     r->changed = ok;
-    return vp_finish(t, ok, r, plan->run.verbose, error);
+    return vp_finish(&plan->run, t, ok, r, error);
 }
 
 /* ---- convert ---------------------------------------------------------- */
@@ -551,11 +550,10 @@ vp_convert_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
 
     g_autoptr(VpTransaction) t = vp_transaction_new();
     g_auto(VpVolumeInfo) info = { 0 };
-    vp_workflow_step(plan->run.verbose, _("copying '%1$s' (%2$s) into '%3$s'"),
+    vp_workflow_step(&plan->run, _("copying '%1$s' (%2$s) into '%3$s'"),
                      r->old_path, r->old_format, r->volume);
-    gboolean ok = vp_workflow_write_volume(virt, r->pool, r->volume, &r->layout,
-                                           block, src, t, plan->run.verbose,
-                                           plan->run.progress, plan->run.cancel, &info,
+    gboolean ok = vp_workflow_write_volume(&plan->run, virt, r->pool, r->volume,
+                                           &r->layout, block, src, t, &info,
                                            error);
     if (ok) {
         vp_fill_volume(r, &info);
@@ -564,13 +562,13 @@ vp_convert_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
     }
     /* Committed before the source is deleted: from here on the domain runs on
      * the new volume, and a failed delete must not bring the old one back. */
-    if (!vp_finish(t, ok, r, plan->run.verbose, error)) {
+    if (!vp_finish(&plan->run, t, ok, r, error)) {
         return FALSE;
     }
     r->changed = TRUE;
     /* Only once the domain uses the new volume; not undoable, so last. */
     if (plan->delete_source && have_vol) {
-        vp_workflow_step(plan->run.verbose, _("deleting the source volume '%1$s'"),
+        vp_workflow_step(&plan->run, _("deleting the source volume '%1$s'"),
                          vol.name);
         g_autoptr(GError) local = NULL;
         if (!vp_virt_volume_delete(virt, vol.pool, vol.name, &local)) {

@@ -420,7 +420,7 @@ vp_import_run(const VpImportPlan *plan, VpImportResult *r, GError **error)
     }
     r->uri = g_strdup(vp_virt_uri(virt));
     if (own != NULL) {
-        vp_workflow_step(plan->run.verbose, _("connected to '%1$s'"), r->uri);
+        vp_workflow_step(&plan->run, _("connected to '%1$s'"), r->uri);
     }
     if (!vp_workflow_active_pool(virt, plan->pool, format, &pool, &block,
                                  error)) {
@@ -461,14 +461,13 @@ vp_import_run(const VpImportPlan *plan, VpImportResult *r, GError **error)
     g_auto(VpVolumeInfo) info = { 0 };
     fill.src = src;
     fill.length = expect.length;
-    vp_workflow_step(plan->run.verbose, _("importing '%1$s' (%2$s) as '%3$s'"),
+    vp_workflow_step(&plan->run, _("importing '%1$s' (%2$s) as '%3$s'"),
                      plan->path, r->source_format, r->volume);
-    if (!vp_workflow_upload_volume(virt, plan->pool, r->volume, &expect, block,
-                                   vp_import_fill, &fill, t, plan->run.verbose,
-                                   plan->run.progress, plan->run.cancel, &info,
-                                   error)) {
+    if (!vp_workflow_upload_volume(&plan->run, virt, plan->pool, r->volume,
+                                   &expect, block, vp_import_fill, &fill, t,
+                                   &info, error)) {
         g_autoptr(GError) undo_error = NULL;
-        vp_workflow_step(plan->run.verbose, _("undoing what this run created"));
+        vp_workflow_step(&plan->run, _("undoing what this run created"));
         if (!vp_transaction_rollback(t, &undo_error)) {
             vp_workflow_add_undo_error(error, undo_error);
         }

@@ -382,7 +382,7 @@ vp_lab_run(const VpLabPlan *plan, VpLabResult *r, GError **error)
         VpLabHostState *h = vp_lab_host_state_new(&run, g_ptr_array_index(lab->hosts, i));
         g_ptr_array_add(r->hosts, h->report);
         g_ptr_array_add(run.hosts, h);
-        vp_workflow_step(plan->run.verbose, _("reading host '%1$s' (%2$s)"),
+        vp_workflow_step(&plan->run, _("reading host '%1$s' (%2$s)"),
                          h->host->name, h->host->uri);
     }
     vp_lab_parallel(run.hosts, VP_LAB_HOST_WORKERS, vp_lab_read_host, NULL);

@@ -152,7 +152,7 @@ vp_default_pool_path(VpVirt *virt)
 }
 
 gboolean
-vp_provision_default_pool(VpVirt *virt, gboolean verbose, gboolean *created,
+vp_provision_default_pool(const VpRunEnv *run, VpVirt *virt, gboolean *created,
                           GError **error)
 {
     g_auto(VpPoolInfo) pool = { 0 };
@@ -165,7 +165,7 @@ vp_provision_default_pool(VpVirt *virt, gboolean verbose, gboolean *created,
         return TRUE;
     }
     g_autofree char *path = vp_default_pool_path(virt);
-    vp_workflow_step(verbose, _("creating directory pool '%1$s' at '%2$s'"),
+    vp_workflow_step(run, _("creating directory pool '%1$s' at '%2$s'"),
                      "default", path);
     *created = vp_virt_pool_create_dir(virt, "default", path, error);
     return *created;
@@ -230,9 +230,8 @@ vp_write_volume(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
      * format and sizes are what the domain XML and the report must use. */
     g_auto(VpVolumeInfo) info = { 0 };
 
-    if (!vp_workflow_write_volume(virt, plan->pool, r->volume, &r->layout,
-                                  block, NULL, t, plan->run.verbose, plan->run.progress,
-                                  plan->run.cancel, &info, error)) {
+    if (!vp_workflow_write_volume(&plan->run, virt, plan->pool, r->volume,
+                                  &r->layout, block, NULL, t, &info, error)) {
         return FALSE;
     }
     g_free(r->volume_path);
@@ -254,7 +253,7 @@ vp_define_record(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
 {
     g_autofree char *what = g_strdup_printf(_("domain '%1$s'"), plan->name);
 
-    vp_workflow_step(plan->run.verbose, _("recording domain '%1$s' as the lab's"),
+    vp_workflow_step(&plan->run, _("recording domain '%1$s' as the lab's"),
                      plan->name);
     /* A shallow copy: the spec as planned, with the first record. */
     VpDomainSpec spec = plan->domain;
@@ -282,7 +281,7 @@ vp_make_domain(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
      * whose undo is registered. */
     gboolean redefine = r->defined;
 
-    vp_workflow_step(plan->run.verbose, _("defining domain '%1$s'"), plan->name);
+    vp_workflow_step(&plan->run, _("defining domain '%1$s'"), plan->name);
     g_autofree char *uuid = vp_virt_domain_define(virt, r->domain_xml, error);
     if (uuid == NULL) {
         return FALSE;
@@ -302,7 +301,7 @@ vp_make_domain(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
      * Each state change registers its own undo: a failed start leaves only the
      * undefine to run, a failure after it stops the guest first. */
     if (plan->start || plan->wait) {
-        vp_workflow_step(plan->run.verbose, _("starting domain '%1$s'"), plan->name);
+        vp_workflow_step(&plan->run, _("starting domain '%1$s'"), plan->name);
         if (!vp_cancel_check(plan->run.cancel, error) ||
             !vp_virt_domain_start(virt, plan->name, error)) {
             return FALSE;
@@ -327,7 +326,7 @@ vp_wait_for_address(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
                       (gint64)plan->wait_seconds * G_USEC_PER_SEC;
     g_autofree char *last = g_strdup(_("the guest agent never answered"));
 
-    vp_workflow_step(plan->run.verbose, _("waiting up to %1$u s for an address of "
+    vp_workflow_step(&plan->run, _("waiting up to %1$u s for an address of "
                                       "domain '%2$s'"),
                      plan->wait_seconds, plan->name);
     for (;;) {
@@ -530,7 +529,7 @@ vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
     r->uri = g_strdup(vp_virt_uri(virt));
     /* A borrowed connection was made, and said so, by its owner. */
     if (own != NULL) {
-        vp_workflow_step(plan->run.verbose, _("connected to '%1$s'"), r->uri);
+        vp_workflow_step(&plan->run, _("connected to '%1$s'"), r->uri);
     }
     if (!vp_provision_plan(virt, plan, r, &block, error)) {
         return FALSE;
@@ -549,7 +548,7 @@ vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
         g_autofree char *pool_path = g_path_get_dirname(r->volume_path);
         g_autofree char *what = g_strdup_printf(_("storage pool '%1$s'"),
                                                 plan->pool);
-        vp_workflow_step(plan->run.verbose, _("creating directory pool '%1$s' at '%2$s'"),
+        vp_workflow_step(&plan->run, _("creating directory pool '%1$s' at '%2$s'"),
                 plan->pool, pool_path);
         ok = vp_virt_pool_create_dir(virt, plan->pool, pool_path, error);
         if (ok) {
@@ -563,8 +562,8 @@ vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
         g_free(r->seed_path);
         r->seed_path = NULL;
         ok = vp_cancel_check(plan->run.cancel, error) &&
-             vp_workflow_upload_bytes(virt, plan->pool, r->seed_volume,
-                                      seed_iso, t, plan->run.verbose,
+             vp_workflow_upload_bytes(&plan->run, virt, plan->pool,
+                                      r->seed_volume, seed_iso, t,
                                       &r->seed_path, error);
         g_free(plan->domain.seed_path);
         plan->domain.seed_path = g_strdup(r->seed_path);
@@ -581,7 +580,7 @@ vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
      * user learns what was left behind as well as why the run failed. */
     if (!ok) {
         g_autoptr(GError) undo_error = NULL;
-        vp_workflow_step(plan->run.verbose, _("undoing what this run created"));
+        vp_workflow_step(&plan->run, _("undoing what this run created"));
         if (!vp_transaction_rollback(t, &undo_error)) {
             vp_workflow_add_undo_error(error, undo_error);
         }

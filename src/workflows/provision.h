@@ -15,7 +15,7 @@
 #include "virt.h"
 
 typedef struct {
-    VpRunEnv run;              /* connection, verbosity, progress, cancel */
+    VpRunEnv run;              /* connection, steps, progress, cancel */
     const char *pool;
     const char *name;     /* domain name; the volume is NAME.qcow2/.img */
     VpImageOptions image; /* size and DISK options */
@@ -89,7 +89,7 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VpProvisionResult, vp_provision_result_clear)
  * libvirt would put it, as provision does for a run that needs it, unless
  * it exists; *CREATED says whether it did.  For a lab, whose guests on one
  * host would otherwise race to create it. */
-gboolean vp_provision_default_pool(VpVirt *virt, gboolean verbose,
+gboolean vp_provision_default_pool(const VpRunEnv *run, VpVirt *virt,
                                    gboolean *created, GError **error);
 
 /* The checks of PLAN that need no host: the name, the size and the image
