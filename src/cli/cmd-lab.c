@@ -121,6 +121,10 @@ vp_lab_guest_plan(const VpLab *lab, const VpLabGuest *g, GError **error)
                                          &ga->plan, &local);
     }
     VpQcow2Layout layout;
+    /* The check's messages name options as the command line does, like
+     * every other message about the guest (the run replaces this with the
+     * lab's own, which spells them the same). */
+    vp_cli_run_reporting(&ga->plan.run);
     ok = ok && vp_provision_check(&ga->plan, &layout, &local);
     if (!ok) {
         vp_cli_name_option(local);

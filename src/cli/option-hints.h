@@ -5,6 +5,12 @@
 
 #include <glib.h>
 
+#include "error.h"
+
+/* The command line's spelling of OPTION ("--cluster-size"): the
+ * VpRunEnv.option_name of every run it starts.  DATA is unused. */
+const char *vp_cli_option_name(VpOptionErrorCode option, gpointer data);
+
 /* Names the command-line option a VP_OPTION_ERROR is about in ERROR's
  * message ("--cluster-size: invalid cluster size 3000 ..."); other errors
  * are left as they are.  vp_cli_fail calls it. */

@@ -40,6 +40,7 @@ void
 vp_cli_run_reporting(VpRunEnv *run)
 {
     run->step = vp_global.verbose ? vp_cli_step : NULL;
+    run->option_name = vp_cli_option_name;
     run->data = NULL;
 }
 

@@ -14,8 +14,9 @@
 gboolean vp_cli_connect_uri(const char **uri, GError **error);
 
 /* How RUN tells the user what it does: with --verbose, a line on stderr
- * for each step, "virt-provision: STEP".  For runs whose URI, progress and
- * cancel are set otherwise (a lab's). */
+ * for each step, "virt-provision: STEP"; and how its messages name an
+ * option: as the command line spells it (vp_cli_option_name).  For runs
+ * whose URI, progress and cancel are set otherwise (a lab's). */
 void vp_cli_run_reporting(VpRunEnv *run);
 
 /* Fills RUN from the global options: the URI (vp_cli_connect_uri, whose

@@ -205,8 +205,9 @@ vp_attach_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
      * connection is made. */
     *r = (VpDomainOpResult){ 0 };
     if (plan->image.size == 0) {
-        g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
-                            _("--size must be more than 0, such as --size 20G"));
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("%1$s must be more than 0, such as %1$s 20G"),
+                    vp_run_option(&plan->run, VP_OPTION_ERROR_SIZE));
         return FALSE;
     }
     if (!vp_qcow2_layout_compute(&plan->image, &r->layout, error)) {
@@ -219,8 +220,9 @@ vp_attach_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
     }
     if (plan->live && !active) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                    _("--live needs a running domain, and '%1$s' is shut off; "
-                      "drop --live"), plan->domain);
+                    _("%2$s needs a running domain, and '%1$s' is shut off; "
+                      "drop %2$s"), plan->domain,
+                    vp_run_option(&plan->run, VP_OPTION_ERROR_LIVE));
         return FALSE;
     }
 
@@ -253,8 +255,9 @@ vp_attach_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
             if (g_strcmp0(t, plan->target) == 0) {
                 g_set_error(error, VP_ERROR, VP_ERROR_EXISTS,
                             _("domain '%1$s' already has a disk at target "
-                              "'%2$s'; choose another --target or leave it out"),
-                            plan->domain, plan->target);
+                              "'%2$s'; choose another %3$s or leave it out"),
+                            plan->domain, plan->target,
+                            vp_run_option(&plan->run, VP_OPTION_ERROR_TARGET));
                 return FALSE;
             }
         }
@@ -271,8 +274,8 @@ vp_attach_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
                                                                           : "qcow2");
     r->pool = g_strdup(plan->pool);
 
-    if (!vp_workflow_active_pool(virt, plan->pool, plan->image.format, &pool,
-                                 &block, error)) {
+    if (!vp_workflow_active_pool(&plan->run, virt, plan->pool,
+                                 plan->image.format, &pool, &block, error)) {
         return FALSE;
     }
     /* A block volume reads back stale bytes: the image gets zero flags (or
@@ -283,10 +286,12 @@ vp_attach_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
             return FALSE;
         }
     }
-    if (!vp_workflow_check_space(plan->pool, &pool, &r->layout, block, error)) {
+    if (!vp_workflow_check_space(&plan->run, plan->pool, &pool, &r->layout,
+                                 block, error)) {
         return FALSE;
     }
-    if (!vp_workflow_volume_free(virt, plan->pool, r->volume, error)) {
+    if (!vp_workflow_volume_free(&plan->run, virt, plan->pool, r->volume,
+                                 error)) {
         return FALSE;
     }
 
@@ -377,7 +382,8 @@ vp_pick_disk(GPtrArray *disks, VpDomainOpPlan *plan, GError **error)
     if (plan->target == NULL && count > 1) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
                     _("domain '%1$s' has several disks (%2$s); choose one with "
-                      "--disk"), plan->domain, targets->str);
+                      "%3$s"), plan->domain, targets->str,
+                    vp_run_option(&plan->run, VP_OPTION_ERROR_DISK));
         return NULL;
     }
     if (found == NULL) {
@@ -453,9 +459,11 @@ vp_convert_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
      * the disk it replaces. */
     if (plan->image.format != VP_FORMAT_QCOW2 ||
         plan->image.preallocation == VP_PREALLOC_OFF) {
-        g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
-                            _("convert writes preallocated qcow2: drop --format "
-                              "raw and --preallocation off"));
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("convert writes preallocated qcow2: drop %1$s raw and "
+                      "%2$s off"),
+                    vp_run_option(&plan->run, VP_OPTION_ERROR_FORMAT),
+                    vp_run_option(&plan->run, VP_OPTION_ERROR_PREALLOCATION));
         return FALSE;
     }
     g_autoptr(VpVirt) virt = vp_open_domain(plan, r, &active, &doc, &old_xml,
@@ -511,16 +519,17 @@ vp_convert_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
     if (r->pool == NULL) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
                     _("'%1$s' belongs to no pool; name the pool for the new "
-                      "volume with --pool"), disk->path);
+                      "volume with %2$s"), disk->path,
+                    vp_run_option(&plan->run, VP_OPTION_ERROR_POOL));
         return FALSE;
     }
-    if (!vp_workflow_active_pool(virt, r->pool, VP_FORMAT_QCOW2, &pool, &block,
-                                 error)) {
+    if (!vp_workflow_active_pool(&plan->run, virt, r->pool, VP_FORMAT_QCOW2,
+                                 &pool, &block, error)) {
         return FALSE;
     }
     g_autofree char *base = g_path_get_basename(disk->path);
     r->volume = vp_new_volume_name(have_vol ? vol.name : base, disk->format);
-    if (!vp_workflow_volume_free(virt, r->pool, r->volume, error)) {
+    if (!vp_workflow_volume_free(&plan->run, virt, r->pool, r->volume, error)) {
         return FALSE;
     }
 
@@ -537,7 +546,8 @@ vp_convert_run(VpDomainOpPlan *plan, VpDomainOpResult *r, GError **error)
         plan->image.preallocation = VP_PREALLOC_FULL;
     }
     if (!vp_qcow2_layout_compute(&plan->image, &r->layout, error) ||
-        !vp_workflow_check_space(r->pool, &pool, &r->layout, block, error)) {
+        !vp_workflow_check_space(&plan->run, r->pool, &pool, &r->layout, block,
+                                 error)) {
         return FALSE;
     }
     g_autoptr(VpDomainDoc) before = vp_domain_doc_copy(doc);

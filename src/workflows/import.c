@@ -202,7 +202,8 @@ vp_import_fill(VpSink *sink, gpointer data, const VpCancel *cancel,
 /* ---- planning --------------------------------------------------------- */
 
 static gboolean
-vp_check_volume_name(const char *name, GError **error)
+vp_check_volume_name(const VpImportPlan *plan, const char *name,
+                     GError **error)
 {
     /* The volume name is a file name in the pool's directory: nothing that
      * leaves it or hides the file. */
@@ -211,7 +212,8 @@ vp_check_volume_name(const char *name, GError **error)
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
                     _("invalid volume name '%1$s': it cannot be empty, contain "
                       "'/' or control characters, or start with '.'; choose "
-                      "one with --name"), name);
+                      "one with %2$s"), name,
+                    vp_run_option(&plan->run, VP_OPTION_ERROR_NAME));
         return FALSE;
     }
     return TRUE;
@@ -233,8 +235,9 @@ vp_examine_file(const VpImportPlan *plan, VpImportResult *r,
         g_strcmp0(plan->source_format, "raw") != 0 &&
         g_strcmp0(plan->source_format, "qcow2") != 0) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                    _("invalid --source-format '%1$s': use raw or qcow2"),
-                    plan->source_format);
+                    _("invalid %2$s '%1$s': use raw or qcow2"),
+                    plan->source_format,
+                    vp_run_option(&plan->run, VP_OPTION_ERROR_SOURCE_FORMAT));
         return FALSE;
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -291,9 +294,9 @@ vp_examine_file(const VpImportPlan *plan, VpImportResult *r,
     if (!*magic) {
         close(fd);
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                    _("'%1$s' has no qcow2 header; import it with "
-                      "--source-format raw, or leave --source-format out"),
-                    path);
+                    _("'%1$s' has no qcow2 header; import it with %2$s raw, "
+                      "or leave %2$s out"), path,
+                    vp_run_option(&plan->run, VP_OPTION_ERROR_SOURCE_FORMAT));
         return FALSE;
     }
     g_autoptr(VpQcow2Image) img = vp_qcow2_image_open(vp_read_fd,
@@ -313,8 +316,9 @@ vp_examine_file(const VpImportPlan *plan, VpImportResult *r,
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
                     _("'%1$s' is an overlay on backing file '%2$s', and a base "
                       "must stand alone; flatten it first with virt-provision "
-                      "convert --source-format qcow2 '%1$s' FLAT.qcow2"),
-                    path, m->backing_file);
+                      "convert %3$s qcow2 '%1$s' FLAT.qcow2"),
+                    path, m->backing_file,
+                    vp_run_option(&plan->run, VP_OPTION_ERROR_SOURCE_FORMAT));
         g_clear_pointer(&img, vp_qcow2_image_free);
         close(fd);
         return FALSE;
@@ -358,7 +362,7 @@ vp_import_run(const VpImportPlan *plan, VpImportResult *r, GError **error)
     /* Without --name the volume takes the file's name, extension and all. */
     r->volume = plan->volume != NULL ? g_strdup(plan->volume)
                                      : g_path_get_basename(plan->path);
-    if (!vp_check_volume_name(r->volume, error) ||
+    if (!vp_check_volume_name(plan, r->volume, error) ||
         !vp_examine_file(plan, r, &allocated, &magic, error)) {
         return FALSE;
     }
@@ -370,8 +374,10 @@ vp_import_run(const VpImportPlan *plan, VpImportResult *r, GError **error)
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
                     _("'%1$s' starts with a qcow2 header, so libvirt would take "
                       "a raw volume of it for qcow2; import it as qcow2 (drop "
-                      "--source-format raw) or with --preallocate"),
-                    plan->path);
+                      "%2$s raw) or with %3$s"),
+                    plan->path,
+                    vp_run_option(&plan->run, VP_OPTION_ERROR_SOURCE_FORMAT),
+                    vp_run_option(&plan->run, VP_OPTION_ERROR_PREALLOCATE));
         return FALSE;
     }
     /* --preallocate always writes qcow2 (that is what preallocation is for);
@@ -422,8 +428,8 @@ vp_import_run(const VpImportPlan *plan, VpImportResult *r, GError **error)
     if (own != NULL) {
         vp_workflow_step(&plan->run, _("connected to '%1$s'"), r->uri);
     }
-    if (!vp_workflow_active_pool(virt, plan->pool, format, &pool, &block,
-                                 error)) {
+    if (!vp_workflow_active_pool(&plan->run, virt, plan->pool, format, &pool,
+                                 &block, error)) {
         return FALSE;
     }
     if (plan->preallocate) {
@@ -436,8 +442,8 @@ vp_import_run(const VpImportPlan *plan, VpImportResult *r, GError **error)
                 return FALSE;
             }
         }
-        if (!vp_workflow_check_space(plan->pool, &pool, &r->layout, block,
-                                     error)) {
+        if (!vp_workflow_check_space(&plan->run, plan->pool, &pool,
+                                     &r->layout, block, error)) {
             return FALSE;
         }
         expect.capacity = r->layout.virtual_size;
@@ -453,7 +459,8 @@ vp_import_run(const VpImportPlan *plan, VpImportResult *r, GError **error)
         return FALSE;
     }
     /* Never replaced: an existing volume of that name stops the import. */
-    if (!vp_workflow_volume_free(virt, plan->pool, r->volume, error)) {
+    if (!vp_workflow_volume_free(&plan->run, virt, plan->pool, r->volume,
+                                 error)) {
         return FALSE;
     }
 

@@ -55,19 +55,23 @@ vp_provision_result_clear(VpProvisionResult *r)
  * name, so anything that could leave the pool or hide the file is refused up
  * front rather than by libvirt halfway through. */
 static gboolean
-vp_check_name(const char *name, GError **error)
+vp_check_name(const VpProvisionPlan *plan, GError **error)
 {
+    const char *name = plan->name;
+    const char *option = vp_run_option(&plan->run, VP_OPTION_ERROR_NAME);
+
     if (name == NULL || name[0] == '\0') {
-        g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
-                            _("--name is required: the name of the guest, "
-                              "such as --name zabbix"));
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("%1$s is required: the name of the guest, such as %1$s "
+                      "zabbix"), option);
         return FALSE;
     }
     if (!g_utf8_validate(name, -1, NULL) || strchr(name, '/') != NULL ||
         name[0] == '.' || strpbrk(name, "\n\r\t") != NULL) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                    _("invalid --name '%1$s': a guest name cannot contain '/' "
-                      "or control characters, nor start with '.'"), name);
+                    _("invalid %2$s '%1$s': a guest name cannot contain '/' "
+                      "or control characters, nor start with '.'"), name,
+                    option);
         return FALSE;
     }
     return TRUE;
@@ -190,8 +194,8 @@ vp_plan_pool(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
         }
         vp_pool_info_clear(pool);
     }
-    return vp_workflow_active_pool(virt, plan->pool, plan->image.format, pool,
-                                   block, error);
+    return vp_workflow_active_pool(&plan->run, virt, plan->pool,
+                                   plan->image.format, pool, block, error);
 }
 
 static gboolean
@@ -202,9 +206,11 @@ vp_plan_conflicts(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
 
     /* A pool this run creates is empty. */
     if (!r->pool_created &&
-        (!vp_workflow_volume_free(virt, plan->pool, r->volume, error) ||
+        (!vp_workflow_volume_free(&plan->run, virt, plan->pool, r->volume,
+                                  error) ||
          (r->seed_volume != NULL &&
-          !vp_workflow_volume_free(virt, plan->pool, r->seed_volume, error)))) {
+          !vp_workflow_volume_free(&plan->run, virt, plan->pool,
+                                   r->seed_volume, error)))) {
         return FALSE;
     }
     if (plan->define &&
@@ -213,8 +219,9 @@ vp_plan_conflicts(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
     }
     if (plan->define && exists) {
         g_set_error(error, VP_ERROR, VP_ERROR_EXISTS,
-                    _("domain '%1$s' already exists; choose another --name, or "
-                      "remove it with virsh undefine %1$s"), plan->name);
+                    _("domain '%1$s' already exists; choose another %2$s, or "
+                      "remove it with virsh undefine %1$s"), plan->name,
+                    vp_run_option(&plan->run, VP_OPTION_ERROR_NAME));
         return FALSE;
     }
     return TRUE;
@@ -377,15 +384,16 @@ vp_plan_overlay(VpProvisionPlan *plan, const VpBaseInfo *base,
         g_autofree char *want = vp_size_format(o->size);
         g_autofree char *have = vp_size_format(base->virtual_size);
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                    _("--size %1$s is smaller than base '%2$s' (%3$s): an "
-                      "overlay can grow a disk, never shrink it; leave --size "
-                      "out or give at least %3$s"), want, base->volume, have);
+                    _("%4$s %1$s is smaller than base '%2$s' (%3$s): an "
+                      "overlay can grow a disk, never shrink it; leave %4$s "
+                      "out or give at least %3$s"), want, base->volume, have,
+                    vp_run_option(&plan->run, VP_OPTION_ERROR_SIZE));
         return FALSE;
     }
     if (o->format != VP_FORMAT_QCOW2) {
-        g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
-                            _("an overlay on a base is qcow2; drop --format "
-                              "raw"));
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("an overlay on a base is qcow2; drop %1$s raw"),
+                    vp_run_option(&plan->run, VP_OPTION_ERROR_FORMAT));
         return FALSE;
     }
     /* The result owns the names: the layout keeps pointing at them. */
@@ -419,12 +427,14 @@ vp_provision_plan(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
         vp_workflow_block_image(&plan->image);
     }
     if (plan->base != NULL &&
-        (!vp_base_resolve(virt, plan->pool, plan->base, &base, error) ||
+        (!vp_base_resolve(&plan->run, virt, plan->pool, plan->base, &base,
+                          error) ||
          !vp_plan_overlay(plan, &base, r, error))) {
         return FALSE;
     }
     if (!vp_qcow2_layout_compute(&plan->image, &r->layout, error) ||
-        !vp_workflow_check_space(plan->pool, &pool, &r->layout, *block, error) ||
+        !vp_workflow_check_space(&plan->run, plan->pool, &pool, &r->layout,
+                                 *block, error) ||
         !vp_plan_conflicts(virt, plan, r, error)) {
         return FALSE;
     }
@@ -464,13 +474,13 @@ gboolean
 vp_provision_check(const VpProvisionPlan *plan, VpQcow2Layout *layout,
                    GError **error)
 {
-    if (!vp_check_name(plan->name, error)) {
+    if (!vp_check_name(plan, error)) {
         return FALSE;
     }
     if (plan->image.size == 0 && plan->base == NULL) {
-        g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
-                            _("--size must be more than 0 for a guest disk, "
-                              "such as --size 20G"));
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("%1$s must be more than 0 for a guest disk, such as %1$s "
+                      "20G"), vp_run_option(&plan->run, VP_OPTION_ERROR_SIZE));
         return FALSE;
     }
     /* Every option is checked before a connection is even made; an overlay

@@ -95,8 +95,8 @@ gboolean vp_provision_default_pool(const VpRunEnv *run, VpVirt *virt,
 /* The checks of PLAN that need no host: the name, the size and the image
  * options (an overlay checked as one, whatever its base), into LAYOUT.
  * vp_provision_run makes them first; a lab makes them for every guest
- * before it contacts any host.  Fails with VP_ERROR_INVALID or
- * VP_OPTION_ERROR. */
+ * before it contacts any host, so PLAN->run need only spell options then.
+ * Fails with VP_ERROR_INVALID or VP_OPTION_ERROR. */
 gboolean vp_provision_check(const VpProvisionPlan *plan, VpQcow2Layout *layout,
                             GError **error);
 

@@ -94,8 +94,8 @@ vp_workflow_undo(VpTransaction *t, const char *what, VpUndoKind kind,
 }
 
 gboolean
-vp_workflow_pool_kind(const char *pool, const char *type, VpImageFormat format,
-                      gboolean *block, GError **error)
+vp_workflow_pool_kind(const VpRunEnv *run, const char *pool, const char *type,
+                      VpImageFormat format, gboolean *block, GError **error)
 {
     /* Pools whose volumes are files, which can hold a sparse qcow2 of any
      * layout.  A logical volume, and any other pool's volume when the image is
@@ -114,14 +114,16 @@ vp_workflow_pool_kind(const char *pool, const char *type, VpImageFormat format,
     }
     g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
                 _("pool '%1$s' is of type '%2$s', which cannot hold a qcow2 "
-                  "image; use --format raw or a dir, fs, netfs or logical pool"),
-                pool, type != NULL ? type : "?");
+                  "image; use %3$s raw or a dir, fs, netfs or logical pool"),
+                pool, type != NULL ? type : "?",
+                vp_run_option(run, VP_OPTION_ERROR_FORMAT));
     return FALSE;
 }
 
 gboolean
-vp_workflow_active_pool(VpVirt *virt, const char *pool, VpImageFormat format,
-                        VpPoolInfo *info, gboolean *block, GError **error)
+vp_workflow_active_pool(const VpRunEnv *run, VpVirt *virt, const char *pool,
+                        VpImageFormat format, VpPoolInfo *info, gboolean *block,
+                        GError **error)
 {
     if (!vp_virt_pool_info(virt, pool, info, error)) {
         return FALSE;
@@ -140,13 +142,13 @@ vp_workflow_active_pool(VpVirt *virt, const char *pool, VpImageFormat format,
                       "pool-start %1$s"), pool);
         return FALSE;
     }
-    return vp_workflow_pool_kind(pool, info->type, format, block, error);
+    return vp_workflow_pool_kind(run, pool, info->type, format, block, error);
 }
 
 gboolean
-vp_workflow_check_space(const char *pool, const VpPoolInfo *info,
-                        const VpQcow2Layout *layout, gboolean block,
-                        GError **error)
+vp_workflow_check_space(const VpRunEnv *run, const char *pool,
+                        const VpPoolInfo *info, const VpQcow2Layout *layout,
+                        gboolean block, GError **error)
 {
     VpPreallocation mode = layout->opts.preallocation;
 
@@ -163,9 +165,10 @@ vp_workflow_check_space(const char *pool, const VpPoolInfo *info,
     g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
                 _("storage pool '%1$s' has %2$s free, but a %3$s image needs "
                   "%4$s (%5$" PRIu64 " bytes); free space in the pool or use "
-                  "--preallocation metadata"),
+                  "%6$s metadata"),
                 pool, free_text, vp_preallocation_to_string(mode), need_text,
-                layout->file_length);
+                layout->file_length,
+                vp_run_option(run, VP_OPTION_ERROR_PREALLOCATION));
     return FALSE;
 }
 
@@ -328,8 +331,8 @@ vp_workflow_upload_bytes(const VpRunEnv *run, VpVirt *virt, const char *pool,
 gboolean
 /* Checked during planning, before anything is created: replacing a volume is
  * never done without the user deleting it first. */
-vp_workflow_volume_free(VpVirt *virt, const char *pool, const char *name,
-                        GError **error)
+vp_workflow_volume_free(const VpRunEnv *run, VpVirt *virt, const char *pool,
+                        const char *name, GError **error)
 {
     gboolean exists = FALSE;
 
@@ -339,8 +342,9 @@ vp_workflow_volume_free(VpVirt *virt, const char *pool, const char *name,
     if (exists) {
         g_set_error(error, VP_ERROR, VP_ERROR_EXISTS,
                     _("volume '%1$s' already exists in pool '%2$s'; choose "
-                      "another --name, or delete it with virsh vol-delete "
-                      "--pool %2$s %1$s"), name, pool);
+                      "another %3$s, or delete it with virsh vol-delete "
+                      "--pool %2$s %1$s"), name, pool,
+                    vp_run_option(run, VP_OPTION_ERROR_NAME));
         return FALSE;
     }
     return TRUE;

@@ -44,9 +44,11 @@ void vp_workflow_undo(VpTransaction *t, const char *what, VpUndoKind kind,
 void vp_workflow_add_undo_error(GError **error, const GError *undo_error);
 
 /* Fails with VP_ERROR_EXISTS, naming the volume and both ways out, when
- * POOL already has a volume NAME: nothing of another run is ever replaced. */
-gboolean vp_workflow_volume_free(VpVirt *virt, const char *pool,
-                                 const char *name, GError **error);
+ * POOL already has a volume NAME: nothing of another run is ever replaced.
+ * Options in the messages here are spelled as RUN's front end does. */
+gboolean vp_workflow_volume_free(const VpRunEnv *run, VpVirt *virt,
+                                 const char *pool, const char *name,
+                                 GError **error);
 
 /* Creates the raw volume NAME in POOL holding BYTES (a seed ISO), through
  * an upload stream, registering its removal in T; *PATH is its path on the
@@ -58,21 +60,23 @@ gboolean vp_workflow_upload_bytes(const VpRunEnv *run, VpVirt *virt,
 
 /* Whether pool POOL of TYPE holds block devices (*BLOCK) or files; fails
  * for pool types that cannot take FORMAT through a stream. */
-gboolean vp_workflow_pool_kind(const char *pool, const char *type,
-                               VpImageFormat format, gboolean *block,
-                               GError **error);
+gboolean vp_workflow_pool_kind(const VpRunEnv *run, const char *pool,
+                               const char *type, VpImageFormat format,
+                               gboolean *block, GError **error);
 
 /* Looks up POOL, which must exist and be active, into INFO, and says
  * whether it holds block devices (see vp_workflow_pool_kind). */
-gboolean vp_workflow_active_pool(VpVirt *virt, const char *pool,
-                                 VpImageFormat format, VpPoolInfo *info,
-                                 gboolean *block, GError **error);
+gboolean vp_workflow_active_pool(const VpRunEnv *run, VpVirt *virt,
+                                 const char *pool, VpImageFormat format,
+                                 VpPoolInfo *info, gboolean *block,
+                                 GError **error);
 
 /* Fails with VP_ERROR_FAILED, naming POOL, the sizes and the way out, when
  * LAYOUT reserves its whole file (falloc, full) in a file pool (not BLOCK)
  * whose free space INFO says is smaller: better refused before anything is
  * created than after an upload that fills the pool's file system. */
-gboolean vp_workflow_check_space(const char *pool, const VpPoolInfo *info,
+gboolean vp_workflow_check_space(const VpRunEnv *run, const char *pool,
+                                 const VpPoolInfo *info,
                                  const VpQcow2Layout *layout, gboolean block,
                                  GError **error);
 
