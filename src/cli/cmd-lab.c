@@ -112,6 +112,9 @@ vp_lab_guest_plan(const VpLab *lab, const VpLabGuest *g, GError **error)
     g_autofree char **args = g_memdup2(argv, sizeof(char *) * ((gsize)argc + 1));
 
     g_option_context_set_help_enabled(ctx, FALSE);
+    /* The group's user data is what provision's callbacks write into. */
+    g_option_context_set_main_group(ctx, g_option_group_new(NULL, NULL, NULL,
+                                                            &ga->args, NULL));
     g_option_context_add_main_entries(ctx, entries, NULL);
     g_option_context_add_main_entries(ctx, disk_entries, NULL);
     gboolean ok = g_option_context_parse(ctx, &argc, &args, &local);

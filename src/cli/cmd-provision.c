@@ -229,7 +229,8 @@ vp_cmd_provision(const VpCommand *cmd, int argc, char **argv)
     VpProvisionPlan plan = { 0 };
     g_auto(VpProvisionResult) result = { 0 };
 
-    if (!vp_cli_parse(cmd, &argc, &argv, &error, entries, disk_entries, NULL)) {
+    if (!vp_cli_parse_data(cmd, &a, &argc, &argv, &error, entries, disk_entries,
+                           NULL)) {
         return vp_cli_fail(g_steal_pointer(&error));
     }
     /* Every option is checked before the first connection: a typo must never

@@ -99,32 +99,42 @@ vp_cli_check_values(const VpCommand *cmd, GPtrArray *tables, GError **error)
     return TRUE;
 }
 
-gboolean
-vp_cli_parse(const VpCommand *cmd, int *argc, char ***argv, GError **error,
-             const GOptionEntry *entries, ...)
+/* The tables of a NULL-terminated argument list starting with FIRST, then
+ * the global options: they go into every command's table, so that they may
+ * be given before or after the command word alike. */
+static GPtrArray *
+vp_cli_tables(const GOptionEntry *first, va_list ap)
+{
+    GPtrArray *tables = g_ptr_array_new();
+
+    for (const GOptionEntry *e = first; e != NULL;
+         e = va_arg(ap, const GOptionEntry *)) {
+        g_ptr_array_add(tables, (gpointer)e);
+    }
+    g_ptr_array_add(tables, (gpointer)vp_global_entries);
+    return tables;
+}
+
+static gboolean
+vp_cli_parse_tables(const VpCommand *cmd, gpointer data, int *argc,
+                    char ***argv, GPtrArray *tables, GError **error)
 {
     /* The command word was taken out of argv by main(): it is put back in the
      * usage line so that --help shows how the command is really typed. */
     g_autofree char *params = g_strdup_printf("%s %s", cmd->name,
                                             cmd->params[0] != '\0' ? _(cmd->params) : "");
     g_autoptr(GOptionContext) ctx = g_option_context_new(params);
-    g_autoptr(GPtrArray) tables = g_ptr_array_new();
-    va_list ap;
 
     g_option_context_set_translation_domain(ctx, GETTEXT_PACKAGE);
     g_option_context_set_summary(ctx, _(cmd->summary));
     if (cmd->description != NULL) {
         g_option_context_set_description(ctx, _(cmd->description));
     }
-    va_start(ap, entries);
-    for (const GOptionEntry *e = entries; e != NULL;
-         e = va_arg(ap, const GOptionEntry *)) {
-        g_ptr_array_add(tables, (gpointer)e);
-    }
-    va_end(ap);
-    /* The global options go into every command's table, so that they may be
-     * given before or after the command word alike. */
-    g_ptr_array_add(tables, (gpointer)vp_global_entries);
+    /* A main group of our own, only for its user data: GOption hands that
+     * to the callbacks of the entries added to it below, and nothing else
+     * tells a callback which struct it parses into. */
+    g_option_context_set_main_group(ctx, g_option_group_new(NULL, NULL, NULL,
+                                                            data, NULL));
     for (guint i = 0; i < tables->len; i++) {
         g_option_context_add_main_entries(ctx, g_ptr_array_index(tables, i),
                                           GETTEXT_PACKAGE);
@@ -143,6 +153,31 @@ vp_cli_parse(const VpCommand *cmd, int *argc, char ***argv, GError **error,
         vp_global.quiet = TRUE; /* stdout holds the document alone */
     }
     return TRUE;
+}
+
+gboolean
+vp_cli_parse(const VpCommand *cmd, int *argc, char ***argv, GError **error,
+             const GOptionEntry *entries, ...)
+{
+    va_list ap;
+
+    va_start(ap, entries);
+    g_autoptr(GPtrArray) tables = vp_cli_tables(entries, ap);
+    va_end(ap);
+    return vp_cli_parse_tables(cmd, NULL, argc, argv, tables, error);
+}
+
+gboolean
+vp_cli_parse_data(const VpCommand *cmd, gpointer data, int *argc,
+                  char ***argv, GError **error, const GOptionEntry *entries,
+                  ...)
+{
+    va_list ap;
+
+    va_start(ap, entries);
+    g_autoptr(GPtrArray) tables = vp_cli_tables(entries, ap);
+    va_end(ap);
+    return vp_cli_parse_tables(cmd, data, argc, argv, tables, error);
 }
 
 /* ARGV[0] is the program; the file is the one argument left after GOption took

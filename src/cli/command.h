@@ -32,6 +32,13 @@ gboolean vp_cli_parse(const VpCommand *cmd, int *argc, char ***argv,
                       GError **error, const GOptionEntry *entries, ...)
     G_GNUC_NULL_TERMINATED;
 
+/* vp_cli_parse for entries with callbacks (G_OPTION_ARG_CALLBACK): GOption
+ * passes DATA, the user data of the group they are parsed in, to each. */
+gboolean vp_cli_parse_data(const VpCommand *cmd, gpointer data, int *argc,
+                           char ***argv, GError **error,
+                           const GOptionEntry *entries, ...)
+    G_GNUC_NULL_TERMINATED;
+
 /* Exactly one positional FILE after parsing, else a usage error. */
 gboolean vp_cli_one_file(const VpCommand *cmd, int argc, char **argv,
                          GError **error);
