@@ -34,9 +34,10 @@ SRC = os.path.join(os.path.dirname(HERE), "src")
 LAYERS = ["core", "libvirt", "workflows", "cli"]  # bottom to top
 # The cli/ sources that make up vpcli, linked into the libvirt-free front
 # program: they may not reach the libvirt side at all.
-FRONT = {"cli.c", "cmd-check.c", "cmd-convert.c", "cmd-image.c",
-         "cmd-info.c", "image-report.c", "interrupt.c", "main.c",
-         "provision-args.c"}
+FRONT = {"cmd-check.c", "cmd-convert.c", "cmd-image.c", "cmd-info.c",
+         "command.c", "disk-args.c", "exit-codes.c", "image-file.c",
+         "image-report.c", "interrupt.c", "json-util.c", "main.c",
+         "option-hints.c", "progress-bar.c", "provision-args.c", "run-env.c"}
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]', re.M)
 
 
@@ -135,17 +136,17 @@ class Layers(unittest.TestCase):
         """The checker itself: up-pointing includes in a scratch copy."""
         cases = [
             ("core", "util/size.c", "#include <libvirt/libvirt.h>\n", "<libvirt/libvirt.h>"),
-            ("core", "util/size.c", '#include "cli.h"\n', "a layer above"),
+            ("core", "util/size.c", '#include "command.h"\n', "a layer above"),
             ("core", "util/size.c", '#include "virt.h"\n', "a layer above"),
             ("libvirt", "virt-domain.c", '#include "provision.h"\n', "a layer above"),
             ("workflows", "provision.c", '#include "virt-private.h"\n', "private"),
             ("cli", "cmd-image.c", '#include "virt.h"\n', "links no libvirt"),
-            ("core", "util/size.c", '#include "../cli/cli.h"\n', "by path"),
+            ("core", "util/size.c", '#include "../cli/command.h"\n', "by path"),
             ("workflows", "domain-ops.c", "#include <libxml/tree.h>\n", "src/core/ only"),
             # A file of a sub-folder is the layer's too, in a folder made
             # later (new in the copy) as well, and a private header is its
             # own folder's alone.
-            ("core", "qcow2/qcow2-layout.c", '#include "cli.h"\n', "a layer above"),
+            ("core", "qcow2/qcow2-layout.c", '#include "command.h"\n', "a layer above"),
             ("core", "lab/manifest.c", '#include "virt.h"\n', "a layer above"),
             ("core", "room/room.c", "#include <libvirt/libvirt.h>\n", "<libvirt/libvirt.h>"),
             ("core", "room/room.c", '#include "provision.h"\n', "a layer above"),

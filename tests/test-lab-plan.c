@@ -157,6 +157,15 @@ static const VpPlanRow rows[] = {
       "web-1 keep h1 | web-2 create h3 | db create h2 | web-1 drift h2 a second copy" },
 };
 
+/* The spellings the command line gives the options the plan names. */
+static const char *
+vp_option_name(VpOptionErrorCode option, gpointer data)
+{
+    return option == VP_OPTION_ERROR_REPLACE ? "--replace"
+           : option == VP_OPTION_ERROR_PRUNE ? "--prune"
+                                             : "--option";
+}
+
 /* A domain entry of SPEC (see the top of the file); UUIDs are derived from
  * the name, so the same name on two hosts is the same domain. */
 static VpDomainEntry *
@@ -268,7 +277,8 @@ vp_check_row(gconstpointer data)
             }
         }
     }
-    VpLabPlan plan = { .lab = lab, .plans = plans, .command = row->command,
+    VpLabPlan plan = { .run = { .option_name = vp_option_name }, .lab = lab,
+                       .plans = plans, .command = row->command,
                        .replace = row->replace, .prune = row->prune, .jobs = 1 };
     g_auto(VpLabResult) r = { 0 };
     VpLabRun run;

@@ -6,8 +6,11 @@
 
 #include <glib.h>
 
-#include "cli.h"
+#include "command.h"
+#include "disk-args.h"
 #include "error.h"
+#include "exit-codes.h"
+#include "global-options.h"
 #include "provision-args.h"
 
 #define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
@@ -57,8 +60,8 @@ vp_run(VpRun *r, const char *const *words)
     g_ptr_array_add(argv, NULL);
     int argc = (int)argv->len - 1;
     char **args = (char **)argv->pdata;
-    if (vp_cli_parse(&vp_test_command, &argc, &args, &r->error, entries,
-                     disk_entries, NULL) &&
+    if (vp_cli_parse_data(&vp_test_command, &r->args, &argc, &args, &r->error,
+                          entries, disk_entries, NULL) &&
         vp_provision_args_resolve(&r->args, &r->spec, &r->error)) {
         r->exit = 0;
     } else {

@@ -4,8 +4,12 @@
 #include <inttypes.h>
 #include <glib/gi18n.h>
 
-#include "cli.h"
+#include "command.h"
 #include "error.h"
+#include "exit-codes.h"
+#include "global-options.h"
+#include "image-file.h"
+#include "json-util.h"
 #include "qcow2-reader.h"
 
 /* The key names of qemu-img check --output=json, so that a script can read

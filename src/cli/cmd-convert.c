@@ -2,13 +2,22 @@
  * classic `qemu-img convert -O qcow2 -o preallocation=metadata`, through the
  * same emitter as every other image: the data area is filled from the
  * source, copying only the data that exists. */
+#include "cmd-convert.h"
+
 #include <sys/stat.h>
 
 #include <glib/gi18n.h>
 
-#include "cli.h"
+#include "command.h"
+#include "disk-args.h"
 #include "error.h"
+#include "exit-codes.h"
+#include "global-options.h"
+#include "image-report.h"
 #include "interrupt.h"
+#include "json-util.h"
+#include "option-hints.h"
+#include "progress-bar.h"
 #include "qcow2-emit.h"
 #include "sink-file.h"
 #include "source.h"

@@ -2,11 +2,17 @@
  * an existing domain (in virt-provision-libvirt). */
 #include <glib/gi18n.h>
 
-#include "cli.h"
+#include "cmd-convert.h"
+#include "command.h"
+#include "disk-args.h"
 #include "domain-ops.h"
 #include "error.h"
+#include "exit-codes.h"
+#include "global-options.h"
 #include "interrupt.h"
+#include "json-util.h"
 #include "provision-args.h"
+#include "run-env.h"
 #include "size.h"
 
 /* One document for both commands, so that a script reads attach and convert

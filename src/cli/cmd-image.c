@@ -5,9 +5,17 @@
 
 #include <glib/gi18n.h>
 
-#include "cli.h"
+#include "command.h"
+#include "disk-args.h"
 #include "error.h"
+#include "exit-codes.h"
+#include "global-options.h"
+#include "image-file.h"
+#include "image-report.h"
 #include "interrupt.h"
+#include "json-util.h"
+#include "option-hints.h"
+#include "progress-bar.h"
 #include "qcow2-emit.h"
 #include "qcow2-layout.h"
 #include "qcow2-reader.h"

@@ -5,10 +5,14 @@
 
 #include <glib/gi18n.h>
 
-#include "cli.h"
+#include "command.h"
 #include "error.h"
+#include "exit-codes.h"
+#include "global-options.h"
 #include "import.h"
 #include "interrupt.h"
+#include "json-util.h"
+#include "run-env.h"
 #include "size.h"
 
 static JsonNode *

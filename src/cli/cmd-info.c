@@ -1,12 +1,19 @@
 /* virt-provision info FILE: what `ls -l`, `du` and `qemu-img info` say of an
  * image, side by side, plus how much of the guest is preallocated. */
+#include "cmd-info.h"
+
 #include <inttypes.h>
 
 #include <glib/gi18n.h>
 
-#include "cli.h"
+#include "command.h"
 #include "error.h"
+#include "exit-codes.h"
 #include "file-alloc.h"
+#include "global-options.h"
+#include "image-file.h"
+#include "image-options.h"
+#include "json-util.h"
 #include "qcow2-format.h"
 #include "qcow2-reader.h"
 #include "size.h"

@@ -7,11 +7,17 @@
 
 #include <glib/gi18n.h>
 
-#include "cli.h"
+#include "command.h"
+#include "disk-args.h"
 #include "error.h"
+#include "exit-codes.h"
+#include "global-options.h"
 #include "interrupt.h"
+#include "json-util.h"
 #include "lab.h"
 #include "manifest.h"
+#include "option-hints.h"
+#include "run-env.h"
 #include "provision-plan.h"
 #include "yaml-util.h"
 
@@ -106,6 +112,9 @@ vp_lab_guest_plan(const VpLab *lab, const VpLabGuest *g, GError **error)
     g_autofree char **args = g_memdup2(argv, sizeof(char *) * ((gsize)argc + 1));
 
     g_option_context_set_help_enabled(ctx, FALSE);
+    /* The group's user data is what provision's callbacks write into. */
+    g_option_context_set_main_group(ctx, g_option_group_new(NULL, NULL, NULL,
+                                                            &ga->args, NULL));
     g_option_context_add_main_entries(ctx, entries, NULL);
     g_option_context_add_main_entries(ctx, disk_entries, NULL);
     gboolean ok = g_option_context_parse(ctx, &argc, &args, &local);
@@ -115,6 +124,10 @@ vp_lab_guest_plan(const VpLab *lab, const VpLabGuest *g, GError **error)
                                          &ga->plan, &local);
     }
     VpQcow2Layout layout;
+    /* The check's messages name options as the command line does, like
+     * every other message about the guest (the run replaces this with the
+     * lab's own, which spells them the same). */
+    vp_cli_run_reporting(&ga->plan.run);
     ok = ok && vp_provision_check(&ga->plan, &layout, &local);
     if (!ok) {
         vp_cli_name_option(local);
@@ -448,7 +461,7 @@ vp_cmd_lab(const VpCommand *cmd, int argc, char **argv, VpLabCommand command)
     /* Not vp_cli_run_env: the hosts are the manifest's, never --connect or
      * LIBVIRT_DEFAULT_URI, and many uploads at once have a line each
      * instead of a progress bar. */
-    plan.run.verbose = vp_global.verbose;
+    vp_cli_run_reporting(&plan.run);
     plan.run.cancel = vp_interrupt_cancel();
     vp_interrupt_install();
     if (!vp_lab_run(&plan, &result, &error)) {

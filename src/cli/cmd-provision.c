@@ -2,12 +2,18 @@
  * [DOMAIN]: the product.  Options follow virt-install's words. */
 #include <glib/gi18n.h>
 
-#include "cli.h"
+#include "command.h"
+#include "disk-args.h"
 #include "error.h"
+#include "exit-codes.h"
+#include "global-options.h"
 #include "interrupt.h"
+#include "json-util.h"
+#include "option-hints.h"
 #include "provision-args.h"
 #include "provision-plan.h"
 #include "provision.h"
+#include "run-env.h"
 #include "seed.h"
 #include "size.h"
 #include "virt.h"
@@ -223,7 +229,8 @@ vp_cmd_provision(const VpCommand *cmd, int argc, char **argv)
     VpProvisionPlan plan = { 0 };
     g_auto(VpProvisionResult) result = { 0 };
 
-    if (!vp_cli_parse(cmd, &argc, &argv, &error, entries, disk_entries, NULL)) {
+    if (!vp_cli_parse_data(cmd, &a, &argc, &argv, &error, entries, disk_entries,
+                           NULL)) {
         return vp_cli_fail(g_steal_pointer(&error));
     }
     /* Every option is checked before the first connection: a typo must never

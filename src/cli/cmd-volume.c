@@ -1,18 +1,15 @@
 /* virt-provision info --pool POOL --volume VOL: info of a pool volume, on
- * any host.  A volume this machine can read is opened in place; a remote
- * one is first copied through a sparse download stream into an invisible
- * temporary file (only its metadata travels for a preallocated image). */
-#include <errno.h>
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <gio/gio.h>
+ * any host.  The workflow makes the volume readable here (volume-fetch.h);
+ * the report is the one info gives of a file. */
 #include <glib/gi18n.h>
 
-#include "cli.h"
+#include "cmd-info.h"
+#include "command.h"
 #include "error.h"
-#include "interrupt.h"
-#include "virt.h"
+#include "exit-codes.h"
+#include "image-file.h"
+#include "run-env.h"
+#include "volume-fetch.h"
 
 int
 vp_cmd_info_volume(const VpCommand *cmd, int argc, char **argv)
@@ -20,8 +17,10 @@ vp_cmd_info_volume(const VpCommand *cmd, int argc, char **argv)
     g_autoptr(GError) error = NULL;
     g_autofree char *pool = NULL;
     g_autofree char *volume = NULL;
+    g_autofree char *path = NULL;
     g_auto(VpImageFile) file = { .fd = -1 };
-    g_auto(VpVolumeRef) ref = { 0 };
+    VpRunEnv run = { 0 };
+    int fd = -1;
     const GOptionEntry entries[] = {
         { "pool", 'p', 0, G_OPTION_ARG_STRING, &pool,
           N_("Pool of the volume (instead of FILE)"), N_("POOL") },
@@ -40,40 +39,14 @@ vp_cmd_info_volume(const VpCommand *cmd, int argc, char **argv)
                               "together"));
         return vp_cli_fail(g_steal_pointer(&error));
     }
-    /* Installed before the connection: the download polls it, so Ctrl-C ends a
-     * long one through the normal error path. */
-    const char *uri = NULL;
-    if (!vp_cli_connect_uri(&uri, &error)) {
+    /* Before the connection: a download polls the cancel, so Ctrl-C ends a
+     * long one through the normal error path.  No bar: the report follows
+     * at once. */
+    if (!vp_cli_run_env(&run, NULL, &error) ||
+        !vp_volume_fetch(&run, pool, volume, &fd, &path, &error) ||
+        /* FILE takes the descriptor over, and its cleanup closes it. */
+        !vp_image_file_open_fd(fd, path, &file, &error)) {
         return vp_cli_fail(g_steal_pointer(&error));
     }
-    vp_interrupt_install();
-    g_autoptr(VpVirt) virt = vp_virt_connect(uri, &error);
-    if (virt == NULL || !vp_virt_volume_by_name(virt, pool, volume, &ref, &error)) {
-        return vp_cli_fail(g_steal_pointer(&error));
-    }
-    if (vp_virt_is_local(virt) && access(ref.path, R_OK) == 0) {
-        if (!vp_image_file_open(ref.path, &file, &error)) {
-            return vp_cli_fail(g_steal_pointer(&error));
-        }
-        return vp_info_report(ref.path, &file);
-    }
-    /* O_TMPFILE: the file has no name, so nothing is left behind however the
-     * run ends, even when it is killed. */
-    int fd = open(g_get_tmp_dir(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        g_set_error(&error, G_IO_ERROR, g_io_error_from_errno(errno),
-                    _("cannot create a temporary file in '%1$s': %2$s"),
-                    g_get_tmp_dir(), g_strerror(errno));
-        return vp_cli_fail(g_steal_pointer(&error));
-    }
-    if (!vp_virt_volume_download(virt, pool, volume, fd,
-                                 vp_interrupt_cancel(), &error) ||
-        !vp_image_file_open_fd(fd, ref.path, &file, &error)) {
-        /* open_fd hands the descriptor to FILE, whose cleanup closes it. */
-        if (file.fd < 0) {
-            close(fd);
-        }
-        return vp_cli_fail(g_steal_pointer(&error));
-    }
-    return vp_info_report(ref.path, &file);
+    return vp_info_report(path, &file);
 }

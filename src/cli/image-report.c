@@ -1,9 +1,11 @@
 /* What image and convert print about a qcow2 or raw file they wrote: the
  * same report in JSON (qemu-img info's key names where they exist) and for
  * people. */
+#include "image-report.h"
+
 #include <glib/gi18n.h>
 
-#include "cli.h"
+#include "json-util.h"
 #include "size.h"
 
 JsonNode *

@@ -7,8 +7,8 @@
 
 #include <glib/gi18n.h>
 
-#include "cli.h"
 #include "error.h"
+#include "exit-codes.h"
 
 static const int vp_interrupt_signals[] = { SIGINT, SIGTERM, SIGHUP };
 

@@ -15,7 +15,8 @@
 
 #include <glib/gi18n.h>
 
-#include "cli.h"
+#include "command.h"
+#include "exit-codes.h"
 #include "interrupt.h"
 
 

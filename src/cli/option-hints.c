@@ -1,9 +1,12 @@
-/* The command line's names for what the core reports against: the core
- * says "invalid cluster size 3000" (it serves manifests too, where the
- * same thing is a key), the command line says which option that was. */
+/* The command line's names for what the layers below report against: the
+ * core says "invalid cluster size 3000" (it serves manifests too, where the
+ * same thing is a key), the command line says which option that was; a
+ * workflow that tells the user to change an option asks for its name
+ * here. */
+#include "option-hints.h"
+
 #include <glib/gi18n.h>
 
-#include "cli.h"
 #include "error.h"
 
 static const char *const vp_option_names[] = {
@@ -16,7 +19,27 @@ static const char *const vp_option_names[] = {
     [VP_OPTION_ERROR_EXTENDED_L2] = "--extended-l2",
     [VP_OPTION_ERROR_BACKING] = "--backing",
     [VP_OPTION_ERROR_BACKING_FORMAT] = "--backing-format",
+    [VP_OPTION_ERROR_NAME] = "--name",
+    [VP_OPTION_ERROR_POOL] = "--pool",
+    [VP_OPTION_ERROR_TARGET] = "--target",
+    [VP_OPTION_ERROR_DISK] = "--disk",
+    [VP_OPTION_ERROR_LIVE] = "--live",
+    [VP_OPTION_ERROR_SOURCE_FORMAT] = "--source-format",
+    [VP_OPTION_ERROR_PREALLOCATE] = "--preallocate",
+    [VP_OPTION_ERROR_REPLACE] = "--replace",
+    [VP_OPTION_ERROR_PRUNE] = "--prune",
 };
+
+const char *
+vp_cli_option_name(VpOptionErrorCode option, gpointer data)
+{
+    /* Every code has its name: a message must never name no option. */
+    g_return_val_if_fail(option >= 0 &&
+                             (gsize)option < G_N_ELEMENTS(vp_option_names) &&
+                             vp_option_names[option] != NULL,
+                         "?");
+    return vp_option_names[option];
+}
 
 void
 vp_cli_label_error(GError *error, const char *option)

@@ -11,11 +11,6 @@
 #include "error.h"
 #include "size.h"
 
-/* GOption gives optional values only to callbacks, and a callback of the
- * main group gets no user data: the one VpProvisionArgs being parsed is
- * remembered here (a process parses one command line). */
-static VpProvisionArgs *vp_parsing;
-
 /* "--wait=" or "--cloud-init=" is a value that expanded to nothing, not
  * the option alone: refused like every other empty value. */
 static gboolean
@@ -38,14 +33,19 @@ vp_optional_value_ok(const char *name, const char *value, const char *example,
 static gboolean
 vp_wait_cb(const char *name, const char *value, gpointer data, GError **error)
 {
+    VpProvisionArgs *a = data;
+
+    /* GOption gives optional values only to callbacks, and a callback only
+     * its group's user data to know what it parses into. */
+    g_assert(a != NULL);
     if (!vp_optional_value_ok(name, value, "600", error)) {
         return FALSE;
     }
     /* Seconds stay text until vp_provision_args_wait(), so that a bad number
      * is reported like every other option error, after parsing. */
-    vp_parsing->wait = TRUE;
-    g_free(vp_parsing->wait_seconds);
-    vp_parsing->wait_seconds = g_strdup(value);
+    a->wait = TRUE;
+    g_free(a->wait_seconds);
+    a->wait_seconds = g_strdup(value);
     return TRUE;
 }
 
@@ -54,20 +54,21 @@ static gboolean
 vp_cloud_init_cb(const char *name, const char *value, gpointer data,
                  GError **error)
 {
+    VpProvisionArgs *a = data;
+
+    g_assert(a != NULL);
     if (!vp_optional_value_ok(name, value, "user-data=FILE", error)) {
         return FALSE;
     }
-    g_free(vp_parsing->cloud_init);
+    g_free(a->cloud_init);
     /* "" rather than NULL: NULL would read as "not given". */
-    vp_parsing->cloud_init = g_strdup(value != NULL ? value : "");
+    a->cloud_init = g_strdup(value != NULL ? value : "");
     return TRUE;
 }
 
 GOptionEntry *
 vp_provision_option_entries(VpProvisionArgs *a)
 {
-    /* The callbacks above write into A; see vp_parsing. */
-    vp_parsing = a;
     const GOptionEntry entries[] = {
         { "pool", 'p', 0, G_OPTION_ARG_STRING, &a->pool,
           N_("Storage pool for the volume ('default' is created if missing)"),

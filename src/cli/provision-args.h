@@ -44,7 +44,10 @@ typedef struct {
 
 /* Option entries writing into ARGS (the DISK options come from
  * vp_disk_option_entries); valid while ARGS lives.  Caller frees the
- * array, not the strings in it. */
+ * array, not the strings in it.  Two of them (--wait, --cloud-init) are
+ * callbacks that write into the user data of their option group, which
+ * must be ARGS: parse them with vp_cli_parse_data (command.h), or in a
+ * group made with ARGS as its data. */
 GOptionEntry *vp_provision_option_entries(VpProvisionArgs *args);
 
 /* Turns the DOMAIN options of ARGS into SPEC (everything but the name and

@@ -4,8 +4,9 @@
 #pragma once
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 
-#include "cli.h"
+#include "disk-args.h"
 #include "provision-args.h"
 #include "provision.h"
 

@@ -133,8 +133,8 @@ vp_check_libvirt_format(const VpVolumeRef *ref, gboolean qcow2,
 }
 
 gboolean
-vp_base_resolve(VpVirt *virt, const char *default_pool, const char *spec,
-                VpBaseInfo *base, GError **error)
+vp_base_resolve(const VpRunEnv *run, VpVirt *virt, const char *default_pool,
+                const char *spec, VpBaseInfo *base, GError **error)
 {
     const char *slash = strchr(spec, '/');
     g_auto(VpVolumeRef) ref = { 0 };
@@ -158,8 +158,9 @@ vp_base_resolve(VpVirt *virt, const char *default_pool, const char *spec,
     if (!exists) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
                     _("base volume '%1$s' is not in pool '%2$s'; put an image "
-                      "there with virt-provision import FILE --pool %2$s"),
-                    base->volume, base->pool);
+                      "there with virt-provision import FILE %3$s %2$s"),
+                    base->volume, base->pool,
+                    vp_run_option(run, VP_OPTION_ERROR_POOL));
         return FALSE;
     }
     if (!vp_virt_volume_by_name(virt, base->pool, base->volume, &ref, error)) {

@@ -7,6 +7,7 @@
 #include <glib.h>
 
 #include "domain-xml.h"
+#include "run.h"
 #include "virt.h"
 
 typedef struct {
@@ -27,7 +28,9 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VpBaseInfo, vp_base_info_clear)
 /* Resolves SPEC, "VOLUME" in DEFAULT_POOL or "POOL/VOLUME".  The base's
  * header (and each lower level's) is read through a download stream, so a
  * remote host works as a local one.  Fails with VP_ERROR_INVALID when the
- * base is missing, is neither qcow2 nor raw, or names a backing file whose
- * format it does not record or which is not a volume of the host. */
-gboolean vp_base_resolve(VpVirt *virt, const char *default_pool,
-                         const char *spec, VpBaseInfo *base, GError **error);
+ * base is missing (the message spells the way out as RUN's front end
+ * does), is neither qcow2 nor raw, or names a backing file whose format it
+ * does not record or which is not a volume of the host. */
+gboolean vp_base_resolve(const VpRunEnv *run, VpVirt *virt,
+                         const char *default_pool, const char *spec,
+                         VpBaseInfo *base, GError **error);

@@ -12,7 +12,7 @@
 #include "qcow2-layout.h"
 
 typedef struct {
-    VpRunEnv run;              /* connection, verbosity, progress, cancel */
+    VpRunEnv run;              /* connection, steps, progress, cancel */
     const char *domain;
     const char *pool;      /* attach: required; convert: default source's */
     const char *volume;    /* attach: name of the new volume, or NULL */

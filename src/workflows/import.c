@@ -202,7 +202,8 @@ vp_import_fill(VpSink *sink, gpointer data, const VpCancel *cancel,
 /* ---- planning --------------------------------------------------------- */
 
 static gboolean
-vp_check_volume_name(const char *name, GError **error)
+vp_check_volume_name(const VpImportPlan *plan, const char *name,
+                     GError **error)
 {
     /* The volume name is a file name in the pool's directory: nothing that
      * leaves it or hides the file. */
@@ -211,7 +212,8 @@ vp_check_volume_name(const char *name, GError **error)
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
                     _("invalid volume name '%1$s': it cannot be empty, contain "
                       "'/' or control characters, or start with '.'; choose "
-                      "one with --name"), name);
+                      "one with %2$s"), name,
+                    vp_run_option(&plan->run, VP_OPTION_ERROR_NAME));
         return FALSE;
     }
     return TRUE;
@@ -233,8 +235,9 @@ vp_examine_file(const VpImportPlan *plan, VpImportResult *r,
         g_strcmp0(plan->source_format, "raw") != 0 &&
         g_strcmp0(plan->source_format, "qcow2") != 0) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                    _("invalid --source-format '%1$s': use raw or qcow2"),
-                    plan->source_format);
+                    _("invalid %2$s '%1$s': use raw or qcow2"),
+                    plan->source_format,
+                    vp_run_option(&plan->run, VP_OPTION_ERROR_SOURCE_FORMAT));
         return FALSE;
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -291,9 +294,9 @@ vp_examine_file(const VpImportPlan *plan, VpImportResult *r,
     if (!*magic) {
         close(fd);
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                    _("'%1$s' has no qcow2 header; import it with "
-                      "--source-format raw, or leave --source-format out"),
-                    path);
+                    _("'%1$s' has no qcow2 header; import it with %2$s raw, "
+                      "or leave %2$s out"), path,
+                    vp_run_option(&plan->run, VP_OPTION_ERROR_SOURCE_FORMAT));
         return FALSE;
     }
     g_autoptr(VpQcow2Image) img = vp_qcow2_open_alone(fd, r->file_length, path,
@@ -328,22 +331,19 @@ vp_check_room(const VpImportPlan *plan, const VpPoolInfo *pool,
 
 /* ---- the workflow ----------------------------------------------------- */
 
-gboolean
-vp_import_run(const VpImportPlan *plan, VpImportResult *r, GError **error)
+/* The checks that need no host: the volume's name into R (the file's own
+ * without --name, extension and all), then the file itself (into R and
+ * *ALLOCATED, see vp_examine_file). */
+static gboolean
+vp_import_check(const VpImportPlan *plan, VpImportResult *r,
+                guint64 *allocated, GError **error)
 {
-    guint64 allocated = 0;
     gboolean magic = FALSE;
-    gboolean block = FALSE;
-    g_auto(VpPoolInfo) pool = { 0 };
 
-    *r = (VpImportResult){ 0 };
-    r->path = g_strdup(plan->path);
-    r->pool = g_strdup(plan->pool);
-    /* Without --name the volume takes the file's name, extension and all. */
     r->volume = plan->volume != NULL ? g_strdup(plan->volume)
                                      : g_path_get_basename(plan->path);
-    if (!vp_check_volume_name(r->volume, error) ||
-        !vp_examine_file(plan, r, &allocated, &magic, error)) {
+    if (!vp_check_volume_name(plan, r->volume, error) ||
+        !vp_examine_file(plan, r, allocated, &magic, error)) {
         return FALSE;
     }
     /* libvirt probes a file volume's header and would report a raw file
@@ -354,45 +354,150 @@ vp_import_run(const VpImportPlan *plan, VpImportResult *r, GError **error)
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
                     _("'%1$s' starts with a qcow2 header, so libvirt would take "
                       "a raw volume of it for qcow2; import it as qcow2 (drop "
-                      "--source-format raw) or with --preallocate"),
-                    plan->path);
+                      "%2$s raw) or with %3$s"),
+                    plan->path,
+                    vp_run_option(&plan->run, VP_OPTION_ERROR_SOURCE_FORMAT),
+                    vp_run_option(&plan->run, VP_OPTION_ERROR_PREALLOCATE));
         return FALSE;
     }
-    /* --preallocate always writes qcow2 (that is what preallocation is for);
-     * otherwise the volume keeps the file's format. */
-    VpImageFormat format = plan->preallocate || g_str_equal(r->source_format,
-                                                            "qcow2")
-                               ? VP_FORMAT_QCOW2
-                               : VP_FORMAT_RAW;
-    VpVolumeExpect expect = { .format = format };
-    g_autoptr(VpSource) src = NULL;
-    VpImportFill fill = { 0 };
+    return TRUE;
+}
+
+/* Opens what goes into the volume and says what the volume will be: with
+ * preallocate, the image's guest view and the layout of the qcow2 that
+ * holds it (R->layout); else the file's bytes, and EXPECT's length and
+ * capacity.  EXPECT->format is set by the caller. */
+static VpSource *
+vp_import_open_source(const VpImportPlan *plan, VpImportResult *r,
+                      VpVolumeExpect *expect, GError **error)
+{
+    /* With preallocate the guest view of the image, for which a qcow2 is
+     * read through its tables; else the bytes of the file, qcow2 or not,
+     * opened as raw. */
+    g_autoptr(VpSource) src = vp_source_open_file(plan->path,
+                                                  plan->preallocate
+                                                      ? r->source_format
+                                                      : "raw",
+                                                  NULL, error);
+
+    if (src == NULL) {
+        return NULL;
+    }
     if (plan->preallocate) {
-        /* The guest view of the image: a qcow2 is read through its tables. */
-        src = vp_source_open_file(plan->path, r->source_format, NULL, error);
-        if (src == NULL) {
-            return FALSE;
-        }
         vp_image_options_init(&r->layout.opts);
         VpImageOptions opts = r->layout.opts;
         opts.size = src->size;
         if (!vp_qcow2_layout_compute(&opts, &r->layout, error)) {
-            return FALSE;
+            return NULL;
         }
         r->virtual_size = r->layout.virtual_size;
-    } else {
-        /* The bytes of the file, qcow2 or not: opened as raw. */
-        src = vp_source_open_file(plan->path, "raw", NULL, error);
-        if (src == NULL) {
+        return g_steal_pointer(&src);
+    }
+    expect->length = r->file_length;
+    if (expect->format == VP_FORMAT_RAW) {
+        /* As every disk size: a whole number of sectors. */
+        expect->length = (r->file_length + 511) / 512 * 512;
+        r->virtual_size = expect->length;
+    }
+    expect->capacity = r->virtual_size;
+    return g_steal_pointer(&src);
+}
+
+/* What the volume needs of POOL (of BLOCK devices or files): a
+ * preallocated qcow2 its final layout (zeros written on a block device,
+ * as convert does, since zero flags would hide the copied data too) and
+ * the space that takes, set in EXPECT and FILL; any import the room for
+ * its data, and a name no volume has. */
+static gboolean
+vp_import_plan_volume(const VpImportPlan *plan, VpVirt *virt,
+                      const VpPoolInfo *pool, gboolean block,
+                      guint64 allocated, VpImportResult *r,
+                      VpVolumeExpect *expect, VpImportFill *fill,
+                      GError **error)
+{
+    r->preallocation = VP_PREALLOC_OFF;
+    if (plan->preallocate) {
+        if (block) {
+            VpImageOptions opts = r->layout.opts;
+            opts.preallocation = VP_PREALLOC_FULL;
+            if (!vp_qcow2_layout_compute(&opts, &r->layout, error)) {
+                return FALSE;
+            }
+        }
+        if (!vp_workflow_check_space(&plan->run, plan->pool, pool,
+                                     &r->layout, block, error)) {
             return FALSE;
         }
-        expect.length = r->file_length;
-        if (format == VP_FORMAT_RAW) {
-            /* As every disk size: a whole number of sectors. */
-            expect.length = (r->file_length + 511) / 512 * 512;
-            r->virtual_size = expect.length;
+        expect->capacity = r->layout.virtual_size;
+        expect->length = r->layout.file_length;
+        fill->layout = &r->layout;
+        r->preallocation = r->layout.opts.preallocation;
+    }
+    /* Checked for every import: even a sparse copy needs its data's worth of
+     * room.  Never replaced: an existing volume of that name stops the
+     * import. */
+    return vp_check_room(plan, pool, block, allocated, error) &&
+           vp_workflow_volume_free(&plan->run, virt, plan->pool, r->volume,
+                                   error);
+}
+
+/* Creates the volume and uploads FILL into it, as EXPECT says, removing it
+ * again if that fails; R gets what libvirt reports of it. */
+static gboolean
+vp_import_upload(const VpImportPlan *plan, VpVirt *virt, gboolean block,
+                 const VpVolumeExpect *expect, VpImportFill *fill,
+                 VpImportResult *r, GError **error)
+{
+    g_autoptr(VpTransaction) t = vp_transaction_new();
+    g_auto(VpVolumeInfo) info = { 0 };
+
+    vp_workflow_step(&plan->run, _("importing '%1$s' (%2$s) as '%3$s'"),
+                     plan->path, r->source_format, r->volume);
+    if (!vp_workflow_upload_volume(&plan->run, virt, plan->pool, r->volume,
+                                   expect, block, vp_import_fill, fill, t,
+                                   &info, error)) {
+        g_autoptr(GError) undo_error = NULL;
+        vp_workflow_step(&plan->run, _("undoing what this run created"));
+        if (!vp_transaction_rollback(t, &undo_error)) {
+            vp_workflow_add_undo_error(error, undo_error);
         }
-        expect.capacity = r->virtual_size;
+        return FALSE;
+    }
+    /* Committed once the upload is verified: from here on the volume is the
+     * user's. */
+    vp_transaction_commit(t);
+    r->bytes_sent = fill->sent;
+    r->volume_path = g_steal_pointer(&info.path);
+    r->format = g_steal_pointer(&info.format);
+    r->capacity = info.capacity;
+    r->allocation = info.allocation;
+    r->volume_length = info.physical;
+    return TRUE;
+}
+
+gboolean
+vp_import_run(const VpImportPlan *plan, VpImportResult *r, GError **error)
+{
+    guint64 allocated = 0;
+    gboolean block = FALSE;
+    g_auto(VpPoolInfo) pool = { 0 };
+
+    *r = (VpImportResult){ 0 };
+    r->path = g_strdup(plan->path);
+    r->pool = g_strdup(plan->pool);
+    if (!vp_import_check(plan, r, &allocated, error)) {
+        return FALSE;
+    }
+    /* --preallocate always writes qcow2 (that is what preallocation is for);
+     * otherwise the volume keeps the file's format. */
+    VpVolumeExpect expect = {
+        .format = plan->preallocate || g_str_equal(r->source_format, "qcow2")
+                      ? VP_FORMAT_QCOW2
+                      : VP_FORMAT_RAW,
+    };
+    g_autoptr(VpSource) src = vp_import_open_source(plan, r, &expect, error);
+    if (src == NULL) {
+        return FALSE;
     }
 
     /* Connected only now: a bad file is refused without a daemon. */
@@ -404,68 +509,15 @@ vp_import_run(const VpImportPlan *plan, VpImportResult *r, GError **error)
     }
     r->uri = g_strdup(vp_virt_uri(virt));
     if (own != NULL) {
-        vp_workflow_step(plan->run.verbose, _("connected to '%1$s'"), r->uri);
+        vp_workflow_step(&plan->run, _("connected to '%1$s'"), r->uri);
     }
-    if (!vp_workflow_active_pool(virt, plan->pool, format, &pool, &block,
-                                 error)) {
+    VpImportFill fill = { .src = src };
+    if (!vp_workflow_active_pool(&plan->run, virt, plan->pool, expect.format,
+                                 &pool, &block, error) ||
+        !vp_import_plan_volume(plan, virt, &pool, block, allocated, r, &expect,
+                               &fill, error)) {
         return FALSE;
     }
-    if (plan->preallocate) {
-        /* As convert: on a block device zeros are written, since zero
-         * flags would hide the copied data too. */
-        if (block) {
-            VpImageOptions opts = r->layout.opts;
-            opts.preallocation = VP_PREALLOC_FULL;
-            if (!vp_qcow2_layout_compute(&opts, &r->layout, error)) {
-                return FALSE;
-            }
-        }
-        if (!vp_workflow_check_space(plan->pool, &pool, &r->layout, block,
-                                     error)) {
-            return FALSE;
-        }
-        expect.capacity = r->layout.virtual_size;
-        expect.length = r->layout.file_length;
-        fill.layout = &r->layout;
-        r->preallocation = r->layout.opts.preallocation;
-    } else {
-        r->preallocation = VP_PREALLOC_OFF;
-    }
-    /* Checked for every import: even a sparse copy needs its data's worth of
-     * room. */
-    if (!vp_check_room(plan, &pool, block, allocated, error)) {
-        return FALSE;
-    }
-    /* Never replaced: an existing volume of that name stops the import. */
-    if (!vp_workflow_volume_free(virt, plan->pool, r->volume, error)) {
-        return FALSE;
-    }
-
-    g_autoptr(VpTransaction) t = vp_transaction_new();
-    g_auto(VpVolumeInfo) info = { 0 };
-    fill.src = src;
     fill.length = expect.length;
-    vp_workflow_step(plan->run.verbose, _("importing '%1$s' (%2$s) as '%3$s'"),
-                     plan->path, r->source_format, r->volume);
-    if (!vp_workflow_upload_volume(virt, plan->pool, r->volume, &expect, block,
-                                   vp_import_fill, &fill, t, plan->run.verbose,
-                                   plan->run.progress, plan->run.cancel, &info,
-                                   error)) {
-        g_autoptr(GError) undo_error = NULL;
-        vp_workflow_step(plan->run.verbose, _("undoing what this run created"));
-        if (!vp_transaction_rollback(t, &undo_error)) {
-            vp_workflow_add_undo_error(error, undo_error);
-        }
-        return FALSE;
-    }
-    /* Committed once the upload is verified: from here on the volume is the
-     * user's. */
-    vp_transaction_commit(t);
-    r->bytes_sent = fill.sent;
-    r->volume_path = g_steal_pointer(&info.path);
-    r->format = g_steal_pointer(&info.format);
-    r->capacity = info.capacity;
-    r->allocation = info.allocation;
-    r->volume_length = info.physical;
-    return TRUE;
+    return vp_import_upload(plan, virt, block, &expect, &fill, r, error);
 }

@@ -18,7 +18,7 @@
 #include "virt.h"
 
 typedef struct {
-    VpRunEnv run;              /* connection, verbosity, progress, cancel */
+    VpRunEnv run;              /* connection, steps, progress, cancel */
     const char *path;          /* the image file, on this machine */
     const char *pool;
     const char *volume;        /* NULL: the file's base name */

@@ -180,14 +180,14 @@ vp_lab_prove(VpLabHostState *h, const VpDomainDefs *defs,
  * G's note. */
 static gboolean
 vp_lab_remove(VpLabHostState *h, VpLabGuestReport *g, const char *uuid,
-              const VpLabRecord *rec, gboolean verbose, GError **error)
+              const VpLabRecord *rec, const VpRunEnv *run, GError **error)
 {
     g_autoptr(VpDomainDefs) defs = NULL;
     g_autoptr(GPtrArray) doomed = g_ptr_array_new();
     g_autoptr(GString) gone = g_string_new(NULL);
     g_autoptr(GString) refused = g_string_new(NULL);
 
-    vp_workflow_step(verbose, _("removing guest '%1$s' from host '%2$s'"), g->name,
+    vp_workflow_step(run, _("removing guest '%1$s' from host '%2$s'"), g->name,
                      h->host->name);
     /* By UUID, read now: the name may have passed to another domain since
      * the host was read. */
@@ -264,7 +264,7 @@ vp_lab_do_task(gpointer data, gpointer user_data)
          (t->old_host == NULL || t->old_host == t->host ||
           vp_virt_ensure_alive(t->old_host->virt, VP_RECONNECT_MS, &error));
     if (ok && t->record != NULL) {
-        ok = vp_lab_remove(t->old_host, g, g->uuid, t->record, plan->run.verbose,
+        ok = vp_lab_remove(t->old_host, g, g->uuid, t->record, &plan->run,
                            &error);
         if (ok) {
             g->exists = FALSE;
@@ -274,8 +274,8 @@ vp_lab_do_task(gpointer data, gpointer user_data)
     }
     if (ok && t->plan != NULL) {
         VpProvisionPlan *p = t->plan;
-        p->run.verbose = plan->run.verbose;
-        p->run.cancel = plan->run.cancel;
+        /* The lab's way of saying steps and of stopping, on this host. */
+        p->run = plan->run;
         p->run.uri = t->host->host->uri;
         p->virt = t->host->virt;
         p->metadata_first = t->metadata_first;
@@ -327,7 +327,7 @@ vp_lab_prepare_pools(VpLabHostState *h)
         needed = t->plan != NULL && g_strcmp0(t->plan->pool, "default") == 0;
     }
     if (!needed ||
-        vp_provision_default_pool(h->virt, h->run->plan->run.verbose, &created,
+        vp_provision_default_pool(&h->run->plan->run, h->virt, &created,
                                   &error)) {
         return;
     }
@@ -421,14 +421,14 @@ vp_lab_prepare_bases(VpLabHostState *h)
             if (vp_lab_check_base(h, t->plan->pool, volume, path, &exists,
                                   &error) && !exists) {
                 VpImportPlan import = {
-                    .run = { .verbose = plan->run.verbose, .cancel = plan->run.cancel },
+                    .run = plan->run,
                     .path = path,
                     .pool = t->plan->pool,
                     .volume = volume,
                     .virt = h->virt,
                 };
                 g_auto(VpImportResult) result = { 0 };
-                vp_workflow_step(plan->run.verbose,
+                vp_workflow_step(&plan->run,
                                  _("importing base '%1$s' into pool '%2$s' of host '%3$s'"),
                                  path, t->plan->pool, h->host->name);
                 vp_import_run(&import, &result, &error);

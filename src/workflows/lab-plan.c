@@ -368,16 +368,23 @@ vp_lab_plan_guest(VpLabRun *run, guint i, const char *hash)
             g->action = VP_LAB_DRIFT;
             if (diff == VP_LAB_MOVED) {
                 g->error = g_strdup_printf(_("it is pinned to host '%1$s' but is "
-                                             "on '%2$s'; use --replace to move it"),
-                                           lg->host, owner->host->name);
+                                             "on '%2$s'; use %3$s to move it"),
+                                           lg->host, owner->host->name,
+                                           vp_run_option(&plan->run,
+                                                         VP_OPTION_ERROR_REPLACE));
             } else if (diff == VP_LAB_MISSING) {
                 g->error = g_strdup_printf(_("volumes of it are gone: %1$s; use "
-                                             "--replace to create it again"),
+                                             "%2$s to create it again"),
                                            (const char *)g_hash_table_lookup(
-                                               owner->missing, lg->name));
+                                               owner->missing, lg->name),
+                                           vp_run_option(&plan->run,
+                                                         VP_OPTION_ERROR_REPLACE));
             } else {
-                g->error = g_strdup(_("its options changed since it was created; "
-                                      "use --replace to create it again"));
+                g->error = g_strdup_printf(_("its options changed since it was "
+                                             "created; use %1$s to create it "
+                                             "again"),
+                                           vp_run_option(&plan->run,
+                                                         VP_OPTION_ERROR_REPLACE));
             }
             return;
         }
@@ -460,11 +467,14 @@ vp_lab_plan_unlisted(VpLabRun *run)
                 h->count--;
             } else {
                 g->action = VP_LAB_DRIFT;
+                const char *prune = vp_run_option(&plan->run,
+                                                  VP_OPTION_ERROR_PRUNE);
                 g->error = listed
                     ? g_strdup_printf(_("a second copy, the guest is on host "
-                                        "'%1$s'; use --prune to delete it"),
-                                      owner->host->name)
-                    : g_strdup(_("not in the manifest; use --prune to delete it"));
+                                        "'%1$s'; use %2$s to delete it"),
+                                      owner->host->name, prune)
+                    : g_strdup_printf(_("not in the manifest; use %1$s to "
+                                        "delete it"), prune);
             }
         }
     }

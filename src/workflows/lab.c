@@ -394,7 +394,7 @@ vp_lab_run(const VpLabPlan *plan, VpLabResult *r, GError **error)
      * costs its timeout once. */
     for (guint i = 0; i < run.hosts->len; i++) {
         VpLabHostState *h = g_ptr_array_index(run.hosts, i);
-        vp_workflow_step(plan->run.verbose, _("reading host '%1$s' (%2$s)"),
+        vp_workflow_step(&plan->run, _("reading host '%1$s' (%2$s)"),
                          h->host->name, h->host->uri);
     }
     vp_lab_parallel(run.hosts, VP_LAB_HOST_WORKERS, vp_lab_read_host, NULL);

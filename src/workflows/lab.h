@@ -71,7 +71,7 @@ typedef void (*VpLabReportFunc)(const VpLabGuestReport *guest, guint total,
                                 gpointer data);
 
 typedef struct {
-    VpRunEnv run;          /* verbosity and cancel; run.uri is not used */
+    VpRunEnv run;          /* steps and cancel; uri and progress unused */
     const VpLab *lab;
     /* What the command line made of each guest's options, one per
      * LAB->guests and in that order (borrowed).  The workflow sets each

@@ -55,19 +55,23 @@ vp_provision_result_clear(VpProvisionResult *r)
  * name, so anything that could leave the pool or hide the file is refused up
  * front rather than by libvirt halfway through. */
 static gboolean
-vp_check_name(const char *name, GError **error)
+vp_check_name(const VpProvisionPlan *plan, GError **error)
 {
+    const char *name = plan->name;
+    const char *option = vp_run_option(&plan->run, VP_OPTION_ERROR_NAME);
+
     if (name == NULL || name[0] == '\0') {
-        g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
-                            _("--name is required: the name of the guest, "
-                              "such as --name zabbix"));
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("%1$s is required: the name of the guest, such as %1$s "
+                      "zabbix"), option);
         return FALSE;
     }
     if (!g_utf8_validate(name, -1, NULL) || strchr(name, '/') != NULL ||
         name[0] == '.' || strpbrk(name, "\n\r\t") != NULL) {
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                    _("invalid --name '%1$s': a guest name cannot contain '/' "
-                      "or control characters, nor start with '.'"), name);
+                    _("invalid %2$s '%1$s': a guest name cannot contain '/' "
+                      "or control characters, nor start with '.'"), name,
+                    option);
         return FALSE;
     }
     return TRUE;
@@ -152,7 +156,7 @@ vp_default_pool_path(VpVirt *virt)
 }
 
 gboolean
-vp_provision_default_pool(VpVirt *virt, gboolean verbose, gboolean *created,
+vp_provision_default_pool(const VpRunEnv *run, VpVirt *virt, gboolean *created,
                           GError **error)
 {
     g_auto(VpPoolInfo) pool = { 0 };
@@ -165,7 +169,7 @@ vp_provision_default_pool(VpVirt *virt, gboolean verbose, gboolean *created,
         return TRUE;
     }
     g_autofree char *path = vp_default_pool_path(virt);
-    vp_workflow_step(verbose, _("creating directory pool '%1$s' at '%2$s'"),
+    vp_workflow_step(run, _("creating directory pool '%1$s' at '%2$s'"),
                      "default", path);
     *created = vp_virt_pool_create_dir(virt, "default", path, error);
     return *created;
@@ -190,8 +194,8 @@ vp_plan_pool(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
         }
         vp_pool_info_clear(pool);
     }
-    return vp_workflow_active_pool(virt, plan->pool, plan->image.format, pool,
-                                   block, error);
+    return vp_workflow_active_pool(&plan->run, virt, plan->pool,
+                                   plan->image.format, pool, block, error);
 }
 
 static gboolean
@@ -202,9 +206,11 @@ vp_plan_conflicts(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
 
     /* A pool this run creates is empty. */
     if (!r->pool_created &&
-        (!vp_workflow_volume_free(virt, plan->pool, r->volume, error) ||
+        (!vp_workflow_volume_free(&plan->run, virt, plan->pool, r->volume,
+                                  error) ||
          (r->seed_volume != NULL &&
-          !vp_workflow_volume_free(virt, plan->pool, r->seed_volume, error)))) {
+          !vp_workflow_volume_free(&plan->run, virt, plan->pool,
+                                   r->seed_volume, error)))) {
         return FALSE;
     }
     if (plan->define &&
@@ -213,8 +219,9 @@ vp_plan_conflicts(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
     }
     if (plan->define && exists) {
         g_set_error(error, VP_ERROR, VP_ERROR_EXISTS,
-                    _("domain '%1$s' already exists; choose another --name, or "
-                      "remove it with virsh undefine %1$s"), plan->name);
+                    _("domain '%1$s' already exists; choose another %2$s, or "
+                      "remove it with virsh undefine %1$s"), plan->name,
+                    vp_run_option(&plan->run, VP_OPTION_ERROR_NAME));
         return FALSE;
     }
     return TRUE;
@@ -230,9 +237,8 @@ vp_write_volume(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
      * format and sizes are what the domain XML and the report must use. */
     g_auto(VpVolumeInfo) info = { 0 };
 
-    if (!vp_workflow_write_volume(virt, plan->pool, r->volume, &r->layout,
-                                  block, NULL, t, plan->run.verbose, plan->run.progress,
-                                  plan->run.cancel, &info, error)) {
+    if (!vp_workflow_write_volume(&plan->run, virt, plan->pool, r->volume,
+                                  &r->layout, block, NULL, t, &info, error)) {
         return FALSE;
     }
     g_free(r->volume_path);
@@ -254,7 +260,7 @@ vp_define_record(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
 {
     g_autofree char *what = g_strdup_printf(_("domain '%1$s'"), plan->name);
 
-    vp_workflow_step(plan->run.verbose, _("recording domain '%1$s' as the lab's"),
+    vp_workflow_step(&plan->run, _("recording domain '%1$s' as the lab's"),
                      plan->name);
     /* A shallow copy: the spec as planned, with the first record. */
     VpDomainSpec spec = plan->domain;
@@ -282,7 +288,7 @@ vp_make_domain(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
      * whose undo is registered. */
     gboolean redefine = r->defined;
 
-    vp_workflow_step(plan->run.verbose, _("defining domain '%1$s'"), plan->name);
+    vp_workflow_step(&plan->run, _("defining domain '%1$s'"), plan->name);
     g_autofree char *uuid = vp_virt_domain_define(virt, r->domain_xml, error);
     if (uuid == NULL) {
         return FALSE;
@@ -302,7 +308,7 @@ vp_make_domain(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
      * Each state change registers its own undo: a failed start leaves only the
      * undefine to run, a failure after it stops the guest first. */
     if (plan->start || plan->wait) {
-        vp_workflow_step(plan->run.verbose, _("starting domain '%1$s'"), plan->name);
+        vp_workflow_step(&plan->run, _("starting domain '%1$s'"), plan->name);
         if (!vp_cancel_check(plan->run.cancel, error) ||
             !vp_virt_domain_start(virt, plan->name, error)) {
             return FALSE;
@@ -327,7 +333,7 @@ vp_wait_for_address(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
                       (gint64)plan->wait_seconds * G_USEC_PER_SEC;
     g_autofree char *last = g_strdup(_("the guest agent never answered"));
 
-    vp_workflow_step(plan->run.verbose, _("waiting up to %1$u s for an address of "
+    vp_workflow_step(&plan->run, _("waiting up to %1$u s for an address of "
                                       "domain '%2$s'"),
                      plan->wait_seconds, plan->name);
     for (;;) {
@@ -378,15 +384,16 @@ vp_plan_overlay(VpProvisionPlan *plan, const VpBaseInfo *base,
         g_autofree char *want = vp_size_format(o->size);
         g_autofree char *have = vp_size_format(base->virtual_size);
         g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                    _("--size %1$s is smaller than base '%2$s' (%3$s): an "
-                      "overlay can grow a disk, never shrink it; leave --size "
-                      "out or give at least %3$s"), want, base->volume, have);
+                    _("%4$s %1$s is smaller than base '%2$s' (%3$s): an "
+                      "overlay can grow a disk, never shrink it; leave %4$s "
+                      "out or give at least %3$s"), want, base->volume, have,
+                    vp_run_option(&plan->run, VP_OPTION_ERROR_SIZE));
         return FALSE;
     }
     if (o->format != VP_FORMAT_QCOW2) {
-        g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
-                            _("an overlay on a base is qcow2; drop --format "
-                              "raw"));
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("an overlay on a base is qcow2; drop %1$s raw"),
+                    vp_run_option(&plan->run, VP_OPTION_ERROR_FORMAT));
         return FALSE;
     }
     /* The result owns the names: the layout keeps pointing at them. */
@@ -420,12 +427,14 @@ vp_provision_plan(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
         vp_workflow_block_image(&plan->image);
     }
     if (plan->base != NULL &&
-        (!vp_base_resolve(virt, plan->pool, plan->base, &base, error) ||
+        (!vp_base_resolve(&plan->run, virt, plan->pool, plan->base, &base,
+                          error) ||
          !vp_plan_overlay(plan, &base, r, error))) {
         return FALSE;
     }
     if (!vp_qcow2_layout_compute(&plan->image, &r->layout, error) ||
-        !vp_workflow_check_space(plan->pool, &pool, &r->layout, *block, error) ||
+        !vp_workflow_check_space(&plan->run, plan->pool, &pool, &r->layout,
+                                 *block, error) ||
         !vp_plan_conflicts(virt, plan, r, error)) {
         return FALSE;
     }
@@ -465,13 +474,13 @@ gboolean
 vp_provision_check(const VpProvisionPlan *plan, VpQcow2Layout *layout,
                    GError **error)
 {
-    if (!vp_check_name(plan->name, error)) {
+    if (!vp_check_name(plan, error)) {
         return FALSE;
     }
     if (plan->image.size == 0 && plan->base == NULL) {
-        g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
-                            _("--size must be more than 0 for a guest disk, "
-                              "such as --size 20G"));
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("%1$s must be more than 0 for a guest disk, such as %1$s "
+                      "20G"), vp_run_option(&plan->run, VP_OPTION_ERROR_SIZE));
         return FALSE;
     }
     /* Every option is checked before a connection is even made; an overlay
@@ -530,7 +539,7 @@ vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
     r->uri = g_strdup(vp_virt_uri(virt));
     /* A borrowed connection was made, and said so, by its owner. */
     if (own != NULL) {
-        vp_workflow_step(plan->run.verbose, _("connected to '%1$s'"), r->uri);
+        vp_workflow_step(&plan->run, _("connected to '%1$s'"), r->uri);
     }
     if (!vp_provision_plan(virt, plan, r, &block, error)) {
         return FALSE;
@@ -549,7 +558,7 @@ vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
         g_autofree char *pool_path = g_path_get_dirname(r->volume_path);
         g_autofree char *what = g_strdup_printf(_("storage pool '%1$s'"),
                                                 plan->pool);
-        vp_workflow_step(plan->run.verbose, _("creating directory pool '%1$s' at '%2$s'"),
+        vp_workflow_step(&plan->run, _("creating directory pool '%1$s' at '%2$s'"),
                 plan->pool, pool_path);
         ok = vp_virt_pool_create_dir(virt, plan->pool, pool_path, error);
         if (ok) {
@@ -563,8 +572,8 @@ vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
         g_free(r->seed_path);
         r->seed_path = NULL;
         ok = vp_cancel_check(plan->run.cancel, error) &&
-             vp_workflow_upload_bytes(virt, plan->pool, r->seed_volume,
-                                      seed_iso, t, plan->run.verbose,
+             vp_workflow_upload_bytes(&plan->run, virt, plan->pool,
+                                      r->seed_volume, seed_iso, t,
                                       &r->seed_path, error);
         g_free(plan->domain.seed_path);
         plan->domain.seed_path = g_strdup(r->seed_path);
@@ -581,7 +590,7 @@ vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
      * user learns what was left behind as well as why the run failed. */
     if (!ok) {
         g_autoptr(GError) undo_error = NULL;
-        vp_workflow_step(plan->run.verbose, _("undoing what this run created"));
+        vp_workflow_step(&plan->run, _("undoing what this run created"));
         if (!vp_transaction_rollback(t, &undo_error)) {
             vp_workflow_add_undo_error(error, undo_error);
         }

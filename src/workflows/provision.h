@@ -15,7 +15,7 @@
 #include "virt.h"
 
 typedef struct {
-    VpRunEnv run;              /* connection, verbosity, progress, cancel */
+    VpRunEnv run;              /* connection, steps, progress, cancel */
     const char *pool;
     const char *name;     /* domain name; the volume is NAME.qcow2/.img */
     VpImageOptions image; /* size and DISK options */
@@ -89,14 +89,14 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VpProvisionResult, vp_provision_result_clear)
  * libvirt would put it, as provision does for a run that needs it, unless
  * it exists; *CREATED says whether it did.  For a lab, whose guests on one
  * host would otherwise race to create it. */
-gboolean vp_provision_default_pool(VpVirt *virt, gboolean verbose,
+gboolean vp_provision_default_pool(const VpRunEnv *run, VpVirt *virt,
                                    gboolean *created, GError **error);
 
 /* The checks of PLAN that need no host: the name, the size and the image
  * options (an overlay checked as one, whatever its base), into LAYOUT.
  * vp_provision_run makes them first; a lab makes them for every guest
- * before it contacts any host.  Fails with VP_ERROR_INVALID or
- * VP_OPTION_ERROR. */
+ * before it contacts any host, so PLAN->run need only spell options then.
+ * Fails with VP_ERROR_INVALID or VP_OPTION_ERROR. */
 gboolean vp_provision_check(const VpProvisionPlan *plan, VpQcow2Layout *layout,
                             GError **error);
 

@@ -11,18 +11,19 @@
 #include "size.h"
 
 void
-vp_workflow_step(gboolean verbose, const char *format, ...)
+vp_workflow_step(const VpRunEnv *run, const char *format, ...)
 {
-    if (!verbose) {
+    /* Not even formatted when nobody listens, which is the usual case. */
+    if (run->step == NULL) {
         return;
     }
     va_list ap;
     va_start(ap, format);
     g_autofree char *text = g_strdup_vprintf(format, ap);
     va_end(ap);
-    /* Progress on stderr is the verbose mode's whole point; results are
-     * printed by the CLI. */
-    g_printerr("virt-provision: %s\n", text);
+    /* The front end decides how a step reaches the user (the command line
+     * writes a line on stderr when asked to); a workflow never prints. */
+    run->step(text, run->data);
 }
 
 /* What an undo step needs: the connection (borrowed: it outlives the
@@ -93,8 +94,8 @@ vp_workflow_undo(VpTransaction *t, const char *what, VpUndoKind kind,
 }
 
 gboolean
-vp_workflow_pool_kind(const char *pool, const char *type, VpImageFormat format,
-                      gboolean *block, GError **error)
+vp_workflow_pool_kind(const VpRunEnv *run, const char *pool, const char *type,
+                      VpImageFormat format, gboolean *block, GError **error)
 {
     /* Pools whose volumes are files, which can hold a sparse qcow2 of any
      * layout.  A logical volume, and any other pool's volume when the image is
@@ -113,14 +114,16 @@ vp_workflow_pool_kind(const char *pool, const char *type, VpImageFormat format,
     }
     g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
                 _("pool '%1$s' is of type '%2$s', which cannot hold a qcow2 "
-                  "image; use --format raw or a dir, fs, netfs or logical pool"),
-                pool, type != NULL ? type : "?");
+                  "image; use %3$s raw or a dir, fs, netfs or logical pool"),
+                pool, type != NULL ? type : "?",
+                vp_run_option(run, VP_OPTION_ERROR_FORMAT));
     return FALSE;
 }
 
 gboolean
-vp_workflow_active_pool(VpVirt *virt, const char *pool, VpImageFormat format,
-                        VpPoolInfo *info, gboolean *block, GError **error)
+vp_workflow_active_pool(const VpRunEnv *run, VpVirt *virt, const char *pool,
+                        VpImageFormat format, VpPoolInfo *info, gboolean *block,
+                        GError **error)
 {
     if (!vp_virt_pool_info(virt, pool, info, error)) {
         return FALSE;
@@ -139,13 +142,13 @@ vp_workflow_active_pool(VpVirt *virt, const char *pool, VpImageFormat format,
                       "pool-start %1$s"), pool);
         return FALSE;
     }
-    return vp_workflow_pool_kind(pool, info->type, format, block, error);
+    return vp_workflow_pool_kind(run, pool, info->type, format, block, error);
 }
 
 gboolean
-vp_workflow_check_space(const char *pool, const VpPoolInfo *info,
-                        const VpQcow2Layout *layout, gboolean block,
-                        GError **error)
+vp_workflow_check_space(const VpRunEnv *run, const char *pool,
+                        const VpPoolInfo *info, const VpQcow2Layout *layout,
+                        gboolean block, GError **error)
 {
     VpPreallocation mode = layout->opts.preallocation;
 
@@ -162,9 +165,10 @@ vp_workflow_check_space(const char *pool, const VpPoolInfo *info,
     g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
                 _("storage pool '%1$s' has %2$s free, but a %3$s image needs "
                   "%4$s (%5$" PRIu64 " bytes); free space in the pool or use "
-                  "--preallocation metadata"),
+                  "%6$s metadata"),
                 pool, free_text, vp_preallocation_to_string(mode), need_text,
-                layout->file_length);
+                layout->file_length,
+                vp_run_option(run, VP_OPTION_ERROR_PREALLOCATION));
     return FALSE;
 }
 
@@ -199,10 +203,9 @@ vp_emit_fill(VpSink *sink, gpointer data, const VpCancel *cancel,
 }
 
 gboolean
-vp_workflow_write_volume(VpVirt *virt, const char *pool, const char *name,
-                         const VpQcow2Layout *layout, gboolean block,
-                         VpSource *src, VpTransaction *t, gboolean verbose,
-                         const VpProgress *progress, const VpCancel *cancel,
+vp_workflow_write_volume(const VpRunEnv *run, VpVirt *virt, const char *pool,
+                         const char *name, const VpQcow2Layout *layout,
+                         gboolean block, VpSource *src, VpTransaction *t,
                          VpVolumeInfo *info, GError **error)
 {
     VpVolumeExpect expect = {
@@ -212,18 +215,15 @@ vp_workflow_write_volume(VpVirt *virt, const char *pool, const char *name,
     };
     VpEmitFill fill = { layout, src };
 
-    return vp_workflow_upload_volume(virt, pool, name, &expect, block,
-                                     vp_emit_fill, &fill, t, verbose, progress,
-                                     cancel, info, error);
+    return vp_workflow_upload_volume(run, virt, pool, name, &expect, block,
+                                     vp_emit_fill, &fill, t, info, error);
 }
 
 gboolean
-vp_workflow_upload_volume(VpVirt *virt, const char *pool, const char *name,
-                          const VpVolumeExpect *expect, gboolean block,
-                          VpVolumeFill fill, gpointer fill_data,
-                          VpTransaction *t, gboolean verbose,
-                          const VpProgress *progress, const VpCancel *cancel,
-                          VpVolumeInfo *info, GError **error)
+vp_workflow_upload_volume(const VpRunEnv *run, VpVirt *virt, const char *pool,
+                          const char *name, const VpVolumeExpect *expect,
+                          gboolean block, VpVolumeFill fill, gpointer fill_data,
+                          VpTransaction *t, VpVolumeInfo *info, GError **error)
 {
     /* A file grows with the upload; a block device must be big enough for
      * the whole image from the start. */
@@ -234,7 +234,7 @@ vp_workflow_upload_volume(VpVirt *virt, const char *pool, const char *name,
     /* Cleared first so that an early failure leaves nothing for the caller to
      * free twice. */
     *info = (VpVolumeInfo){ 0 };
-    vp_workflow_step(verbose, _("creating volume '%1$s' in pool '%2$s'"), name,
+    vp_workflow_step(run, _("creating volume '%1$s' in pool '%2$s'"), name,
                      pool);
     gboolean created = FALSE;
     g_autofree char *path = vp_virt_volume_create(virt, pool, name, capacity,
@@ -249,14 +249,14 @@ vp_workflow_upload_volume(VpVirt *virt, const char *pool, const char *name,
         return FALSE;
     }
 
-    vp_workflow_step(verbose, _("uploading the %1$" PRIu64 "-byte "
+    vp_workflow_step(run, _("uploading the %1$" PRIu64 "-byte "
                                 "image (sparse)"), expect->length);
     g_autoptr(VpSink) sink = vp_virt_upload_sink_new(virt, pool, name, block,
                                                      error);
-    sink = vp_progress_sink_new(sink, expect->length, progress);
+    sink = vp_progress_sink_new(sink, expect->length, run->progress);
     /* fill commits the sink when everything was sent; on failure the sink is
      * freed uncommitted, which aborts the stream. */
-    if (sink == NULL || !fill(sink, fill_data, cancel, error)) {
+    if (sink == NULL || !fill(sink, fill_data, run->cancel, error)) {
         return FALSE;
     }
     const char *want = vp_image_format_to_string(expect->format);
@@ -302,8 +302,8 @@ vp_workflow_upload_volume(VpVirt *virt, const char *pool, const char *name,
 }
 
 gboolean
-vp_workflow_upload_bytes(VpVirt *virt, const char *pool, const char *name,
-                         GBytes *bytes, VpTransaction *t, gboolean verbose,
+vp_workflow_upload_bytes(const VpRunEnv *run, VpVirt *virt, const char *pool,
+                         const char *name, GBytes *bytes, VpTransaction *t,
                          char **path, GError **error)
 {
     gsize len;
@@ -311,7 +311,7 @@ vp_workflow_upload_bytes(VpVirt *virt, const char *pool, const char *name,
     g_autofree char *what = g_strdup_printf(_("volume '%1$s' in pool '%2$s'"),
                                             name, pool);
 
-    vp_workflow_step(verbose, _("creating volume '%1$s' in pool '%2$s'"), name,
+    vp_workflow_step(run, _("creating volume '%1$s' in pool '%2$s'"), name,
                      pool);
     gboolean created = FALSE;
     *path = vp_virt_volume_create(virt, pool, name, 0, &created, error);
@@ -331,8 +331,8 @@ vp_workflow_upload_bytes(VpVirt *virt, const char *pool, const char *name,
 gboolean
 /* Checked during planning, before anything is created: replacing a volume is
  * never done without the user deleting it first. */
-vp_workflow_volume_free(VpVirt *virt, const char *pool, const char *name,
-                        GError **error)
+vp_workflow_volume_free(const VpRunEnv *run, VpVirt *virt, const char *pool,
+                        const char *name, GError **error)
 {
     gboolean exists = FALSE;
 
@@ -342,8 +342,9 @@ vp_workflow_volume_free(VpVirt *virt, const char *pool, const char *name,
     if (exists) {
         g_set_error(error, VP_ERROR, VP_ERROR_EXISTS,
                     _("volume '%1$s' already exists in pool '%2$s'; choose "
-                      "another --name, or delete it with virsh vol-delete "
-                      "--pool %2$s %1$s"), name, pool);
+                      "another %3$s, or delete it with virsh vol-delete "
+                      "--pool %2$s %1$s"), name, pool,
+                    vp_run_option(run, VP_OPTION_ERROR_NAME));
         return FALSE;
     }
     return TRUE;

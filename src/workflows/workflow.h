@@ -8,6 +8,7 @@
 #include "image-options.h"
 #include "progress.h"
 #include "qcow2-layout.h"
+#include "run.h"
 #include "source.h"
 #include "transaction.h"
 #include "virt.h"
@@ -15,8 +16,9 @@
 /* How long an undo waits for a daemon that went away to come back. */
 #define VP_RECONNECT_MS 15000
 
-/* A progress line on stderr when VERBOSE. */
-void vp_workflow_step(gboolean verbose, const char *format, ...)
+/* Hands the step FORMAT describes to RUN's front end (RUN->step), which
+ * says it to the user; nothing when RUN has no step callback. */
+void vp_workflow_step(const VpRunEnv *run, const char *format, ...)
     G_GNUC_PRINTF(2, 3);
 
 /* What an undo step removes or restores, and which of the names it uses. */
@@ -42,35 +44,39 @@ void vp_workflow_undo(VpTransaction *t, const char *what, VpUndoKind kind,
 void vp_workflow_add_undo_error(GError **error, const GError *undo_error);
 
 /* Fails with VP_ERROR_EXISTS, naming the volume and both ways out, when
- * POOL already has a volume NAME: nothing of another run is ever replaced. */
-gboolean vp_workflow_volume_free(VpVirt *virt, const char *pool,
-                                 const char *name, GError **error);
+ * POOL already has a volume NAME: nothing of another run is ever replaced.
+ * Options in the messages here are spelled as RUN's front end does. */
+gboolean vp_workflow_volume_free(const VpRunEnv *run, VpVirt *virt,
+                                 const char *pool, const char *name,
+                                 GError **error);
 
 /* Creates the raw volume NAME in POOL holding BYTES (a seed ISO), through
  * an upload stream, registering its removal in T; *PATH is its path on the
- * host (caller frees). */
-gboolean vp_workflow_upload_bytes(VpVirt *virt, const char *pool,
-                                  const char *name, GBytes *bytes,
-                                  VpTransaction *t, gboolean verbose,
+ * host (caller frees).  Says its step through RUN. */
+gboolean vp_workflow_upload_bytes(const VpRunEnv *run, VpVirt *virt,
+                                  const char *pool, const char *name,
+                                  GBytes *bytes, VpTransaction *t,
                                   char **path, GError **error);
 
 /* Whether pool POOL of TYPE holds block devices (*BLOCK) or files; fails
  * for pool types that cannot take FORMAT through a stream. */
-gboolean vp_workflow_pool_kind(const char *pool, const char *type,
-                               VpImageFormat format, gboolean *block,
-                               GError **error);
+gboolean vp_workflow_pool_kind(const VpRunEnv *run, const char *pool,
+                               const char *type, VpImageFormat format,
+                               gboolean *block, GError **error);
 
 /* Looks up POOL, which must exist and be active, into INFO, and says
  * whether it holds block devices (see vp_workflow_pool_kind). */
-gboolean vp_workflow_active_pool(VpVirt *virt, const char *pool,
-                                 VpImageFormat format, VpPoolInfo *info,
-                                 gboolean *block, GError **error);
+gboolean vp_workflow_active_pool(const VpRunEnv *run, VpVirt *virt,
+                                 const char *pool, VpImageFormat format,
+                                 VpPoolInfo *info, gboolean *block,
+                                 GError **error);
 
 /* Fails with VP_ERROR_FAILED, naming POOL, the sizes and the way out, when
  * LAYOUT reserves its whole file (falloc, full) in a file pool (not BLOCK)
  * whose free space INFO says is smaller: better refused before anything is
  * created than after an upload that fills the pool's file system. */
-gboolean vp_workflow_check_space(const char *pool, const VpPoolInfo *info,
+gboolean vp_workflow_check_space(const VpRunEnv *run, const char *pool,
+                                 const VpPoolInfo *info,
                                  const VpQcow2Layout *layout, gboolean block,
                                  GError **error);
 
@@ -81,15 +87,13 @@ void vp_workflow_block_image(VpImageOptions *opts);
 
 /* Creates volume NAME in POOL and fills it with LAYOUT's image (the data
  * area from SRC when not NULL), registering the volume's removal in T,
- * reporting through PROGRESS and polling CANCEL (both may be NULL).
+ * saying its steps, reporting progress and polling the cancel through RUN.
  * Then checks that libvirt reports the format and capacity asked for, and
  * fills INFO from what it reports. */
-gboolean vp_workflow_write_volume(VpVirt *virt, const char *pool,
-                                  const char *name, const VpQcow2Layout *layout,
-                                  gboolean block, VpSource *src,
-                                  VpTransaction *t, gboolean verbose,
-                                  const VpProgress *progress,
-                                  const VpCancel *cancel,
+gboolean vp_workflow_write_volume(const VpRunEnv *run, VpVirt *virt,
+                                  const char *pool, const char *name,
+                                  const VpQcow2Layout *layout, gboolean block,
+                                  VpSource *src, VpTransaction *t,
                                   VpVolumeInfo *info, GError **error);
 
 /* What libvirt must report about a volume once its upload is done. */
@@ -107,12 +111,9 @@ typedef gboolean (*VpVolumeFill)(VpSink *sink, gpointer data,
 /* vp_workflow_write_volume for any content: FILL (with FILL_DATA) writes
  * it, and libvirt must then report it as EXPECT says (a block volume is
  * created EXPECT->length bytes long, and only its size is known). */
-gboolean vp_workflow_upload_volume(VpVirt *virt, const char *pool,
-                                   const char *name,
+gboolean vp_workflow_upload_volume(const VpRunEnv *run, VpVirt *virt,
+                                   const char *pool, const char *name,
                                    const VpVolumeExpect *expect,
                                    gboolean block, VpVolumeFill fill,
                                    gpointer fill_data, VpTransaction *t,
-                                   gboolean verbose,
-                                   const VpProgress *progress,
-                                   const VpCancel *cancel,
                                    VpVolumeInfo *info, GError **error);

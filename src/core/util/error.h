@@ -25,7 +25,13 @@ GQuark vp_error_quark(void);
  * how a front end spells an option (--cluster-size on the command line, a
  * key in a lab manifest), so its messages speak of the thing ("cluster
  * size", "compat 1.1") and the front end names its own spelling from the
- * code.  Always bad input: exit 2, nothing touched. */
+ * code.  Always bad input: exit 2, nothing touched.
+ *
+ * The same codes name the options a workflow's message tells the user to
+ * give, drop or change ("choose another --name"): the workflow asks the
+ * front end for its spelling (run.h, vp_run_option), so that no layer
+ * below the command line writes a flag.  The codes after BACKING_FORMAT
+ * are of that kind only. */
 #define VP_OPTION_ERROR (vp_option_error_quark())
 
 typedef enum {
@@ -38,6 +44,15 @@ typedef enum {
     VP_OPTION_ERROR_EXTENDED_L2,
     VP_OPTION_ERROR_BACKING,
     VP_OPTION_ERROR_BACKING_FORMAT,
+    VP_OPTION_ERROR_NAME,          /* of a guest, or of a new volume */
+    VP_OPTION_ERROR_POOL,
+    VP_OPTION_ERROR_TARGET,        /* attach: the new disk's target */
+    VP_OPTION_ERROR_DISK,          /* convert: the target of the disk */
+    VP_OPTION_ERROR_LIVE,          /* attach: hot-plug too */
+    VP_OPTION_ERROR_SOURCE_FORMAT, /* import, convert: the file's format */
+    VP_OPTION_ERROR_PREALLOCATE,   /* import: write a preallocated qcow2 */
+    VP_OPTION_ERROR_REPLACE,       /* lab apply: replace changed guests */
+    VP_OPTION_ERROR_PRUNE,         /* lab apply: delete unlisted guests */
 } VpOptionErrorCode;
 
 GQuark vp_option_error_quark(void);

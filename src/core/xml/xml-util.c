@@ -5,14 +5,7 @@
 #include <glib/gi18n.h>
 #include <libxml/parser.h>
 
-#include "domain-xml.h"
 #include "error.h"
-
-void
-vp_xml_init(void)
-{
-    xmlInitParser();
-}
 
 xmlDocPtr
 vp_xml_new_doc(const char *name, xmlNodePtr *root)

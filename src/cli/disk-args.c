@@ -1,0 +1,154 @@
+/* The DISK options: their GOption entries and their translation into
+ * VpImageOptions, for every command that creates an image. */
+#include "disk-args.h"
+
+#include <glib/gi18n.h>
+
+#include "error.h"
+#include "size.h"
+
+GOptionEntry *
+vp_disk_option_entries(VpDiskArgs *args)
+{
+    const GOptionEntry entries[] = {
+        { "format", 0, 0, G_OPTION_ARG_STRING, &args->format,
+          N_("Image format: qcow2 (default) or raw"), N_("FORMAT") },
+        { "preallocation", 0, 0, G_OPTION_ARG_STRING, &args->preallocation,
+          N_("off, metadata (default for qcow2), falloc or full"), N_("MODE") },
+        { "cluster-size", 0, 0, G_OPTION_ARG_STRING, &args->cluster_size,
+          N_("qcow2 cluster size, 512 to 2M (default 64K)"), N_("SIZE") },
+        { "compat", 0, 0, G_OPTION_ARG_STRING, &args->compat,
+          N_("qcow2 compatibility level: 0.10 or 1.1 (default)"), N_("LEVEL") },
+        { "refcount-bits", 0, 0, G_OPTION_ARG_STRING, &args->refcount_bits,
+          N_("Refcount width: 1, 2, 4, 8, 16 (default), 32 or 64"), N_("BITS") },
+        { "lazy-refcounts", 0, 0, G_OPTION_ARG_NONE, &args->lazy_refcounts,
+          N_("Set the lazy refcounts feature"), NULL },
+        { "extended-l2", 0, 0, G_OPTION_ARG_NONE, &args->extended_l2,
+          N_("Use extended L2 entries with 32 subclusters"), NULL },
+        { "backing", 0, 0, G_OPTION_ARG_FILENAME, &args->backing,
+          N_("Backing file of the new image"), N_("FILE") },
+        { "backing-format", 0, 0, G_OPTION_ARG_STRING, &args->backing_format,
+          N_("Format of the backing file (never guessed)"), N_("FORMAT") },
+        G_OPTION_ENTRY_NULL,
+    };
+    /* A copy on the heap: the table points into ARGS, which the caller owns,
+     * so it cannot be static, and it must outlive this frame. */
+    return g_memdup2(entries, sizeof(entries));
+}
+
+/* Refused rather than ignored: a user who asked for, say, a cluster size on a
+ * raw image expects it to mean something. */
+static gboolean
+vp_disk_refuse_for_raw(const VpDiskArgs *args, GError **error)
+{
+    const char *what = NULL;
+
+    if (args->cluster_size != NULL) {
+        what = "--cluster-size";
+    } else if (args->compat != NULL) {
+        what = "--compat";
+    } else if (args->refcount_bits != NULL) {
+        what = "--refcount-bits";
+    } else if (args->lazy_refcounts) {
+        what = "--lazy-refcounts";
+    } else if (args->extended_l2) {
+        what = "--extended-l2";
+    }
+    if (what != NULL) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("%1$s applies to qcow2 images only; drop it or use "
+                      "--format qcow2"), what);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean
+vp_disk_args_resolve(const VpDiskArgs *args, VpImageOptions *opts,
+                     GError **error)
+{
+    guint64 value;
+
+    if (args->format != NULL &&
+        !vp_image_format_from_string(args->format, &opts->format)) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("invalid --format '%1$s': use qcow2 or raw"),
+                    args->format);
+        return FALSE;
+    }
+    if (opts->format == VP_FORMAT_RAW) {
+        /* A raw file has no metadata: sparse unless asked otherwise. */
+        opts->preallocation = VP_PREALLOC_OFF;
+        if (!vp_disk_refuse_for_raw(args, error)) {
+            return FALSE;
+        }
+    }
+    /* As qemu-img: an overlay starts empty, so that reads fall through to
+     * its backing file; preallocation there needs --extended-l2 and asking. */
+    /* Only a default: an explicit --preallocation with --backing is still
+     * taken and left for the layout to accept or refuse. */
+    if (args->backing != NULL && args->preallocation == NULL) {
+        opts->preallocation = VP_PREALLOC_OFF;
+    }
+    if (args->preallocation != NULL &&
+        !vp_preallocation_from_string(args->preallocation,
+                                      &opts->preallocation)) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("invalid --preallocation '%1$s': use off, metadata, "
+                      "falloc or full"), args->preallocation);
+        return FALSE;
+    }
+    if (args->cluster_size != NULL) {
+        if (!vp_size_parse(args->cluster_size, "--cluster-size", &value,
+                           error)) {
+            return FALSE;
+        }
+        /* The layout checks the power of two and the range; only what cannot
+         * fit the field is refused here. */
+        if (value > G_MAXUINT32) {
+            g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                        _("invalid --cluster-size '%1$s': use a power of two "
+                          "from 512 bytes to 2M, such as 64K"),
+                        args->cluster_size);
+            return FALSE;
+        }
+        opts->cluster_size = (guint32)value;
+    }
+    if (args->compat != NULL &&
+        !vp_compat_from_string(args->compat, &opts->version)) {
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("invalid --compat '%1$s': use 0.10 or 1.1"), args->compat);
+        return FALSE;
+    }
+    if (args->refcount_bits != NULL) {
+        if (!g_ascii_string_to_unsigned(args->refcount_bits, 10, 1, 64, &value,
+                                        NULL) ||
+            (value & (value - 1)) != 0) {
+            g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                        _("invalid --refcount-bits '%1$s': use 1, 2, 4, 8, 16, "
+                          "32 or 64"), args->refcount_bits);
+            return FALSE;
+        }
+        opts->refcount_bits = (guint32)value;
+    }
+    /* Whether the combination is valid is for vp_qcow2_layout_compute() to
+     * decide: one check, whichever command builds the options. */
+    opts->lazy_refcounts = args->lazy_refcounts;
+    opts->extended_l2 = args->extended_l2;
+    opts->backing_file = args->backing;
+    opts->backing_format = args->backing_format;
+    return TRUE;
+}
+
+void
+vp_disk_args_clear(VpDiskArgs *args)
+{
+    g_free(args->format);
+    g_free(args->preallocation);
+    g_free(args->cluster_size);
+    g_free(args->compat);
+    g_free(args->refcount_bits);
+    g_free(args->backing);
+    g_free(args->backing_format);
+    *args = (VpDiskArgs){ 0 };
+}
