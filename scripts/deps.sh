@@ -9,11 +9,13 @@ VP_RUNTIME_PACKAGES="libvirt-daemon libvirt-clients libvirt-daemon-driver-qemu
 # its own on 127.0.0.1 (where systemd runs, the package also enables ssh.service).
 # ansible-core for ansible-inventory, which reads status --inventory back
 # (tests/lab_inventory.py); the ansible package adds 250 MB of collections.
-# gdb stops a destroy between reading a domain and removing it (lab_trust.py).
+# gdb stops a destroy between reading a domain and removing it (lab_trust.py);
+# universal-ctags gives tests/sizes.py the extent of every function.
 VP_TEST_PACKAGES="python3 qemu-utils clang libclang-rt-14-dev util-linux
     libvirt-daemon libvirt-clients libvirt-daemon-driver-qemu qemu-system-x86
     busybox-static cpio man-db groff-base locales genisoimage xorriso python3-yaml
-    mmdebstrap e2fsprogs openssh-client openssh-server ansible-core gdb"
+    mmdebstrap e2fsprogs openssh-client openssh-server ansible-core gdb
+    universal-ctags"
 
 # Installs the named packages that are missing.  As root directly; as an
 # ordinary user through sudo; without sudo it names the command to run.
