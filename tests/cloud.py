@@ -55,6 +55,7 @@ import xml.etree.ElementTree as ET
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import libvirt_harness as H  # noqa: E402
+import qemuimg  # noqa: E402
 from libvirt_harness import run, sha256  # noqa: E402
 
 MiB = 1 << 20
@@ -63,10 +64,6 @@ PATTERNS = {0: b"\xa1", 32 * MiB: b"\xb2", BASE_SIZE - MiB: b"\xc3"}
 POOL = "default"
 MAKE_IMAGE = os.path.join(HERE, "guest", "make-cloud-image.sh")
 log = H.logger("cloud.py")
-
-
-def qemu_img_json(*args):
-    return json.loads(run(["qemu-img"] + list(args) + ["--output=json"]).stdout)
 
 
 class Cloud(H.LibvirtTestCase):
@@ -157,12 +154,12 @@ class Cloud(H.LibvirtTestCase):
             self.assertEqual(sha256(path), self.base_sums[name], "base %s changed" % name)
 
     def end_offset(self, path):
-        return qemu_img_json("check", path)["image-end-offset"]
+        return qemuimg.check_ok(path)["image-end-offset"]
 
     def assert_overlay(self, path, base_name, size):
         base = self.bases[base_name]
         fmt = "raw" if base_name.endswith(".raw") else "qcow2"
-        chain = qemu_img_json("info", "--backing-chain", path)
+        chain = qemuimg.info_chain(path)
         top = chain[0]
         self.assertEqual(top["format"], "qcow2", top)
         self.assertEqual(top["virtual-size"], size, top)
@@ -170,7 +167,7 @@ class Cloud(H.LibvirtTestCase):
         self.assertEqual(top["backing-filename-format"], fmt, top)
         self.assertTrue(top["format-specific"]["data"]["extended-l2"], top)
         self.assertEqual(chain[1]["filename"], base, chain)
-        chk = qemu_img_json("check", path)
+        chk = qemuimg.check_ok(path)
         for k in ("corruptions", "leaks", "check-errors"):
             self.assertFalse(chk.get(k), chk)
         # Preallocated: every guest cluster has a host cluster, and the file
@@ -182,7 +179,7 @@ class Cloud(H.LibvirtTestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         # Every byte the base has is read from it (depth 1), none from the
         # overlay's own clusters.
-        for e in qemu_img_json("map", path):
+        for e in qemuimg.img_map(path):
             if e["start"] < BASE_SIZE and e["data"]:
                 self.assertEqual(e["depth"], 1, e)
 
@@ -476,7 +473,7 @@ class Cloud(H.LibvirtTestCase):
         self.assertEqual(self.end_offset(path), end,
                          "the overlay grew while the guest wrote")
         self.assertEqual(os.stat(path).st_size, end)
-        chk = qemu_img_json("check", path)
+        chk = qemuimg.check_ok(path)
         self.assertFalse(chk.get("corruptions") or chk.get("leaks"), chk)
         flat = os.path.join(self.tmp, "flat.raw")
         run(["qemu-img", "convert", "-O", "raw", path, flat], timeout=600)

@@ -40,6 +40,7 @@ import xml.etree.ElementTree as ET
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import libvirt_harness as H  # noqa: E402
+import qemuimg  # noqa: E402
 from libvirt_harness import run  # noqa: E402
 
 KiB, MiB, GiB, TiB = 1 << 10, 1 << 20, 1 << 30, 1 << 40
@@ -101,9 +102,6 @@ class Import(H.LibvirtTestCase):
                 "capacity": int(x.findtext("capacity")),
                 "path": x.findtext("target/path")}
 
-    def qemu_img_json(self, *args):
-        return json.loads(run(["qemu-img"] + list(args) + ["--output=json"]).stdout)
-
     def compare(self, src, src_fmt, vol, vol_fmt):
         r = run(["qemu-img", "compare", "-f", src_fmt, "-F", vol_fmt, src, vol], check=False)
         self.assertEqual(r.returncode, 0, "qemu-img compare %s %s:\n%s%s"
@@ -141,23 +139,23 @@ class Import(H.LibvirtTestCase):
         return raw, path
 
     def assert_compressed(self, path):
-        chk = self.qemu_img_json("check", path)
+        chk = qemuimg.check_ok(path)
         self.assertEqual(chk.get("check-errors"), 0, chk)
         self.assertFalse(chk.get("corruptions") or chk.get("leaks"), chk)
         self.assertGreater(chk.get("compressed-clusters", 0), 0, chk)
         # qemu-img 7.2's map gives no host offset for compressed data
-        m = self.qemu_img_json("map", path)
+        m = qemuimg.img_map(path)
         self.assertTrue([e for e in m if e["data"] and "offset" not in e], m)
 
     def assert_preallocated(self, path, size, cluster=64 * KiB):
-        chk = self.qemu_img_json("check", path)
+        chk = qemuimg.check_ok(path)
         self.assertEqual(chk.get("check-errors"), 0, chk)
         for k in ("corruptions", "leaks"):
             self.assertFalse(chk.get(k), chk)
         self.assertEqual(chk["total-clusters"], -(-size // cluster), chk)
         self.assertEqual(chk["allocated-clusters"], chk["total-clusters"], chk)
         pos = 0
-        for e in self.qemu_img_json("map", path):
+        for e in qemuimg.img_map(path):
             self.assertEqual(e["start"], pos, e)
             self.assertTrue(e["present"] and e["data"] and "offset" in e,
                             "unmapped guest range %s" % e)
@@ -253,7 +251,7 @@ class Import(H.LibvirtTestCase):
         v = self.vol_xml("pre-c.qcow2")
         self.assertEqual((v["format"], v["capacity"]), ("qcow2", 64 * MiB))
         self.assert_preallocated(v["path"], 64 * MiB)
-        chk = self.qemu_img_json("check", v["path"])
+        chk = qemuimg.check_ok(v["path"])
         self.assertFalse(chk.get("compressed-clusters"), chk)
         self.compare(src, "qcow2", v["path"], "qcow2")
         self.compare(raw, "raw", v["path"], "qcow2")

@@ -57,6 +57,7 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import libvirt_harness as H  # noqa: E402
+import qemuimg  # noqa: E402
 from libvirt_harness import run  # noqa: E402
 
 NS = "http://virt-provision.org/xmlns/lab/1"
@@ -230,13 +231,11 @@ class Lab(H.MultiHostTestCase):
             self.assertEqual(vol, g["name"] + ".qcow2")
             self.assertIn(vol, self.volumes(h))
             path = os.path.join(h["images"], vol)
-            r = run(["qemu-img", "check", path], check=False)
-            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            qemuimg.check_ok(path)   # raises, with its output, unless clean
             if g["name"].startswith("ci-"):
                 self.assertEqual(g["seed"]["name"], g["name"] + "-cidata.iso")
                 self.assertIn(g["seed"]["name"], self.volumes(h))
-                info = json.loads(run(["qemu-img", "info", "--output=json", "-U",
-                                       path]).stdout)
+                info = qemuimg.info(path, force_share=True)
                 self.assertEqual(info["backing-filename"],
                                  os.path.join(h["images"], self.base_volume))
                 self.assertIn("<base sha256=", rec)
@@ -274,9 +273,9 @@ class Lab(H.MultiHostTestCase):
             self.assertEqual(after["db"][0], 2)
             self.assertEqual({k: v for k, v in after.items() if k != "db"},
                              {k: v for k, v in before.items() if k != "db"})
-            out = run(["qemu-img", "info", "--output=json", "-U",
-                       os.path.join(self.hosts[2]["images"], "db.qcow2")]).stdout
-            self.assertEqual(json.loads(out)["virtual-size"], 3 << 30)
+            info = qemuimg.info(os.path.join(self.hosts[2]["images"], "db.qcow2"),
+                                force_share=True)
+            self.assertEqual(info["virtual-size"], 3 << 30)
             self.assertEqual(set(self.actions(self.lab("apply")).values()), {"keep"})
         finally:
             self.write_lab(db_size="3G")

@@ -55,6 +55,7 @@ import xml.etree.ElementTree as ET
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import libvirt_harness as H  # noqa: E402
+import qemuimg  # noqa: E402
 from libvirt_harness import child_env, run, sha256  # noqa: E402
 
 KiB, MiB, GiB, TiB = 1 << 10, 1 << 20, 1 << 30, 1 << 40
@@ -170,19 +171,16 @@ class Provision(H.LibvirtTestCase):
         r = run(["virt-xml-validate", p, "domain"], check=False)
         self.assertEqual(r.returncode, 0, "virt-xml-validate %s:\n%s%s" % (p, r.stdout, r.stderr))
 
-    def qemu_img_json(self, *args):
-        return json.loads(run(["qemu-img"] + list(args) + ["--output=json"]).stdout)
-
     def assert_preallocated(self, path, size, cluster=64 * KiB):
         """qemu-img check clean, every guest cluster mapped; returns check."""
-        chk = self.qemu_img_json("check", path)
+        chk = qemuimg.check_ok(path)
         self.assertEqual(chk.get("check-errors"), 0, chk)
         for k in ("corruptions", "leaks", "corruptions-fixed", "leaks-fixed"):
             self.assertFalse(chk.get(k), chk)
         self.assertEqual(chk["total-clusters"], size // cluster, chk)
         self.assertEqual(chk["allocated-clusters"], chk["total-clusters"], chk)
         self.assertEqual(chk["image-end-offset"], os.stat(path).st_size, chk)
-        m = self.qemu_img_json("map", path)
+        m = qemuimg.img_map(path)
         pos = 0
         for e in m:
             self.assertEqual(e["start"], pos, m[:5])
@@ -306,7 +304,7 @@ class Provision(H.LibvirtTestCase):
         self.assertEqual(info["Type"].strip(), "file", info)
 
         # the image as qemu sees it
-        qi = self.qemu_img_json("info", path)
+        qi = qemuimg.info(path)
         self.assertEqual((qi["format"], qi["virtual-size"], qi["cluster-size"],
                           qi["format-specific"]["data"]["compat"]),
                          ("qcow2", 20 * GiB, 64 * KiB, "1.1"), qi)

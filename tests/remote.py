@@ -50,6 +50,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import libvirt_harness as H  # noqa: E402
+import qemuimg  # noqa: E402
 from libvirt_harness import run  # noqa: E402
 
 MiB, GiB = 1 << 20, 1 << 30
@@ -57,10 +58,6 @@ POOL = H.HOST_POOL
 log = H.logger("remote.py")
 BASE_SIZE = 64 * MiB
 PATTERNS = {0: b"A", 17 * MiB: b"B", BASE_SIZE - MiB: b"C"}
-
-
-def qemu_img_json(*args):
-    return json.loads(run(["qemu-img"] + list(args) + ["--output=json"]).stdout)
 
 
 def head_sha(path, n=4 * MiB):
@@ -142,15 +139,15 @@ class Remote(H.MultiHostTestCase):
             return f.read().count("Accepted publickey for vp-host3 ")
 
     def assert_preallocated(self, path, size, overlay=False):
-        info = qemu_img_json("info", path)
+        info = qemuimg.info(path)
         self.assertEqual(info["format"], "qcow2", info)
         self.assertEqual(info["virtual-size"], size, info)
-        chk = qemu_img_json("check", path)
+        chk = qemuimg.check_ok(path)
         for k in ("corruptions", "leaks", "check-errors"):
             self.assertFalse(chk.get(k), chk)
         self.assertEqual(chk["allocated-clusters"], chk["total-clusters"], chk)
         self.assertEqual(chk["image-end-offset"], os.stat(path).st_size, chk)
-        extents = qemu_img_json("map", path)
+        extents = qemuimg.img_map(path)
         if overlay:
             # extended L2, subcluster bitmaps 0: every read goes to the base
             self.assertTrue(all(e["depth"] == 1 for e in extents), extents[:5])
@@ -270,7 +267,7 @@ class Remote(H.MultiHostTestCase):
             # too: the tool never opens a base's file)
             self.assertGreaterEqual(self.downloads(clog), 1, host["transport"])
             path = self.vol_path(host, "ov04.qcow2")
-            chain = qemu_img_json("info", "--backing-chain", path)
+            chain = qemuimg.info_chain(path)
             self.assertEqual(chain[0]["backing-filename"], bpath, chain)
             self.assertEqual(chain[0]["backing-filename-format"], "qcow2", chain)
             self.assertTrue(chain[0]["format-specific"]["data"]["extended-l2"], chain)
