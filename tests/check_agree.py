@@ -814,12 +814,12 @@ class CheckAgree(unittest.TestCase):
         problems = [p for _, ps in results for p in ps]
         self.assertFalse(problems, self._report(problems))
 
-    def test_1_qemu_corpus(self):
+    def test_qemu_corpus(self):
         d = os.path.join(self.dir, "qemu")
         os.mkdir(d)
         self._run_corpus("images written by qemu-img", qemu_corpus(d))
 
-    def test_2_vp_corpus(self):
+    def test_vp_corpus(self):
         d = os.path.join(self.dir, "vp")
         os.mkdir(d)
         backing = os.path.join(d, "backing.qcow2")
@@ -890,7 +890,7 @@ class CheckAgree(unittest.TestCase):
                ("" if not notes else " (" + "; ".join(notes) + ")"))
         return row, [(name, path, p) for p in problems]
 
-    def test_3_damaged(self):
+    def test_damaged(self):
         d = os.path.join(self.dir, "damage")
         os.mkdir(d)
         items = [(bn, bp, cn, fn)
@@ -902,7 +902,7 @@ class CheckAgree(unittest.TestCase):
         self.assertFalse(problems, self._report(problems))
 
     # -- part 3 ------------------------------------------------------------
-    def test_4_counts_in_words(self):
+    def test_counts_in_words(self):
         """The human report says "1 leaked cluster was" but "2 leaked
         clusters were": one message per plural form, not a number pasted
         into a plural sentence.  The counts come from damage qemu-img
