@@ -676,7 +676,8 @@ class LabManifests(unittest.TestCase):
 
     def test_table(self):
         rows = self.rows()
-        self.addCleanup(self.report_worst)
+        # the table's own runs, whichever cases ran before it
+        self.addCleanup(self.report_worst, len(self.stats))
         self.assertGreaterEqual(len(rows), 30)
         names = [r["name"] for r in rows]
         self.assertEqual(len(names), len(set(names)), "row names must be unique")
@@ -696,11 +697,12 @@ class LabManifests(unittest.TestCase):
                     self.judge(r["name"], probs)
         self.assert_no_host_contacted()
 
-    def report_worst(self):
-        rss = max(self.stats)
-        took = max(self.stats, key=lambda x: x[1])
+    def report_worst(self, first=0):
+        stats = self.stats[first:]
+        rss = max(stats)
+        took = max(stats, key=lambda x: x[1])
         sys.stderr.write("lab_manifests.py: %d runs; worst peak RSS %.1f MiB (%s), "
-                         "longest %.2f s (%s)\n" % (len(self.stats), rss[0] / 2**20, rss[2],
+                         "longest %.2f s (%s)\n" % (len(stats), rss[0] / 2**20, rss[2],
                                                      took[1], took[2]))
 
     # ------------------------------------------------------------ arguments
