@@ -26,7 +26,6 @@ import os
 import shlex
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from standalone import require_vp, snap_diff, snapshot  # noqa: E402
+import qcow2_header  # noqa: E402
 
 PREFIX = "virt-provision: "
 KiB, MiB, GiB, TiB, PiB, EiB = (1 << 10), (1 << 20), (1 << 30), (1 << 40), (1 << 50), (1 << 60)
@@ -428,9 +428,10 @@ class BadInput(unittest.TestCase):
             self.assertEqual([x for x in diff if not x.startswith("changed victim.qcow2")], [],
                              msg)
             with open(p, "rb") as f:
-                hdr = f.read(32)
-            self.assertEqual(hdr[:4], b"QFI\xfb", msg + " (not replaced by a qcow2 image)")
-            self.assertEqual(struct.unpack(">Q", hdr[24:32])[0], MiB, msg + " (virtual size)")
+                hdr = f.read(qcow2_header.V3_HEADER_LEN)
+            self.assertEqual(hdr[:4], qcow2_header.MAGIC,
+                             msg + " (not replaced by a qcow2 image)")
+            self.assertEqual(qcow2_header.parse(hdr).size, MiB, msg + " (virtual size)")
         finally:
             os.unlink(p)
 

@@ -31,6 +31,13 @@ import unittest
 from concurrent.futures import ThreadPoolExecutor
 
 import qemuimg  # shared qemu-img/qemu-io wrappers (tests/qemuimg.py)
+import qcow2_header  # the one qcow2 header parser of the tests
+# Header field offsets and feature bits, aimed at by the damage table.
+from qcow2_header import (
+    H_MAGIC, H_VERSION, H_BACKING_OFF, H_BACKING_SIZE, H_CLUSTER_BITS, H_SIZE,
+    H_CRYPT, H_L1_SIZE, H_L1_OFF, H_RT_OFF, H_RT_CLUSTERS, H_INCOMPAT,
+    H_REFCOUNT_ORDER, H_HEADER_LEN, INCOMPAT_DIRTY, INCOMPAT_CORRUPT,
+    INCOMPAT_EXTL2)
 
 CHECK_KEYS = ("image-end-offset", "total-clusters", "allocated-clusters",
               "fragmented-clusters", "compressed-clusters", "corruptions",
@@ -39,16 +46,6 @@ DAMAGE_KEYS = ("corruptions", "leaks")
 INFO_KEYS = ("format", "virtual-size", "cluster-size", "format-specific",
              "backing-filename", "backing-filename-format", "dirty-flag")
 
-# Header field offsets (docs/interop/qcow2.txt); all big-endian.
-H_MAGIC, H_VERSION, H_BACKING_OFF, H_BACKING_SIZE = 0, 4, 8, 16
-H_CLUSTER_BITS, H_SIZE, H_CRYPT, H_L1_SIZE = 20, 24, 32, 36
-H_L1_OFF, H_RT_OFF, H_RT_CLUSTERS, H_NB_SNAP = 40, 48, 56, 60
-H_INCOMPAT, H_COMPAT, H_AUTOCLEAR = 72, 80, 88
-H_REFCOUNT_ORDER, H_HEADER_LEN = 96, 100
-
-INCOMPAT_DIRTY = 1 << 0
-INCOMPAT_CORRUPT = 1 << 1
-INCOMPAT_EXTL2 = 1 << 4
 COPIED = 1 << 63
 COMPRESSED = 1 << 62
 OFFSET_MASK = 0x00fffffffffffe00
@@ -129,11 +126,8 @@ class Vp:
 
 
 # --------------------------------------------------------------------------
-# A small, independent qcow2 parser used to aim the damage
-
-def _u32(b, o):
-    return struct.unpack_from(">I", b, o)[0]
-
+# A small qcow2 parser, independent of the tool, used to aim the damage;
+# the header itself is read by tests/qcow2_header.py
 
 def _u64(b, o):
     return struct.unpack_from(">Q", b, o)[0]
@@ -145,23 +139,22 @@ class Qcow2:
         with open(path, "rb") as f:
             self.data = f.read()
         d = self.data
-        if d[:4] != b"QFI\xfb":
-            raise ValueError("%s: not qcow2" % path)
-        self.version = _u32(d, H_VERSION)
-        self.cluster_bits = _u32(d, H_CLUSTER_BITS)
-        self.cs = 1 << self.cluster_bits
-        self.size = _u64(d, H_SIZE)
-        self.l1_size = _u32(d, H_L1_SIZE)
-        self.l1_off = _u64(d, H_L1_OFF)
-        self.rt_off = _u64(d, H_RT_OFF)
-        self.rt_clusters = _u32(d, H_RT_CLUSTERS)
-        self.nb_snapshots = _u32(d, H_NB_SNAP)
-        if self.version >= 3:
-            self.incompat = _u64(d, H_INCOMPAT)
-            self.refcount_order = _u32(d, H_REFCOUNT_ORDER)
-        else:
-            self.incompat = 0
-            self.refcount_order = 4
+        try:
+            h = qcow2_header.parse(d)
+        except ValueError as e:
+            raise ValueError("%s: not qcow2 (%s)" % (path, e))
+        self.version = h.version
+        self.cluster_bits = h.cluster_bits
+        self.cs = h.cluster_size
+        self.size = h.size
+        self.l1_size = h.l1_size
+        self.l1_off = h.l1_table_offset
+        self.rt_off = h.refcount_table_offset
+        self.rt_clusters = h.refcount_table_clusters
+        self.nb_snapshots = h.nb_snapshots
+        # v2: 0 and 4, as qcow2_header reads a v2 header
+        self.incompat = h.incompatible_features
+        self.refcount_order = h.refcount_order
         self.rbits = 1 << self.refcount_order
         self.extl2 = bool(self.incompat & INCOMPAT_EXTL2)
         self.l2_entry_size = 16 if self.extl2 else 8
@@ -821,12 +814,12 @@ class CheckAgree(unittest.TestCase):
         problems = [p for _, ps in results for p in ps]
         self.assertFalse(problems, self._report(problems))
 
-    def test_1_qemu_corpus(self):
+    def test_qemu_corpus(self):
         d = os.path.join(self.dir, "qemu")
         os.mkdir(d)
         self._run_corpus("images written by qemu-img", qemu_corpus(d))
 
-    def test_2_vp_corpus(self):
+    def test_vp_corpus(self):
         d = os.path.join(self.dir, "vp")
         os.mkdir(d)
         backing = os.path.join(d, "backing.qcow2")
@@ -897,7 +890,7 @@ class CheckAgree(unittest.TestCase):
                ("" if not notes else " (" + "; ".join(notes) + ")"))
         return row, [(name, path, p) for p in problems]
 
-    def test_3_damaged(self):
+    def test_damaged(self):
         d = os.path.join(self.dir, "damage")
         os.mkdir(d)
         items = [(bn, bp, cn, fn)
@@ -909,7 +902,7 @@ class CheckAgree(unittest.TestCase):
         self.assertFalse(problems, self._report(problems))
 
     # -- part 3 ------------------------------------------------------------
-    def test_4_counts_in_words(self):
+    def test_counts_in_words(self):
         """The human report says "1 leaked cluster was" but "2 leaked
         clusters were": one message per plural form, not a number pasted
         into a plural sentence.  The counts come from damage qemu-img

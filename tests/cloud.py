@@ -9,33 +9,36 @@ at the start, the middle and the end) and imports them with
 `virt-provision import`.  Every check of an image is made with qemu-img or
 qemu-io, never with the tool itself.
 
-Cases:
-  01  overlay on each base (raw, qcow2, compressed qcow2): qemu-img info
-      --backing-chain names the base and its format; check clean; compare
-      equal to the base; map: every cluster read from the base; a qemu-io
-      write into the overlay leaves its end offset unchanged and the base
-      byte for byte as it was
-  02  --size larger than the base: reads past the base's end are zeros
-  03  --size smaller than the base: refused, nothing created
-  04  --print-xml / --dry-run create nothing; the XML carries the
-      <backingStore> chain with formats, the seed cdrom, the agent channel
-  05  --cloud-init: the seed volume NAME-cidata.iso read back with isoinfo
-      (label, names, user-data byte for byte, instance-id = domain UUID),
-      attached read-only on virtio-scsi
-  1x  failures: base missing; base neither qcow2 nor raw; overlay name
-      taken; seed name taken; a seed file that is not cloud-config; the
-      daemon killed during the seed upload; SIGINT during the overlay
-      upload — each leaves the pools, volumes and domains as before and the
-      bases intact
-  30  (label guest) a Debian 12 image built by tests/guest/make-cloud-image.sh
-      (cached in $VP_CLOUD_IMAGE_DIR, else under the user's cache dir) is
-      imported as a base and a guest provisioned with --base, --cloud-init
-      user-data=...,clouduser-ssh-key=... and --wait under TCG: --wait
-      returns an address; from outside, the hostname (guest agent), the key
-      in the default user's authorized_keys and a runcmd marker (read out
-      of the overlay with debugfs after shutdown) prove the seed was
-      applied, and the overlay's end offset did not move while the guest
-      wrote.
+Cases (the bases are shared and read-only; each case removes the volumes
+and domains it made):
+  overlays   overlay on each base (raw, qcow2, compressed qcow2): qemu-img
+      info --backing-chain names the base and its format; check clean;
+      compare equal to the base; map: every cluster read from the base; a
+      qemu-io write into the overlay leaves its end offset unchanged and the
+      base byte for byte as it was
+  grown_reads_zeros_past_the_base   --size larger than the base: reads past
+      the base's end are zeros
+  shrinking_refused   --size smaller than the base: refused, nothing created
+  print_xml_and_dry_run_create_nothing   --print-xml / --dry-run create
+      nothing; the XML carries the <backingStore> chain with formats, the
+      seed cdrom, the agent channel
+  seed_volume   --cloud-init: the seed volume NAME-cidata.iso read back with
+      isoinfo (label, names, user-data byte for byte, instance-id = domain
+      UUID), attached read-only on virtio-scsi
+  failures: base_missing; base_not_an_image (neither qcow2 nor raw);
+      overlay_name_taken; seed_name_taken; bad_user_data (a seed file that
+      is not cloud-config); daemon_killed_during_seed_upload;
+      sigint_during_overlay_upload — each leaves the pools, volumes and
+      domains as before and the bases intact
+  cloud_init_guest   (label guest) a Debian 12 image built by
+      tests/guest/make-cloud-image.sh (cached in $VP_CLOUD_IMAGE_DIR, else
+      under the user's cache dir) is imported as a base and a guest
+      provisioned with --base, --cloud-init user-data=...,clouduser-ssh-key=...
+      and --wait under TCG: --wait returns an address; from outside, the
+      hostname (guest agent), the key in the default user's authorized_keys
+      and a runcmd marker (read out of the overlay with debugfs after
+      shutdown) prove the seed was applied, and the overlay's end offset did
+      not move while the guest wrote.
 
 The binary comes from $VP_BIN.  Nothing is skipped: a missing tool,
 package or image build is a failure.
@@ -55,6 +58,7 @@ import xml.etree.ElementTree as ET
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import libvirt_harness as H  # noqa: E402
+import qemuimg  # noqa: E402
 from libvirt_harness import run, sha256  # noqa: E402
 
 MiB = 1 << 20
@@ -63,10 +67,6 @@ PATTERNS = {0: b"\xa1", 32 * MiB: b"\xb2", BASE_SIZE - MiB: b"\xc3"}
 POOL = "default"
 MAKE_IMAGE = os.path.join(HERE, "guest", "make-cloud-image.sh")
 log = H.logger("cloud.py")
-
-
-def qemu_img_json(*args):
-    return json.loads(run(["qemu-img"] + list(args) + ["--output=json"]).stdout)
 
 
 class Cloud(H.LibvirtTestCase):
@@ -157,12 +157,12 @@ class Cloud(H.LibvirtTestCase):
             self.assertEqual(sha256(path), self.base_sums[name], "base %s changed" % name)
 
     def end_offset(self, path):
-        return qemu_img_json("check", path)["image-end-offset"]
+        return qemuimg.check_ok(path)["image-end-offset"]
 
     def assert_overlay(self, path, base_name, size):
         base = self.bases[base_name]
         fmt = "raw" if base_name.endswith(".raw") else "qcow2"
-        chain = qemu_img_json("info", "--backing-chain", path)
+        chain = qemuimg.info_chain(path)
         top = chain[0]
         self.assertEqual(top["format"], "qcow2", top)
         self.assertEqual(top["virtual-size"], size, top)
@@ -170,7 +170,7 @@ class Cloud(H.LibvirtTestCase):
         self.assertEqual(top["backing-filename-format"], fmt, top)
         self.assertTrue(top["format-specific"]["data"]["extended-l2"], top)
         self.assertEqual(chain[1]["filename"], base, chain)
-        chk = qemu_img_json("check", path)
+        chk = qemuimg.check_ok(path)
         for k in ("corruptions", "leaks", "check-errors"):
             self.assertFalse(chk.get(k), chk)
         # Preallocated: every guest cluster has a host cluster, and the file
@@ -182,14 +182,14 @@ class Cloud(H.LibvirtTestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         # Every byte the base has is read from it (depth 1), none from the
         # overlay's own clusters.
-        for e in qemu_img_json("map", path):
+        for e in qemuimg.img_map(path):
             if e["start"] < BASE_SIZE and e["data"]:
                 self.assertEqual(e["depth"], 1, e)
 
     # ------------------------------------------------------------------
-    # 01-05
+    # overlays and seeds
 
-    def test_01_overlays(self):
+    def test_overlays(self):
         for base in sorted(self.bases):
             with self.subTest(base=base):
                 name = "ov-" + base.replace(".", "-")
@@ -211,7 +211,7 @@ class Cloud(H.LibvirtTestCase):
                      path])
                 self.assert_bases_intact()
 
-    def test_02_grown_reads_zeros_past_the_base(self):
+    def test_grown_reads_zeros_past_the_base(self):
         name = "ov-grown"
         self.forget(name)
         self.ok(self.vp(["--name", name, "--base", "base.qcow2", "--size", "256M",
@@ -222,14 +222,14 @@ class Cloud(H.LibvirtTestCase):
              "-c", "read -P 0 %d 1M" % BASE_SIZE, "-c", "read -P 0 %d 1M" % (255 * MiB),
              path])
 
-    def test_03_shrinking_refused(self):
+    def test_shrinking_refused(self):
         before = self.state()
         r = self.vp(["--name", "ov-small", "--base", "base.qcow2", "--size", "32M",
                      "--no-define"])
         self.fails(r, "smaller", "base.qcow2", rc=2)
         self.assertEqual(self.state(), before)
 
-    def test_04_print_xml_and_dry_run_create_nothing(self):
+    def test_print_xml_and_dry_run_create_nothing(self):
         before = self.state()
         ud = self.write_file("ud.yaml", "#cloud-config\nhostname: x\n")
         args = ["--name", "ov-xml", "--base", "base.qcow2", "--size", "1G",
@@ -265,7 +265,7 @@ class Cloud(H.LibvirtTestCase):
             f.write(text)
         return p
 
-    def test_05_seed_volume(self):
+    def test_seed_volume(self):
         name = "ov-seed"
         self.forget(name)
         ud_text = "#cloud-config\nruncmd:\n  - [sh, -c, 'echo hi']\n"
@@ -293,7 +293,7 @@ class Cloud(H.LibvirtTestCase):
         self.assertIsNotNone(cd.find("readonly"))
 
     # ------------------------------------------------------------------
-    # 1x: failures leave everything as it was
+    # failures leave everything as it was
 
     def assert_refused(self, args, *must, rc):
         before = self.state()
@@ -302,11 +302,11 @@ class Cloud(H.LibvirtTestCase):
         self.assertEqual(self.state(), before)
         return line
 
-    def test_10_base_missing(self):
+    def test_base_missing(self):
         self.assert_refused(["--name", "f-nobase", "--base", "nosuch.qcow2"]
                             + self.common(), "nosuch.qcow2", "import", rc=2)
 
-    def test_11_base_not_an_image(self):
+    def test_base_not_an_image(self):
         iso = os.path.join(self.work, "not-a-base.iso")
         run(["genisoimage", "-quiet", "-o", iso, "-V", "DATA",
              self.write_file("iso-content.txt", "an ISO is no disk image\n")])
@@ -321,14 +321,14 @@ class Cloud(H.LibvirtTestCase):
         self.assert_refused(["--name", "f-iso", "--base", "not-a-base.iso"]
                             + self.common(), "iso", "qcow2 or raw", rc=2)
 
-    def test_12_overlay_name_taken(self):
+    def test_overlay_name_taken(self):
         self.virsh("vol-create-as", POOL, "f-taken.qcow2", "1M")
         self.addCleanup(self.virsh, "vol-delete", "--pool", POOL, "f-taken.qcow2",
                         check=False)
         self.assert_refused(["--name", "f-taken", "--base", "base.qcow2"] + self.common(),
                             "f-taken.qcow2", "exists", rc=1)
 
-    def test_13_seed_name_taken(self):
+    def test_seed_name_taken(self):
         self.virsh("vol-create-as", POOL, "f-seed-cidata.iso", "1M")
         self.addCleanup(self.virsh, "vol-delete", "--pool", POOL, "f-seed-cidata.iso",
                         check=False)
@@ -337,7 +337,7 @@ class Cloud(H.LibvirtTestCase):
                              "user-data=" + ud] + self.common(),
                             "f-seed-cidata.iso", "exists", rc=1)
 
-    def test_14_bad_user_data(self):
+    def test_bad_user_data(self):
         ud = self.write_file("ud14.txt", "just some words\n")
         self.assert_refused(["--name", "f-ud", "--base", "base.qcow2", "--cloud-init",
                              "user-data=" + ud] + self.common(), "ud14.txt", rc=2)
@@ -370,7 +370,7 @@ class Cloud(H.LibvirtTestCase):
             self.fail("no step line with %r: %s" % (text, out["stderr"]))
         return p, out
 
-    def test_15_daemon_killed_during_seed_upload(self):
+    def test_daemon_killed_during_seed_upload(self):
         name = "f-killed"
         self.forget(name)
         ud = self.write_file("ud15.yaml", "#cloud-config\nhostname: x\n")
@@ -387,7 +387,7 @@ class Cloud(H.LibvirtTestCase):
         self.interrupted_error(rc, out, 1)
         self.assertEqual(self.state(), before)
 
-    def test_16_sigint_during_overlay_upload(self):
+    def test_sigint_during_overlay_upload(self):
         name = "f-sigint"
         self.forget(name)
         before = self.state()
@@ -400,9 +400,9 @@ class Cloud(H.LibvirtTestCase):
         self.assertEqual(self.state(), before)
 
     # ------------------------------------------------------------------
-    # 30: cloud-init really runs
+    # cloud-init really runs
 
-    def test_30_cloud_init_guest(self):
+    def test_cloud_init_guest(self):
         img = H.cloud_image_dir()
         t = time.monotonic()
         r = run([MAKE_IMAGE, img], check=False, timeout=1800)
@@ -476,7 +476,7 @@ class Cloud(H.LibvirtTestCase):
         self.assertEqual(self.end_offset(path), end,
                          "the overlay grew while the guest wrote")
         self.assertEqual(os.stat(path).st_size, end)
-        chk = qemu_img_json("check", path)
+        chk = qemuimg.check_ok(path)
         self.assertFalse(chk.get("corruptions") or chk.get("leaks"), chk)
         flat = os.path.join(self.tmp, "flat.raw")
         run(["qemu-img", "convert", "-O", "raw", path, flat], timeout=600)

@@ -33,7 +33,6 @@ import concurrent.futures
 import itertools
 import json
 import os
-import struct
 import sys
 import tempfile
 import threading
@@ -42,6 +41,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import qemuimg as q  # noqa: E402
+import qcow2_header  # noqa: E402
 
 K, M, G, T = 1 << 10, 1 << 20, 1 << 30, 1 << 40
 WORKERS = 2
@@ -328,16 +328,12 @@ def fs_block(path):
 def read_header(path):
     """(l1_size, number of refcount blocks) from a qcow2 header; only to
     confirm that a boundary case straddles the boundary it is named after."""
+    h = qcow2_header.read(path)
     with open(path, "rb") as f:
-        h = f.read(104)
-        l1_size, = struct.unpack(">I", h[36:40])
-        cluster = 1 << struct.unpack(">I", h[20:24])[0]
-        rt_off, = struct.unpack(">Q", h[48:56])
-        rt_clusters, = struct.unpack(">I", h[56:60])
-        f.seek(rt_off)
-        rt = f.read(rt_clusters * cluster)
+        f.seek(h.refcount_table_offset)
+        rt = f.read(h.refcount_table_clusters * h.cluster_size)
     blocks = sum(1 for i in range(0, len(rt), 8) if rt[i:i + 8] != bytes(8))
-    return l1_size, blocks
+    return h.l1_size, blocks
 
 
 def write_regions(vsize):

@@ -48,11 +48,11 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import qemuimg as q  # noqa: E402
+import qcow2_header  # noqa: E402
 
 K, M = 1 << 10, 1 << 20
 T0 = time.monotonic()
 ZERO4K = bytes(4096)
-BACKING_FORMAT_EXT = 0xE2792ACA
 # A source with a backing file is followed only when its format is stated.
 TRUST = ["--source-format", "qcow2"]
 
@@ -91,17 +91,12 @@ def drop_backing_format(path):
     to create or rebase one without -F)."""
     with open(path, "r+b") as f:
         hdr = f.read(4096)
-        version = struct.unpack(">I", hdr[4:8])[0]
-        bf_off, bf_len = struct.unpack(">QI", hdr[8:20])
-        hlen = struct.unpack(">I", hdr[100:104])[0] if version >= 3 else 72
-        exts, pos, dropped = [], hlen, False
-        while True:
-            etype, elen = struct.unpack(">II", hdr[pos:pos + 8])
-            if etype == 0:
-                break
-            body = hdr[pos + 8:pos + 8 + elen]
-            pos += 8 + (elen + 7) // 8 * 8
-            if etype == BACKING_FORMAT_EXT:
+        h = qcow2_header.parse(hdr)
+        bf_off, bf_len = h.backing_file_offset, h.backing_file_size
+        hlen = h.header_length
+        exts, dropped = [], False
+        for etype, _, body in qcow2_header.extensions(hdr, h):
+            if etype == qcow2_header.EXT_BACKING_FORMAT:
                 dropped = True
                 continue
             exts.append((etype, body))

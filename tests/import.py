@@ -7,23 +7,28 @@ and a `default` dir pool on it; every command goes through the qemu+unix://
 URI it prints.  The source images are made here with qemu-img and qemu-io,
 which then judge the volumes (qemu-img compare, check, map) next to cmp.
 
-Cases:
-  01  a sparse 2 GiB raw (+ a 1000-byte tail) with data at start, middle and
-      end: compare equal, still sparse, capacity rounded up to 512; --json
-  02  a qcow2: the volume is byte-identical to the file (cmp)
-  03  a compressed qcow2 (qemu-img convert -c): byte-identical, still
-      compressed per qemu-img check and map, compares equal to its source
-  04  --preallocate of a raw, 05 of the compressed qcow2: every cluster
-      mapped per qemu-img map, check clean, compare equal to the source
-  06  --name and the human summary
-  07  VIRT_PROVISION_STREAMS_ONLY=1 changes nothing (import reads the local
-      file and always uploads through a stream)
-  1x  refusals: volume name taken (1), file missing (2), a directory (2), a
+Cases (each makes its own source files and removes the volumes it made):
+  sparse_raw   a sparse 2 GiB raw (+ a 1000-byte tail) with data at start,
+      middle and end: compare equal, still sparse, capacity rounded up to
+      512; --json
+  qcow2_byte_identical   a qcow2: the volume is byte-identical to the file
+      (cmp)
+  compressed_qcow2_stays_compressed   a compressed qcow2 (qemu-img convert
+      -c): byte-identical, still compressed per qemu-img check and map,
+      compares equal to its source
+  preallocate_raw, preallocate_compressed_qcow2   --preallocate of a raw and
+      of the compressed qcow2: every cluster mapped per qemu-img map, check
+      clean, compare equal to the source
+  name_and_summary   --name and the human summary
+  streams_only   VIRT_PROVISION_STREAMS_ONLY=1 changes nothing (import reads
+      the local file and always uploads through a stream)
+  refused_*   volume name taken (1), file missing (2), a directory (2), a
       qcow2 with a backing file (2, naming the convert that flattens it),
       pool missing (1), pool inactive (1), a raw file with a qcow2 header
       as --source-format raw (2): one error line, pools and volumes as before
-  20  SIGINT during the upload of a file full of data, 21 during a
-      --preallocate of a large sparse raw: no volume left, killed by SIGINT
+  sigint_during_data_upload, sigint_during_preallocate   SIGINT during the
+      upload of a file full of data, and during a --preallocate of a large
+      sparse raw: no volume left, killed by SIGINT
 
 The binary comes from $VP_BIN.  Nothing is skipped: a missing tool, binary
 or daemon is a failure.
@@ -40,6 +45,7 @@ import xml.etree.ElementTree as ET
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import libvirt_harness as H  # noqa: E402
+import qemuimg  # noqa: E402
 from libvirt_harness import run  # noqa: E402
 
 KiB, MiB, GiB, TiB = 1 << 10, 1 << 20, 1 << 30, 1 << 40
@@ -101,9 +107,6 @@ class Import(H.LibvirtTestCase):
                 "capacity": int(x.findtext("capacity")),
                 "path": x.findtext("target/path")}
 
-    def qemu_img_json(self, *args):
-        return json.loads(run(["qemu-img"] + list(args) + ["--output=json"]).stdout)
-
     def compare(self, src, src_fmt, vol, vol_fmt):
         r = run(["qemu-img", "compare", "-f", src_fmt, "-F", vol_fmt, src, vol], check=False)
         self.assertEqual(r.returncode, 0, "qemu-img compare %s %s:\n%s%s"
@@ -141,23 +144,23 @@ class Import(H.LibvirtTestCase):
         return raw, path
 
     def assert_compressed(self, path):
-        chk = self.qemu_img_json("check", path)
+        chk = qemuimg.check_ok(path)
         self.assertEqual(chk.get("check-errors"), 0, chk)
         self.assertFalse(chk.get("corruptions") or chk.get("leaks"), chk)
         self.assertGreater(chk.get("compressed-clusters", 0), 0, chk)
         # qemu-img 7.2's map gives no host offset for compressed data
-        m = self.qemu_img_json("map", path)
+        m = qemuimg.img_map(path)
         self.assertTrue([e for e in m if e["data"] and "offset" not in e], m)
 
     def assert_preallocated(self, path, size, cluster=64 * KiB):
-        chk = self.qemu_img_json("check", path)
+        chk = qemuimg.check_ok(path)
         self.assertEqual(chk.get("check-errors"), 0, chk)
         for k in ("corruptions", "leaks"):
             self.assertFalse(chk.get(k), chk)
         self.assertEqual(chk["total-clusters"], -(-size // cluster), chk)
         self.assertEqual(chk["allocated-clusters"], chk["total-clusters"], chk)
         pos = 0
-        for e in self.qemu_img_json("map", path):
+        for e in qemuimg.img_map(path):
             self.assertEqual(e["start"], pos, e)
             self.assertTrue(e["present"] and e["data"] and "offset" in e,
                             "unmapped guest range %s" % e)
@@ -174,9 +177,9 @@ class Import(H.LibvirtTestCase):
         return line
 
     # ------------------------------------------------------------------
-    # 01-07: imports
+    # imports
 
-    def test_01_sparse_raw(self):
+    def test_sparse_raw(self):
         length = 2 * GiB + 1000
         src = self.make_raw("sparse.raw", length,
                             [(0, 0x41, 1 * MiB), (GiB + 12345, 0x42, 3 * MiB),
@@ -206,7 +209,7 @@ class Import(H.LibvirtTestCase):
         # sparse: about the data, nowhere near 2 GiB
         self.assertLess(os.stat(v["path"]).st_blocks * 512, 16 * MiB)
 
-    def test_02_qcow2_byte_identical(self):
+    def test_qcow2_byte_identical(self):
         src = self.make_qcow2("plain.qcow2", 1 * GiB,
                               [(0, 0x51, 2 * MiB), (700 * MiB, 0x52, 64 * KiB)])
         self.drop("plain.qcow2")
@@ -220,7 +223,7 @@ class Import(H.LibvirtTestCase):
         self.cmp(src, v["path"])
         self.assertLess(os.stat(v["path"]).st_blocks * 512, 8 * MiB)
 
-    def test_03_compressed_qcow2_stays_compressed(self):
+    def test_compressed_qcow2_stays_compressed(self):
         raw, src = self.compressed_qcow2()
         self.assert_compressed(src)
         self.drop("compressed.qcow2")
@@ -231,7 +234,7 @@ class Import(H.LibvirtTestCase):
         self.assert_compressed(v["path"])
         self.compare(raw, "raw", v["path"], "qcow2")
 
-    def test_04_preallocate_raw(self):
+    def test_preallocate_raw(self):
         src = self.make_raw("pre.raw", 256 * MiB + 512,
                             [(0, 0x61, 64 * KiB), (100 * MiB, 0x62, MiB),
                              (256 * MiB, 0x63, 512)])
@@ -246,19 +249,19 @@ class Import(H.LibvirtTestCase):
         self.assert_preallocated(v["path"], 256 * MiB + 512)
         self.compare(src, "raw", v["path"], "qcow2")
 
-    def test_05_preallocate_compressed_qcow2(self):
+    def test_preallocate_compressed_qcow2(self):
         raw, src = self.compressed_qcow2()
         self.drop("pre-c.qcow2")
         self.ok(self.vp([src, "--pool", POOL, "--preallocate", "--name", "pre-c.qcow2"]))
         v = self.vol_xml("pre-c.qcow2")
         self.assertEqual((v["format"], v["capacity"]), ("qcow2", 64 * MiB))
         self.assert_preallocated(v["path"], 64 * MiB)
-        chk = self.qemu_img_json("check", v["path"])
+        chk = qemuimg.check_ok(v["path"])
         self.assertFalse(chk.get("compressed-clusters"), chk)
         self.compare(src, "qcow2", v["path"], "qcow2")
         self.compare(raw, "raw", v["path"], "qcow2")
 
-    def test_06_name_and_summary(self):
+    def test_name_and_summary(self):
         src = self.make_raw("named.img", 10 * MiB, [(MiB, 0x71, 4096)])
         self.drop("base-named.img")
         r = self.ok(self.vp([src, "--pool", POOL, "-n", "base-named.img"]))
@@ -270,7 +273,7 @@ class Import(H.LibvirtTestCase):
                      "4096 of 10485760 bytes"):
             self.assertIn(want, out, out)
 
-    def test_07_streams_only(self):
+    def test_streams_only(self):
         src = self.make_qcow2("streams.qcow2", 64 * MiB, [(MiB, 0x7a, MiB)])
         self.drop("streams.qcow2")
         env = dict(self.vp_env, VIRT_PROVISION_STREAMS_ONLY="1")
@@ -278,9 +281,9 @@ class Import(H.LibvirtTestCase):
         self.cmp(src, self.vol_xml("streams.qcow2")["path"])
 
     # ------------------------------------------------------------------
-    # 1x: refusals
+    # refusals
 
-    def test_10_name_taken(self):
+    def test_refused_name_taken(self):
         src = self.make_raw("taken.raw", MiB, [(0, 1, 512)])
         self.virsh("vol-create-as", POOL, "taken.raw", "2M", "--format", "raw")
         self.drop("taken.raw")
@@ -288,14 +291,14 @@ class Import(H.LibvirtTestCase):
                             "virsh vol-delete --pool %s taken.raw" % POOL)
         self.assertEqual(self.vol_xml("taken.raw")["capacity"], 2 * MiB, line)
 
-    def test_11_file_missing(self):
+    def test_refused_file_missing(self):
         self.refused([os.path.join(self.src, "nosuch.qcow2"), "--pool", POOL], 2,
                      "nosuch.qcow2", "no such file")
 
-    def test_12_directory(self):
+    def test_refused_directory(self):
         self.refused([self.src, "--pool", POOL], 2, "directory")
 
-    def test_13_backing_file(self):
+    def test_refused_backing_file(self):
         base = self.make_qcow2("under.qcow2", 16 * MiB, [])
         top = os.path.join(self.src, "overlay.qcow2")
         run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", top])
@@ -303,11 +306,11 @@ class Import(H.LibvirtTestCase):
             self.refused([top, "--pool", POOL] + extra, 2, "backing file", base,
                          "virt-provision convert --source-format qcow2")
 
-    def test_14_pool_missing(self):
+    def test_refused_pool_missing(self):
         src = self.make_raw("p.raw", MiB, [])
         self.refused([src, "--pool", "vpi-nope"], 1, "vpi-nope", "does not exist")
 
-    def test_15_pool_inactive(self):
+    def test_refused_pool_inactive(self):
         src = self.make_raw("p.raw", MiB, [])
         target = os.path.join(self.tmp, "inactive")
         self.virsh("pool-define-as", "vpi-inactive", "dir", "--target", target)
@@ -315,7 +318,7 @@ class Import(H.LibvirtTestCase):
         self.refused([src, "--pool", "vpi-inactive"], 1, "vpi-inactive", "not active",
                      "virsh pool-start")
 
-    def test_16_raw_with_qcow2_header(self):
+    def test_refused_raw_with_qcow2_header(self):
         # as raw, libvirt would report the volume as qcow2: refused before
         # anything is created
         src = self.make_qcow2("hdr.qcow2", MiB, [])
@@ -326,7 +329,7 @@ class Import(H.LibvirtTestCase):
                      "--source-format", "vmdk")
 
     # ------------------------------------------------------------------
-    # 2x: interrupted uploads
+    # interrupted uploads
 
     def interrupted(self, make, args, label):
         before = self.state()
@@ -347,7 +350,7 @@ class Import(H.LibvirtTestCase):
             return
         self.fail("%s: every upload finished before SIGINT" % label)
 
-    def test_20_sigint_during_data_upload(self):
+    def test_sigint_during_data_upload(self):
         def make(step):
             # data all along: nothing travels for free
             path = os.path.join(self.src, "full.raw")
@@ -364,7 +367,7 @@ class Import(H.LibvirtTestCase):
         finally:
             os.unlink(os.path.join(self.src, "full.raw"))
 
-    def test_21_sigint_during_preallocate(self):
+    def test_sigint_during_preallocate(self):
         def make(step):
             size = (4 + 4 * step) * TiB  # ext4 stops at 16 TiB
             return self.make_raw("huge.raw", size, [(0, 1, 4096)]), "huge.raw"

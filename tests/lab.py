@@ -4,39 +4,53 @@ hosts (issue 10, "It must show" points 2 and 3).
 
 setUpClass starts 3 hosts with tests/libvirt/hosts.sh (MultiHostTestCase):
 h1 and h2 over qemu+unix, h3 over real qemu+ssh through the suite's own sshd.
-The lab: web (count 4, unplaced), db (pinned to h3, over ssh), ci (count 2,
-cloud-init seeds, overlays on a local base file that apply imports once per
-host).  The cases run in order and build on each other:
+The standard lab: web (count 4, unplaced), db (pinned to h3, over ssh), ci
+(count 2, cloud-init seeds, overlays on a local base file that apply imports
+once per host).  Each case stands alone and passes in any order: the
+fixture standard_lab() applies the standard lab (a no-op where it is in
+place) and checks that every guest is where its first apply puts it
+(PLACEMENT); its cleanup restarts any daemon a case killed and applies the
+standard lab again with --prune --replace, which removes what the case
+added and remakes what it changed.  Objects of other labs and foreign ones
+are removed by the case that made them.
 
-  01  apply creates all 7 guests: placement by fewest lab guests, the pin,
-      the record in each domain's <metadata>, volumes, seeds and bases
-      (one base volume per host that got an overlay); qemu-img check clean
-  02  re-apply is a no-op: all keep, UUIDs, volume inodes and mtimes unchanged
-  03  drift: a changed option is reported (exit 1) and nothing changes;
-      --replace recreates that guest alone (a new UUID), the others stay
-  04  --dry-run plans a change and changes nothing; status says the same and
-      exits 1 while the lab differs; status --inventory groups by entry
-  05  --prune: a lowered count is drift without it, delete with it
-  06  a foreign domain bearing a lab guest's name: conflict (exit 1), left
-      untouched, the rest applied; once it is gone, apply converges
-  07  a host unreachable from the start fails only its pinned guest; the
-      others are applied elsewhere; once it is back, apply converges
-  08  a daemon killed mid-apply: a correct per-guest report, no volume
-      without an owning record, nothing half-made survives a later apply,
-      which converges
-  09  SIGINT mid-apply: the run dies of SIGINT after reporting, guests not
-      started are failed, in-flight ones finished or rolled back; a later
-      apply converges
-  09b the same SIGINT sent to the process group, as a terminal's Ctrl-C
-      sends it, while the guests are on the ssh host: libvirt's ssh child
-      dies with it, yet the in-flight guests roll back over a new connection
-  10  a ready guest: an overlay on the Debian cloud image of tests/guest with
-      its seed, booted under TCG; wait: in the defaults returns its agent's
-      address, which status --inventory gives Ansible; destroy stops it
-  11  destroy: no domain, volume or seed of the lab is left; the foreign
-      domain and volume and the bases are intact; a second destroy is a no-op
-  12  a host without the pool "default": created once, before the 8 guests in
-      flight at once, as a session daemon keeps it
+  apply_creates   from hosts the lab never saw (no guest, no base volume),
+      apply creates all 7 guests: placement by fewest lab guests, the pin,
+      the record in each domain's <metadata>, volumes, seeds and bases (one
+      base volume per host that got an overlay); qemu-img check clean
+  reapply_noop   re-apply is a no-op: all keep, UUIDs, volume inodes and
+      mtimes unchanged
+  drift_and_replace   a changed option is reported (exit 1) and nothing
+      changes; --replace recreates that guest alone (a new UUID), the others
+      stay
+  dry_run_and_status   --dry-run plans a change and changes nothing; status
+      says the same and exits 1 while the lab differs; status --inventory
+      groups by entry
+  prune   a lowered count is drift without --prune, delete with it
+  foreign_domain   a foreign domain bearing a lab guest's name: conflict
+      (exit 1), left untouched, the rest applied; once it is gone, apply
+      converges
+  unreachable_host   a host unreachable from the start fails only its
+      guests; the others are applied elsewhere; once it is back, apply
+      converges
+  daemon_killed   a daemon killed mid-apply: a correct per-guest report, no
+      volume without an owning record, nothing half-made survives a later
+      apply, which converges
+  sigint   SIGINT mid-apply: the run dies of SIGINT after reporting, guests
+      not started are failed, in-flight ones finished or rolled back; a
+      later apply converges
+  sigint_to_the_group   the same SIGINT sent to the process group, as a
+      terminal's Ctrl-C sends it, while the guests are on the ssh host:
+      libvirt's ssh child dies with it, yet the in-flight guests roll back
+      over a new connection
+  ready_guest   a lab of its own: an overlay on the Debian cloud image of
+      tests/guest with its seed, booted under TCG; wait: in the defaults
+      returns its agent's address, which status --inventory gives Ansible;
+      destroy stops it
+  destroy   no domain, volume or seed of the lab is left; a foreign domain
+      and volume and the bases are intact; a second destroy is a no-op
+  missing_default_pool   a host without the pool "default": created once,
+      before the 8 guests in flight at once, as a session daemon keeps it
 
 Run as root.  The binary comes from $VP_BIN.  Nothing is skipped.
 """
@@ -57,6 +71,7 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import libvirt_harness as H  # noqa: E402
+import qemuimg  # noqa: E402
 from libvirt_harness import run  # noqa: E402
 
 NS = "http://virt-provision.org/xmlns/lab/1"
@@ -64,6 +79,10 @@ MAKE_IMAGE = os.path.join(HERE, "guest", "make-cloud-image.sh")
 POOL = H.HOST_POOL
 log = H.logger("lab.py")
 LAB = "ci-lab"
+# Where the first apply of the standard lab puts each guest: fewest lab
+# guests first, ties in manifest order; db is pinned.
+PLACEMENT = {"web-1": "h1", "web-2": "h2", "web-3": "h3", "web-4": "h1",
+             "db": "h3", "ci-1": "h2", "ci-2": "h1"}
 
 
 def cloud_image():
@@ -205,9 +224,70 @@ class Lab(H.MultiHostTestCase):
                 self.assertIn(v, owned, "volume %s on %s has no owner record"
                               % (v, h["name"]))
 
+    # ----------------------------------------------------------------- fixtures
+
+    def converge(self):
+        """The known state between cases: every daemon running and the
+        standard lab exactly in place (guests a case added pruned, changed
+        ones made again).  A lab placed otherwise than PLACEMENT is made
+        again from nothing."""
+        self.restart_hosts()
+        self.write_lab()
+        doc = self.lab("apply", "--prune", "--replace")
+        if self.placement(doc) != PLACEMENT:
+            log("the lab is placed %s: made again" % self.placement(doc))
+            self.lab("destroy")
+            doc = self.lab("apply")
+        self.assertEqual(self.placement(doc), PLACEMENT)
+
+    @staticmethod
+    def placement(doc):
+        return {g["name"]: g["host"] for g in doc["guests"] if g["action"] != "delete"}
+
+    def standard_lab(self):
+        """Fixture: the standard lab in place as its first apply makes it;
+        put back at cleanup (see converge)."""
+        self.converge()
+        self.addCleanup(self.converge)
+
+    def no_lab(self):
+        """Fixture: hosts the lab never saw: every daemon running, no guest of
+        the lab, no base volume (an apply imports the base again).  The
+        cleanup leaves the standard lab in place."""
+        self.addCleanup(self.converge)
+        self.restart_hosts()
+        self.write_lab()
+        self.lab("destroy")
+        for h in self.hosts:
+            self.virsh(h, "vol-delete", "--pool", POOL, self.base_volume, check=False)
+            self.assertNotIn(self.base_volume, self.volumes(h))
+            for d in self.domains(h):
+                rec = self.record(h, d)
+                self.assertFalse(rec and "<lab>%s</lab>" % LAB in rec,
+                                 "%s on %s is still the lab's" % (d, h["name"]))
+
+    def foreign_objects(self, h, name):
+        """A domain NAME and a volume foreign.qcow2 on H that no lab made;
+        removed at cleanup (the domain under either name it may have then,
+        unless a lab has a guest of that name: converge prunes that one)."""
+        xml = os.path.join(self.work, "foreign.xml")
+        with open(xml, "w") as f:
+            f.write("<domain type='qemu'><name>%s</name><memory unit='MiB'>64"
+                    "</memory><os><type arch='x86_64'>hvm</type></os></domain>" % name)
+        self.virsh(h, "define", xml)
+        self.virsh(h, "vol-create-as", POOL, "foreign.qcow2", "1M", "--format", "qcow2")
+
+        def remove():
+            for d in {name, "foreign-guest"} & self.domains(h):
+                if self.record(h, d) is None:
+                    self.virsh(h, "undefine", d, check=False)
+            self.virsh(h, "vol-delete", "--pool", POOL, "foreign.qcow2", check=False)
+        self.addCleanup(remove)
+
     # ------------------------------------------------------------------ cases
 
-    def test_01_apply_creates(self):
+    def test_apply_creates(self):
+        self.no_lab()
         doc = self.lab("apply")
         self.assertEqual([h["reachable"] for h in doc["hosts"]], [True] * 3)
         acts = self.actions(doc)
@@ -215,9 +295,7 @@ class Lab(H.MultiHostTestCase):
                                 ("web-1", "web-2", "web-3", "web-4", "db", "ci-1", "ci-2")})
         place = {g["name"]: g["host"] for g in doc["guests"]}
         # fewest lab guests first, ties in manifest order; db is pinned
-        self.assertEqual(place, {"web-1": "h1", "web-2": "h2", "web-3": "h3",
-                                 "web-4": "h1", "db": "h3", "ci-1": "h2",
-                                 "ci-2": "h1"})
+        self.assertEqual(place, PLACEMENT)
         for g in doc["guests"]:
             h = self.host_of(g["host"])
             self.assertIn(g["name"], self.domains(h))
@@ -230,13 +308,11 @@ class Lab(H.MultiHostTestCase):
             self.assertEqual(vol, g["name"] + ".qcow2")
             self.assertIn(vol, self.volumes(h))
             path = os.path.join(h["images"], vol)
-            r = run(["qemu-img", "check", path], check=False)
-            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            qemuimg.check_ok(path)   # raises, with its output, unless clean
             if g["name"].startswith("ci-"):
                 self.assertEqual(g["seed"]["name"], g["name"] + "-cidata.iso")
                 self.assertIn(g["seed"]["name"], self.volumes(h))
-                info = json.loads(run(["qemu-img", "info", "--output=json", "-U",
-                                       path]).stdout)
+                info = qemuimg.info(path, force_share=True)
                 self.assertEqual(info["backing-filename"],
                                  os.path.join(h["images"], self.base_volume))
                 self.assertIn("<base sha256=", rec)
@@ -249,14 +325,16 @@ class Lab(H.MultiHostTestCase):
         self.assertNotIn(self.base_volume, self.volumes(self.hosts[2]))
         self.assertNotIn("base.qcow2", self.volumes(self.hosts[0]))
 
-    def test_02_reapply_noop(self):
+    def test_reapply_noop(self):
+        self.standard_lab()
         before, files = self.uuids(), self.files()
         doc = self.lab("apply")
         self.assertEqual(set(self.actions(doc).values()), {"keep"})
         self.assertEqual(self.uuids(), before)
         self.assertEqual(self.files(), files, "a re-apply touched a volume")
 
-    def test_03_drift_and_replace(self):
+    def test_drift_and_replace(self):
+        self.standard_lab()   # its cleanup makes db 2G again
         before = self.uuids()
         self.write_lab(db_size="3G")
         try:
@@ -274,15 +352,16 @@ class Lab(H.MultiHostTestCase):
             self.assertEqual(after["db"][0], 2)
             self.assertEqual({k: v for k, v in after.items() if k != "db"},
                              {k: v for k, v in before.items() if k != "db"})
-            out = run(["qemu-img", "info", "--output=json", "-U",
-                       os.path.join(self.hosts[2]["images"], "db.qcow2")]).stdout
-            self.assertEqual(json.loads(out)["virtual-size"], 3 << 30)
+            info = qemuimg.info(os.path.join(self.hosts[2]["images"], "db.qcow2"),
+                                force_share=True)
+            self.assertEqual(info["virtual-size"], 3 << 30)
             self.assertEqual(set(self.actions(self.lab("apply")).values()), {"keep"})
         finally:
-            self.write_lab(db_size="3G")
+            self.write_lab()
 
-    def test_04_dry_run_and_status(self):
-        self.write_lab(web=5, db_size="3G")
+    def test_dry_run_and_status(self):
+        self.standard_lab()
+        self.write_lab(web=5)
         try:
             before, files = self.uuids(), self.files()
             doc = self.lab("apply", "--dry-run")
@@ -295,7 +374,7 @@ class Lab(H.MultiHostTestCase):
             web1 = [g for g in doc["guests"] if g["name"] == "web-1"][0]
             self.assertEqual(web1["domain"]["uuid"], before["web-1"][1])
         finally:
-            self.write_lab(db_size="3G")
+            self.write_lab()
         doc = self.lab("status")
         self.assertEqual(set(self.actions(doc).values()), {"keep"})
         r = run([self.vp_bin, "status", self.manifest, "--inventory"], check=False)
@@ -307,8 +386,9 @@ class Lab(H.MultiHostTestCase):
             self.assertIn(name, inv[group]["hosts"], r.stdout)
         self.assertEqual(inv["db"]["hosts"]["db"], {"libvirt_host": "h3"})
 
-    def test_05_prune(self):
-        self.write_lab(web=2, db_size="3G")
+    def test_prune(self):
+        self.standard_lab()
+        self.write_lab(web=2)
         try:
             doc = self.lab("apply", expect=1)
             acts = self.actions(doc)
@@ -322,23 +402,19 @@ class Lab(H.MultiHostTestCase):
             self.assertNotIn("web-4", self.domains(self.hosts[0]))
             self.assertNotIn("web-4.qcow2", self.volumes(self.hosts[0]))
         finally:
-            self.write_lab(db_size="3G")
+            self.write_lab()
         # back to 4: a re-placed web-3/web-4 by the fewest-guests rule
         doc = self.lab("apply")
         self.assertEqual(sorted(n for n, a in self.actions(doc).items() if a == "create"),
                          ["web-3", "web-4"])
 
-    def test_06_foreign_domain(self):
+    def test_foreign_domain(self):
+        self.standard_lab()
         h2 = self.hosts[1]
-        xml = os.path.join(self.work, "foreign.xml")
-        with open(xml, "w") as f:
-            f.write("<domain type='qemu'><name>taken</name><memory unit='MiB'>64"
-                    "</memory><os><type arch='x86_64'>hvm</type></os></domain>")
-        self.virsh(h2, "define", xml)
-        self.virsh(h2, "vol-create-as", POOL, "foreign.qcow2", "1M", "--format", "qcow2")
+        self.foreign_objects(h2, "taken")
         foreign_xml = self.virsh(h2, "dumpxml", "taken")
         extra = "  - name: taken\n    host: h2\n"
-        self.write_lab(db_size="3G", extra=extra)
+        self.write_lab(extra=extra)
         try:
             doc = self.lab("apply", expect=1)
             acts = self.actions(doc)
@@ -354,7 +430,7 @@ class Lab(H.MultiHostTestCase):
             self.assertEqual(self.actions(doc)["taken"], "create")
             self.assertIsNotNone(self.record(h2, "taken"))
         finally:
-            self.write_lab(db_size="3G")
+            self.write_lab()
         doc = self.lab("apply", "--prune")
         self.assertEqual(self.actions(doc)["taken"], "delete")
         self.assertIn("foreign-guest", self.domains(h2))
@@ -376,13 +452,14 @@ class Lab(H.MultiHostTestCase):
         h = self.hosts[i]
         return set((d, self.virsh(h, "domuuid", d).strip()) for d in self.domains(h))
 
-    def test_07_unreachable_host(self):
+    def test_unreachable_host(self):
+        self.standard_lab()   # its cleanup starts h2 again if the case failed
         h2 = self.hosts[1]
         before = self.uuids_of(0) | self.uuids_of(2)
         os.kill(self.daemon_pid(h2), signal.SIGKILL)
         time.sleep(0.5)
         extra = "  - name: pinned\n    host: h2\n  - name: loose\n"
-        self.write_lab(db_size="3G", extra=extra)
+        self.write_lab(extra=extra)
         try:
             doc = self.lab("apply", expect=1)
             self.assertEqual([h["reachable"] for h in doc["hosts"]], [True, False, True])
@@ -406,13 +483,13 @@ class Lab(H.MultiHostTestCase):
             self.assertEqual(set(acts.values()), {"keep"})
             self.assertEqual(self.lab("apply")["guests"][-1]["action"], "keep")
         finally:
-            self.write_lab(db_size="3G")
+            self.write_lab()
         self.lab("apply", "--prune")
 
     def bulk_lab(self, path, n, host="h1"):
         extra = ("  - name: bulk\n    count: %d\n    host: %s\n    size: 512G\n"
                  % (n, host))
-        self.write_lab(db_size="3G", extra=extra, path=path)
+        self.write_lab(extra=extra, path=path)
 
     def start_apply(self, path, *args, trigger="defining domain 'bulk-"):
         """apply in a session of its own; SEEN is set at the first -v step
@@ -431,7 +508,8 @@ class Lab(H.MultiHostTestCase):
         t.start()
         return p, lines, seen, t
 
-    def test_08_daemon_killed(self):
+    def test_daemon_killed(self):
+        self.standard_lab()
         path = os.path.join(self.work, "bulk.yaml")
         self.bulk_lab(path, 12)
         h1 = self.hosts[0]
@@ -501,13 +579,15 @@ class Lab(H.MultiHostTestCase):
         self.assertEqual(sorted(n for n, a in acts.items() if a == "create"), sorted(failed))
         return bulk
 
-    def test_09_sigint(self):
+    def test_sigint(self):
+        self.standard_lab()
         self.interrupted_apply(self.hosts[0], lambda p: os.kill(p.pid, signal.SIGINT))
 
-    def test_09b_sigint_to_the_group(self):
+    def test_sigint_to_the_group(self):
         """Ctrl-C at a terminal signals the whole process group, the ssh
         children of libvirt's transport too: the guests in flight on the ssh
         host still roll back (their undo reconnects first)."""
+        self.standard_lab()
         h3 = self.hosts[2]
         self.assertEqual(h3["transport"], "ssh")
         ssh = []
@@ -535,13 +615,16 @@ class Lab(H.MultiHostTestCase):
             % (ssh, gone, bulk["bulk-1"]["error"]))
         self.assertTrue(gone, "the ssh child survived the group's SIGINT")
 
-    def test_10_ready_guest(self):
+    def test_ready_guest(self):
         """A lab guest from the cloud image, booted under TCG with its seed;
         wait: in the defaults waits for its agent's address, which status
         --inventory then gives Ansible."""
         img = cloud_image()
-        # test_11 leaves it alone too
-        type(self).cloud_volume = content_volume(os.path.join(img, "debian-12.raw"))
+        cloud_volume = content_volume(os.path.join(img, "debian-12.raw"))
+        # the base that the lab's destroy leaves (as it must) goes at cleanup,
+        # after that destroy
+        self.addCleanup(self.virsh, self.hosts[0], "vol-delete", "--pool", POOL,
+                        cloud_volume, check=False)
         for f in ("vmlinuz", "initrd.img"):
             # qemu runs as the host's user and must read them
             shutil.copy(os.path.join(img, f), os.path.join(self.work, "cloud-" + f))
@@ -586,11 +669,13 @@ class Lab(H.MultiHostTestCase):
         doc = self.lab("destroy", *allow, manifest=path, lab="ready-lab")
         self.assertEqual(self.actions(doc), {"ready": "delete"})
         self.assertNotIn("ready", self.domains(self.hosts[0]))
-        self.assertIn(self.cloud_volume, self.volumes(self.hosts[0]))
+        self.assertIn(cloud_volume, self.volumes(self.hosts[0]))
         self.assertFalse({"ready.qcow2", "ready-cidata.iso"} & self.volumes(self.hosts[0]))
 
-    def test_11_destroy(self):
+    def test_destroy(self):
+        self.standard_lab()
         h2 = self.hosts[1]
+        self.foreign_objects(h2, "foreign-guest")
         doc = self.lab("destroy")
         acts = self.actions(doc)
         log("destroy: %s" % json.dumps(doc["guests"]))
@@ -600,8 +685,7 @@ class Lab(H.MultiHostTestCase):
         for h in self.hosts:
             for d in self.domains(h):
                 self.assertIsNone(self.record(h, d), "%s left on %s" % (d, h["name"]))
-            left = self.volumes(h) - {self.base_volume, "foreign.qcow2",
-                                      getattr(self, "cloud_volume", None)}
+            left = self.volumes(h) - {self.base_volume, "foreign.qcow2"}
             self.assertEqual(left, set(), "volumes left on %s" % h["name"])
         self.assertIn("foreign-guest", self.domains(h2))
         self.assertIn("foreign.qcow2", self.volumes(h2))
@@ -609,13 +693,14 @@ class Lab(H.MultiHostTestCase):
         doc = self.lab("destroy")
         self.assertEqual(doc["guests"], [])
 
-
-    def test_12_missing_default_pool(self):
+    def test_missing_default_pool(self):
         """A host without the pool "default": it is created once for the
         guests in flight at once, where a session daemon keeps it."""
         h1 = self.hosts[0]
         self.virsh(h1, "pool-destroy", POOL)
         self.virsh(h1, "pool-undefine", POOL)
+        # hosts.sh start defines the pool again where it is missing
+        self.addCleanup(self.restart_hosts)
         path = os.path.join(self.work, "pool.yaml")
         with open(path, "w") as f:
             f.write("lab: pool-lab\nhosts:\n  h1: %s\n"

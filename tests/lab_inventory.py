@@ -185,14 +185,14 @@ class LabInventory(H.TimedTestCase):
 
     # ------------------------------------------------------------------ cases
 
-    def test_01_json_status(self):
+    def test_json_status(self):
         doc = json.loads(self.status(json_out=True))
         got = {g["name"]: (g["entry"], g["host"]) for g in doc["guests"]}
         want = {g: (g, HOST) for g in GUESTS}
         want.update({n: (e, HOST) for n, e in FORGED.items()})
         self.assertEqual(got, want)
 
-    def test_02_pyyaml(self):
+    def test_pyyaml(self):
         import yaml
         text, _ = self.inventory_file()
         try:
@@ -203,7 +203,7 @@ class LabInventory(H.TimedTestCase):
             entry: {"hosts": hosts} for entry, hosts in self.expected().items()}}}
         self.assertEqual(inv, want, text)
 
-    def test_03_ansible_inventory(self):
+    def test_ansible_inventory(self):
         text, path = self.inventory_file()
         home = os.path.join(self.work, "home")
         os.makedirs(home, exist_ok=True)
@@ -233,7 +233,7 @@ class LabInventory(H.TimedTestCase):
             hostvars.update(hosts)
         self.assertEqual(inv["_meta"]["hostvars"], hostvars, text)
 
-    def test_04_table(self):
+    def test_table(self):
         # Read as bytes: text mode would turn the CR in "cr\rx" into a line
         # break.  The table prints names as they are (see the docstring).
         r = subprocess.run([self.vp_bin, "status", self.manifest],

@@ -24,7 +24,9 @@ and a substring of the message.  For every run we check that
     (hostile YAML must be refused before it is expanded or queued whole).
 
 The limits (file size, count, guests) are read from src/core/lab/manifest.h,
-so that the rows follow the header.  Valid manifests run last as the control:
+so that the rows follow the header.  Each case that runs rows checks at its
+end that none of them contacted the host and that the socket saw no
+connection outside a run.  Valid manifests are the control (test_control):
 they do connect to the socket (the test closes each connection at once, so
 the tool fails quickly, with a status that is neither 0 nor 2), which shows
 that the socket would have seen a bad row that contacted a host.
@@ -207,7 +209,6 @@ class LabManifests(unittest.TestCase):
         os.mkfifo(os.path.join(d, "base-fifo"))
         cls.write(os.path.join(d, "secret-4k.bin"), b"password=hunt3r\n" * 256)
         cls.write(os.path.join(d, "empty.img"), b"")
-        cls.runs = []        # (row name, connections) of every run of the table
 
     @classmethod
     def tearDownClass(cls):
@@ -247,6 +248,26 @@ class LabManifests(unittest.TestCase):
                 "defaults:\n"
                 "  pool: p\n"
                 "  size: 1G\n" % cls.uri)
+
+    def setUp(self):
+        # Each case judges its own runs: connections before it are not its.
+        self.listener.drain()
+        self.total_before = self.listener.total
+        self.runs = []       # (row name, connections) of every row this case ran
+
+    def assert_no_host_contacted(self):
+        """No row of this case contacted the host, and the socket saw no
+        connection outside a row's run (drained here, after the last one)."""
+        self.listener.drain()
+        contacted = sorted({name for name, conns in self.runs if conns})
+        self.assertEqual(contacted, [],
+                         "rows that contacted a host")
+        seen = self.listener.total - self.total_before
+        self.assertEqual(seen, sum(c for _, c in self.runs),
+                         "connections outside any run")
+        print("\n  %s: %d runs, %d connection(s) to the host socket (from %s)"
+              % (self._testMethodName, len(self.runs), seen, ", ".join(contacted) or "no row"),
+              file=sys.stderr)
 
     def env(self):
         env = dict(os.environ)
@@ -290,7 +311,7 @@ class LabManifests(unittest.TestCase):
             p.returncode = os.waitstatus_to_exitcode(status)
             rss = usage.ru_maxrss * 1024  # KiB on Linux
             rc = None if killed else p.returncode
-            # The worst of the run, reported by test_1_table.
+            # The worst of the run, reported by test_table.
             type(self).stats.append((rss, time.monotonic() - started, " ".join(args)))
             # A connection made just before the exit is still in the backlog.
             conns += self.listener.drain()
@@ -653,9 +674,10 @@ class LabManifests(unittest.TestCase):
 
     stats = []   # (peak RSS, seconds, arguments) of every run
 
-    def test_1_table(self):
+    def test_table(self):
         rows = self.rows()
-        self.addCleanup(self.report_worst)
+        # the table's own runs, whichever cases ran before it
+        self.addCleanup(self.report_worst, len(self.stats))
         self.assertGreaterEqual(len(rows), 30)
         names = [r["name"] for r in rows]
         self.assertEqual(len(names), len(set(names)), "row names must be unique")
@@ -673,17 +695,19 @@ class LabManifests(unittest.TestCase):
                     probs = self.check(r["name"], list(command) + [given], where, msg,
                                        r["text"], file)
                     self.judge(r["name"], probs)
+        self.assert_no_host_contacted()
 
-    def report_worst(self):
-        rss = max(self.stats)
-        took = max(self.stats, key=lambda x: x[1])
+    def report_worst(self, first=0):
+        stats = self.stats[first:]
+        rss = max(stats)
+        took = max(stats, key=lambda x: x[1])
         sys.stderr.write("lab_manifests.py: %d runs; worst peak RSS %.1f MiB (%s), "
-                         "longest %.2f s (%s)\n" % (len(self.stats), rss[0] / 2**20, rss[2],
+                         "longest %.2f s (%s)\n" % (len(stats), rss[0] / 2**20, rss[2],
                                                      took[1], took[2]))
 
     # ------------------------------------------------------------ arguments
 
-    def test_2_arguments(self):
+    def test_arguments(self):
         """Bad command lines around a VALID manifest: refused before it is read."""
         rows = [
             ("apply without a file", ["apply"], "apply needs exactly one manifest"),
@@ -726,8 +750,9 @@ class LabManifests(unittest.TestCase):
         for name, args, msg in rows:
             with self.subTest(args=name):
                 self.judge(name, self.check(name, args, None, msg))
+        self.assert_no_host_contacted()
 
-    def test_2b_default_uri(self):
+    def test_default_uri(self):
         """Issue 14: LIBVIRT_DEFAULT_URI that runs a local command, where a
         command would connect to it (no -c): refused before it is used."""
         ext = "qemu+ext:///system?command=" + self.run_me
@@ -744,19 +769,13 @@ class LabManifests(unittest.TestCase):
             with self.subTest(args=name):
                 self.judge(name, self.check(name, args, None, msg,
                                             env_extra={"LIBVIRT_DEFAULT_URI": uri}))
+        self.assert_no_host_contacted()
 
     # -------------------------------------------------------------- control
 
-    def test_3_control(self):
-        """The table contacted no host; a valid manifest does."""
-        contacted = sorted({name for name, conns in self.runs if conns})
-        self.assertEqual(contacted, [],
-                         "rows that contacted a host")
-        self.assertEqual(self.listener.total, sum(c for _, c in self.runs),
-                         "connections outside any run")
-        print("\n  table: %d runs, %d connection(s) to the host socket (from %s)"
-              % (len(self.runs), self.listener.total, ", ".join(contacted) or "no row"),
-              file=sys.stderr)
+    def test_control(self):
+        """A valid manifest does contact the host: the socket would have seen
+        a row that did (each row case checks that none did)."""
         for command in ALL_COMMANDS:
             with self.subTest(control=" ".join(command)):
                 before = snapshot(self.d)

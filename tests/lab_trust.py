@@ -47,6 +47,7 @@ import xml.etree.ElementTree as ET
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import libvirt_harness as H  # noqa: E402
+import qemuimg  # noqa: E402
 from libvirt_harness import PREFIX, run  # noqa: E402
 
 LAB = "trust"
@@ -227,8 +228,8 @@ class LabTrust(H.LibvirtTestCase):
         self.assertEqual(len(made), 1, self.vol_names("default"))
         name = made[0]
         self.addCleanup(self.virsh, "vol-delete", name, "--pool", "default", check=False)
-        info = json.loads(run(["qemu-img", "info", "--output=json", "-U",
-                               os.path.join(self.pools["default"], "ovl.qcow2")]).stdout)
+        info = qemuimg.info(os.path.join(self.pools["default"], "ovl.qcow2"),
+                            force_share=True)
         self.assertEqual(info["full-backing-filename"],
                          os.path.join(self.pools["default"], name))
         self.assertEqual(H.sha256(victim), before)

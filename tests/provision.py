@@ -10,26 +10,32 @@ cleanup purges the daemon and its directory, also when something failed.
 The test guest kit comes from tests/guest/make-guest-kit.sh, cached in
 $VP_GUEST_KIT_DIR when that is set.
 
-Cases:
-  00  the default pool cannot be built: pool definition rolled back
-  01  --dry-run / --print-xml with no default pool create nothing
-  01b SIGINT during the upload into a default pool this run created
-  02  provision 20G: default pool, volume and domain as libvirt, qemu-img and
-      virt-xml-validate see them; --json checked field by field
-  03  --no-define creates only the volume; --dry-run / --print-xml with a pool
-  04  a TCG guest writes patterns onto the volume (checked from the host with
-      qemu-io; no cluster allocated), then verifies them in a second boot
-  1x  failures: name taken by a volume, a file, a domain; define rejected;
-      start rejected; kvm; pool missing; pool inactive; falloc/full larger
-      than the pool's free space (a pool on a 64 MiB tmpfs); empty option
-      values
-  20  SIGINT (20b SIGTERM) during the upload: nothing left, then killed by
-      that signal (the shell sees 130/143)
-  21  libvirtd killed (kill -9 + restart) during the upload: undo after
-      reconnecting, nothing left
-  22  a second SIGINT while the undo hangs on a stopped daemon kills the tool
-  23  libvirtd stopped (SIGSTOP) during the upload: keepalive notices, the
-      undo reconnects once it continues, nothing left
+Cases (each stands alone: the ones that need no pool "default" remove one
+a case left, those that need it make it, and each removes what it made):
+  default_pool_build_fails_is_rolled_back   the default pool cannot be
+      built: pool definition rolled back
+  dry_run_and_print_xml_create_nothing   --dry-run / --print-xml with no
+      default pool create nothing
+  sigint_while_creating_default_pool   SIGINT during the upload into a
+      default pool this run created
+  provision_20g   provision 20G: default pool, volume and domain as libvirt,
+      qemu-img and virt-xml-validate see them; --json checked field by field
+  no_define_and_dry_runs_with_pool   --no-define creates only the volume;
+      --dry-run / --print-xml with a pool
+  guest_installs_onto_volume   a TCG guest writes patterns onto the volume
+      (checked from the host with qemu-io; no cluster allocated), then
+      verifies them in a second boot
+  failures: name taken by a volume, a file, a domain; define rejected; start
+      rejected; kvm; pool missing; pool inactive; falloc/full larger than
+      the pool's free space (a pool on a 64 MiB tmpfs); empty option values
+  sigint_mid_upload, sigterm_mid_upload   SIGINT (SIGTERM) during the upload:
+      nothing left, then killed by that signal (the shell sees 130/143)
+  daemon_killed_mid_upload   libvirtd killed (kill -9 + restart) during the
+      upload: undo after reconnecting, nothing left
+  second_sigint_during_undo_kills   a second SIGINT while the undo hangs on a
+      stopped daemon kills the tool
+  daemon_stopped_mid_upload   libvirtd stopped (SIGSTOP) during the upload:
+      keepalive notices, the undo reconnects once it continues, nothing left
 Every failure must exit non-zero with one `virt-provision: ...` line naming
 the problem, and leave `virsh pool-list --all`, `vol-list POOL`, `list --all`
 and the pool directory exactly as they were.
@@ -55,6 +61,7 @@ import xml.etree.ElementTree as ET
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import libvirt_harness as H  # noqa: E402
+import qemuimg  # noqa: E402
 from libvirt_harness import child_env, run, sha256  # noqa: E402
 
 KiB, MiB, GiB, TiB = 1 << 10, 1 << 20, 1 << 30, 1 << 40
@@ -145,6 +152,14 @@ class Provision(H.LibvirtTestCase):
                 self.virsh("pool-destroy", "default", check=False)
             self.virsh("pool-undefine", "default", check=False)
 
+    def without_default_pool(self):
+        """Fixture of the cases where a run is to create the pool "default":
+        one that another case left is removed now (its directory and files
+        stay), and the one this case's run creates at cleanup.  Call it
+        before forget(), whose cleanup needs the pool."""
+        self.drop_default_pool()
+        self.addCleanup(self.drop_default_pool)
+
     def ensure_default_pool(self):
         p = self.pools()
         if "default" not in p:
@@ -170,19 +185,16 @@ class Provision(H.LibvirtTestCase):
         r = run(["virt-xml-validate", p, "domain"], check=False)
         self.assertEqual(r.returncode, 0, "virt-xml-validate %s:\n%s%s" % (p, r.stdout, r.stderr))
 
-    def qemu_img_json(self, *args):
-        return json.loads(run(["qemu-img"] + list(args) + ["--output=json"]).stdout)
-
     def assert_preallocated(self, path, size, cluster=64 * KiB):
         """qemu-img check clean, every guest cluster mapped; returns check."""
-        chk = self.qemu_img_json("check", path)
+        chk = qemuimg.check_ok(path)
         self.assertEqual(chk.get("check-errors"), 0, chk)
         for k in ("corruptions", "leaks", "corruptions-fixed", "leaks-fixed"):
             self.assertFalse(chk.get(k), chk)
         self.assertEqual(chk["total-clusters"], size // cluster, chk)
         self.assertEqual(chk["allocated-clusters"], chk["total-clusters"], chk)
         self.assertEqual(chk["image-end-offset"], os.stat(path).st_size, chk)
-        m = self.qemu_img_json("map", path)
+        m = qemuimg.img_map(path)
         pos = 0
         for e in m:
             self.assertEqual(e["start"], pos, m[:5])
@@ -193,9 +205,10 @@ class Provision(H.LibvirtTestCase):
         return chk
 
     # ------------------------------------------------------------------
-    # 00-04: the product working
+    # the product working
 
-    def test_00_default_pool_build_fails_is_rolled_back(self):
+    def test_default_pool_build_fails_is_rolled_back(self):
+        self.without_default_pool()
         self.assertNotIn("default", self.pools(), "precondition: no default pool yet")
         ro = os.path.join(self.tmp, "ro-data")
         os.mkdir(ro, 0o555)
@@ -206,7 +219,8 @@ class Provision(H.LibvirtTestCase):
         self.assertEqual(self.state(), before)
         self.assertEqual(os.listdir(ro), [])
 
-    def test_01_dry_run_and_print_xml_create_nothing(self):
+    def test_dry_run_and_print_xml_create_nothing(self):
+        self.without_default_pool()
         self.assertNotIn("default", self.pools(), "precondition: no default pool yet")
         self.check_nothing_created("vpt-dry", pool_missing=True)
 
@@ -252,8 +266,9 @@ class Provision(H.LibvirtTestCase):
         self.assertEqual(self.state(), before)
         self.assertEqual("default" not in before["pools"], pool_missing)
 
-    def test_02_provision_20g(self):
+    def test_provision_20g(self):
         name = "vpt-20g"
+        self.without_default_pool()
         self.forget(name)
         before = self.state()
         self.assertNotIn("default", before["pools"], "precondition: no default pool yet")
@@ -306,7 +321,7 @@ class Provision(H.LibvirtTestCase):
         self.assertEqual(info["Type"].strip(), "file", info)
 
         # the image as qemu sees it
-        qi = self.qemu_img_json("info", path)
+        qi = qemuimg.info(path)
         self.assertEqual((qi["format"], qi["virtual-size"], qi["cluster-size"],
                           qi["format-specific"]["data"]["compat"]),
                          ("qcow2", 20 * GiB, 64 * KiB, "1.1"), qi)
@@ -341,7 +356,7 @@ class Provision(H.LibvirtTestCase):
         self.assertEqual(after["vols"]["default"], [name + ".qcow2"])
         self.assertEqual(set(after["domains"]) - set(before["domains"]), {name})
 
-    def test_03_no_define_and_dry_runs_with_pool(self):
+    def test_no_define_and_dry_runs_with_pool(self):
         self.ensure_default_pool()
         self.check_nothing_created("vpt-dry2", pool_missing=False)
 
@@ -362,7 +377,7 @@ class Provision(H.LibvirtTestCase):
                          sorted(before["vols"]["default"] + [name + ".qcow2"]))
         self.assert_preallocated(path, 3 * GiB)
 
-    def test_04_guest_installs_onto_volume(self):
+    def test_guest_installs_onto_volume(self):
         self.ensure_default_pool()
         name = "vpt-guest"
         self.forget(name)
@@ -413,7 +428,7 @@ class Provision(H.LibvirtTestCase):
         self.assertNotIn("Pattern verification failed", q.stdout + q.stderr)
 
     # ------------------------------------------------------------------
-    # 1x: failures against the real daemon leave everything as it was
+    # failures against the real daemon leave everything as it was
 
     def failing_run(self, name, extra, *must, pool="default", size="1G", rc=1):
         self.forget(name)
@@ -423,7 +438,7 @@ class Provision(H.LibvirtTestCase):
         self.assertEqual(self.state(), before, line)
         return line
 
-    def test_10_name_used_by_volume(self):
+    def test_name_used_by_volume(self):
         self.ensure_default_pool()
         name = "vpt-usedvol"
         self.forget(name)
@@ -438,7 +453,7 @@ class Provision(H.LibvirtTestCase):
                                        name + ".qcow2")).findtext("capacity")
         self.assertEqual(int(cap), MiB)
 
-    def test_11_name_used_by_file_unknown_to_libvirt(self):
+    def test_name_used_by_file_unknown_to_libvirt(self):
         self.ensure_default_pool()
         name = "vpt-usedfile"
         self.forget(name)
@@ -457,7 +472,7 @@ class Provision(H.LibvirtTestCase):
         os.unlink(path)
         self.assertEqual(self.state(), before)
 
-    def test_12_name_used_by_domain(self):
+    def test_name_used_by_domain(self):
         self.ensure_default_pool()
         name = "vpt-useddom"
         self.forget(name)
@@ -470,7 +485,7 @@ class Provision(H.LibvirtTestCase):
         self.failing_run(name, self.common(), "domain", "already exists", name)
         self.assertEqual(self.virsh("domuuid", name).strip(), uuid)
 
-    def test_13_define_rejected(self):
+    def test_define_rejected(self):
         # Passes the tool's checks and domain capabilities; libvirt rejects
         # the definition (q35 has no IDE), after the volume was uploaded.
         self.ensure_default_pool()
@@ -478,14 +493,14 @@ class Provision(H.LibvirtTestCase):
                                                         "--disk-bus", "ide"],
                          "domain definition", "IDE")
 
-    def test_14_start_rejected(self):
+    def test_start_rejected(self):
         # Defined, then start fails: the domain and the volume are undone.
         self.ensure_default_pool()
         self.failing_run("vpt-badnet", ["--virt-type", "qemu", "--memory", "256", "--import",
                                         "--network", "network=vpt-nosuch", "--start"],
                          "start", "vpt-nosuch")
 
-    def test_15_kvm(self):
+    def test_kvm(self):
         # /dev/kvm is not usable by the daemon user here (or KVM guests hang):
         # --virt-type kvm must fail up front, naming kvm.  Where the host does
         # offer kvm, defining the guest must work.
@@ -501,11 +516,11 @@ class Provision(H.LibvirtTestCase):
                                 + args))
             self.assertEqual(ET.fromstring(self.virsh("dumpxml", name)).get("type"), "kvm")
 
-    def test_16_pool_missing(self):
+    def test_pool_missing(self):
         self.failing_run("vpt-nopool", self.common(), "vpt-nope", "does not exist",
                          pool="vpt-nope")
 
-    def test_17_pool_inactive(self):
+    def test_pool_inactive(self):
         target = os.path.join(self.tmp, "inactive")
         self.virsh("pool-define-as", "vpt-inactive", "dir", "--target", target)
         self.addCleanup(self.virsh, "pool-undefine", "vpt-inactive", check=False)
@@ -538,7 +553,7 @@ class Provision(H.LibvirtTestCase):
                     self.virsh("pool-info", "--bytes", name).splitlines() if ":" in l)
         return int(info["Available"].split()[0])
 
-    def test_18_preallocation_larger_than_pool_free(self):
+    def test_preallocation_larger_than_pool_free(self):
         # falloc and full need the image's whole file length on the pool's
         # file system: refused before anything is created, naming the pool,
         # both sizes and the way out.  Sparse metadata of the same size fits.
@@ -563,7 +578,7 @@ class Provision(H.LibvirtTestCase):
         self.assertEqual(after["vols"][pool], [name + ".qcow2"])
         self.assertEqual(after["domains"], before["domains"])
 
-    def test_19_empty_values(self):
+    def test_empty_values(self):
         # An empty or blank value is a usage error before libvirt is asked
         # anything: not "pool '' does not exist", and no guest named '  '.
         self.ensure_default_pool()
@@ -582,7 +597,7 @@ class Provision(H.LibvirtTestCase):
                 self.assertEqual(self.state(), before, line)
 
     # ------------------------------------------------------------------
-    # 20-21: interrupted uploads
+    # interrupted uploads
 
     def interrupt_during_upload(self, name, sizes, action, delay, want_rc, *must,
                                 pool_missing=False):
@@ -613,32 +628,33 @@ class Provision(H.LibvirtTestCase):
             return line
         self.fail("every upload (%s) finished before it could be interrupted" % (sizes,))
 
-    def test_20_sigint_mid_upload(self):
+    def test_sigint_mid_upload(self):
         # undone, then killed by the signal itself: the shell sees 130 and a
         # loop around the tool stops, as after any Ctrl-C
         self.interrupt_during_upload("vpt-sigint", ["4T", "8T", "12T"],
                                      lambda p: p.send_signal(signal.SIGINT), 0.3,
                                      -signal.SIGINT, "interrupt")
 
-    def test_20b_sigterm_mid_upload(self):
+    def test_sigterm_mid_upload(self):
         self.interrupt_during_upload("vpt-sigterm", ["4T", "8T", "12T"],
                                      lambda p: p.send_signal(signal.SIGTERM), 0.3,
                                      -signal.SIGTERM, "interrupt")
 
-    def test_01b_sigint_while_creating_default_pool(self):
+    def test_sigint_while_creating_default_pool(self):
         # the pool this run created is undone as well
+        self.without_default_pool()
         self.interrupt_during_upload("vpt-sigint0", ["4T", "8T", "12T"],
                                      lambda p: p.send_signal(signal.SIGINT), 0.3,
                                      -signal.SIGINT, "interrupt", pool_missing=True)
 
-    def test_21_daemon_killed_mid_upload(self):
+    def test_daemon_killed_mid_upload(self):
         # The pool is persistent and autostarted: it comes back with the daemon.
         self.interrupt_during_upload("vpt-killed", ["8T", "12T"], self.restart_daemon, 0.5,
                                      None,
                                      "vpt-killed.qcow2")
 
     # ------------------------------------------------------------------
-    # 22-23: a daemon that stops answering (SIGSTOP: its socket stays open)
+    # a daemon that stops answering (SIGSTOP: its socket stays open)
 
     def daemon_pid(self):
         r = run([H.SESSION, "env", self.dir], check=False)
@@ -699,7 +715,7 @@ class Provision(H.LibvirtTestCase):
             self.virsh("vol-delete", "--pool", "default", name + ".qcow2", check=False)
         self.fail("every upload finished before the daemon could be stopped")
 
-    def test_22_second_sigint_during_undo_kills(self):
+    def test_second_sigint_during_undo_kills(self):
         # The first SIGINT starts the undo; the undo hangs (the daemon is
         # stopped, so reconnecting waits for it); a second SIGINT must kill
         # the tool at once, with the signal as its wait status.
@@ -716,7 +732,7 @@ class Provision(H.LibvirtTestCase):
         cont()
         self.assertEqual(rc, -signal.SIGINT, self.bg_desc(rc, out))
 
-    def test_23_daemon_stopped_mid_upload(self):
+    def test_daemon_stopped_mid_upload(self):
         # Keepalive notices a daemon that no longer answers: the upload fails
         # and the undo (which reconnects once the daemon runs again) leaves
         # nothing behind, instead of the tool hanging for ever.

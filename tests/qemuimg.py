@@ -11,8 +11,11 @@ below as a stable API (add to it, do not change it):
     require_tools()        raises unless qemu-img and qemu-io are on PATH
     create(path, size, fmt="qcow2", options=None, backing=None,
            backing_fmt=None)                         qemu-img create -q, raises
-    info(path, fmt=None) -> dict                     qemu-img info --output=json
+    info(path, fmt=None, force_share=False) -> dict  qemu-img info --output=json
+                                                     (-U: an image a guest holds)
+    info_chain(path, fmt=None) -> list[dict]         ... info --backing-chain
     check(path, fmt=None) -> (rc, dict)              qemu-img check --output=json
+    check_ok(path, fmt=None) -> dict                 the same, raises unless exit 0
     img_map(path, fmt=None) -> list[dict]            qemu-img map --output=json
     MapRun, normalise_map(entries) -> list[MapRun]   layout-independent map
     compare(a, b, fmt_a=None, fmt_b=None, strict=False) -> Result
@@ -34,7 +37,7 @@ import subprocess
 
 __all__ = [
     "QemuImgError", "Result", "run", "vp_bin", "vp", "require_tools",
-    "create", "info", "check", "img_map", "MapRun", "normalise_map",
+    "create", "info", "info_chain", "check", "check_ok", "img_map", "MapRun", "normalise_map",
     "compare", "qemu_io", "io_ok", "round_up",
 ]
 
@@ -153,10 +156,21 @@ def create(path, size, fmt="qcow2", options=None, backing=None,
     return _must(run(argv))
 
 
-def info(path, fmt=None):
-    """qemu-img info --output=json, parsed; raises on failure."""
-    return _json(_must(run([QEMU_IMG, "info", "--output=json"]
+def info(path, fmt=None, force_share=False):
+    """qemu-img info --output=json, parsed; raises on failure.
+
+    force_share: -U, to read an image that a running guest holds locked.
+    """
+    share = ["-U"] if force_share else []
+    return _json(_must(run([QEMU_IMG, "info", "--output=json"] + share
                            + _fmt_args(fmt) + [path])))
+
+
+def info_chain(path, fmt=None):
+    """qemu-img info --backing-chain --output=json: one dict per image,
+    path first, then its backing file and so on; raises on failure."""
+    return _json(_must(run([QEMU_IMG, "info", "--backing-chain",
+                            "--output=json"] + _fmt_args(fmt) + [path])))
 
 
 def check(path, fmt=None):
@@ -172,6 +186,13 @@ def check(path, fmt=None):
     except ValueError:
         data = {}
     return res.rc, data
+
+
+def check_ok(path, fmt=None):
+    """qemu-img check --output=json, parsed; raises unless it exits 0 (no
+    corruption, no leak, and the image could be checked)."""
+    return _json(_must(run([QEMU_IMG, "check", "--output=json"]
+                           + _fmt_args(fmt) + [path])))
 
 
 def img_map(path, fmt=None):

@@ -10,29 +10,33 @@ its own host and client keys.  Each has a dir pool "default".  The test runs
 as root, so it reads the volume files directly to judge them with qemu-img;
 the tool itself treats the ssh host as remote (it reads nothing locally).
 
-Cases:
-  01  the ssh server: key-only (a password-only login is refused), AllowUsers
-      (vp-host1 with the same key is refused), every ssh command below shows
-      up as an accepted publickey session in the sshd log
-  02  provision --no-define of 20G over ssh and over unix: qcow2, every
-      cluster mapped (qemu-img map: one extent, all allocated), check clean,
-      the two files the same length; vol-dumpxml over ssh names the file
-  03  provision with a define-only domain over ssh: dominfo over ssh (shut
-      off, 256 MiB), the domain's disk is the new volume, not on other hosts
-  04  import of a qcow2 over ssh: the volume is byte-identical to the file;
-      provision --base of that import over ssh: an overlay (backing chain,
-      extended L2, all clusters mapped, compare equal to the base), and the
-      client called virStorageVolDownload for the base header (libvirt's
-      client log; the tool reads a base's header so over unix too)
-  05  info --pool --volume over ssh downloads the volume (one
+Cases (each stands alone: it makes and removes its own volumes and domains;
+only the hosts are shared):
+  sshd_key_only   the ssh server: key-only (a password-only login is
+      refused), AllowUsers (vp-host1 with the same key is refused), every ssh
+      command below shows up as an accepted publickey session in the sshd log
+  provision_volume   provision --no-define of 20G over ssh and over unix:
+      qcow2, every cluster mapped (qemu-img map: one extent, all allocated),
+      check clean, the two files the same length; vol-dumpxml over ssh names
+      the file
+  provision_domain   provision with a define-only domain over ssh: dominfo
+      over ssh (shut off, 256 MiB), the domain's disk is the new volume, not
+      on other hosts
+  import_and_base   import of a qcow2 over ssh: the volume is byte-identical
+      to the file; provision --base of that import over ssh: an overlay
+      (backing chain, extended L2, all clusters mapped, compare equal to the
+      base), and the client called virStorageVolDownload for the base header
+      (libvirt's client log; the tool reads a base's header so over unix too)
+  info_remote   info --pool --volume over ssh downloads the volume (one
       virStorageVolDownload; over unix none: the file is read in place) and
       reports what info FILE reports locally (JSON equal but disk usage)
-  06  isolation: a volume made on host2 is seen on host2 only (vol-list,
+  isolation   a volume made on host2 is seen on host2 only (vol-list,
       vol-info, files); distinct users, daemons, sockets, pool paths
-  07  failures over ssh leave the host as it was: volume name taken (exit
-      1, one error line), domain name taken (no volume left), and the other
-      hosts are untouched
-  08  timings: each command over ssh vs unix (logged for the report)
+  failure_leaves_state   failures over ssh leave the host as it was: volume
+      name taken (exit 1, one error line), domain name taken (no volume
+      left), and the other hosts are untouched
+  timings   each command over ssh vs unix (logged for the report, with the
+      timings of every other case run)
 
 Run as root (the hosts are users of their own).  The binary comes from
 $VP_BIN.  Nothing is skipped: a missing tool, binary or daemon is a failure.
@@ -50,6 +54,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import libvirt_harness as H  # noqa: E402
+import qemuimg  # noqa: E402
 from libvirt_harness import run  # noqa: E402
 
 MiB, GiB = 1 << 20, 1 << 30
@@ -57,10 +62,6 @@ POOL = H.HOST_POOL
 log = H.logger("remote.py")
 BASE_SIZE = 64 * MiB
 PATTERNS = {0: b"A", 17 * MiB: b"B", BASE_SIZE - MiB: b"C"}
-
-
-def qemu_img_json(*args):
-    return json.loads(run(["qemu-img"] + list(args) + ["--output=json"]).stdout)
 
 
 def head_sha(path, n=4 * MiB):
@@ -142,15 +143,15 @@ class Remote(H.MultiHostTestCase):
             return f.read().count("Accepted publickey for vp-host3 ")
 
     def assert_preallocated(self, path, size, overlay=False):
-        info = qemu_img_json("info", path)
+        info = qemuimg.info(path)
         self.assertEqual(info["format"], "qcow2", info)
         self.assertEqual(info["virtual-size"], size, info)
-        chk = qemu_img_json("check", path)
+        chk = qemuimg.check_ok(path)
         for k in ("corruptions", "leaks", "check-errors"):
             self.assertFalse(chk.get(k), chk)
         self.assertEqual(chk["allocated-clusters"], chk["total-clusters"], chk)
         self.assertEqual(chk["image-end-offset"], os.stat(path).st_size, chk)
-        extents = qemu_img_json("map", path)
+        extents = qemuimg.img_map(path)
         if overlay:
             # extended L2, subcluster bitmaps 0: every read goes to the base
             self.assertTrue(all(e["depth"] == 1 for e in extents), extents[:5])
@@ -178,7 +179,7 @@ class Remote(H.MultiHostTestCase):
 
     # ------------------------------------------------------------------
 
-    def test_01_sshd_key_only(self):
+    def test_sshd_key_only(self):
         r = self.ssh("vp-host3")
         self.assertEqual(r.returncode, 0, r.stderr)
         r = self.ssh("vp-host3", "-o", "PubkeyAuthentication=no",
@@ -197,7 +198,7 @@ class Remote(H.MultiHostTestCase):
         self.virsh(self.h3, "uri")
         self.assertEqual(self.accepted(), n + 1, "virsh over ssh went through the sshd")
 
-    def test_02_provision_volume(self):
+    def test_provision_volume(self):
         paths = {}
         for host in (self.h1, self.h3):
             self.drop(host, "v02")
@@ -219,7 +220,7 @@ class Remote(H.MultiHostTestCase):
         self.assertEqual(os.stat(paths["ssh"]).st_size, os.stat(paths["unix"]).st_size)
         self.assertEqual(head_sha(paths["ssh"]), head_sha(paths["unix"]))
 
-    def test_03_provision_domain(self):
+    def test_provision_domain(self):
         for host in (self.h1, self.h3):
             self.drop(host, "d03")
             self.ok(self.timed("provision 20G + define", host, "provision", "--pool", POOL,
@@ -252,7 +253,7 @@ class Remote(H.MultiHostTestCase):
             run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, qcow])
         return qcow
 
-    def test_04_import_and_base(self):
+    def test_import_and_base(self):
         qcow = self.make_base()
         for host in (self.h1, self.h3):
             self.drop(host, "ov04", vols=("ov04.qcow2", "b04.qcow2"))
@@ -270,7 +271,7 @@ class Remote(H.MultiHostTestCase):
             # too: the tool never opens a base's file)
             self.assertGreaterEqual(self.downloads(clog), 1, host["transport"])
             path = self.vol_path(host, "ov04.qcow2")
-            chain = qemu_img_json("info", "--backing-chain", path)
+            chain = qemuimg.info_chain(path)
             self.assertEqual(chain[0]["backing-filename"], bpath, chain)
             self.assertEqual(chain[0]["backing-filename-format"], "qcow2", chain)
             self.assertTrue(chain[0]["format-specific"]["data"]["extended-l2"], chain)
@@ -280,7 +281,7 @@ class Remote(H.MultiHostTestCase):
                     check=False)
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
-    def test_05_info_remote(self):
+    def test_info_remote(self):
         qcow = self.make_base()
         for host in (self.h1, self.h3):
             self.drop(host, "i05", vols=("i05.qcow2", "i05b.qcow2"))
@@ -307,7 +308,7 @@ class Remote(H.MultiHostTestCase):
                     d.pop("disk-size", None)
                 self.assertEqual(remote, local)
 
-    def test_06_isolation(self):
+    def test_isolation(self):
         self.drop(self.h2, "iso06")
         before = {h["name"]: self.state(h) for h in (self.h1, self.h3)}
         self.ok(self.vp(self.h2, "provision", "--pool", POOL, "--name", "iso06",
@@ -332,7 +333,7 @@ class Remote(H.MultiHostTestCase):
         self.assertEqual(len({h["images"] for h in self.hosts}), 3)
         self.assertEqual(len({h["user"] for h in self.hosts}), 3)
 
-    def test_07_failure_leaves_state(self):
+    def test_failure_leaves_state(self):
         host = self.h3
         self.drop(host, "t07")
         self.ok(self.vp(host, "provision", "--pool", POOL, "--name", "t07",
@@ -362,7 +363,7 @@ class Remote(H.MultiHostTestCase):
         for h in (self.h1, self.h2):
             self.assertEqual(self.state(h), others[h["name"]])
 
-    def test_08_timings(self):
+    def test_timings(self):
         """Round trips: 5 runs each of virsh uri and a small provision."""
         for host in (self.h1, self.h3):
             for i in range(5):
