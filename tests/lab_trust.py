@@ -35,11 +35,9 @@ behind the lab's back.  Against a real session libvirtd of the test's own
 The binary comes from $VP_BIN.  Standard library only; nothing is skipped.
 """
 
-import hashlib
 import json
 import os
 import re
-import subprocess
 import sys
 import unittest
 import xml.etree.ElementTree as ET
