@@ -25,7 +25,7 @@ behind the lab's back.  Against a real session libvirtd of the test's own
                    drift, naming the volume; destroy finishes with what is
                    gone (even a whole pool), says so, and exits 0.
   salted hashes    two guests of one entry hold different options hashes,
-                   each with its own salt.
+                   each with its own salt, and a re-apply keeps both.
   swapped domain   destroy runs under gdb, stopped where it re-reads the
                    guest's domain by UUID before removing it; meanwhile the
                    domain is replaced by another of the same name (another
@@ -254,19 +254,32 @@ class LabTrust(H.LibvirtTestCase):
                       "'squatter'" % name, guests["ovl"]["error"])
         self.assertNotIn("ovl", self.domains())
 
+    def test_salted_hashes(self):
+        """Each guest of an entry has its own salt and salted options hash."""
+        manifest = self.lab("salt.yaml", "  - name: sa\n    count: 2\n")
+        for g in ("sa-1", "sa-2"):
+            self.forget(g)
+            self.addCleanup(self.virsh, "vol-delete", g + ".qcow2", "--pool", "default",
+                            check=False)
+        self.ok(self.vp("apply", manifest))
+        recs = [ET.fromstring(self.virsh("metadata", g, "--uri", NS))
+                for g in ("sa-1", "sa-2")]
+        salts = [r.find("salt") for r in recs]
+        self.assertTrue(all(x is not None and len(x.text) == 32 for x in salts), salts)
+        self.assertNotEqual(salts[0].text, salts[1].text)
+        hashes = [r.find("options-hash").text for r in recs]
+        self.assertNotEqual(hashes[0], hashes[1])
+        # Still the same options: a re-apply keeps both.
+        r, guests = self.json_run("apply", manifest)
+        self.assertEqual((r.returncode, {g["action"] for g in guests.values()}),
+                         (0, {"keep"}), self.desc(r))
+
     def test_state_behind_the_labs_back(self):
         """A deleted disk is drift; destroy finishes with what is gone."""
         manifest = self.lab("state.yaml", "  - name: st\n    count: 2\n")
         self.forget("st-1")
         self.forget("st-2")
         self.ok(self.vp("apply", manifest))
-        # Each guest of the entry has its own salt and salted hash.
-        recs = [ET.fromstring(self.virsh("metadata", g, "--uri", NS))
-                for g in ("st-1", "st-2")]
-        salts = [r.find("salt").text for r in recs]
-        hashes = [r.find("options-hash").text for r in recs]
-        self.assertNotEqual(salts[0], salts[1])
-        self.assertNotEqual(hashes[0], hashes[1])
         self.virsh("vol-delete", "st-1.qcow2", "--pool", "default")
         for args in (("status", manifest), ("apply", manifest)):
             r, guests = self.json_run(*args)
