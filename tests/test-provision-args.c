@@ -185,8 +185,8 @@ test_vcpus(void)
     const VpRejected rejected[] = {
         { ARGS("--vcpus="), 2, "--vcpus needs a value, such as --vcpus 2" },
         { ARGS("--vcpus= "), 2, "--vcpus needs a value" },
-        { ARGS("--vcpus=0"), 2, "invalid --vcpus '0': use a number from 1 to "
-                                "4096" },
+        { ARGS("--vcpus=0"), 2, "invalid --vcpus '0': use a whole number from "
+                                "1 to 4096" },
         { ARGS("--vcpus=4097"), 2, "invalid --vcpus '4097'" },
         { ARGS("--vcpus=-1"), 2, "invalid --vcpus '-1'" },
         { ARGS("--vcpus=+2"), 2, "invalid --vcpus '+2'" },

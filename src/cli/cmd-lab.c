@@ -44,85 +44,31 @@ vp_lab_guest_args_free(gpointer data)
     g_free(g);
 }
 
-/* The entry of ENTRIES (NULL-terminated tables) for long option NAME. */
-static const GOptionEntry *
-vp_find_entry(const GOptionEntry *const *tables, const char *name)
-{
-    for (guint t = 0; tables[t] != NULL; t++) {
-        for (const GOptionEntry *e = tables[t]; e->long_name != NULL; e++) {
-            if (strcmp(e->long_name, name) == 0) {
-                return e;
-            }
-        }
-    }
-    return NULL;
-}
-
-/* G's keys as the arguments of a provision command line: "--key=value",
- * a flag's true as "--key" and its false as nothing.  Never a string for
- * a shell: GOption parses the vector as it is.  A base that is a file goes
- * as the real path the manifest's checks resolved, so that what is read
- * later is what was checked. */
-static GStrv
-vp_lab_guest_argv(const VpLabGuest *g, const GOptionEntry *const *tables)
-{
-    GPtrArray *b = g_ptr_array_new();
-    g_autoptr(GList) keys = g_list_sort(g_hash_table_get_keys(g->options),
-                                        (GCompareFunc)strcmp);
-
-    g_ptr_array_add(b, g_strdup("lab"));
-    for (GList *k = keys; k != NULL; k = k->next) {
-        const char *key = k->data;
-        const char *value = g_hash_table_lookup(g->options, key);
-        if (strcmp(key, "base") == 0 && g->base_file != NULL) {
-            value = g->base_file;
-        }
-        const GOptionEntry *e = vp_find_entry(tables, key);
-        gboolean bare = e != NULL && (e->arg == G_OPTION_ARG_NONE ||
-                                      (e->flags & G_OPTION_FLAG_OPTIONAL_ARG));
-        if (bare && strcmp(value, "false") == 0) {
-            continue;
-        }
-        if (bare && strcmp(value, "true") == 0) {
-            g_ptr_array_add(b, g_strdup_printf("--%s", key));
-        } else {
-            g_ptr_array_add(b, g_strdup_printf("--%s=%s", key, value));
-        }
-    }
-    g_ptr_array_add(b, NULL);
-    return (GStrv)g_ptr_array_free(b, FALSE);
-}
-
 /* Turns guest G of LAB into a provision plan, with the errors provision
- * would give, placed at the guest's entry in the manifest. */
+ * would give, placed at the guest's entry in the manifest.  The manifest
+ * checked each key against the option schema; its values go straight into
+ * the fields the command line's options fill, and the same resolution
+ * follows.  A base that is a file goes as the real path the manifest's
+ * checks resolved, so that what is read later is what was checked. */
 static VpLabGuestArgs *
 vp_lab_guest_plan(const VpLab *lab, const VpLabGuest *g, GError **error)
 {
     g_autoptr(GError) local = NULL;
     VpLabGuestArgs *ga = g_new0(VpLabGuestArgs, 1);
-    g_autofree GOptionEntry *disk_entries = vp_disk_option_entries(&ga->disk);
-    g_autofree GOptionEntry *entries = vp_provision_option_entries(&ga->args);
-    const GOptionEntry *const tables[] = { entries, disk_entries, NULL };
-    g_auto(GStrv) argv = vp_lab_guest_argv(g, tables);
-    g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
-    int argc = (int)g_strv_length(argv);
-    /* GOption takes the options it parsed out of the vector it is given
-     * without freeing them: it gets a copy of the pointers, and ARGV keeps
-     * them all for its free. */
-    g_autofree char **args = g_memdup2(argv, sizeof(char *) * ((gsize)argc + 1));
+    GHashTableIter it;
+    gpointer key, value;
 
-    g_option_context_set_help_enabled(ctx, FALSE);
-    /* The group's user data is what provision's callbacks write into. */
-    g_option_context_set_main_group(ctx, g_option_group_new(NULL, NULL, NULL,
-                                                            &ga->args, NULL));
-    g_option_context_add_main_entries(ctx, entries, NULL);
-    g_option_context_add_main_entries(ctx, disk_entries, NULL);
-    gboolean ok = g_option_context_parse(ctx, &argc, &args, &local);
-    if (ok) {
-        ga->args.name = g_strdup(g->name);
-        ok = vp_provision_plan_from_args(&ga->args, &ga->disk, g->cloud_init,
-                                         &ga->plan, &local);
+    g_hash_table_iter_init(&it, g->options);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        const VpOptionInfo *info = vp_option_find(key);
+        g_assert(info != NULL && (info->flags & VP_OPT_LAB));
+        vp_option_set(info, &ga->args, &ga->disk,
+                      g_str_equal(key, "base") && g->base_file != NULL
+                      ? g->base_file : value);
     }
+    ga->args.name = g_strdup(g->name);
+    gboolean ok = vp_provision_plan_from_args(&ga->args, &ga->disk,
+                                              g->cloud_init, &ga->plan, &local);
     VpQcow2Layout layout;
     /* The check's messages name options as the command line does, like
      * every other message about the guest (the run replaces this with the

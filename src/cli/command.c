@@ -9,6 +9,7 @@
 #include "error.h"
 #include "global-options.h"
 #include "option-hints.h"
+#include "provision-options.h"
 #include "uri.h"
 
 /* Global because the options are parsed by each command's own context
@@ -28,30 +29,34 @@ static const GOptionEntry vp_global_entries[] = {
     G_OPTION_ENTRY_NULL,
 };
 
-/* A value for each option that takes one, for the message that asks for
- * it: no option's value may be empty.  Values, not words: untranslated. */
+/* A value for each option of a command other than provision's (whose
+ * examples are the option schema's), for the message that asks for one:
+ * no option's value may be empty.  Values, not words: untranslated. */
 static const struct {
     const char *option;
     const char *example;
 } vp_option_examples[] = {
-    { "arch", "x86_64" },           { "backing", "base.qcow2" },
-    { "base", "debian-12.qcow2" },
-    { "backing-format", "qcow2" },  { "cache", "none" },
-    { "cdrom", "debian.iso" },      { "cluster-size", "64K" },
-    { "cmdline", "console=ttyS0" }, { "compat", "1.1" },
-    { "connect", "qemu:///system" }, { "discard", "unmap" },
-    { "disk", "vda" },              { "disk-bus", "virtio" },
-    { "domain", "web1" },           { "format", "qcow2" },
-    { "graphics", "vnc" },          { "initrd", "initrd.img" },
-    { "io", "native" },             { "kernel", "vmlinuz" },
-    { "machine", "q35" },           { "memory", "4G" },
-    { "name", "zabbix" },           { "network", "network=default" },
-    { "pool", "default" },          { "preallocation", "metadata" },
-    { "refcount-bits", "16" },      { "size", "20G" },
-    { "source-format", "raw" },     { "target", "vdb" },
-    { "vcpus", "2" },               { "virt-type", "kvm" },
-    { "volume", "disk.qcow2" },
+    { "connect", "qemu:///system" }, { "disk", "vda" },
+    { "domain", "web1" },            { "source-format", "raw" },
+    { "target", "vdb" },             { "volume", "disk.qcow2" },
 };
+
+/* The example value of the option NAME, or NULL. */
+static const char *
+vp_option_example(const char *name)
+{
+    const VpOptionInfo *info = vp_option_find(name);
+
+    if (info != NULL) {
+        return info->example;
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(vp_option_examples); i++) {
+        if (g_str_equal(vp_option_examples[i].option, name)) {
+            return vp_option_examples[i].example;
+        }
+    }
+    return NULL;
+}
 
 /* TRUE for a value given as "" or as white space only. */
 static gboolean
@@ -82,13 +87,12 @@ vp_cli_check_values(const VpCommand *cmd, GPtrArray *tables, GError **error)
                 !vp_is_blank(*(char **)e->arg_data)) {
                 continue;
             }
-            for (gsize i = 0; i < G_N_ELEMENTS(vp_option_examples); i++) {
-                if (g_str_equal(vp_option_examples[i].option, e->long_name)) {
-                    g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                                _("--%1$s needs a value, such as --%1$s %2$s"),
-                                e->long_name, vp_option_examples[i].example);
-                    return FALSE;
-                }
+            const char *example = vp_option_example(e->long_name);
+            if (example != NULL) {
+                g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                            _("--%1$s needs a value, such as --%1$s %2$s"),
+                            e->long_name, example);
+                return FALSE;
             }
             g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                         _("--%1$s needs a value; see 'virt-provision %2$s "

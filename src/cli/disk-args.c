@@ -5,35 +5,14 @@
 #include <glib/gi18n.h>
 
 #include "error.h"
+#include "provision-args.h"
 #include "size.h"
 
 GOptionEntry *
 vp_disk_option_entries(VpDiskArgs *args)
 {
-    const GOptionEntry entries[] = {
-        { "format", 0, 0, G_OPTION_ARG_STRING, &args->format,
-          N_("Image format: qcow2 (default) or raw"), N_("FORMAT") },
-        { "preallocation", 0, 0, G_OPTION_ARG_STRING, &args->preallocation,
-          N_("off, metadata (default for qcow2), falloc or full"), N_("MODE") },
-        { "cluster-size", 0, 0, G_OPTION_ARG_STRING, &args->cluster_size,
-          N_("qcow2 cluster size, 512 to 2M (default 64K)"), N_("SIZE") },
-        { "compat", 0, 0, G_OPTION_ARG_STRING, &args->compat,
-          N_("qcow2 compatibility level: 0.10 or 1.1 (default)"), N_("LEVEL") },
-        { "refcount-bits", 0, 0, G_OPTION_ARG_STRING, &args->refcount_bits,
-          N_("Refcount width: 1, 2, 4, 8, 16 (default), 32 or 64"), N_("BITS") },
-        { "lazy-refcounts", 0, 0, G_OPTION_ARG_NONE, &args->lazy_refcounts,
-          N_("Set the lazy refcounts feature"), NULL },
-        { "extended-l2", 0, 0, G_OPTION_ARG_NONE, &args->extended_l2,
-          N_("Use extended L2 entries with 32 subclusters"), NULL },
-        { "backing", 0, 0, G_OPTION_ARG_FILENAME, &args->backing,
-          N_("Backing file of the new image"), N_("FILE") },
-        { "backing-format", 0, 0, G_OPTION_ARG_STRING, &args->backing_format,
-          N_("Format of the backing file (never guessed)"), N_("FORMAT") },
-        G_OPTION_ENTRY_NULL,
-    };
-    /* A copy on the heap: the table points into ARGS, which the caller owns,
-     * so it cannot be static, and it must outlive this frame. */
-    return g_memdup2(entries, sizeof(entries));
+    /* The schema's DISK rows (provision-args.h). */
+    return vp_option_entries(TRUE, NULL, args);
 }
 
 /* Refused rather than ignored: a user who asked for, say, a cluster size on a
@@ -138,17 +117,4 @@ vp_disk_args_resolve(const VpDiskArgs *args, VpImageOptions *opts,
     opts->backing_file = args->backing;
     opts->backing_format = args->backing_format;
     return TRUE;
-}
-
-void
-vp_disk_args_clear(VpDiskArgs *args)
-{
-    g_free(args->format);
-    g_free(args->preallocation);
-    g_free(args->cluster_size);
-    g_free(args->compat);
-    g_free(args->refcount_bits);
-    g_free(args->backing);
-    g_free(args->backing_format);
-    *args = (VpDiskArgs){ 0 };
 }

@@ -5,19 +5,7 @@
 #include <glib.h>
 
 #include "image-options.h"
-
-/* The text of the options as GOption leaves it: NULL when not given. */
-typedef struct {
-    char *format;
-    char *preallocation;
-    char *cluster_size;
-    char *compat;
-    char *refcount_bits;
-    gboolean lazy_refcounts;
-    gboolean extended_l2;
-    char *backing;
-    char *backing_format;
-} VpDiskArgs;
+#include "provision-options.h"
 
 /* Option entries writing into ARGS; valid while ARGS lives.  Caller frees
  * the returned array (not the strings in it). */
@@ -28,5 +16,3 @@ GOptionEntry *vp_disk_option_entries(VpDiskArgs *args);
  * ARGS. */
 gboolean vp_disk_args_resolve(const VpDiskArgs *args, VpImageOptions *opts,
                               GError **error);
-void vp_disk_args_clear(VpDiskArgs *args);
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VpDiskArgs, vp_disk_args_clear)

@@ -7,40 +7,17 @@
 #include <glib.h>
 
 #include "domain-xml.h"
+#include "provision-options.h"
 
-/* The text of provision's options as GOption leaves it: NULL when not
- * given.  Owned strings. */
-typedef struct {
-    char *pool;
-    char *name;
-    char *size;
-    char *memory;
-    char *vcpus;
-    char *virt_type;
-    char *arch;
-    char *machine;
-    char *cdrom;
-    char *kernel;
-    char *initrd;
-    char *cmdline;
-    gboolean import;
-    char *network;
-    char *graphics;
-    char *disk_bus;
-    char *cache;
-    char *io;
-    char *discard;
-    gboolean no_define;
-    gboolean print_xml;
-    gboolean dry_run;
-    gboolean start;
-    gboolean autostart;
-    /* IMAGE options */
-    char *base;
-    char *cloud_init;     /* the sub-options; "" for a bare --cloud-init */
-    gboolean wait;        /* --wait, with or without a value */
-    char *wait_seconds;   /* its value; NULL for a bare --wait */
-} VpProvisionArgs;
+/* GOption entries for the options of the schema (provision-options.h):
+ * its DISK options with DISK, else provision's DOMAIN and IMAGE options,
+ * writing into P or D, which must outlive the entries.  Names, short
+ * names, help, placeholders and value kinds all come from the schema.  The
+ * options whose value is optional (--wait, --cloud-init) are callbacks
+ * that write into the user data of their option group, which must be P.
+ * Caller frees the array, not the strings in it. */
+GOptionEntry *vp_option_entries(gboolean disk, VpProvisionArgs *p,
+                                VpDiskArgs *d);
 
 /* Option entries writing into ARGS (the DISK options come from
  * vp_disk_option_entries); valid while ARGS lives.  Caller frees the
@@ -66,6 +43,3 @@ gboolean vp_provision_args_wait(const VpProvisionArgs *args, guint *seconds,
 /* Accepts BUS when it is NULL (not given) or a disk bus libvirt knows for
  * a new disk: virtio, scsi, sata or ide.  Fails with VP_ERROR_INVALID. */
 gboolean vp_disk_bus_check(const char *bus, GError **error);
-
-void vp_provision_args_clear(VpProvisionArgs *args);
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VpProvisionArgs, vp_provision_args_clear)

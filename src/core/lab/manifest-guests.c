@@ -37,12 +37,12 @@ static gboolean
 vp_key_set_add(const VpLabCtx *ctx, VpKeySet *set, const VpYNode *key,
                const VpYNode *value, gboolean in_defaults, GError **error)
 {
-    const VpKeyInfo *info = vp_key_info(key->text);
+    const VpOptionInfo *info = vp_key_info(key->text);
     if (info == NULL) {
         vp_unknown_key(ctx, key, in_defaults, error);
         return FALSE;
     }
-    const char *name = vp_key_name(info);
+    const char *name = info->name;
     VpOptValue *v = g_new0(VpOptValue, 1);
     v->line = key->line;
     v->column = key->column;

@@ -4,7 +4,7 @@
  *                      manifest.h
  *   manifest-guests.c  defaults and guest entries, merged and expanded
  *   manifest-keys.c    the schema: which keys there are, what each takes
- *                      (VpKeyInfo and its table), names, suggestions
+ *                      (by the option schema), names, suggestions
  *   manifest-files.c   the files of this machine a manifest may name
  *   manifest-yaml.c    the YAML subset, read into a small tree (VpYNode),
  *                      and the messages every part reports with
@@ -22,6 +22,7 @@
 #include <glib.h>
 
 #include "manifest.h"
+#include "provision-options.h"
 
 /* ------------------------------------------------------------------ */
 /* manifest-yaml.c: context and messages */
@@ -88,19 +89,14 @@ gboolean vp_lab_yaml_read(const VpLabCtx *ctx, const char *text, gsize len,
 /* ------------------------------------------------------------------ */
 /* manifest-keys.c: the schema */
 
-/* A provision key a guest (or defaults) may have, with what it takes. */
-typedef struct VpKeyInfo VpKeyInfo;
-
-/* The provision key NAME; NULL when there is none of that name. */
-const VpKeyInfo *vp_key_info(const char *name);
-
-/* INFO's name: static, the same pointer for every lookup. */
-const char *vp_key_name(const VpKeyInfo *info);
+/* The provision option NAME when a lab may set it (VP_OPT_LAB), else
+ * NULL. */
+const VpOptionInfo *vp_key_info(const char *name);
 
 /* Validates VALUE for the provision key INFO (not cloud-init, which is
  * vp_parse_cloud_init()'s).  *TEXT gets the value text to record, or NULL
  * for a flag given false (absent). */
-gboolean vp_check_value(const VpLabCtx *ctx, const VpKeyInfo *info,
+gboolean vp_check_value(const VpLabCtx *ctx, const VpOptionInfo *info,
                         const VpYNode *key, const VpYNode *value, char **text,
                         GError **error);
 
@@ -196,7 +192,7 @@ typedef struct {
 
 /* The provision keys of one guest entry or of defaults. */
 typedef struct {
-    GHashTable *values; /* key (static, vp_key_name()) -> VpOptValue */
+    GHashTable *values; /* key (static: the schema's name) -> VpOptValue */
     VpSeedOptions *seed; /* with values["cloud-init"] true; else NULL */
 } VpKeySet;
 

@@ -9,6 +9,7 @@
 #include <glib/gi18n.h>
 
 #include "error.h"
+#include "provision-options.h"
 #include "read-file.h"
 #include "seed-private.h"
 #include "yaml-util.h"
@@ -84,86 +85,36 @@ vp_seed_options_same_files(const VpSeedOptions *a, const VpSeedOptions *b)
            g_strcmp0(a->clouduser_ssh_key, b->clouduser_ssh_key) == 0;
 }
 
-static gboolean
-vp_seed_parse_switch(const char *value, gboolean *on)
+char **
+vp_seed_options_slot(VpSeedOptions *o, const char *name)
 {
-    static const char *const yes[] = { "on", "yes", "true" };
-    static const char *const no[] = { "off", "no", "false" };
-    for (gsize i = 0; i < G_N_ELEMENTS(yes); i++) {
-        if (g_ascii_strcasecmp(value, yes[i]) == 0) {
-            *on = TRUE;
-            return TRUE;
-        }
-        if (g_ascii_strcasecmp(value, no[i]) == 0) {
-            *on = FALSE;
-            return TRUE;
-        }
-    }
-    return FALSE;
+    return g_str_equal(name, "user-data") ? &o->user_data
+           : g_str_equal(name, "meta-data") ? &o->meta_data
+           : g_str_equal(name, "network-config") ? &o->network_config
+           : g_str_equal(name, "root-ssh-key") ? &o->root_ssh_key
+           : g_str_equal(name, "clouduser-ssh-key") ? &o->clouduser_ssh_key
+                                                   : NULL;
 }
 
 gboolean
 vp_seed_options_parse(const char *text, VpSeedOptions *opts, GError **error)
 {
+    /* The keys and their checks are the option schema's, shared with the
+     * manifest's cloud-init mapping. */
+    g_autoptr(GPtrArray) items =
+        vp_suboptions_parse(vp_option_find("cloud-init"), text, error);
     g_auto(VpSeedOptions) parsed = { 0 };
-    gboolean disable_seen = FALSE;
 
-    if (text != NULL && *text != '\0') {
-        g_auto(GStrv) items = g_strsplit(text, ",", -1);
-        for (gsize i = 0; items[i] != NULL; i++) {
-            const char *item = items[i];
-            const char *eq = strchr(item, '=');
-            if (*item == '\0') {
-                g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                            _("empty seed option in '%1$s'; remove the extra comma"),
-                            text);
-                return FALSE;
-            }
-            g_autofree char *key = eq != NULL ? g_strndup(item, eq - item)
-                                              : g_strdup(item);
-            const char *value = eq != NULL ? eq + 1 : NULL;
-            char **slot = NULL;
-            if (strcmp(key, "user-data") == 0) {
-                slot = &parsed.user_data;
-            } else if (strcmp(key, "meta-data") == 0) {
-                slot = &parsed.meta_data;
-            } else if (strcmp(key, "network-config") == 0) {
-                slot = &parsed.network_config;
-            } else if (strcmp(key, "root-ssh-key") == 0) {
-                slot = &parsed.root_ssh_key;
-            } else if (strcmp(key, "clouduser-ssh-key") == 0) {
-                slot = &parsed.clouduser_ssh_key;
-            } else if (strcmp(key, "disable") != 0) {
-                g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                            _("unknown seed option '%1$s'; use user-data, meta-data, network-config, root-ssh-key, clouduser-ssh-key or disable"),
-                            key);
-                return FALSE;
-            }
-            if ((slot != NULL && *slot != NULL) ||
-                (slot == NULL && disable_seen)) {
-                g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                            _("seed option '%1$s' is given twice; give it once"),
-                            key);
-                return FALSE;
-            }
-            if (value == NULL || *value == '\0') {
-                g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                            slot != NULL
-                            ? _("seed option '%1$s' needs a file name: %1$s=FILE")
-                            : _("seed option '%1$s' needs a value: %1$s=on or %1$s=off"),
-                            key);
-                return FALSE;
-            }
-            if (slot != NULL) {
-                *slot = g_strdup(value);
-            } else if (!vp_seed_parse_switch(value, &parsed.disable)) {
-                g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                            _("seed option disable='%1$s' is neither on nor off; use disable=on or disable=off"),
-                            value);
-                return FALSE;
-            } else {
-                disable_seen = TRUE;
-            }
+    if (items == NULL) {
+        return FALSE;
+    }
+    for (guint i = 0; i < items->len; i++) {
+        const VpSubItem *it = g_ptr_array_index(items, i);
+        char **slot = vp_seed_options_slot(&parsed, it->sub->name);
+        if (slot != NULL) {
+            *slot = g_strdup(it->value);
+        } else {
+            vp_switch_parse(it->value, &parsed.disable);
         }
     }
     vp_seed_options_clear(opts);

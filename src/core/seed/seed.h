@@ -68,6 +68,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpSeedOptions, vp_seed_options_free)
 gboolean vp_seed_options_parse(const char *text, VpSeedOptions *opts,
                                GError **error);
 
+/* The field of O for NAME, one of --cloud-init's file sub-options
+ * (user-data, meta-data, network-config, root-ssh-key,
+ * clouduser-ssh-key); NULL for any other name (disable). */
+char **vp_seed_options_slot(VpSeedOptions *o, const char *name);
+
 /* Reads and checks every file OPTS names, as vp_seed_load() describes,
  * and the invoking user's ~/.ssh keys when OPTS names no user-data and
  * no key file.  The same failures as vp_seed_load(), with the same
