@@ -50,6 +50,7 @@ daemon or kit is a failure.
 """
 
 import json
+import re
 import os
 import shutil
 import signal
@@ -437,6 +438,27 @@ class Provision(H.LibvirtTestCase):
         line = self.fails(r, *must, rc=rc)
         self.assertEqual(self.state(), before, line)
         return line
+
+    def test_nics(self):
+        # --network once per NIC, in order, each with its MAC and model, as
+        # libvirt stores them.
+        self.ensure_default_pool()
+        name = "vpt-nics"
+        self.forget(name)
+        r = self.vp(["--pool", "default", "--name", name, "--size", "1G",
+                     "--virt-type", "qemu", "--memory", "256", "--import",
+                     "--network", "user,mac=52:54:00:AA:00:01",
+                     "--network", "user,model=e1000e"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        xml = self.virsh("dumpxml", "--inactive", name)
+        ifaces = re.findall(r"<interface type='(\w+)'>(.*?)</interface>", xml,
+                            re.S)
+        self.assertEqual([t for t, _ in ifaces], ["user", "user"], xml)
+        self.assertIn("<mac address='52:54:00:aa:00:01'/>", ifaces[0][1])
+        self.assertIn("<model type='virtio'/>", ifaces[0][1])
+        self.assertIn("<model type='e1000e'/>", ifaces[1][1])
+        self.assertNotIn("52:54:00:aa:00:01", ifaces[1][1])
+        self.assertEqual(self.virsh("domiflist", name).count("user"), 2)
 
     def test_name_used_by_volume(self):
         self.ensure_default_pool()

@@ -37,10 +37,20 @@ base_spec(VpDomainSpec *s, const char *name)
         .disk_target = g_strdup("vda"),
         .cache = g_strdup("none"),
         .io = g_strdup("native"),
-        .net = VP_NET_NETWORK,
-        .net_source = g_strdup("default"),
+        .nics = g_ptr_array_new_with_free_func((GDestroyNotify)vp_nic_free),
         .graphics = g_strdup("none"),
     };
+    g_ptr_array_add(s->nics, vp_nic_new(VP_NET_NETWORK, "default"));
+}
+
+/* S's one NIC becomes KIND on SOURCE; VP_NET_NONE leaves it none. */
+static void
+set_nic(VpDomainSpec *s, VpNetKind kind, const char *source)
+{
+    g_ptr_array_set_size(s->nics, 0);
+    if (kind != VP_NET_NONE) {
+        g_ptr_array_add(s->nics, vp_nic_new(kind, source));
+    }
 }
 
 static void
@@ -75,7 +85,7 @@ test_kernel(void)
     s.kernel = g_strdup("/srv/boot/vmlinuz");
     s.initrd = g_strdup("/srv/boot/initrd.img");
     s.cmdline = g_strdup("console=ttyS0 root=/dev/vda1 quiet");
-    s.net = VP_NET_USER;
+    set_nic(&s, VP_NET_USER, NULL);
     g_autofree char *xml = vp_domain_xml_build(&s);
     golden("domain-kernel.xml", xml);
 }
@@ -90,10 +100,28 @@ test_import_kvm_block(void)
     s.disk_block = TRUE;
     s.disk_path = (g_free(s.disk_path), g_strdup("/dev/vg0/db1.qcow2"));
     s.discard = g_strdup("unmap");
-    s.net = VP_NET_BRIDGE;
-    s.net_source = (g_free(s.net_source), g_strdup("br0"));
+    set_nic(&s, VP_NET_BRIDGE, "br0");
     g_autofree char *xml = vp_domain_xml_build(&s);
     golden("domain-import-block.xml", xml);
+}
+
+/* One <interface> per --network, in order, with the MAC and model each
+ * asked for (virtio where none was). */
+static void
+test_nics(void)
+{
+    g_auto(VpDomainSpec) s;
+    base_spec(&s, "router");
+    s.install = VP_INSTALL_IMPORT;
+    VpNic *lab = g_ptr_array_index(s.nics, 0);
+    lab->source = (g_free(lab->source), g_strdup("lab-a"));
+    lab->mac = g_strdup("52:54:00:6c:61:01");
+    VpNic *bridge = vp_nic_new(VP_NET_BRIDGE, "br0");
+    bridge->model = g_strdup("e1000e");
+    g_ptr_array_add(s.nics, bridge);
+    g_ptr_array_add(s.nics, vp_nic_new(VP_NET_USER, NULL));
+    g_autofree char *xml = vp_domain_xml_build(&s);
+    golden("domain-nics.xml", xml);
 }
 
 /* User text full of XML metacharacters and non-ASCII: escaped, never
@@ -108,7 +136,7 @@ test_hostile_names(void)
     s.cmdline = g_strdup("console=ttyS0 x=\"a&b\" y='<c>' ]]>");
     s.disk_path = (g_free(s.disk_path),
                    g_strdup("/pool/<zab&bix \"guest\" 'ü' 虚拟机>.qcow2"));
-    s.net = VP_NET_NONE;
+    set_nic(&s, VP_NET_NONE, NULL);
     g_autofree char *xml = vp_domain_xml_build(&s);
     golden("domain-hostile.xml", xml);
     g_assert_null(strstr(xml, "<zab"));
@@ -202,6 +230,7 @@ main(int argc, char **argv)
     g_test_add_func("/domain-xml/kernel", test_kernel);
     g_test_add_func("/domain-xml/import-kvm-block", test_import_kvm_block);
     g_test_add_func("/domain-xml/hostile-names", test_hostile_names);
+    g_test_add_func("/domain-xml/nics", test_nics);
     g_test_add_func("/domain-xml/cloud", test_cloud);
     g_test_add_func("/domain-xml/sd-names", test_sd_names);
     g_test_add_func("/domain-xml/volume-and-pool", test_volume_and_pool);

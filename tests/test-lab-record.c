@@ -170,7 +170,6 @@ test_in_domain(void)
         .disk_bus = g_strdup("virtio"),
         .disk_target = g_strdup("vda"),
         .install = VP_INSTALL_IMPORT,
-        .net = VP_NET_NONE,
         .metadata = vp_lab_record_to_xml(r),
     };
     g_autofree char *xml = vp_domain_xml_build(&spec);

@@ -316,13 +316,20 @@ test_every_key(void)
         "    backing: /var/lib/libvirt/images/b.qcow2\n"
         "    backing-format: qcow2\n"
         "  - {name: i, pool: p, size: 1G, import: true}\n"
-        "  - {name: c, pool: p, size: 1G, cdrom: /isos/d.iso, format: raw}\n");
+        "  - {name: c, pool: p, size: 1G, cdrom: /isos/d.iso, format: raw}\n"
+        "  - name: n\n"
+        "    pool: p\n"
+        "    size: 1G\n"
+        "    network: ['network=lab,mac=52:54:00:00:00:0a', 'bridge=br0,model=e1000e', user]\n");
     const VpLabGuest *k = guest(lab, 0);
     g_assert_cmpuint(g_hash_table_size(k->options), ==, 29);
     g_assert_cmpstr(opt(k, "compat"), ==, "0.10");
     g_assert_cmpstr(opt(k, "cmdline"), ==, "console=ttyS0 root=/dev/vda1");
     g_assert_cmpstr(opt(guest(lab, 1), "import"), ==, "true");
     g_assert_cmpstr(opt(guest(lab, 2), "cdrom"), ==, "/isos/d.iso");
+    /* A repeatable option's list: one value per line, in order. */
+    g_assert_cmpstr(opt(guest(lab, 3), "network"), ==,
+                    "network=lab,mac=52:54:00:00:00:0a\nbridge=br0,model=e1000e\nuser");
 }
 
 /* ---------------------------------------------------------------- */
@@ -478,6 +485,12 @@ static const RejectCase rejected[] = {
     { "choice-prealloc", HEAD GUEST "    preallocation: sparse\n", 0, "use off, metadata, falloc or full", 10, 20 },
     { "choice-case", HEAD GUEST "    virt-type: KVM\n", 0, "invalid 'virt-type' value 'KVM'", 10, 16 },
     { "network", HEAD GUEST "    network: default\n", 0, "invalid 'network' value 'default'", 10, 14 },
+    { "network-list-item", HEAD GUEST "    network: [user, wifi]\n", 0, "invalid 'network' value 'wifi'", 10, 21 },
+    { "network-list-empty", HEAD GUEST "    network: []\n", 0, "'network' is an empty list", 10, 14 },
+    { "network-list-none", HEAD GUEST "    network: [user, none]\n", 0, "'network' lists a value that must stand alone", 10, 14 },
+    { "network-list-map", HEAD GUEST "    network: [{network: lab}]\n", 0, "'network' takes one value", 10, 15 },
+    { "network-mac", HEAD GUEST "    network: user,mac=ff:ff:ff:ff:ff:ff\n", 0, "invalid 'network' value 'user,mac=ff:ff:ff:ff:ff:ff'", 10, 14 },
+    { "list-not-repeatable", HEAD GUEST "    graphics: [vnc]\n", 0, "'graphics' takes one value", 10, 15 },
     { "flag-yes", HEAD GUEST "    start: yes\n", 0, "invalid 'start' value 'yes'; use true or false", 10, 12 },
     { "flag-quoted", HEAD GUEST "    start: 'true'\n", 0, "not the quoted text 'true'", 10, 12 },
     { "flag-number", HEAD GUEST "    autostart: 1\n", 0, "invalid 'autostart' value '1'", 10, 16 },

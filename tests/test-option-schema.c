@@ -109,6 +109,9 @@ test_entries(void)
             if (o->kind == VP_OPT_FLAG) {
                 g_assert_cmpint(e->arg, ==, G_OPTION_ARG_NONE);
                 g_assert_true(e->arg_data == vp_option_flag(o, &p, &d));
+            } else if (o->flags & VP_OPT_REPEATABLE) {
+                g_assert_cmpint(e->arg, ==, G_OPTION_ARG_STRING_ARRAY);
+                g_assert_true(e->arg_data == vp_option_list(o, &p, &d));
             } else if (e->arg != G_OPTION_ARG_CALLBACK) {
                 g_assert_true(e->arg_data == vp_option_text(o, &p, &d));
             } else {

@@ -115,7 +115,8 @@ test_defaults(void)
     g_assert_cmpstr(r.spec.io, ==, "native");
     g_assert_null(r.spec.discard);
     g_assert_cmpstr(r.spec.graphics, ==, "none");
-    g_assert_cmpint(r.spec.net, ==, VP_NET_DEFAULT);
+    g_assert_cmpuint(r.spec.nics->len, ==, 1);
+    g_assert_cmpint(((VpNic *)r.spec.nics->pdata[0])->kind, ==, VP_NET_DEFAULT);
     g_assert_cmpint(r.spec.install, ==, VP_INSTALL_PXE);
 }
 
@@ -303,15 +304,57 @@ test_network(void)
         { ARGS("--network=default"), 2, "invalid --network 'default'" },
         { ARGS("--network=Network=x"), 2, "invalid --network 'Network=x'" },
         { ARGS("--network=wifi"), 2, "invalid --network 'wifi'" },
+        /* Sub-options after the kind, each once, with valid values. */
+        { ARGS("--network=mac=52:54:00:00:00:01"), 2, "invalid --network" },
+        { ARGS("--network=user,mac=52:54:00:00:00"), 2,
+          "invalid --network 'user,mac=52:54:00:00:00'" },
+        { ARGS("--network=user,mac=01:54:00:00:00:01"), 2, "invalid --network" },
+        { ARGS("--network=user,mac=52-54-00-00-00-01"), 2, "invalid --network" },
+        { ARGS("--network=user,model=e1000 e"), 2, "invalid --network" },
+        { ARGS("--network=user,model="), 2, "invalid --network" },
+        { ARGS("--network=user,speed=10"), 2, "invalid --network" },
+        { ARGS("--network=user,user"), 2, "invalid --network" },
+        { ARGS("--network=none,mac=52:54:00:00:00:01"), 2, "invalid --network" },
+        { ARGS("--network=user", "--network=none"), 2,
+          "--network none gives the guest no NIC and cannot stand beside "
+          "another --network" },
+        { ARGS("--network=user", "--network="), 2, "--network needs a value" },
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS(accepted); i++) {
         g_auto(VpRun) r = { 0 };
         vp_assert_accepted(&r, ARGS("--import", "--network", accepted[i].text));
-        g_assert_cmpint(r.spec.net, ==, accepted[i].net);
-        g_assert_cmpstr(r.spec.net_source, ==, accepted[i].source);
+        if (accepted[i].net == VP_NET_NONE) {
+            g_assert_cmpuint(r.spec.nics->len, ==, 0);
+            continue;
+        }
+        g_assert_cmpuint(r.spec.nics->len, ==, 1);
+        const VpNic *nic = r.spec.nics->pdata[0];
+        g_assert_cmpint(nic->kind, ==, accepted[i].net);
+        g_assert_cmpstr(nic->source, ==, accepted[i].source);
+        g_assert_null(nic->mac);
+        g_assert_null(nic->model);
     }
     vp_assert_rejected(rejected, G_N_ELEMENTS(rejected));
+
+    /* Repeated: one NIC each, in order, with their MACs (as libvirt writes
+     * them back: lower case) and models. */
+    g_auto(VpRun) r = { 0 };
+    vp_assert_accepted(&r, ARGS("--import", "--network",
+                                "network=lab,mac=52:54:00:AB:cd:01",
+                                "--network", "bridge=br0,model=e1000e",
+                                "--network=user"));
+    g_assert_cmpuint(r.spec.nics->len, ==, 3);
+    const VpNic *a = r.spec.nics->pdata[0];
+    const VpNic *b = r.spec.nics->pdata[1];
+    const VpNic *c = r.spec.nics->pdata[2];
+    g_assert_cmpint(a->kind, ==, VP_NET_NETWORK);
+    g_assert_cmpstr(a->source, ==, "lab");
+    g_assert_cmpstr(a->mac, ==, "52:54:00:ab:cd:01");
+    g_assert_null(a->model);
+    g_assert_cmpint(b->kind, ==, VP_NET_BRIDGE);
+    g_assert_cmpstr(b->model, ==, "e1000e");
+    g_assert_cmpint(c->kind, ==, VP_NET_USER);
 }
 
 static void

@@ -82,9 +82,17 @@ vp_cli_check_values(const VpCommand *cmd, GPtrArray *tables, GError **error)
         for (const GOptionEntry *e = g_ptr_array_index(tables, t);
              e->long_name != NULL; e++) {
             /* Only string values can be blank; numbers and flags are GOption's
-             * to refuse. */
-            if ((e->arg != G_OPTION_ARG_STRING && e->arg != G_OPTION_ARG_FILENAME) ||
-                !vp_is_blank(*(char **)e->arg_data)) {
+             * to refuse.  Each value of a repeated option counts. */
+            gboolean blank = FALSE;
+            if (e->arg == G_OPTION_ARG_STRING || e->arg == G_OPTION_ARG_FILENAME) {
+                blank = vp_is_blank(*(char **)e->arg_data);
+            } else if (e->arg == G_OPTION_ARG_STRING_ARRAY) {
+                for (char **v = *(char ***)e->arg_data; v != NULL && *v != NULL;
+                     v++) {
+                    blank = blank || vp_is_blank(*v);
+                }
+            }
+            if (!blank) {
                 continue;
             }
             const char *example = vp_option_example(e->long_name);

@@ -60,6 +60,9 @@ vp_option_entries(gboolean disk, VpProvisionArgs *p, VpDiskArgs *d)
         } else if (o->kind == VP_OPT_FLAG) {
             e.arg = G_OPTION_ARG_NONE;
             e.arg_data = vp_option_flag(o, p, d);
+        } else if (o->flags & VP_OPT_REPEATABLE) {
+            e.arg = G_OPTION_ARG_STRING_ARRAY;
+            e.arg_data = vp_option_list(o, p, d);
         } else {
             e.arg = o->kind == VP_OPT_FILE ? G_OPTION_ARG_FILENAME
                                            : G_OPTION_ARG_STRING;
@@ -111,7 +114,7 @@ vp_args_check(const VpProvisionArgs *a, GError **error)
         const VpOptionInfo *o = &opts[i];
         /* Text is anything; sizes and --memory have messages of their own;
          * --cloud-init's are the seed's; --wait's vp_provision_args_wait's. */
-        if ((o->flags & VP_OPT_DISK) || o->hint == NULL ||
+        if ((o->flags & (VP_OPT_DISK | VP_OPT_REPEATABLE)) || o->hint == NULL ||
             o->kind == VP_OPT_SIZE || o->kind == VP_OPT_MEMORY ||
             o->kind == VP_OPT_FLAG || o->kind == VP_OPT_WAIT) {
             continue;
@@ -245,11 +248,20 @@ vp_provision_args_resolve(const VpProvisionArgs *a, VpDomainSpec *d,
     }
     d->discard = g_strdup(a->discard);
     d->graphics = g_strdup(a->graphics != NULL ? a->graphics : "none");
-    /* No --network: the workflow picks 'default' if that network is active,
-     * else user networking, since only the host can say which. */
-    d->net = VP_NET_DEFAULT;
-    if (a->network != NULL) {
-        vp_network_parse(a->network, &d->net, &d->net_source);
+    const char *bad = NULL;
+    if (!vp_nics_parse((const char *const *)a->network, &d->nics, &bad)) {
+        const VpOptionInfo *o = vp_option_find("network");
+        if (vp_option_value_ok(o, bad)) {
+            g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
+                                _("--network none gives the guest no NIC and "
+                                  "cannot stand beside another --network; "
+                                  "drop one of them"));
+        } else {
+            g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                        _("invalid %1$s '%2$s': use %3$s"), "--network", bad,
+                        _(o->hint));
+        }
+        return FALSE;
     }
     if (!vp_install_media(a, d, error)) {
         return FALSE;
@@ -261,7 +273,7 @@ vp_provision_args_resolve(const VpProvisionArgs *a, VpDomainSpec *d,
     }
     /* A PXE guest without a network could never boot: refused instead of
      * defining it. */
-    if (d->install == VP_INSTALL_PXE && d->net == VP_NET_NONE) {
+    if (d->install == VP_INSTALL_PXE && d->nics->len == 0) {
         g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
                             _("without --cdrom, --kernel or --import the guest "
                               "installs from the network, which --network none "

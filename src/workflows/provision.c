@@ -126,21 +126,23 @@ vp_fill_hypervisor(VpVirt *virt, VpDomainSpec *d, GError **error)
 static gboolean
 vp_fill_network(VpVirt *virt, VpDomainSpec *d, GError **error)
 {
-    gboolean exists;
-    gboolean active;
-
     /* Only the default choice is resolved here; a network the user named is
      * taken as given.  Without an active default network the guest gets
      * user-mode networking rather than a definition that cannot start. */
-    if (d->net != VP_NET_DEFAULT) {
-        return TRUE;
-    }
-    if (!vp_virt_network_state(virt, "default", &exists, &active, error)) {
-        return FALSE;
-    }
-    d->net = exists && active ? VP_NET_NETWORK : VP_NET_USER;
-    if (d->net == VP_NET_NETWORK) {
-        d->net_source = g_strdup("default");
+    for (guint i = 0; d->nics != NULL && i < d->nics->len; i++) {
+        VpNic *nic = g_ptr_array_index(d->nics, i);
+        gboolean exists;
+        gboolean active;
+        if (nic->kind != VP_NET_DEFAULT) {
+            continue;
+        }
+        if (!vp_virt_network_state(virt, "default", &exists, &active, error)) {
+            return FALSE;
+        }
+        nic->kind = exists && active ? VP_NET_NETWORK : VP_NET_USER;
+        if (nic->kind == VP_NET_NETWORK) {
+            nic->source = g_strdup("default");
+        }
     }
     return TRUE;
 }

@@ -139,6 +139,48 @@ vp_parse_integer(const char *text, guint64 min, guint64 max, guint64 *out)
            g_ascii_isdigit(text[0]);
 }
 
+/* A repeatable option's list (such as network: [network=lab, user]): each
+ * item one text value that the option takes, and the items together; *TEXT
+ * gets them joined by newlines (vp_option_set splits them again). */
+static gboolean
+vp_check_list(const VpLabCtx *ctx, const VpOptionInfo *info,
+              const VpYNode *key, const VpYNode *value, char **text,
+              GError **error)
+{
+    g_autoptr(GPtrArray) lines = g_ptr_array_new();
+
+    if (value->items->len == 0) {
+        vp_lab_error(error, ctx, value->line, value->column,
+                     _("'%1$s' is an empty list; give one value or more, such as '%1$s: [%2$s]', or remove the key"),
+                     key->text, info->example);
+        return FALSE;
+    }
+    for (guint i = 0; i < value->items->len; i++) {
+        const VpYNode *item = g_ptr_array_index(value->items, i);
+        if (!vp_expect_text(ctx, key, item, info->example, error)) {
+            return FALSE;
+        }
+        if (strchr(item->text, '\n') != NULL ||
+            !vp_option_value_ok(info, item->text)) {
+            vp_invalid_value(error, ctx, key, item, info->hint);
+            return FALSE;
+        }
+        g_ptr_array_add(lines, item->text);
+    }
+    g_ptr_array_add(lines, NULL);
+    g_autofree char *joined = g_strjoinv("\n", (char **)lines->pdata);
+    /* Each item is valid alone: what is left is one that must stand alone,
+     * such as none beside another NIC. */
+    if (!vp_option_value_ok(info, joined)) {
+        vp_lab_error(error, ctx, value->line, value->column,
+                     _("'%1$s' lists a value that must stand alone, such as none, beside others; keep only that one or remove it"),
+                     key->text);
+        return FALSE;
+    }
+    *text = g_steal_pointer(&joined);
+    return TRUE;
+}
+
 /* Validates VALUE for the provision key INFO by the option schema's
  * rules, with the manifest's stricter forms: numbers and booleans plain,
  * text not a boolean.  *TEXT gets the value text to record, or NULL for a
@@ -149,6 +191,9 @@ vp_check_value(const VpLabCtx *ctx, const VpOptionInfo *info,
                GError **error)
 {
     *text = NULL;
+    if ((info->flags & VP_OPT_REPEATABLE) && value->kind == VP_Y_SEQUENCE) {
+        return vp_check_list(ctx, info, key, value, text, error);
+    }
     if (!vp_expect_scalar(ctx, key, value, info->example, error)) {
         return FALSE;
     }
@@ -187,7 +232,8 @@ vp_check_value(const VpLabCtx *ctx, const VpOptionInfo *info,
     case VP_OPT_SUBOPTIONS:
         break;
     }
-    if (!vp_option_value_ok(info, t)) {
+    /* A line break would read as a second value of a repeatable option. */
+    if (strchr(t, '\n') != NULL || !vp_option_value_ok(info, t)) {
         vp_invalid_value(error, ctx, key, value, info->hint);
         return FALSE;
     }

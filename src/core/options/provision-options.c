@@ -54,6 +54,8 @@ static const VpSubOption vp_network_subs[] = {
     { "bridge", VP_SUB_TEXT },
     { "user", VP_SUB_WORD },
     { "none", VP_SUB_WORD },
+    { "mac", VP_SUB_TEXT },
+    { "model", VP_SUB_TEXT },
     { NULL, 0 },
 };
 
@@ -111,11 +113,15 @@ static const VpOptionInfo vp_option_table[] = {
       .help = N_("Boot from the disk itself (no installer); without --cdrom, "
                  "--kernel or --import the guest boots from the network (PXE)"),
       .example = "true", .hint = FLAG_HINT },
-    { .name = "network", .kind = VP_OPT_SUBOPTIONS, .flags = VP_OPT_LAB,
-      .offset = P(network), .arg = N_("SPEC"),
-      .help = N_("network=NAME, bridge=BR, user or none (default: network "
-                 "'default' if active, else user)"),
-      .example = "network=default", .hint = N_("network=NAME, bridge=BR, user or none"),
+    { .name = "network", .kind = VP_OPT_SUBOPTIONS,
+      .flags = VP_OPT_LAB | VP_OPT_REPEATABLE, .offset = P(network),
+      .arg = N_("SPEC"),
+      .help = N_("network=NAME, bridge=BR, user or none, then ,mac=MAC and "
+                 ",model=MODEL if wanted; once per NIC, the first primary "
+                 "(default: network 'default' if active, else user)"),
+      .example = "network=default",
+      .hint = N_("network=NAME, bridge=BR, user or none, then ,mac=MAC and "
+                 ",model=MODEL if wanted"),
       .subs = vp_network_subs, .sub_noun = N_("network option") },
     { .name = "graphics", .kind = VP_OPT_CHOICE, .flags = VP_OPT_LAB,
       .offset = P(graphics), .arg = N_("TYPE"),
@@ -236,16 +242,32 @@ vp_option_find(const char *name)
     return NULL;
 }
 
+static char *
+vp_option_field(const VpOptionInfo *info, VpProvisionArgs *p, VpDiskArgs *d)
+{
+    char *base = (info->flags & VP_OPT_DISK) ? (char *)d : (char *)p;
+
+    g_assert(base != NULL);
+    return base + info->offset;
+}
+
+char ***
+vp_option_list(const VpOptionInfo *info, VpProvisionArgs *p, VpDiskArgs *d)
+{
+    if (!(info->flags & VP_OPT_REPEATABLE)) {
+        return NULL;
+    }
+    return (char ***)(void *)vp_option_field(info, p, d);
+}
+
 char **
 vp_option_text(const VpOptionInfo *info, VpProvisionArgs *p, VpDiskArgs *d)
 {
     /* WAIT's text is its seconds; its flag is P->wait. */
-    if (info->kind == VP_OPT_FLAG) {
+    if (info->kind == VP_OPT_FLAG || (info->flags & VP_OPT_REPEATABLE)) {
         return NULL;
     }
-    char *base = (info->flags & VP_OPT_DISK) ? (char *)d : (char *)p;
-    g_assert(base != NULL);
-    return (char **)(void *)(base + info->offset);
+    return (char **)(void *)vp_option_field(info, p, d);
 }
 
 gboolean *
@@ -257,9 +279,7 @@ vp_option_flag(const VpOptionInfo *info, VpProvisionArgs *p, VpDiskArgs *d)
     if (info->kind != VP_OPT_FLAG) {
         return NULL;
     }
-    char *base = (info->flags & VP_OPT_DISK) ? (char *)d : (char *)p;
-    g_assert(base != NULL);
-    return (gboolean *)(void *)(base + info->offset);
+    return (gboolean *)(void *)vp_option_field(info, p, d);
 }
 
 static gboolean
@@ -291,26 +311,102 @@ vp_memory_parse(const char *text, guint64 *bytes)
     return vp_size_parse(sized, "--memory", bytes, NULL);
 }
 
+/* A unicast MAC address: six pairs of hex digits joined by ':', the
+ * multicast bit of the first clear (libvirt refuses a multicast one only
+ * when the guest starts). */
+static gboolean
+vp_mac_valid(const char *mac)
+{
+    if (strlen(mac) != 17) {
+        return FALSE;
+    }
+    for (int i = 0; i < 17; i++) {
+        if (i % 3 == 2 ? mac[i] != ':' : !g_ascii_isxdigit(mac[i])) {
+            return FALSE;
+        }
+    }
+    return (g_ascii_xdigit_value(mac[1]) & 1) == 0;
+}
+
+/* A NIC model as libvirt names them: virtio, e1000e, rtl8139, ... */
+static gboolean
+vp_model_valid(const char *model)
+{
+    gsize len = strlen(model);
+
+    if (len == 0 || len > 32) {
+        return FALSE;
+    }
+    for (gsize i = 0; i < len; i++) {
+        if (!g_ascii_isalnum(model[i]) && model[i] != '-' && model[i] != '_') {
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 gboolean
-vp_network_parse(const char *text, VpNetKind *kind, char **source)
+vp_nic_parse(const char *text, VpNic **nic)
 {
     static const VpNetKind kinds[] = { VP_NET_NETWORK, VP_NET_BRIDGE,
                                        VP_NET_USER, VP_NET_NONE };
     const VpOptionInfo *info = vp_option_find("network");
     g_autoptr(GPtrArray) items = vp_suboptions_parse(info, text, NULL);
 
-    *source = NULL;
-    /* Exactly one of the four forms, each naming something where it takes
-     * a name: "network=" is refused here rather than reaching the XML. */
-    if (items == NULL || items->len != 1) {
+    *nic = NULL;
+    /* The kind first, exactly once; "network=" is refused here rather than
+     * reaching the XML. */
+    if (items == NULL || items->len == 0) {
         return FALSE;
     }
-    const VpSubItem *it = g_ptr_array_index(items, 0);
-    if (it->value != NULL && it->value[0] == '\0') {
+    const VpSubItem *first = g_ptr_array_index(items, 0);
+    gsize k = (gsize)(first->sub - info->subs);
+    if (k >= G_N_ELEMENTS(kinds) || (first->value != NULL && first->value[0] == '\0') ||
+        (kinds[k] == VP_NET_NONE && items->len > 1)) {
         return FALSE;
     }
-    *kind = kinds[it->sub - info->subs];
-    *source = g_strdup(it->value);
+    g_autoptr(VpNic) n = vp_nic_new(kinds[k], first->value);
+    for (guint i = 1; i < items->len; i++) {
+        const VpSubItem *it = g_ptr_array_index(items, i);
+        if (g_str_equal(it->sub->name, "mac") && vp_mac_valid(it->value)) {
+            /* As libvirt writes it back: lower case. */
+            n->mac = g_ascii_strdown(it->value, -1);
+        } else if (g_str_equal(it->sub->name, "model") &&
+                   vp_model_valid(it->value)) {
+            n->model = g_strdup(it->value);
+        } else {
+            return FALSE;
+        }
+    }
+    *nic = n->kind == VP_NET_NONE ? NULL : g_steal_pointer(&n);
+    return TRUE;
+}
+
+gboolean
+vp_nics_parse(const char *const *texts, GPtrArray **nics, const char **bad)
+{
+    g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func(
+        (GDestroyNotify)vp_nic_free);
+    guint n = texts != NULL ? g_strv_length((char **)texts) : 0;
+
+    *bad = NULL;
+    /* Nothing said: one NIC, on 'default' if the host has it active, else
+     * user networking (the workflow decides, since only the host knows). */
+    if (n == 0) {
+        g_ptr_array_add(out, vp_nic_new(VP_NET_DEFAULT, NULL));
+    }
+    for (guint i = 0; i < n; i++) {
+        VpNic *nic = NULL;
+        /* none means no NIC at all: beside another it is a contradiction. */
+        if (!vp_nic_parse(texts[i], &nic) || (nic == NULL && n > 1)) {
+            *bad = texts[i];
+            return FALSE;
+        }
+        if (nic != NULL) {
+            g_ptr_array_add(out, nic);
+        }
+    }
+    *nics = g_steal_pointer(&out);
     return TRUE;
 }
 
@@ -342,9 +438,11 @@ vp_option_value_ok(const VpOptionInfo *info, const char *text)
                vp_plain_integer(text, info->min, info->max, &n);
     case VP_OPT_SUBOPTIONS:
         if (info->subs == vp_network_subs) {
-            VpNetKind kind;
-            g_autofree char *source = NULL;
-            return vp_network_parse(text, &kind, &source);
+            g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+            g_autoptr(GPtrArray) nics = NULL;
+            const char *bad = NULL;
+            return lines[0] != NULL &&
+                   vp_nics_parse((const char *const *)lines, &nics, &bad);
         }
         g_autoptr(GPtrArray) items = vp_suboptions_parse(info, text, NULL);
         return items != NULL;
@@ -358,7 +456,19 @@ vp_option_set(const VpOptionInfo *info, VpProvisionArgs *p, VpDiskArgs *d,
 {
     gboolean *flag = vp_option_flag(info, p, d);
     char **slot = vp_option_text(info, p, d);
+    char ***list = vp_option_list(info, p, d);
 
+    if (list != NULL) {
+        g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+        g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+        if (*list != NULL) {
+            g_strv_builder_addv(b, (const char **)*list);
+        }
+        g_strv_builder_addv(b, (const char **)lines);
+        g_strfreev(*list);
+        *list = g_strv_builder_end(b);
+        return;
+    }
     if (flag != NULL) {
         /* A flag's false, and a wait of false, is the option left out. */
         if (g_strcmp0(text, "false") == 0) {
@@ -383,10 +493,16 @@ vp_provision_args_clear(VpProvisionArgs *p)
 {
     for (gsize i = 0; i < G_N_ELEMENTS(vp_option_table); i++) {
         const VpOptionInfo *info = &vp_option_table[i];
-        char **slot = (info->flags & VP_OPT_DISK) ? NULL
-                      : vp_option_text(info, p, NULL);
+        if (info->flags & VP_OPT_DISK) {
+            continue;
+        }
+        char **slot = vp_option_text(info, p, NULL);
+        char ***list = vp_option_list(info, p, NULL);
         if (slot != NULL) {
             g_clear_pointer(slot, g_free);
+        }
+        if (list != NULL) {
+            g_clear_pointer(list, g_strfreev);
         }
     }
     *p = (VpProvisionArgs){ 0 };

@@ -47,7 +47,7 @@ typedef struct {
     char *initrd;
     char *cmdline;
     gboolean import;
-    char *network;
+    char **network;       /* one NIC each, in order (repeatable) */
     char *graphics;
     char *disk_bus;
     char *cache;
@@ -80,6 +80,8 @@ typedef enum {
     VP_OPT_LAB = 1 << 0,            /* a lab guest (or defaults) may set it */
     VP_OPT_VALUE_OPTIONAL = 1 << 1, /* --wait and --cloud-init stand alone */
     VP_OPT_DISK = 1 << 2,           /* a DISK option: a VpDiskArgs field */
+    VP_OPT_REPEATABLE = 1 << 3,     /* each use adds a value: a GStrv field;
+                                     * a list in a manifest */
 } VpOptFlags;
 
 typedef enum {
@@ -122,21 +124,27 @@ const VpOptionInfo *vp_option_find(const char *name);
 
 /* Whether TEXT is a valid value of INFO, as its kind, range, choices and
  * sub-options say (FLAG: "true" or "false"; WAIT: those or a number of
- * seconds).  Pure: the caller words the error with INFO->hint. */
+ * seconds; a repeatable option: each line of TEXT, and the lines
+ * together).  Pure: the caller words the error with INFO->hint. */
 gboolean vp_option_value_ok(const VpOptionInfo *info, const char *text);
 
 /* Stores TEXT as INFO's value into P or, for a DISK option, D: a copy for
  * text, TRUE for a flag given "true" or NULL (nothing for "false"); WAIT
  * takes "true" or NULL as a bare --wait and a number as its seconds; a
- * bare cloud-init (NULL) is "".  No check: vp_option_value_ok comes
- * first.  D may be NULL when INFO is not a DISK option. */
+ * bare cloud-init (NULL) is ""; a repeatable option appends each line of
+ * TEXT (a manifest's list, joined by newlines).  No check:
+ * vp_option_value_ok comes first.  D may be NULL when INFO is not a DISK
+ * option. */
 void vp_option_set(const VpOptionInfo *info, VpProvisionArgs *p, VpDiskArgs *d,
                    const char *text);
 
 /* Where INFO's text lives in P or D: the char * of a value, or NULL for
- * a flag (vp_option_flag). */
+ * a flag (vp_option_flag) or a repeatable option (vp_option_list, its
+ * GStrv). */
 char **vp_option_text(const VpOptionInfo *info, VpProvisionArgs *p,
                       VpDiskArgs *d);
+char ***vp_option_list(const VpOptionInfo *info, VpProvisionArgs *p,
+                       VpDiskArgs *d);
 gboolean *vp_option_flag(const VpOptionInfo *info, VpProvisionArgs *p,
                          VpDiskArgs *d);
 
@@ -161,10 +169,20 @@ gboolean vp_switch_parse(const char *value, gboolean *on);
 const VpSubOption *vp_suboption_find(const VpOptionInfo *info,
                                      const char *name);
 
-/* --network's value: network=NAME, bridge=BR, user or none, exactly one.
- * FALSE when TEXT is none of them (the caller words the error with the
- * option's hint); *SOURCE gets a new NAME or BR, else NULL. */
-gboolean vp_network_parse(const char *text, VpNetKind *kind, char **source);
+/* One --network value: network=NAME, bridge=BR, user or none, exactly
+ * one of them first, then mac=MAC (a unicast address, such as
+ * 52:54:00:12:34:56) and model=MODEL (such as virtio or e1000e) if
+ * wanted, never with none.  FALSE when TEXT is none of these (the caller
+ * words the error with the option's hint); *NIC gets a new NIC, NULL for
+ * none. */
+gboolean vp_nic_parse(const char *text, VpNic **nic);
+
+/* The NICs of every --network value of TEXTS (NULL: none given, which is
+ * one NIC of VP_NET_DEFAULT; "none" only alone, which is none).  FALSE
+ * when a value is invalid or none is not alone; *BAD then names it.  A
+ * new array of VpNic * otherwise. */
+gboolean vp_nics_parse(const char *const *texts, GPtrArray **nics,
+                       const char **bad);
 
 /* --memory's value: a size, or a bare number of MiB (as virt-install).
  * FALSE when it is no size; the minimum is VP_MEMORY_MIN. */

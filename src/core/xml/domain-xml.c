@@ -44,7 +44,7 @@ vp_domain_spec_clear(VpDomainSpec *s)
     g_free(s->kernel);
     g_free(s->initrd);
     g_free(s->cmdline);
-    g_free(s->net_source);
+    g_clear_pointer(&s->nics, g_ptr_array_unref);
     g_free(s->graphics);
     g_free(s->metadata);
     *s = (VpDomainSpec){ 0 };
@@ -210,34 +210,60 @@ vp_domain_agent_channel(xmlNodePtr devices)
     vp_xml_attr(target, "name", "org.qemu.guest_agent.0");
 }
 
-static void
-vp_domain_net(xmlNodePtr devices, const VpDomainSpec *s)
+VpNic *
+vp_nic_new(VpNetKind kind, const char *source)
 {
-    xmlNodePtr iface = NULL;
+    VpNic *nic = g_new0(VpNic, 1);
 
-    switch (s->net) {
-    case VP_NET_NONE:
-        return;
-    case VP_NET_DEFAULT:
-    case VP_NET_NETWORK:
-        iface = vp_xml_child(devices, "interface", NULL);
-        vp_xml_attr(iface, "type", "network");
-        vp_xml_attr(vp_xml_child(iface, "source", NULL), "network",
-                    s->net_source != NULL ? s->net_source : "default");
-        break;
-    case VP_NET_BRIDGE:
-        iface = vp_xml_child(devices, "interface", NULL);
-        vp_xml_attr(iface, "type", "bridge");
-        vp_xml_attr(vp_xml_child(iface, "source", NULL), "bridge",
-                    s->net_source);
-        break;
-    case VP_NET_USER:
-        iface = vp_xml_child(devices, "interface", NULL);
-        vp_xml_attr(iface, "type", "user");
-        break;
+    nic->kind = kind;
+    nic->source = g_strdup(source);
+    return nic;
+}
+
+void
+vp_nic_free(VpNic *nic)
+{
+    if (nic != NULL) {
+        g_free(nic->source);
+        g_free(nic->mac);
+        g_free(nic->model);
+        g_free(nic);
     }
-    /* virtio: paravirtual, the fastest, and Linux guests carry its driver. */
-    vp_xml_attr(vp_xml_child(iface, "model", NULL), "type", "virtio");
+}
+
+/* One <interface> per NIC, in order: libvirt gives the guest its PCI slots
+ * in the order of the XML, so the first is the guest's first NIC. */
+static void
+vp_domain_nics(xmlNodePtr devices, const VpDomainSpec *s)
+{
+    for (guint i = 0; s->nics != NULL && i < s->nics->len; i++) {
+        const VpNic *nic = g_ptr_array_index(s->nics, i);
+        xmlNodePtr iface = vp_xml_child(devices, "interface", NULL);
+        switch (nic->kind) {
+        case VP_NET_DEFAULT:
+        case VP_NET_NETWORK:
+            vp_xml_attr(iface, "type", "network");
+            vp_xml_attr(vp_xml_child(iface, "source", NULL), "network",
+                        nic->source != NULL ? nic->source : "default");
+            break;
+        case VP_NET_BRIDGE:
+            vp_xml_attr(iface, "type", "bridge");
+            vp_xml_attr(vp_xml_child(iface, "source", NULL), "bridge",
+                        nic->source);
+            break;
+        case VP_NET_USER:
+        case VP_NET_NONE:
+            vp_xml_attr(iface, "type", "user");
+            break;
+        }
+        if (nic->mac != NULL) {
+            vp_xml_attr(vp_xml_child(iface, "mac", NULL), "address", nic->mac);
+        }
+        /* virtio: paravirtual, the fastest, and Linux guests carry its
+         * driver. */
+        vp_xml_attr(vp_xml_child(iface, "model", NULL), "type",
+                    nic->model != NULL ? nic->model : "virtio");
+    }
 }
 
 /* A serial console on a pty: virsh console works without graphics too. */
@@ -310,7 +336,7 @@ vp_domain_xml_build(const VpDomainSpec *s)
     vp_domain_xml_add_disk(devices, s);
     vp_domain_cdroms(devices, s);
     vp_domain_scsi_controller(devices, s);
-    vp_domain_net(devices, s);
+    vp_domain_nics(devices, s);
     vp_domain_console(devices);
     vp_domain_agent_channel(devices);
     if (s->graphics != NULL && g_strcmp0(s->graphics, "none") != 0) {

@@ -20,8 +20,20 @@ typedef enum {
     VP_NET_NETWORK,
     VP_NET_BRIDGE,
     VP_NET_USER,
-    VP_NET_NONE,
+    VP_NET_NONE,    /* not a NIC: --network none, which gives none */
 } VpNetKind;
+
+/* One network interface of a guest. */
+typedef struct {
+    VpNetKind kind;       /* never VP_NET_NONE */
+    char *source;         /* network or bridge name; NULL for user, default */
+    char *mac;            /* NULL: libvirt picks one */
+    char *model;          /* NULL: virtio */
+} VpNic;
+
+VpNic *vp_nic_new(VpNetKind kind, const char *source);
+void vp_nic_free(VpNic *nic);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpNic, vp_nic_free)
 
 
 typedef struct {
@@ -55,8 +67,9 @@ typedef struct {
     char *initrd;
     char *cmdline;
 
-    VpNetKind net;
-    char *net_source;     /* network or bridge name */
+    /* The NICs in order, the first the primary (VpNic *, owned); NULL or
+     * empty: the guest has none. */
+    GPtrArray *nics;
     char *graphics;       /* "none", "vnc", "spice" */
     /* One element of a namespace of its own, as XML text, for <metadata>
      * (a lab's ownership record); NULL for none.  It must parse: the
