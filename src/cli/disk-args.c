@@ -48,12 +48,13 @@ vp_disk_args_resolve(const VpDiskArgs *args, VpImageOptions *opts,
 {
     guint64 value;
 
-    if (args->format != NULL &&
-        !vp_image_format_from_string(args->format, &opts->format)) {
-        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                    _("invalid --format '%1$s': use qcow2 or raw"),
-                    args->format);
+    /* The schema's choices and ranges first; then the conversions, which
+     * can no longer fail but for what the schema leaves to them. */
+    if (!vp_option_values_check(TRUE, NULL, (VpDiskArgs *)args, error)) {
         return FALSE;
+    }
+    if (args->format != NULL) {
+        vp_image_format_from_string(args->format, &opts->format);
     }
     if (opts->format == VP_FORMAT_RAW) {
         /* A raw file has no metadata: sparse unless asked otherwise. */
@@ -69,13 +70,8 @@ vp_disk_args_resolve(const VpDiskArgs *args, VpImageOptions *opts,
     if (args->backing != NULL && args->preallocation == NULL) {
         opts->preallocation = VP_PREALLOC_OFF;
     }
-    if (args->preallocation != NULL &&
-        !vp_preallocation_from_string(args->preallocation,
-                                      &opts->preallocation)) {
-        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                    _("invalid --preallocation '%1$s': use off, metadata, "
-                      "falloc or full"), args->preallocation);
-        return FALSE;
+    if (args->preallocation != NULL) {
+        vp_preallocation_from_string(args->preallocation, &opts->preallocation);
     }
     if (args->cluster_size != NULL) {
         if (!vp_size_parse(args->cluster_size, "--cluster-size", &value,
@@ -93,21 +89,11 @@ vp_disk_args_resolve(const VpDiskArgs *args, VpImageOptions *opts,
         }
         opts->cluster_size = (guint32)value;
     }
-    if (args->compat != NULL &&
-        !vp_compat_from_string(args->compat, &opts->version)) {
-        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                    _("invalid --compat '%1$s': use 0.10 or 1.1"), args->compat);
-        return FALSE;
+    if (args->compat != NULL) {
+        vp_compat_from_string(args->compat, &opts->version);
     }
     if (args->refcount_bits != NULL) {
-        if (!g_ascii_string_to_unsigned(args->refcount_bits, 10, 1, 64, &value,
-                                        NULL) ||
-            (value & (value - 1)) != 0) {
-            g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                        _("invalid --refcount-bits '%1$s': use 1, 2, 4, 8, 16, "
-                          "32 or 64"), args->refcount_bits);
-            return FALSE;
-        }
+        g_ascii_string_to_unsigned(args->refcount_bits, 10, 1, 64, &value, NULL);
         opts->refcount_bits = (guint32)value;
     }
     /* Whether the combination is valid is for vp_qcow2_layout_compute() to

@@ -102,10 +102,9 @@ vp_provision_args_wait(const VpProvisionArgs *a, guint *seconds,
     return TRUE;
 }
 
-/* Refuses the first value of A that the schema says its option does not
- * take (choices, ranges, --network's forms), naming what to use. */
-static gboolean
-vp_args_check(const VpProvisionArgs *a, GError **error)
+gboolean
+vp_option_values_check(gboolean disk, VpProvisionArgs *p, VpDiskArgs *d,
+                       GError **error)
 {
     gsize n = 0;
     const VpOptionInfo *opts = vp_options(&n);
@@ -113,13 +112,15 @@ vp_args_check(const VpProvisionArgs *a, GError **error)
     for (gsize i = 0; i < n; i++) {
         const VpOptionInfo *o = &opts[i];
         /* Text is anything; sizes and --memory have messages of their own;
-         * --cloud-init's are the seed's; --wait's vp_provision_args_wait's. */
-        if ((o->flags & (VP_OPT_DISK | VP_OPT_REPEATABLE)) || o->hint == NULL ||
+         * --cloud-init's are the seed's, --wait's vp_provision_args_wait's,
+         * --network's vp_provision_args_resolve's. */
+        if (!(o->flags & VP_OPT_DISK) != !disk ||
+            (o->flags & VP_OPT_REPEATABLE) || o->hint == NULL ||
             o->kind == VP_OPT_SIZE || o->kind == VP_OPT_MEMORY ||
             o->kind == VP_OPT_FLAG || o->kind == VP_OPT_WAIT) {
             continue;
         }
-        const char *text = *vp_option_text(o, (VpProvisionArgs *)a, NULL);
+        const char *text = *vp_option_text(o, p, d);
         if (text != NULL && !vp_option_value_ok(o, text)) {
             g_autofree char *option = g_strconcat("--", o->name, NULL);
             g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
@@ -209,7 +210,7 @@ vp_provision_args_resolve(const VpProvisionArgs *a, VpDomainSpec *d,
     /* Each value against the schema first, then the numbers, then the
      * combinations: the first mistake is reported, one at a time, each with
      * what to use instead. */
-    if (!vp_args_check(a, error)) {
+    if (!vp_option_values_check(FALSE, (VpProvisionArgs *)a, NULL, error)) {
         return FALSE;
     }
     if (a->memory != NULL && !vp_parse_memory(a->memory, &memory, error)) {

@@ -27,6 +27,14 @@ GOptionEntry *vp_option_entries(gboolean disk, VpProvisionArgs *p,
  * group made with ARGS as its data. */
 GOptionEntry *vp_provision_option_entries(VpProvisionArgs *args);
 
+/* Refuses the first value of P (or, with DISK, of D) that the schema says
+ * its option does not take (choices, ranges), with VP_ERROR_INVALID
+ * "invalid --OPTION 'VALUE': use HINT".  Sizes, --memory, --wait,
+ * --network and --cloud-init are left to the resolvers, whose messages
+ * say more. */
+gboolean vp_option_values_check(gboolean disk, VpProvisionArgs *p,
+                                VpDiskArgs *d, GError **error);
+
 /* Turns the DOMAIN options of ARGS into SPEC (everything but the name and
  * the disk's path and format, which the workflow fills in).  Fails with
  * VP_ERROR_INVALID naming the option; SPEC may then hold some fields,
