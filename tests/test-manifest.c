@@ -320,7 +320,12 @@ test_every_key(void)
         "  - name: n\n"
         "    pool: p\n"
         "    size: 1G\n"
-        "    network: ['network=lab,mac=52:54:00:00:00:0a', 'bridge=br0,model=e1000e', user]\n");
+        "    network: ['network=lab,mac=52:54:00:00:00:0a', 'bridge=br0,model=e1000e', user]\n"
+        "  - name: m\n"
+        "    pool: p\n"
+        "    size: 1G\n"
+        "    network: [{network: lab, mac: '52:54:00:00:00:0b'}, {user: true, model: e1000e}]\n"
+        "  - {name: s, pool: p, size: 1G, network: {bridge: br1}}\n");
     const VpLabGuest *k = guest(lab, 0);
     g_assert_cmpuint(g_hash_table_size(k->options), ==, 29);
     g_assert_cmpstr(opt(k, "compat"), ==, "0.10");
@@ -330,6 +335,10 @@ test_every_key(void)
     /* A repeatable option's list: one value per line, in order. */
     g_assert_cmpstr(opt(guest(lab, 3), "network"), ==,
                     "network=lab,mac=52:54:00:00:00:0a\nbridge=br0,model=e1000e\nuser");
+    /* Its sub-options as mappings: the same text as on a command line. */
+    g_assert_cmpstr(opt(guest(lab, 4), "network"), ==,
+                    "network=lab,mac=52:54:00:00:00:0b\nuser,model=e1000e");
+    g_assert_cmpstr(opt(guest(lab, 5), "network"), ==, "bridge=br1");
 }
 
 /* ---------------------------------------------------------------- */
@@ -488,7 +497,11 @@ static const RejectCase rejected[] = {
     { "network-list-item", HEAD GUEST "    network: [user, wifi]\n", 0, "invalid 'network' value 'wifi'", 10, 21 },
     { "network-list-empty", HEAD GUEST "    network: []\n", 0, "'network' is an empty list", 10, 14 },
     { "network-list-none", HEAD GUEST "    network: [user, none]\n", 0, "'network' lists a value that must stand alone", 10, 14 },
-    { "network-list-map", HEAD GUEST "    network: [{network: lab}]\n", 0, "'network' takes one value", 10, 15 },
+    { "network-map-key", HEAD GUEST "    network: [{network: lab, colour: red}]\n", 0, "unknown key 'colour' in 'network'; use network=NAME", 10, 30 },
+    { "network-map-word", HEAD GUEST "    network: [{user: false}]\n", 0, "'user' in 'network' takes true", 10, 22 },
+    { "network-map-comma", HEAD GUEST "    network: [{network: 'a,b'}]\n", 0, "invalid 'network' value 'a,b'", 10, 25 },
+    { "network-map-two", HEAD GUEST "    network: [{network: a, bridge: b}]\n", 0, "invalid 'network' value 'network=a,bridge=b'", 10, 15 },
+    { "network-map-mac", HEAD GUEST "    network: {user: true, mac: '01:00:00:00:00:01'}\n", 0, "invalid 'network' value 'user,mac=01:00:00:00:00:01'", 10, 14 },
     { "network-mac", HEAD GUEST "    network: user,mac=ff:ff:ff:ff:ff:ff\n", 0, "invalid 'network' value 'user,mac=ff:ff:ff:ff:ff:ff'", 10, 14 },
     { "list-not-repeatable", HEAD GUEST "    graphics: [vnc]\n", 0, "'graphics' takes one value", 10, 15 },
     { "flag-yes", HEAD GUEST "    start: yes\n", 0, "invalid 'start' value 'yes'; use true or false", 10, 12 },

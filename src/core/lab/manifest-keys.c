@@ -139,6 +139,50 @@ vp_parse_integer(const char *text, guint64 min, guint64 max, guint64 *out)
            g_ascii_isdigit(text[0]);
 }
 
+/* One value of an option with sub-options written as a YAML mapping of
+ * them, such as {network: lab, mac: 52:54:00:00:00:01}: into *TEXT as the
+ * command line writes it ("network=lab,mac=52:54:00:00:00:01"), so that
+ * one parser checks both.  A key that takes no value (user, none) takes
+ * true. */
+static gboolean
+vp_subopt_mapping(const VpLabCtx *ctx, const VpOptionInfo *info,
+                  const VpYNode *key, const VpYNode *map, char **text,
+                  GError **error)
+{
+    g_autoptr(GString) out = g_string_new(NULL);
+
+    for (guint i = 0; i + 1 < map->items->len; i += 2) {
+        const VpYNode *k = g_ptr_array_index(map->items, i);
+        const VpYNode *v = g_ptr_array_index(map->items, i + 1);
+        const VpSubOption *sub = vp_suboption_find(info, k->text);
+        if (sub == NULL) {
+            vp_lab_error(error, ctx, k->line, k->column,
+                         _("unknown key '%1$s' in '%2$s'; use %3$s"), k->text,
+                         key->text, _(info->hint));
+            return FALSE;
+        }
+        if (sub->kind == VP_SUB_WORD) {
+            if (vp_y_bool(v) != 1) {
+                vp_lab_error(error, ctx, v->line, v->column,
+                             _("'%1$s' in '%2$s' takes true; write '%1$s: true'"),
+                             k->text, key->text);
+                return FALSE;
+            }
+        } else if (!vp_expect_text(ctx, k, v, "x", error)) {
+            return FALSE;
+        } else if (strchr(v->text, ',') != NULL) {
+            /* It would split into two sub-options. */
+            vp_invalid_value(error, ctx, k, v, info->hint);
+            return FALSE;
+        }
+        g_string_append_printf(out, "%s%s%s%s", out->len > 0 ? "," : "",
+                               k->text, sub->kind == VP_SUB_WORD ? "" : "=",
+                               sub->kind == VP_SUB_WORD ? "" : v->text);
+    }
+    *text = g_string_free(g_steal_pointer(&out), FALSE);
+    return TRUE;
+}
+
 /* A repeatable option's list (such as network: [network=lab, user]): each
  * item one text value that the option takes, and the items together; *TEXT
  * gets them joined by newlines (vp_option_set splits them again). */
@@ -155,17 +199,28 @@ vp_check_list(const VpLabCtx *ctx, const VpOptionInfo *info,
                      key->text, info->example);
         return FALSE;
     }
+    g_autoptr(GPtrArray) owned = g_ptr_array_new_with_free_func(g_free);
     for (guint i = 0; i < value->items->len; i++) {
         const VpYNode *item = g_ptr_array_index(value->items, i);
-        if (!vp_expect_text(ctx, key, item, info->example, error)) {
+        char *line = NULL;
+        if (item->kind == VP_Y_MAPPING && info->subs != NULL) {
+            if (!vp_subopt_mapping(ctx, info, key, item, &line, error)) {
+                return FALSE;
+            }
+        } else if (!vp_expect_text(ctx, key, item, info->example, error)) {
+            return FALSE;
+        } else {
+            line = g_strdup(item->text);
+        }
+        g_ptr_array_add(owned, line);
+        if (strchr(line, '\n') != NULL || !vp_option_value_ok(info, line)) {
+            /* TRANSLATORS: as "invalid '%1$s' value '%2$s'; use %3$s". */
+            vp_lab_error(error, ctx, item->line, item->column,
+                         _("invalid '%1$s' value '%2$s'; use %3$s"), key->text,
+                         line, _(info->hint));
             return FALSE;
         }
-        if (strchr(item->text, '\n') != NULL ||
-            !vp_option_value_ok(info, item->text)) {
-            vp_invalid_value(error, ctx, key, item, info->hint);
-            return FALSE;
-        }
-        g_ptr_array_add(lines, item->text);
+        g_ptr_array_add(lines, line);
     }
     g_ptr_array_add(lines, NULL);
     g_autofree char *joined = g_strjoinv("\n", (char **)lines->pdata);
@@ -193,6 +248,20 @@ vp_check_value(const VpLabCtx *ctx, const VpOptionInfo *info,
     *text = NULL;
     if ((info->flags & VP_OPT_REPEATABLE) && value->kind == VP_Y_SEQUENCE) {
         return vp_check_list(ctx, info, key, value, text, error);
+    }
+    if (info->kind == VP_OPT_SUBOPTIONS && value->kind == VP_Y_MAPPING) {
+        g_autofree char *line = NULL;
+        if (!vp_subopt_mapping(ctx, info, key, value, &line, error)) {
+            return FALSE;
+        }
+        if (!vp_option_value_ok(info, line)) {
+            vp_lab_error(error, ctx, value->line, value->column,
+                         _("invalid '%1$s' value '%2$s'; use %3$s"), key->text,
+                         line, _(info->hint));
+            return FALSE;
+        }
+        *text = g_steal_pointer(&line);
+        return TRUE;
     }
     if (!vp_expect_scalar(ctx, key, value, info->example, error)) {
         return FALSE;
