@@ -276,6 +276,48 @@ test_pins(void)
     g_assert_null(opt(guest(lab, 1), "host"));
 }
 
+/* Lab networks (design.md's example): each named LAB-KEY on the hosts,
+ * carved per host; a guest names one by its key, alone or as network=,
+ * with sub-options; other networks stay as written. */
+static void
+test_networks(void)
+{
+    g_autoptr(VpLab) lab = parse_ok(
+        "lab: ci-42\n"
+        "hosts: {hv1: 'qemu:///system', hv2: 'qemu+ssh://root@hv2/system'}\n"
+        "networks:\n"
+        "  lan:\n"
+        "    cidr: 10.88.0.0/16\n"
+        "    mode: route\n"
+        "    domain: ci-42.test\n"
+        "  back: {cidr: 10.89.0.0/23}\n"
+        "defaults:\n"
+        "  pool: p\n"
+        "  size: 1G\n"
+        "  network: [lan]\n"
+        "guests:\n"
+        "  - name: web\n"
+        "  - name: db\n"
+        "    host: hv2\n"
+        "    network: [{network: lan, ip: 10.88.1.10}, 'network=back,model=e1000e', network=default]\n");
+    g_assert_cmpuint(lab->networks->len, ==, 2);
+    const VpLabNetwork *lan = g_ptr_array_index(lab->networks, 0);
+    const VpLabNetwork *back = g_ptr_array_index(lab->networks, 1);
+    g_assert_cmpstr(lan->key, ==, "lan");
+    g_assert_cmpstr(lan->name, ==, "ci-42-lan");
+    g_assert_cmpint(lan->mode, ==, VP_LAB_NET_ROUTE);
+    g_assert_cmpstr(lan->domain, ==, "ci-42.test");
+    g_assert_cmpuint(lan->cidr.prefix, ==, 16);
+    g_assert_cmpint(back->mode, ==, VP_LAB_NET_NAT);
+    g_assert_null(back->domain);
+    g_assert_true(vp_lab_find_network(lab, "ci-42-back") == back);
+    g_assert_null(vp_lab_find_network(lab, "back"));
+    g_assert_cmpstr(opt(guest(lab, 0), "network"), ==, "network=ci-42-lan");
+    g_assert_cmpstr(opt(guest(lab, 1), "network"), ==,
+                    "network=ci-42-lan,ip=10.88.1.10\n"
+                    "network=ci-42-back,model=e1000e\nnetwork=default");
+}
+
 /* Every provision key with a valid value, so that the table cannot lose
  * one silently. */
 static void
@@ -497,6 +539,18 @@ static const RejectCase rejected[] = {
     { "network-list-item", HEAD GUEST "    network: [user, wifi]\n", 0, "invalid 'network' value 'wifi'", 10, 21 },
     { "network-list-empty", HEAD GUEST "    network: []\n", 0, "'network' is an empty list", 10, 14 },
     { "network-list-none", HEAD GUEST "    network: [user, none]\n", 0, "'network' lists a value that must stand alone", 10, 14 },
+    { "networks-list", HEAD "networks: [lan]\n" GUEST, 0, "'networks' is a mapping of lab networks", 8, 11 },
+    { "networks-name", HEAD "networks: {'-x': {cidr: 10.88.0.0/16}}\n" GUEST, 0, "lab network name '-x' must be", 8, 12 },
+    { "networks-no-cidr", HEAD "networks: {lan: {mode: nat}}\n" GUEST, 0, "lab network 'lan' has no cidr", 8, 12 },
+    { "networks-cidr-bits", HEAD "networks: {lan: {cidr: 10.88.1.0/16}}\n" GUEST, 0, "invalid 'cidr' value '10.88.1.0/16'; use an IPv4 network of at least one /24 per host (2 here)", 8, 24 },
+    { "networks-cidr-small", HEAD "networks: {lan: {cidr: 10.88.1.0/24}}\n" GUEST, 0, "invalid 'cidr' value '10.88.1.0/24'", 8, 24 },
+    { "networks-mode", HEAD "networks: {lan: {cidr: 10.88.0.0/16, mode: bridge}}\n" GUEST, 0, "invalid 'mode' value 'bridge'; use nat, isolated or route", 8, 44 },
+    { "networks-domain", HEAD "networks: {lan: {cidr: 10.88.0.0/16, domain: Lab_1}}\n" GUEST, 0, "invalid 'domain' value 'Lab_1'", 8, 46 },
+    { "networks-key", HEAD "networks: {lan: {cidr: 10.88.0.0/16, cdir: x}}\n" GUEST, 0, "unknown key 'cdir'; did you mean 'cidr'?", 8, 38 },
+    { "networks-overlap", HEAD "networks: {a: {cidr: 10.88.0.0/16}, b: {cidr: 10.88.4.0/22}}\n" GUEST, 0, "lab network 'b' (10.88.4.0/22) overlaps 'a' (10.88.0.0/16)", 8, 37 },
+    { "network-unknown-key", HEAD GUEST "    network: [lan]\n", 0, "invalid 'network' value 'lan'", 10, 15 },
+    { "network-ip-user", HEAD GUEST "    network: user,ip=10.0.0.5\n", 0, "invalid 'network' value 'user,ip=10.0.0.5'", 10, 14 },
+    { "network-ip-bad", HEAD GUEST "    network: network=default,ip=10.0.0.256\n", 0, "invalid 'network' value", 10, 14 },
     { "network-map-key", HEAD GUEST "    network: [{network: lab, colour: red}]\n", 0, "unknown key 'colour' in 'network'; use network=NAME", 10, 30 },
     { "network-map-word", HEAD GUEST "    network: [{user: false}]\n", 0, "'user' in 'network' takes true", 10, 22 },
     { "network-map-comma", HEAD GUEST "    network: [{network: 'a,b'}]\n", 0, "invalid 'network' value 'a,b'", 10, 25 },
@@ -972,6 +1026,7 @@ main(int argc, char **argv)
     g_test_add_func("/manifest/accept/count-order", test_count_order);
     g_test_add_func("/manifest/accept/pins", test_pins);
     g_test_add_func("/manifest/accept/every-key", test_every_key);
+    g_test_add_func("/manifest/accept/networks", test_networks);
     for (gsize i = 0; i < G_N_ELEMENTS(rejected); i++) {
         g_autofree char *path = g_strdup_printf("/manifest/reject/%s",
                                                 rejected[i].id);

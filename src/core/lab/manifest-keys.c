@@ -183,6 +183,15 @@ vp_subopt_mapping(const VpLabCtx *ctx, const VpOptionInfo *info,
     return TRUE;
 }
 
+/* TEXT as INFO's value to check and record: a guest's network that names
+ * a lab network by its key becomes that network's name on the hosts. */
+static char *
+vp_value_text(const VpLabCtx *ctx, const VpOptionInfo *info, const char *text)
+{
+    return g_str_equal(info->name, "network") ? vp_lab_network_value(ctx, text)
+                                              : g_strdup(text);
+}
+
 /* A repeatable option's list (such as network: [network=lab, user]): each
  * item one text value that the option takes, and the items together; *TEXT
  * gets them joined by newlines (vp_option_set splits them again). */
@@ -204,13 +213,15 @@ vp_check_list(const VpLabCtx *ctx, const VpOptionInfo *info,
         const VpYNode *item = g_ptr_array_index(value->items, i);
         char *line = NULL;
         if (item->kind == VP_Y_MAPPING && info->subs != NULL) {
-            if (!vp_subopt_mapping(ctx, info, key, item, &line, error)) {
+            g_autofree char *mapped = NULL;
+            if (!vp_subopt_mapping(ctx, info, key, item, &mapped, error)) {
                 return FALSE;
             }
+            line = vp_value_text(ctx, info, mapped);
         } else if (!vp_expect_text(ctx, key, item, info->example, error)) {
             return FALSE;
         } else {
-            line = g_strdup(item->text);
+            line = vp_value_text(ctx, info, item->text);
         }
         g_ptr_array_add(owned, line);
         if (strchr(line, '\n') != NULL || !vp_option_value_ok(info, line)) {
@@ -250,10 +261,11 @@ vp_check_value(const VpLabCtx *ctx, const VpOptionInfo *info,
         return vp_check_list(ctx, info, key, value, text, error);
     }
     if (info->kind == VP_OPT_SUBOPTIONS && value->kind == VP_Y_MAPPING) {
-        g_autofree char *line = NULL;
-        if (!vp_subopt_mapping(ctx, info, key, value, &line, error)) {
+        g_autofree char *mapped = NULL;
+        if (!vp_subopt_mapping(ctx, info, key, value, &mapped, error)) {
             return FALSE;
         }
+        g_autofree char *line = vp_value_text(ctx, info, mapped);
         if (!vp_option_value_ok(info, line)) {
             vp_lab_error(error, ctx, value->line, value->column,
                          _("invalid '%1$s' value '%2$s'; use %3$s"), key->text,
@@ -302,6 +314,8 @@ vp_check_value(const VpLabCtx *ctx, const VpOptionInfo *info,
         break;
     }
     /* A line break would read as a second value of a repeatable option. */
+    g_autofree char *resolved = vp_value_text(ctx, info, t);
+    t = resolved;
     if (strchr(t, '\n') != NULL || !vp_option_value_ok(info, t)) {
         vp_invalid_value(error, ctx, key, value, info->hint);
         return FALSE;
@@ -346,6 +360,11 @@ vp_check_name(const VpLabCtx *ctx, const VpYNode *n, VpNameRole role,
     case VP_NAME_HOST:
         vp_lab_error(error, ctx, n->line, n->column,
                      _("host name '%1$s' must be 1 to 64 letters, digits, '-', '_' or '.', starting with a letter or digit; rename it, such as 'hv1'"),
+                     n->text);
+        break;
+    case VP_NAME_NETWORK:
+        vp_lab_error(error, ctx, n->line, n->column,
+                     _("lab network name '%1$s' must be 1 to 64 letters, digits, '-', '_' or '.', starting with a letter or digit; rename it, such as 'lan'"),
                      n->text);
         break;
     case VP_NAME_GUEST:

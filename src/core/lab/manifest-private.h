@@ -36,6 +36,9 @@ typedef struct {
     GPtrArray *roots;
     const char *text; /* the manifest, LEN bytes */
     gsize len;
+    /* The lab networks read so far: key -> VpLabNetwork (borrowed from the
+     * lab), for the guests' network values that name one. */
+    GHashTable *networks;
 } VpLabCtx;
 
 /* Sets ERROR to "PATH:LINE:COLUMN: MESSAGE", the form compilers use, so
@@ -149,6 +152,7 @@ typedef enum {
     VP_NAME_LAB,
     VP_NAME_HOST,
     VP_NAME_GUEST,
+    VP_NAME_NETWORK,
 } VpNameRole;
 
 /* Whether the scalar N is a valid name of a lab, host or guest (ROLE, for
@@ -215,6 +219,24 @@ gboolean vp_parse_defaults(VpLabBuild *b, const VpYNode *value,
 /* Adds the guests of one entry of 'guests' to B->lab (with B->defaults
  * under its own keys, and a count expanded); the hosts are read. */
 gboolean vp_parse_guest(VpLabBuild *b, const VpYNode *entry, GError **error);
+
+/* ------------------------------------------------------------------ */
+/* manifest-networks.c: lab networks */
+
+/* The value of 'networks' into LAB->networks (and CTX->networks); the
+ * hosts are read, since each gets a /24 of every network. */
+gboolean vp_parse_networks(const VpLabCtx *ctx, VpLab *lab, const VpYNode *key,
+                           const VpYNode *value, GError **error);
+
+/* TEXT, one value of a guest's network, with a lab network named by its
+ * key ("lan", or "network=lan,...") turned into the network's name on
+ * the hosts ("network=LAB-lan,..."); other values as they are.  Caller
+ * frees. */
+char *vp_lab_network_value(const VpLabCtx *ctx, const char *text);
+
+/* Frees DATA, a VpLabNetwork. */
+void vp_lab_network_free(gpointer data);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpLabNetwork, vp_lab_network_free)
 
 /* Frees DATA, a VpLabGuest. */
 void vp_lab_guest_free(gpointer data);

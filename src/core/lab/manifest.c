@@ -16,8 +16,8 @@
 /* ------------------------------------------------------------------ */
 /* The top level */
 
-static const char *const vp_top_keys[] = { "lab", "hosts", "defaults", "guests",
-                                           NULL };
+static const char *const vp_top_keys[] = { "lab", "hosts", "networks",
+                                           "defaults", "guests", NULL };
 
 static void
 vp_lab_host_free(gpointer data)
@@ -121,7 +121,7 @@ vp_parse_top(VpLabBuild *b, const VpYNode *root, GError **error)
                              k->text);
             } else {
                 vp_lab_error(error, ctx, k->line, k->column,
-                             _("unknown key '%1$s'; a manifest has lab, hosts, defaults and guests"),
+                             _("unknown key '%1$s'; a manifest has lab, hosts, defaults and guests, and may have networks"),
                              k->text);
             }
             return FALSE;
@@ -133,7 +133,7 @@ vp_parse_top(VpLabBuild *b, const VpYNode *root, GError **error)
      * the file where they can be; hosts before guests, which name them. */
     static const char *const examples[] = { "lab: ci-42",
                                             "hosts: {hv1: qemu:///system}",
-                                            NULL, "guests: [{name: web}]" };
+                                            NULL, NULL, "guests: [{name: web}]" };
     for (gsize i = 0; vp_top_keys[i] != NULL; i++) {
         if (found[i][0] == NULL && examples[i] != NULL) {
             vp_lab_error(error, ctx, root->line, root->column,
@@ -166,6 +166,8 @@ vp_parse_top_key(VpLabBuild *b, gsize which, const VpYNode *k,
     case 1:
         return vp_parse_hosts(ctx, b->lab, k, v, error);
     case 2:
+        return vp_parse_networks(ctx, b->lab, k, v, error);
+    case 3:
         return vp_parse_defaults(b, v, error);
     default:
         break;
@@ -201,6 +203,7 @@ vp_lab_free(VpLab *lab)
     g_free(lab->lab);
     g_free(lab->path);
     g_clear_pointer(&lab->hosts, g_ptr_array_unref);
+    g_clear_pointer(&lab->networks, g_ptr_array_unref);
     g_clear_pointer(&lab->guests, g_ptr_array_unref);
     g_free(lab);
 }
@@ -215,8 +218,9 @@ vp_lab_parse(const char *text, gsize len, const char *path,
     g_autofree char *dir = g_path_get_dirname(path);
     g_autofree char *abs_dir = g_canonicalize_filename(dir, NULL);
     g_autoptr(GPtrArray) roots = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GHashTable) networks = g_hash_table_new(g_str_hash, g_str_equal);
     VpLabCtx ctx = { .path = path, .dir = abs_dir, .roots = roots,
-                     .text = text, .len = len };
+                     .text = text, .len = len, .networks = networks };
     vp_lab_add_root(roots, abs_dir, FALSE, NULL);
     for (gsize i = 0; allowed != NULL && allowed[i] != NULL; i++) {
         if (!vp_lab_add_root(roots, allowed[i], TRUE, error)) {
@@ -244,6 +248,7 @@ vp_lab_parse(const char *text, gsize len, const char *path,
     g_autoptr(VpLab) lab = g_new0(VpLab, 1);
     lab->path = g_strdup(path);
     lab->hosts = g_ptr_array_new_with_free_func(vp_lab_host_free);
+    lab->networks = g_ptr_array_new_with_free_func(vp_lab_network_free);
     lab->guests = g_ptr_array_new_with_free_func(vp_lab_guest_free);
     VpLabBuild b = {
         .ctx = &ctx,

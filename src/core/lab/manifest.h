@@ -16,6 +16,7 @@
 
 #include <glib.h>
 
+#include "lab-net.h"
 #include "seed.h"
 
 #define VP_LAB_MAX_FILE (1024 * 1024) /* bytes of a manifest */
@@ -35,9 +36,11 @@ typedef struct {
     char *host;          /* pinned host name, NULL: placed by the planner */
     /* Provision key (long option name without dashes) -> value text as
      * written (a size stays "20G"; a flag is "true"; wait is "true" or
-     * its seconds).  The defaults are merged under the guest's own keys;
-     * a guest's "false" removes a default flag.  Never holds name, host,
-     * count or cloud-init (which is CLOUD_INIT). */
+     * its seconds; a list one value per line; network's values as a
+     * command line gives them, a lab network named by its host name:
+     * "network=LAB-KEY,ip=...").  The defaults are merged under the
+     * guest's own keys; a guest's "false" removes a default flag.  Never
+     * holds name, host, count or cloud-init (which is CLOUD_INIT). */
     GHashTable *options;
     /* OPTIONS["base"] when it is a path (vp_lab_base_is_file): the real
      * absolute path that was checked, which is the one to read; else
@@ -48,10 +51,32 @@ typedef struct {
     guint line, column;  /* of the entry, for messages */
 } VpLabGuest;
 
+typedef enum {
+    VP_LAB_NET_NAT,      /* guests reach out through the host's NAT */
+    VP_LAB_NET_ISOLATED, /* guests reach each other and the host only */
+    VP_LAB_NET_ROUTE,    /* routed: each host's /24 reachable from outside
+                          * where the site routes it */
+} VpLabNetMode;
+
+/* A lab network (networks: KEY: {cidr, mode, domain}): the libvirt
+ * network NAME on every host with a guest of the lab, each host's copy
+ * on its own /24 of CIDR (vp_lab_host_subnet, the host's index in
+ * hosts:). */
+typedef struct {
+    char *key;           /* "lan" */
+    char *name;          /* "LAB-KEY": its name on the hosts */
+    VpIpv4Net cidr;
+    char *cidr_text;     /* as written */
+    VpLabNetMode mode;
+    char *domain;        /* DNS domain of the guests' names; NULL: none */
+    guint line, column;  /* of the key, for messages */
+} VpLabNetwork;
+
 typedef struct {
     char *lab;
     char *path;          /* the manifest as given to vp_lab_load/parse */
     GPtrArray *hosts;    /* VpLabHost *, in manifest order */
+    GPtrArray *networks; /* VpLabNetwork *, in manifest order; may be empty */
     GPtrArray *guests;   /* VpLabGuest *, in manifest order, counts expanded
                           * in place (web-1 .. web-N, then the next entry) */
 } VpLab;
@@ -88,6 +113,13 @@ gboolean vp_lab_base_is_file(const char *base);
 
 void vp_lab_free(VpLab *lab);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpLab, vp_lab_free)
+
+/* The string form of MODE: "nat", "isolated" or "route". */
+const char *vp_lab_net_mode_to_string(VpLabNetMode mode);
+
+/* Looks up the lab network named NAME on the hosts ("LAB-KEY"); NULL when
+ * none.  Borrowed from LAB. */
+const VpLabNetwork *vp_lab_find_network(const VpLab *lab, const char *name);
 
 /* Looks up the guest called NAME (after expansion); NULL when none.
  * Borrowed from LAB. */

@@ -9,6 +9,7 @@
 
 #include "error.h"
 #include "image-options.h"
+#include "lab-net.h"
 #include "size.h"
 
 static gboolean
@@ -56,6 +57,7 @@ static const VpSubOption vp_network_subs[] = {
     { "none", VP_SUB_WORD },
     { "mac", VP_SUB_TEXT },
     { "model", VP_SUB_TEXT },
+    { "ip", VP_SUB_TEXT },
     { NULL, 0 },
 };
 
@@ -116,12 +118,13 @@ static const VpOptionInfo vp_option_table[] = {
     { .name = "network", .kind = VP_OPT_SUBOPTIONS,
       .flags = VP_OPT_LAB | VP_OPT_REPEATABLE, .offset = P(network),
       .arg = N_("SPEC"),
-      .help = N_("network=NAME, bridge=BR, user or none, then ,mac=MAC and "
-                 ",model=MODEL if wanted; once per NIC, the first primary "
-                 "(default: network 'default' if active, else user)"),
+      .help = N_("network=NAME, bridge=BR, user or none, then ,mac=MAC, "
+                 ",model=MODEL and (on a network) ,ip=ADDRESS if wanted; once "
+                 "per NIC, the first primary (default: network 'default' if "
+                 "active, else user)"),
       .example = "network=default",
-      .hint = N_("network=NAME, bridge=BR, user or none, then ,mac=MAC and "
-                 ",model=MODEL if wanted"),
+      .hint = N_("network=NAME, bridge=BR, user or none, then ,mac=MAC, "
+                 ",model=MODEL and (on a network) ,ip=ADDRESS if wanted"),
       .subs = vp_network_subs, .sub_noun = N_("network option") },
     { .name = "graphics", .kind = VP_OPT_CHOICE, .flags = VP_OPT_LAB,
       .offset = P(graphics), .arg = N_("TYPE"),
@@ -352,6 +355,7 @@ vp_nic_parse(const char *text, VpNic **nic)
                                        VP_NET_USER, VP_NET_NONE };
     const VpOptionInfo *info = vp_option_find("network");
     g_autoptr(GPtrArray) items = vp_suboptions_parse(info, text, NULL);
+    guint32 addr;
 
     *nic = NULL;
     /* The kind first, exactly once; "network=" is refused here rather than
@@ -374,6 +378,10 @@ vp_nic_parse(const char *text, VpNic **nic)
         } else if (g_str_equal(it->sub->name, "model") &&
                    vp_model_valid(it->value)) {
             n->model = g_strdup(it->value);
+        } else if (g_str_equal(it->sub->name, "ip") &&
+                   n->kind == VP_NET_NETWORK && vp_ipv4_parse(it->value, &addr)) {
+            /* A reservation in a libvirt network's DHCP: there only. */
+            n->ip = vp_ipv4_format(addr);
         } else {
             return FALSE;
         }

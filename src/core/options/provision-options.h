@@ -171,8 +171,9 @@ const VpSubOption *vp_suboption_find(const VpOptionInfo *info,
 
 /* One --network value: network=NAME, bridge=BR, user or none, exactly
  * one of them first, then mac=MAC (a unicast address, such as
- * 52:54:00:12:34:56) and model=MODEL (such as virtio or e1000e) if
- * wanted, never with none.  FALSE when TEXT is none of these (the caller
+ * 52:54:00:12:34:56), model=MODEL (such as virtio or e1000e) and, with
+ * network=, ip=ADDRESS (IPv4: a DHCP reservation) if wanted, never with
+ * none.  FALSE when TEXT is none of these (the caller
  * words the error with the option's hint); *NIC gets a new NIC, NULL for
  * none. */
 gboolean vp_nic_parse(const char *text, VpNic **nic);

@@ -29,6 +29,7 @@ typedef struct {
     char *source;         /* network or bridge name; NULL for user, default */
     char *mac;            /* NULL: libvirt picks one */
     char *model;          /* NULL: virtio */
+    char *ip;             /* IPv4 reserved for it in the network; NULL: none */
 } VpNic;
 
 VpNic *vp_nic_new(VpNetKind kind, const char *source);
