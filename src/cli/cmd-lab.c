@@ -315,6 +315,15 @@ vp_lab_prepare(const char *path, const char *const *allowed, GPtrArray *args,
     if (lab == NULL) {
         return NULL;
     }
+    /* Read and checked, but not made on the hosts yet: refused rather than
+     * leaving guests on networks that do not exist. */
+    if (lab->networks->len > 0) {
+        const VpLabNetwork *n = g_ptr_array_index(lab->networks, 0);
+        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
+                    _("%1$s:%2$u:%3$u: lab networks are not created by this version yet; remove 'networks' and name existing networks instead"),
+                    lab->path, n->line, n->column);
+        return NULL;
+    }
     for (guint i = 0; i < lab->guests->len; i++) {
         VpLabGuestArgs *ga = vp_lab_guest_plan(lab, g_ptr_array_index(lab->guests, i),
                                                error);
