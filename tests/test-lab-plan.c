@@ -2,7 +2,8 @@
  * holds, with or without this lab's record), the manifest and the command's
  * flags go in; each guest's action, host and message come out.  Keep,
  * create, replace, drift, delete, conflict, unreachable hosts, pins,
- * placement ties and two URIs of one daemon, one table row each.
+ * placement ties, second copies of a guest and two URIs of one daemon,
+ * one table row each.
  *
  * A host is written as a list of domains separated by spaces:
  *
@@ -17,7 +18,8 @@
  * or "!" for a host that cannot be reached.  Every manifest entry's options
  * hash is "H" unless the row says otherwise.  Expected outcomes are
  * "NAME ACTION HOST [a phrase of the message]" separated by " | ", in
- * report order; HOST "-" for none. */
+ * report order; HOST "-" for none.  The message is the error, or the note
+ * of a guest without one; a guest without a phrase has neither. */
 #include <string.h>
 
 #include <glib.h>
@@ -28,20 +30,29 @@
 
 #define N_HOSTS 3
 
+/* The commands as the command line runs them: apply, status, destroy,
+ * and apply --dry-run. */
+typedef enum {
+    APPLY,
+    STATUS,
+    DESTROY,
+    DRY_RUN,
+} VpRowCommand;
+
 typedef struct {
     const char *why;
     const char *guests;        /* the manifest's guests: list */
     const char *hosts[N_HOSTS];
-    VpLabCommand command;
+    VpRowCommand command;
     gboolean replace, prune;
     const char *hashes;        /* "ENTRY=HASH ...": entries whose hash is not H */
     const char *want;          /* the report, or "error: PHRASE" */
 } VpPlanRow;
 
 #define WEB_DB "  - name: web\n    count: 2\n  - name: db\n    host: h2\n"
-#define APPLY VP_LAB_APPLY
-#define STATUS VP_LAB_STATUS
-#define DESTROY VP_LAB_DESTROY
+#define NODES "  - name: node\n    count: 8\n"
+/* The note of a guest placed while host h3 is down, on host H. */
+#define AWAY(h) "placed on host '" h "' while host 'h3' is unreachable"
 
 static const VpPlanRow rows[] = {
     { "an empty lab: placed by fewest guests, ties in host order, db pinned",
@@ -128,16 +139,17 @@ static const VpPlanRow rows[] = {
     { "a pinned guest's host down: failed, the rest applied",
       WEB_DB, { "web-1:web:H", "!", "web-2:web:H" }, APPLY, FALSE, FALSE, NULL,
       "web-1 keep h1 | web-2 keep h3 | db failed h2 host 'h2' is unreachable" },
-    { "an unplaced guest while a host is down: failed, it may be there",
+    { "an unplaced guest while a host is down: placed on a reachable one, the note "
+      "says so",
       WEB_DB, { "web-1:web:H", "!", "" }, APPLY, FALSE, FALSE, NULL,
-      "web-1 keep h1 | web-2 failed - host 'h2' is unreachable and may hold it | db failed "
-      "h2 host 'h2' is unreachable" },
+      "web-1 keep h1 | web-2 create h3 placed on host 'h3' while host 'h2' is unreachable | "
+      "db failed h2 host 'h2' is unreachable" },
     { "moving to a pin that is down: failed, reported where it still is",
       WEB_DB, { "web-1:web:H db:db:H", "!", "web-2:web:H" }, APPLY, TRUE, FALSE, NULL,
       "web-1 keep h1 | web-2 keep h3 | db failed h1 host 'h2' is unreachable" },
     { "no host reachable",
       "  - name: solo\n", { "!", "!", "!" }, APPLY, FALSE, FALSE, NULL,
-      "solo failed - host 'h1' is unreachable" },
+      "solo failed - no host of the lab is reachable" },
     { "destroy: every guest of the lab, listed or not",
       WEB_DB, { "web-1:web:H x", "db:db:H:c", "old:gone:H" }, DESTROY, FALSE, FALSE, NULL,
       "web-1 delete h1 | db delete h2 | old delete h3" },
@@ -146,6 +158,67 @@ static const VpPlanRow rows[] = {
       "web-1 delete h1 | db failed h2 host 'h2' is unreachable" },
     { "destroy of a lab that is not there: nothing",
       WEB_DB, { "db", "x:@db:H", "" }, DESTROY, FALSE, FALSE, NULL, "" },
+    { "a fresh lab with a host down: every unpinned guest on the others, by the "
+      "placement rule, each note naming the lost host and the fix",
+      NODES, { "", "", "!" }, APPLY, FALSE, FALSE, NULL,
+      "node-1 create h1 " AWAY("h1") "; should it hold the guest too, --prune deletes one "
+      "copy once it is back | node-2 create h2 " AWAY("h2") " | node-3 create h1 "
+      AWAY("h1") " | node-4 create h2 " AWAY("h2") " | node-5 create h1 " AWAY("h1")
+      " | node-6 create h2 " AWAY("h2") " | node-7 create h1 " AWAY("h1")
+      " | node-8 create h2 " AWAY("h2") },
+    { "two hosts down: the note names both",
+      "  - name: solo\n", { "!", "", "!" }, APPLY, FALSE, FALSE, NULL,
+      "solo create h2 placed on host 'h2' while hosts 'h1', 'h3' are unreachable; should "
+      "one of them hold" },
+    { "a pinned guest of a down host fails; its lab's unpinned guests go elsewhere",
+      WEB_DB, { "", "!", "" }, APPLY, FALSE, FALSE, NULL,
+      "web-1 create h1 placed on host 'h1' while host 'h2' | web-2 create h3 placed on "
+      "host 'h3' while host 'h2' | db failed h2 host 'h2' is unreachable" },
+    { "status while a host is down: the same placement and notes",
+      WEB_DB, { "", "", "!" }, STATUS, FALSE, FALSE, NULL,
+      "web-1 create h1 " AWAY("h1") " | web-2 create h2 " AWAY("h2") " | db create h2" },
+    { "--dry-run while a host is down: the same, every guest reported at once",
+      WEB_DB, { "", "", "!" }, DRY_RUN, FALSE, FALSE, NULL,
+      "web-1 create h1 " AWAY("h1") " | web-2 create h2 " AWAY("h2") " | db create h2" },
+    { "the lost host back with its copy: the copy on the host of fewer lab guests is "
+      "kept, the other is drift naming both hosts and --prune",
+      WEB_DB, { "web-1:web:H", "web-2:web:H db:db:H", "web-2:web:H" }, APPLY, FALSE,
+      FALSE, NULL,
+      "web-1 keep h1 | web-2 keep h3 | db keep h2 | web-2 drift h2 a second copy, the guest "
+      "is on host 'h3' (the copy the placement keeps); use --prune to delete this one on "
+      "host 'h2'" },
+    { "status of the same: the same verdicts",
+      WEB_DB, { "web-1:web:H", "web-2:web:H db:db:H", "web-2:web:H" }, STATUS, FALSE,
+      FALSE, NULL,
+      "web-1 keep h1 | web-2 keep h3 | db keep h2 | web-2 drift h2 a second copy" },
+    { "the same with --prune: the copy the placement would not choose is deleted",
+      WEB_DB, { "web-1:web:H", "web-2:web:H db:db:H", "web-2:web:H" }, APPLY, FALSE,
+      TRUE, NULL, "web-1 keep h1 | web-2 keep h3 | db keep h2 | web-2 delete h2" },
+    { "the same with --prune --dry-run: the deletion planned, nothing run",
+      WEB_DB, { "web-1:web:H", "web-2:web:H db:db:H", "web-2:web:H" }, DRY_RUN, FALSE,
+      TRUE, NULL, "web-1 keep h1 | web-2 keep h3 | db keep h2 | web-2 delete h2" },
+    { "two copies on hosts of as many lab guests: the first host of the manifest keeps "
+      "it",
+      WEB_DB, { "", "web-1:web:H", "web-1:web:H" }, APPLY, FALSE, TRUE, NULL,
+      "web-1 keep h2 | web-2 create h1 | db create h2 | web-1 delete h3" },
+    { "a copy as the manifest says is kept over a changed one, whatever the counts",
+      WEB_DB, { "web-1:web:OLD", "web-2:web:H db:db:H", "web-1:web:H x:x:H" }, APPLY,
+      FALSE, FALSE, NULL,
+      "web-1 keep h3 | web-2 keep h2 | db keep h2 | web-1 drift h1 a second copy, the guest "
+      "is on host 'h3' | x drift h3 not in the manifest" },
+    { "a pinned guest keeps the copy on its pin, whatever the counts",
+      WEB_DB, { "db:db:H", "db:db:OLD web-1:web:H web-2:web:H", "" }, APPLY, FALSE, TRUE,
+      NULL,
+      "web-1 keep h2 | web-2 keep h2 | db drift h2 its options changed | db delete h1" },
+    { "--replace with two copies: the kept one is replaced where it is, the other stays "
+      "until --prune",
+      WEB_DB, { "web-1:web:OLD", "web-2:web:H db:db:H", "web-1:web:OLD" }, APPLY, TRUE,
+      FALSE, NULL,
+      "web-1 replace h1 | web-2 keep h2 | db keep h2 | web-1 drift h3 a second copy, the "
+      "guest is on host 'h1'" },
+    { "destroy: both copies of a guest go",
+      WEB_DB, { "web-1:web:H", "", "web-1:web:H" }, DESTROY, FALSE, FALSE, NULL,
+      "web-1 delete h1 | web-1 delete h3" },
     { "two hosts that are one daemon: refused",
       WEB_DB, { "#hv %pool-1", "#hv %pool-1", "#hv2" }, APPLY, FALSE, FALSE, NULL,
       "error: hosts 'h1' and 'h2' are one libvirt daemon" },
@@ -230,7 +303,14 @@ vp_host(VpLabRun *run, guint i, const char *spec)
     }
 }
 
-/* "NAME ACTION HOST [phrase]" of each guest of R, for messages. */
+/* What the report says of G besides its action: its error, else its note. */
+static const char *
+vp_said(const VpLabGuestReport *g)
+{
+    return g->error != NULL ? g->error : g->note;
+}
+
+/* "NAME ACTION HOST [message]" of each guest of R, for messages. */
 static char *
 vp_describe(const VpLabResult *r)
 {
@@ -241,10 +321,17 @@ vp_describe(const VpLabResult *r)
         g_string_append_printf(s, "%s%s %s %s%s%s", i > 0 ? " | " : "", g->name,
                                vp_lab_action_to_string(g->action),
                                g->host != NULL ? g->host : "-",
-                               g->error != NULL ? " " : "",
-                               g->error != NULL ? g->error : "");
+                               vp_said(g) != NULL ? " " : "",
+                               vp_said(g) != NULL ? vp_said(g) : "");
     }
     return g_string_free(s, FALSE);
+}
+
+/* The report callback: counts the guests reported during the plan. */
+static void
+vp_count_report(const VpLabGuestReport *g, guint total, gpointer data)
+{
+    (*(guint *)data)++;
 }
 
 static void
@@ -277,9 +364,15 @@ vp_check_row(gconstpointer data)
             }
         }
     }
+    guint reported = 0;
     VpLabPlan plan = { .run = { .option_name = vp_option_name }, .lab = lab,
-                       .plans = plans, .command = row->command,
-                       .replace = row->replace, .prune = row->prune, .jobs = 1 };
+                       .plans = plans,
+                       .command = row->command == STATUS    ? VP_LAB_STATUS
+                                  : row->command == DESTROY ? VP_LAB_DESTROY
+                                                            : VP_LAB_APPLY,
+                       .dry_run = row->command == DRY_RUN,
+                       .replace = row->replace, .prune = row->prune, .jobs = 1,
+                       .report = vp_count_report, .report_data = &reported };
     g_auto(VpLabResult) r = { 0 };
     VpLabRun run;
 
@@ -296,7 +389,8 @@ vp_check_row(gconstpointer data)
         return;
     }
     g_assert_no_error(error);
-    vp_lab_plan_all(&run, hashes, FALSE);
+    gboolean act = vp_lab_plan_acts(&plan);
+    vp_lab_plan_all(&run, hashes, act);
 
     g_autofree char *got = vp_describe(&r);
     g_auto(GStrv) want = g_strsplit(row->want, " | ", -1);
@@ -309,12 +403,16 @@ vp_check_row(gconstpointer data)
         g_assert_cmpstr(vp_lab_action_to_string(g->action), ==, f[1]);
         g_assert_cmpstr(g->host != NULL ? g->host : "-", ==, f[2]);
         if (f[3] != NULL) {
-            g_assert_nonnull(g->error);
-            g_assert_nonnull(strstr(g->error, f[3]));
+            g_assert_nonnull(vp_said(g));
+            g_assert_nonnull(strstr(vp_said(g), f[3]));
         } else {
-            g_assert_null(g->error);
+            g_assert_null(vp_said(g));
         }
     }
+    /* A run that changes nothing (status, --dry-run) has every guest
+     * reported now; one that acts, those without a task. */
+    g_assert_cmpuint(reported, ==,
+                     act ? r.guests->len - g_hash_table_size(run.busy) : r.guests->len);
     vp_lab_run_clear(&run);
 }
 

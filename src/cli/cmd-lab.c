@@ -103,10 +103,12 @@ vp_lab_progress(const VpLabGuestReport *g, guint total, gpointer data)
     if (!p->lines) {
         return;
     }
-    if (g->error != NULL) {
+    /* As the report: why it is not done, else what else happened. */
+    const char *reason = g->error != NULL ? g->error : g->note;
+    if (reason != NULL) {
         g_printerr("[%u/%u] %s %s %s: %s\n", p->done, total, g->name,
                    g->host != NULL ? g->host : "-",
-                   vp_lab_action_to_string(g->action), g->error);
+                   vp_lab_action_to_string(g->action), reason);
     } else {
         g_printerr("[%u/%u] %s %s %s\n", p->done, total, g->name,
                    g->host != NULL ? g->host : "-",
@@ -256,12 +258,15 @@ vp_lab_inventory(const VpLabResult *r)
 {
     g_autoptr(GPtrArray) groups = g_ptr_array_new_with_free_func(vp_inventory_group_free);
     g_autoptr(GHashTable) by_entry = g_hash_table_new(g_str_hash, g_str_equal);
+    g_autoptr(GHashTable) named = g_hash_table_new(g_str_hash, g_str_equal);
 
     /* Grouped first: a group's hosts are one mapping, wherever its guests
-     * are in the report. */
+     * are in the report.  A guest is one host of the inventory: of two
+     * copies (made while a host was down), the one the plan keeps, which
+     * the report gives first. */
     for (guint i = 0; i < r->guests->len; i++) {
         const VpLabGuestReport *g = g_ptr_array_index(r->guests, i);
-        if (!g->exists || g->entry == NULL) {
+        if (!g->exists || g->entry == NULL || !g_hash_table_add(named, g->name)) {
             continue;
         }
         VpInventoryGroup *group = g_hash_table_lookup(by_entry, g->entry);
@@ -351,7 +356,8 @@ vp_cmd_lab(const VpCommand *cmd, int argc, char **argv, VpLabCommand command)
         { "replace", 0, 0, G_OPTION_ARG_NONE, &replace,
           N_("Remove the guests whose options changed and create them again"), NULL },
         { "prune", 0, 0, G_OPTION_ARG_NONE, &prune,
-          N_("Delete the lab's guests that the manifest no longer lists"), NULL },
+          N_("Delete the lab's guests that the manifest no longer lists, and "
+             "second copies of a guest"), NULL },
         G_OPTION_ENTRY_NULL,
     };
     const GOptionEntry status_entries[] = {

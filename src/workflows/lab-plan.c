@@ -3,7 +3,13 @@
  * drift, conflict, failed), on which host, with which records.  Runs on
  * one thread, after every host was read: placement needs every host's
  * count, and a conflict every host's names.  It reads what the hosts
- * said and changes nothing on them. */
+ * said and changes nothing on them.
+ *
+ * A host that cannot be read fails only the guests pinned to it: the
+ * others go to the hosts that can be, although the lost one may hold them
+ * already.  A guest found on two hosts once it is back keeps one copy by a
+ * fixed rule (vp_lab_choose_copies); the other is drift, or deleted with
+ * --prune like any guest the manifest does not list. */
 #include <string.h>
 
 #include <glib/gi18n.h>
@@ -186,7 +192,8 @@ vp_lab_conflict(VpLabGuestReport *g, const VpLabHostState *taken)
 
 /* The host an unplaced guest goes to: its pin, else the reachable host
  * with the fewest of this lab's guests, the first in the manifest on a
- * tie.  NULL with G failed when there is none. */
+ * tie.  Hosts that cannot be read do not hold it up (see
+ * vp_lab_note_away).  NULL with G failed when there is none. */
 static VpLabHostState *
 vp_lab_place(VpLabRun *run, const VpLabGuest *lg, VpLabGuestReport *g)
 {
@@ -199,21 +206,10 @@ vp_lab_place(VpLabRun *run, const VpLabGuest *lg, VpLabGuestReport *g)
         }
         return h;
     }
-    /* A host that cannot be read may hold this guest already, placed there
-     * by an earlier apply: made elsewhere now, it would exist twice once
-     * the host is back.  A placed guest never moves, so it waits. */
     VpLabHostState *best = NULL;
     for (guint i = 0; i < run->hosts->len; i++) {
         VpLabHostState *h = g_ptr_array_index(run->hosts, i);
-        if (!h->report->reachable) {
-            g->action = VP_LAB_FAILED;
-            g->error = g_strdup_printf(_("not found on the reachable hosts, and "
-                                         "host '%1$s' is unreachable and may hold "
-                                         "it; apply again once it is back, or pin "
-                                         "the guest with host:"), h->host->name);
-            return NULL;
-        }
-        if (best == NULL || h->count < best->count) {
+        if (h->report->reachable && (best == NULL || h->count < best->count)) {
             best = h;
         }
     }
@@ -224,6 +220,41 @@ vp_lab_place(VpLabRun *run, const VpLabGuest *lg, VpLabGuestReport *g)
     }
     g->host = g_strdup(best->host->name);
     return best;
+}
+
+/* The note of unpinned guest G, created on a reachable host while hosts
+ * of the lab cannot be read.  One of those may hold it already, placed
+ * there by an earlier apply; waiting for it would fail every guest a CI
+ * run needs, so G is made now, and the report says where and why.  A
+ * second copy that shows once the host is back is drift until --prune
+ * deletes the one vp_lab_choose_copies() does not keep. */
+static void
+vp_lab_note_away(VpLabRun *run, VpLabGuestReport *g)
+{
+    g_autoptr(GString) away = g_string_new(NULL);
+    guint n = 0;
+
+    for (guint i = 0; i < run->hosts->len; i++) {
+        const VpLabHostState *h = g_ptr_array_index(run->hosts, i);
+        if (!h->report->reachable) {
+            g_string_append_printf(away, "%s'%s'", n++ > 0 ? ", " : "",
+                                   h->host->name);
+        }
+    }
+    if (n == 0) {
+        return;
+    }
+    g->note = g_strdup_printf(
+        g_dngettext(GETTEXT_PACKAGE,
+                    "placed on host '%1$s' while host %2$s is unreachable; "
+                    "should it hold the guest too, %3$s deletes one copy "
+                    "once it is back",
+                    "placed on host '%1$s' while hosts %2$s are unreachable; "
+                    "should one of them hold the guest too, %3$s deletes one "
+                    "copy once it is back",
+                    n),
+        g->host, away->str,
+        vp_run_option(&run->plan->run, VP_OPTION_ERROR_PRUNE));
 }
 
 /* A reachable host (ONLY, or any when NULL) where NAME belongs to a domain
@@ -246,19 +277,16 @@ vp_lab_name_taken(VpLabRun *run, const char *name, VpLabHostState *only)
     return NULL;
 }
 
-/* The first reachable host holding this lab's guest NAME, and through
- * *REC its record. */
+/* The host whose copy of this lab's guest NAME the plan keeps (see
+ * vp_lab_choose_copies), and through *REC its record; NULL for a guest
+ * that no reachable host holds, or that the manifest does not list. */
 static VpLabHostState *
 vp_lab_owner(VpLabRun *run, const char *name, const VpLabRecord **rec)
 {
-    for (guint i = 0; i < run->hosts->len; i++) {
-        VpLabHostState *h = g_ptr_array_index(run->hosts, i);
-        *rec = g_hash_table_lookup(h->records, name);
-        if (*rec != NULL) {
-            return h;
-        }
-    }
-    return NULL;
+    VpLabHostState *h = g_hash_table_lookup(run->owners, name);
+
+    *rec = h != NULL ? g_hash_table_lookup(h->records, name) : NULL;
+    return h;
 }
 
 /* How an owned guest differs from its manifest entry. */
@@ -289,6 +317,51 @@ vp_lab_difference(const VpLabGuest *lg, const char *hash, VpLabHostState *h,
         return VP_LAB_MISSING;
     }
     return VP_LAB_SAME;
+}
+
+/* Which copy of each listed guest the plan keeps, into RUN->owners.  A
+ * guest is on two hosts when it was made on one while the other, which
+ * held it, could not be read (vp_lab_note_away).  The copy kept is the
+ * one placement would choose among the hosts that hold one, so that the
+ * lab ends spread as a fresh apply spreads it:
+ *   1. the copy on the guest's pin;
+ *   2. a copy as the manifest says over one that is not (changed,
+ *      unfinished, volumes gone): --prune never deletes the good copy to
+ *      keep a stale one;
+ *   3. the copy on the host with the fewest of this lab's guests as read
+ *      (before this run placed anything);
+ *   4. the first such host in the manifest.
+ * The others are second copies (vp_lab_plan_unlisted).  Decided once,
+ * from the hosts as read, so that apply, --dry-run and status choose the
+ * same copy. */
+static void
+vp_lab_choose_copies(VpLabRun *run, GStrv hashes)
+{
+    const VpLab *lab = run->plan->lab;
+
+    for (guint i = 0; i < lab->guests->len; i++) {
+        const VpLabGuest *lg = g_ptr_array_index(lab->guests, i);
+        VpLabHostState *best = NULL;
+        guint best_rank = 0;
+        for (guint k = 0; k < run->hosts->len; k++) {
+            VpLabHostState *h = g_ptr_array_index(run->hosts, k);
+            const VpLabRecord *rec = g_hash_table_lookup(h->records, lg->name);
+            if (rec == NULL) {
+                continue;
+            }
+            gboolean pinned = g_strcmp0(lg->host, h->host->name) == 0;
+            gboolean same = vp_lab_difference(lg, hashes[i], h, rec) == VP_LAB_SAME;
+            guint rank = 2 * pinned + same;
+            if (best == NULL || rank > best_rank ||
+                (rank == best_rank && h->count < best->count)) {
+                best = h;
+                best_rank = rank;
+            }
+        }
+        if (best != NULL) {
+            g_hash_table_insert(run->owners, lg->name, best);
+        }
+    }
 }
 
 /* The ownership records of a create: the one the first definition holds
@@ -426,12 +499,16 @@ vp_lab_plan_guest(VpLabRun *run, guint i, const char *hash)
     }
     g->action = VP_LAB_CREATE;
     target->count++;
+    if (lg->host == NULL) {
+        vp_lab_note_away(run, g);
+    }
     VpLabTask *t = vp_lab_add_task(run, target, g);
     vp_lab_prepare_records(run, t, lg, g_ptr_array_index(plan->plans, i), hash);
 }
 
 /* This lab's guests that the manifest no longer lists, and second copies
- * of a listed one (made while its first host was unreachable). */
+ * of a listed one (made while its first host was unreachable): every copy
+ * but the one vp_lab_choose_copies() keeps. */
 static void
 vp_lab_plan_unlisted(VpLabRun *run)
 {
@@ -471,8 +548,10 @@ vp_lab_plan_unlisted(VpLabRun *run)
                                                   VP_OPTION_ERROR_PRUNE);
                 g->error = listed
                     ? g_strdup_printf(_("a second copy, the guest is on host "
-                                        "'%1$s'; use %2$s to delete it"),
-                                      owner->host->name, prune)
+                                        "'%1$s' (the copy the placement "
+                                        "keeps); use %2$s to delete this one "
+                                        "on host '%3$s'"),
+                                      owner->host->name, prune, h->host->name)
                     : g_strdup_printf(_("not in the manifest; use %1$s to "
                                         "delete it"), prune);
             }
@@ -487,6 +566,7 @@ vp_lab_plan_all(VpLabRun *run, GStrv hashes, gboolean act)
 {
     const VpLabResult *r = run->result;
 
+    vp_lab_choose_copies(run, hashes);
     for (guint i = 0; i < run->plan->lab->guests->len; i++) {
         vp_lab_plan_guest(run, i, hashes[i]);
     }

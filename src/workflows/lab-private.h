@@ -57,6 +57,9 @@ struct VpLabRun {
     GPtrArray *hosts;        /* VpLabHostState *, in manifest order */
     GPtrArray *tasks;        /* VpLabTask *, owning */
     GHashTable *listed;      /* guest name -> VpLabGuest * of the manifest */
+    /* Listed guest name -> the VpLabHostState * whose copy the plan keeps,
+     * for each guest some reachable host holds (vp_lab_plan_all). */
+    GHashTable *owners;
     GHashTable *busy;        /* the VpLabGuestReport * that have a task */
     GHashTable *digests;     /* local base path -> its content digest */
     GMutex report_lock;
@@ -69,6 +72,10 @@ struct VpLabRun {
  * which leaves R alone. */
 void vp_lab_run_init(VpLabRun *run, const VpLabPlan *plan, VpLabResult *r);
 void vp_lab_run_clear(VpLabRun *run);
+
+/* Whether PLAN changes the hosts: apply without --dry-run, and destroy.
+ * A plan that does not reports every guest as soon as it is planned. */
+gboolean vp_lab_plan_acts(const VpLabPlan *plan);
 
 /* Hands G to the plan's report callback, one call at a time. */
 void vp_lab_report(VpLabRun *run, const VpLabGuestReport *g);
@@ -89,8 +96,9 @@ void vp_lab_host_take(VpLabHostState *h, GPtrArray *domains);
 /* Two hosts of the manifest that are one daemon: VP_ERROR_INVALID. */
 gboolean vp_lab_check_identity(VpLabRun *run, GError **error);
 /* Every guest's action, tasks and records, in manifest order (HASHES: the
- * options hash of each); guests with nothing to do (all, unless ACT) are
- * reported at once. */
+ * options hash of each), then the lab's guests the manifest does not list
+ * and the second copies of those it does; guests with nothing to do (all,
+ * unless ACT) are reported at once. */
 void vp_lab_plan_all(VpLabRun *run, GStrv hashes, gboolean act);
 VpLabHostState *vp_lab_host_by_name(VpLabRun *run, const char *name);
 /* For a BASE that names a local file (vp_lab_base_is_file): its absolute

@@ -326,11 +326,19 @@ vp_lab_host_state_new(VpLabRun *run, const VpLabHost *host)
     return h;
 }
 
+gboolean
+vp_lab_plan_acts(const VpLabPlan *plan)
+{
+    return plan->command == VP_LAB_DESTROY ||
+           (plan->command == VP_LAB_APPLY && !plan->dry_run);
+}
+
 void
 vp_lab_run_clear(VpLabRun *run)
 {
     g_hash_table_unref(run->digests);
     g_hash_table_unref(run->busy);
+    g_hash_table_unref(run->owners);
     g_hash_table_unref(run->listed);
     g_ptr_array_unref(run->tasks);
     g_ptr_array_unref(run->hosts);
@@ -347,6 +355,7 @@ vp_lab_run_init(VpLabRun *run, const VpLabPlan *plan, VpLabResult *r)
     run->hosts = g_ptr_array_new_with_free_func(vp_lab_host_state_free);
     run->tasks = g_ptr_array_new_with_free_func(vp_lab_task_free);
     run->listed = g_hash_table_new(g_str_hash, g_str_equal);
+    run->owners = g_hash_table_new(g_str_hash, g_str_equal);
     run->busy = g_hash_table_new(NULL, NULL);
     run->digests = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     r->lab = g_strdup(lab->lab);
@@ -368,8 +377,7 @@ vp_lab_run(const VpLabPlan *plan, VpLabResult *r, GError **error)
 {
     const VpLab *lab = plan->lab;
     g_auto(GStrv) hashes = g_new0(char *, lab->guests->len + 1);
-    gboolean act = plan->command == VP_LAB_DESTROY ||
-                   (plan->command == VP_LAB_APPLY && !plan->dry_run);
+    gboolean act = vp_lab_plan_acts(plan);
     /* Hosts worked on at once: each runs up to JOBS threads of its own. */
     guint host_workers = CLAMP(VP_LAB_MAX_THREADS / MAX(plan->jobs, 1), 1,
                                VP_LAB_HOST_WORKERS);
