@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every golden domain, volume and pool document must pass libvirt's own
+# Every golden domain, volume, pool and network document must pass libvirt's own
 # schema (virt-xml-validate from libvirt-clients).
 set -euo pipefail
 dir=$1
@@ -9,4 +9,5 @@ n=0
 for f in "$dir"/domain-*.xml; do virt-xml-validate "$f" domain; n=$((n + 1)); done
 for f in "$dir"/volume*.xml; do virt-xml-validate "$f" storagevol; n=$((n + 1)); done
 for f in "$dir"/pool-*.xml; do virt-xml-validate "$f" storagepool; n=$((n + 1)); done
+for f in "$dir"/network-*.xml; do virt-xml-validate "$f" network; n=$((n + 1)); done
 echo "$n documents valid"

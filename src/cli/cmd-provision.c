@@ -35,6 +35,28 @@ vp_json_add_addresses(JsonBuilder *b, const GPtrArray *addresses)
     json_builder_end_array(b);
 }
 
+/* "nics": the guest's NICs in order, each with its network or bridge,
+ * MAC (where the tool chose or was given one) and reserved address. */
+static void
+vp_provision_json_nics(JsonBuilder *b, const VpDomainSpec *d)
+{
+    static const char *const kinds[] = { "network", "network", "bridge", "user" };
+
+    json_builder_set_member_name(b, "nics");
+    json_builder_begin_array(b);
+    for (guint i = 0; d->nics != NULL && i < d->nics->len; i++) {
+        const VpNic *nic = g_ptr_array_index(d->nics, i);
+        json_builder_begin_object(b);
+        vp_json_add_string(b, "type", kinds[nic->kind]);
+        vp_json_add_string(b, "source", nic->source);
+        vp_json_add_string(b, "mac", nic->mac);
+        vp_json_add_string(b, "model", nic->model != NULL ? nic->model : "virtio");
+        vp_json_add_string(b, "ip", nic->ip);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+}
+
 /* Built from the result, not the plan: sizes and paths are what libvirt
  * reported once the volume existed.  For a dry run (created false) the planned
  * values stand in, so the document has the same shape either way. */
@@ -90,6 +112,7 @@ vp_provision_json(const VpProvisionPlan *plan, const VpProvisionResult *r)
         vp_json_add_bool(b, "started", r->started);
         vp_json_add_bool(b, "autostart", r->autostart);
         json_builder_end_object(b);
+        vp_provision_json_nics(b, &plan->domain);
     }
     if (plan->wait) {
         vp_json_add_addresses(b, r->addresses);
@@ -99,6 +122,19 @@ vp_provision_json(const VpProvisionPlan *plan, const VpProvisionResult *r)
     }
     json_builder_end_object(b);
     return json_builder_get_root(b);
+}
+
+static void
+vp_provision_human_nics(const VpDomainSpec *d)
+{
+    for (guint i = 0; d->nics != NULL && i < d->nics->len; i++) {
+        const VpNic *nic = g_ptr_array_index(d->nics, i);
+        if (nic->ip != NULL) {
+            g_print("  ");
+            g_print(_("reserved %1$s for MAC %2$s in network '%3$s'\n"),
+                    nic->ip, nic->mac, nic->source);
+        }
+    }
 }
 
 static void
@@ -162,6 +198,9 @@ vp_provision_human(const VpProvisionPlan *plan, const VpProvisionResult *r)
     } else if (r->defined) {
         g_print(_("Defined domain '%1$s' (UUID %2$s); start it with: virsh "
                   "start %1$s\n"), r->domain, r->uuid);
+    }
+    if (r->defined) {
+        vp_provision_human_nics(&plan->domain);
     }
 }
 

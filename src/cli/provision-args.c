@@ -264,16 +264,6 @@ vp_provision_args_resolve(const VpProvisionArgs *a, VpDomainSpec *d,
         }
         return FALSE;
     }
-    for (guint i = 0; i < d->nics->len; i++) {
-        /* Parsed, but no reservation is made yet: refused rather than
-         * ignored. */
-        if (((VpNic *)g_ptr_array_index(d->nics, i))->ip != NULL) {
-            g_set_error_literal(error, VP_ERROR, VP_ERROR_INVALID,
-                                _("--network ip= is not supported by this "
-                                  "version yet; leave it out"));
-            return FALSE;
-        }
-    }
     if (!vp_install_media(a, d, error)) {
         return FALSE;
     }

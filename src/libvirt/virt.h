@@ -7,6 +7,7 @@
 #include <glib.h>
 
 #include "cancel.h"
+#include "network-xml.h"
 #include "sink.h"
 
 typedef struct VpVirt VpVirt;
@@ -262,3 +263,52 @@ gboolean vp_virt_volume_path(VpVirt *virt, const char *pool,
  * (its file may be gone), as long as the host answers. */
 gboolean vp_virt_pool_backing(VpVirt *virt, const char *pool,
                               GHashTable *backing, GError **error);
+
+/* ------------------------------------------------------------------ */
+/* Networks (virt-network.c) */
+
+/* NAME's definition as the host holds it now (the running one when it
+ * runs) into *DEF and whether it runs into *ACTIVE; *DEF NULL when there
+ * is no such network, which is no failure. */
+gboolean vp_virt_network_def(VpVirt *virt, const char *name,
+                             VpNetworkDef **def, gboolean *active,
+                             GError **error);
+
+/* Every network of the host (VpNetworkDef *, owned); none on a driver
+ * without networks. */
+GPtrArray *vp_virt_network_defs(VpVirt *virt, GError **error);
+
+/* An IPv4 DHCP lease of a network. */
+typedef struct {
+    char *mac;          /* lower case */
+    char *hostname;     /* NULL: the client gave none */
+    guint32 ip;
+    gint64 expiry;      /* seconds since the epoch */
+} VpNetLease;
+void vp_net_lease_free(VpNetLease *lease);
+
+/* NAME's current IPv4 leases (VpNetLease *, owned); none when the network
+ * does not exist. */
+GPtrArray *vp_virt_network_leases(VpVirt *virt, const char *name,
+                                  GError **error);
+
+typedef enum {
+    VP_NET_SECTION_DHCP_HOST, /* XML of vp_network_dhcp_host_xml */
+    VP_NET_SECTION_DNS_HOST,  /* XML of vp_network_dns_host_xml */
+} VpNetSection;
+
+/* Adds (ADD) or removes the entry XML of SECTION in network NAME, in its
+ * definition and, when it runs, live (dnsmasq answers at once). */
+gboolean vp_virt_network_entry(VpVirt *virt, const char *name,
+                               VpNetSection section, gboolean add,
+                               const char *xml, GError **error);
+
+/* Defines the network XML, starts it and marks it autostart; undefined
+ * again when it cannot start.  Returns its UUID (caller frees). */
+char *vp_virt_network_create(VpVirt *virt, const char *xml, GError **error);
+
+/* Stops and undefines the network of UUID; one that is gone already is
+ * no failure. */
+gboolean vp_virt_network_remove(VpVirt *virt, const char *uuid,
+                                GError **error);
+

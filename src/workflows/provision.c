@@ -11,6 +11,7 @@
 #include "base.h"
 #include "error.h"
 #include "qcow2-emit.h"
+#include "reservation.h"
 #include "size.h"
 #include "transaction.h"
 #include "virt.h"
@@ -465,7 +466,8 @@ vp_provision_plan(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
     d->disk_path = g_strdup(r->volume_path);
     d->disk_block = *block;
     d->disk_format = g_strdup(vp_image_format_to_string(plan->image.format));
-    if (!vp_fill_hypervisor(virt, d, error) || !vp_fill_network(virt, d, error)) {
+    if (!vp_fill_hypervisor(virt, d, error) || !vp_fill_network(virt, d, error) ||
+        !vp_reservations_plan(virt, plan->name, d, error)) {
         return FALSE;
     }
     r->domain_xml = vp_domain_xml_build(d);
@@ -586,7 +588,10 @@ vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
         plan->domain.disk_path = g_strdup(r->volume_path);
         g_free(r->domain_xml);
         r->domain_xml = vp_domain_xml_build(&plan->domain);
-        ok = vp_cancel_check(plan->run.cancel, error) && vp_make_domain(virt, plan, r, t, error);
+        ok = vp_cancel_check(plan->run.cancel, error) &&
+             vp_reservations_make(&plan->run, virt, plan->name, &plan->domain, t,
+                                  error) &&
+             vp_make_domain(virt, plan, r, t, error);
     }
     /* The rollback's own failure is put in front of the original error, so the
      * user learns what was left behind as well as why the run failed. */

@@ -71,6 +71,12 @@ vp_undo_run(gpointer data, GError **error)
         return vp_virt_domain_redefine(u->virt, u->xml, error);
     case VP_UNDO_DETACH:
         return vp_virt_domain_detach_live(u->virt, u->name, u->xml, error);
+    case VP_UNDO_NETWORK_DHCP:
+        return vp_virt_network_entry(u->virt, u->name, VP_NET_SECTION_DHCP_HOST,
+                                     FALSE, u->xml, error);
+    case VP_UNDO_NETWORK_DNS:
+        return vp_virt_network_entry(u->virt, u->name, VP_NET_SECTION_DNS_HOST,
+                                     FALSE, u->xml, error);
     }
     g_assert_not_reached();
 }

@@ -29,6 +29,8 @@ typedef enum {
     VP_UNDO_DESTROY,  /* stop domain NAME */
     VP_UNDO_REDEFINE, /* define XML again: the definition before */
     VP_UNDO_DETACH,   /* unplug device XML from running domain NAME */
+    VP_UNDO_NETWORK_DHCP, /* remove DHCP reservation XML of network NAME */
+    VP_UNDO_NETWORK_DNS,  /* remove DNS host XML of network NAME */
 } VpUndoKind;
 
 /* Registers in T the undo KIND for the step WHAT (a phrase for messages).

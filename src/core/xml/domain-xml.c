@@ -228,6 +228,7 @@ vp_nic_free(VpNic *nic)
         g_free(nic->mac);
         g_free(nic->model);
         g_free(nic->ip);
+        g_free(nic->dns_domain);
         g_free(nic);
     }
 }

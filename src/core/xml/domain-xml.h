@@ -30,6 +30,8 @@ typedef struct {
     char *mac;            /* NULL: libvirt picks one */
     char *model;          /* NULL: virtio */
     char *ip;             /* IPv4 reserved for it in the network; NULL: none */
+    char *dns_domain;     /* the network's DNS domain, for the guest's name
+                           * there (the workflow reads it); NULL: none */
 } VpNic;
 
 VpNic *vp_nic_new(VpNetKind kind, const char *source);
