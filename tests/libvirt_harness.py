@@ -73,6 +73,11 @@ Module level:
                                guest_subnet (where its address comes from)
     purge_hosts(dir, log=None, script=HOSTS)
                                SCRIPT purge DIR; a failure is only logged
+    end_at_exit(proc)          ends a background Popen at exit if it still
+                               runs; at exit, an interrupted run (Ctrl-C,
+                               SIGTERM) also purges the host sets of the
+                               classes below, whose class cleanups do not
+                               run then
     cloud_image_dir() -> str   where tests/guest/make-cloud-image.sh keeps
                                the cloud image: $VP_CLOUD_IMAGE_DIR, else
                                ~/.cache/virt-provision-tests/cloud-image
