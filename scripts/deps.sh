@@ -11,11 +11,16 @@ VP_RUNTIME_PACKAGES="libvirt-daemon libvirt-clients libvirt-daemon-driver-qemu
 # (tests/lab_inventory.py); the ansible package adds 250 MB of collections.
 # gdb stops a destroy between reading a domain and removing it (lab_trust.py);
 # universal-ctags gives tests/sizes.py the extent of every function.
+# dnsmasq-base, iptables and iproute2 for tests/libvirt/system-hosts.sh: each
+# simulated system hypervisor (tests/lab.py SystemLab) has a NAT network
+# default that libvirt's network driver serves with dnsmasq and iptables
+# inside the host's network namespace, and a veth into a bridge (ip);
+# util-linux gives it unshare and nsenter.
 VP_TEST_PACKAGES="python3 qemu-utils clang libclang-rt-14-dev util-linux
     libvirt-daemon libvirt-clients libvirt-daemon-driver-qemu qemu-system-x86
     busybox-static cpio man-db groff-base locales genisoimage xorriso python3-yaml
     mmdebstrap e2fsprogs openssh-client openssh-server ansible-core gdb
-    universal-ctags"
+    universal-ctags dnsmasq-base iptables iproute2"
 
 # Installs the named packages that are missing.  As root directly; as an
 # ordinary user through sudo; without sudo it names the command to run.

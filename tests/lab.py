@@ -2,8 +2,19 @@
 """virt-provision apply/status/destroy of one lab manifest over three real
 hosts (issue 10, "It must show" points 2 and 3).
 
-setUpClass starts 3 hosts with tests/libvirt/hosts.sh (MultiHostTestCase):
-h1 and h2 over qemu+unix, h3 over real qemu+ssh through the suite's own sshd.
+The cases run on two kinds of hosts, one class each (the ctest tests lab,
+lab_system and lab_system_guest run them):
+  SessionLab       3 hosts of tests/libvirt/hosts.sh (MultiHostTestCase):
+                   session daemons, h1 and h2 over qemu+unix, h3 over real
+                   qemu+ssh through the suite's own sshd
+  SystemLab        3 hosts of tests/libvirt/system-hosts.sh
+                   (SystemHostsTestCase): system daemons in namespaces of
+                   their own, each reached as root over qemu+ssh, with no
+                   pool until the lab makes one
+  SystemLabGuest   the ready guest on one such host
+What differs between them (paths as the host and as the runner see them,
+users, transports, the network a guest gets, the way into a guest) comes
+from the host dicts and helpers of the harness, never from a branch here.
 The standard lab: web (count 4, unplaced), db (pinned to h3, over ssh), ci
 (count 2, cloud-init seeds, overlays on a local base file that apply imports
 once per host).  Each case stands alone and passes in any order: the
@@ -45,20 +56,25 @@ are removed by the case that made them.
       over a new connection
   ready_guest   a lab of its own: an overlay on the Debian cloud image of
       tests/guest with its seed, booted under TCG; wait: in the defaults
-      returns its agent's address, which status --inventory gives Ansible;
-      destroy stops it
+      returns its agent's address, from the subnet of the network the host
+      gives guests (a system host: its NAT network default), which status
+      --inventory gives Ansible; the runner gets in the way it reaches a
+      guest of that host (a system host: ssh through the hypervisor as
+      ProxyJump, the guest's host key pinned in its seed) and finds
+      cloud-init done and runcmd's marker; destroy stops it
   destroy   no domain, volume or seed of the lab is left; a foreign domain
       and volume and the bases are intact; a second destroy is a no-op
   missing_default_pool   a host without the pool "default": created once,
-      before the 8 guests in flight at once, as a session daemon keeps it
+      before the 8 guests in flight at once, where the host's daemon keeps
+      it
 
 Run as root.  The binary comes from $VP_BIN.  Nothing is skipped.
 """
 
 import hashlib
+import ipaddress
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -116,7 +132,11 @@ def content_volume(path):
     return "%s-%s%s" % (stem, h.hexdigest()[:12], ext)
 
 
-class Lab(H.MultiHostTestCase):
+class LabBase:
+    """The standard lab, its fixtures and helpers; a test class puts the
+    base class of its kind of hosts (H.MultiHostTestCase,
+    H.SystemHostsTestCase) after this one."""
+
     N_HOSTS = 3
     NEEDED = ("qemu-img", "qemu-system-x86_64", "libvirtd")
     PACKAGES = ("qemu-utils", "qemu-system-x86", "libvirt-daemon-driver-qemu")
@@ -180,8 +200,13 @@ class Lab(H.MultiHostTestCase):
         return set(self.virsh(h, "list", "--all", "--name").split())
 
     def volumes(self, h):
-        return set(line.split()[0] for line in
-                   self.virsh(h, "vol-list", POOL).splitlines() if line.strip())
+        """The volumes of the pool on H (none where there is no pool: a system
+        host has none until a lab made it)."""
+        r = self.virsh(h, "vol-list", POOL, check=False)
+        if r.returncode != 0 and "no storage pool with matching name" in r.stderr:
+            return set()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return set(line.split()[0] for line in r.stdout.splitlines() if line.strip())
 
     def record(self, h, dom):
         r = self.virsh(h, "metadata", dom, NS, check=False)
@@ -199,10 +224,10 @@ class Lab(H.MultiHostTestCase):
         """path -> (inode, mtime_ns, size) of every volume file of every host."""
         out = {}
         for h in self.hosts:
-            for name in os.listdir(h["images"]):
-                st = os.stat(os.path.join(h["images"], name))
-                out[os.path.join(h["images"], name)] = (st.st_ino, st.st_mtime_ns,
-                                                         st.st_size)
+            for name in os.listdir(h["local_images"]):
+                p = os.path.join(h["local_images"], name)
+                st = os.stat(p)
+                out[p] = (st.st_ino, st.st_mtime_ns, st.st_size)
         return out
 
     def assert_no_orphans(self):
@@ -284,7 +309,9 @@ class Lab(H.MultiHostTestCase):
             self.virsh(h, "vol-delete", "--pool", POOL, "foreign.qcow2", check=False)
         self.addCleanup(remove)
 
-    # ------------------------------------------------------------------ cases
+
+class LabCases(LabBase):
+    """The cases on the standard lab, on any kind of hosts."""
 
     def test_apply_creates(self):
         self.no_lab()
@@ -308,11 +335,12 @@ class Lab(H.MultiHostTestCase):
             self.assertEqual(vol, g["name"] + ".qcow2")
             self.assertIn(vol, self.volumes(h))
             path = os.path.join(h["images"], vol)
-            qemuimg.check_ok(path)   # raises, with its output, unless clean
+            # on the host: the backing file's path is the host's
+            qemuimg.check_ok(path, wrapper=h["on_host"])   # raises unless clean
             if g["name"].startswith("ci-"):
                 self.assertEqual(g["seed"]["name"], g["name"] + "-cidata.iso")
                 self.assertIn(g["seed"]["name"], self.volumes(h))
-                info = qemuimg.info(path, force_share=True)
+                info = qemuimg.info(path, force_share=True, wrapper=h["on_host"])
                 self.assertEqual(info["backing-filename"],
                                  os.path.join(h["images"], self.base_volume))
                 self.assertIn("<base sha256=", rec)
@@ -353,7 +381,7 @@ class Lab(H.MultiHostTestCase):
             self.assertEqual({k: v for k, v in after.items() if k != "db"},
                              {k: v for k, v in before.items() if k != "db"})
             info = qemuimg.info(os.path.join(self.hosts[2]["images"], "db.qcow2"),
-                                force_share=True)
+                                force_share=True, wrapper=self.hosts[2]["on_host"])
             self.assertEqual(info["virtual-size"], 3 << 30)
             self.assertEqual(set(self.actions(self.lab("apply")).values()), {"keep"})
         finally:
@@ -435,19 +463,6 @@ class Lab(H.MultiHostTestCase):
         self.assertEqual(self.actions(doc)["taken"], "delete")
         self.assertIn("foreign-guest", self.domains(h2))
 
-    def restart_hosts(self):
-        """Starts the daemons that are not running again (hosts.sh start on a
-        started DIR only starts what is missing)."""
-        H.start_hosts(self.dir, self.N_HOSTS)
-
-    def daemon_pid(self, h):
-        """The pid of H's running daemon (hosts.sh start on a started set
-        prints the assignments again)."""
-        for now in H.start_hosts(self.dir, self.N_HOSTS):
-            if now["uri"] == h["uri"]:
-                return now["daemon_pid"]
-        self.fail("no host %s" % h["uri"])
-
     def uuids_of(self, i):
         h = self.hosts[i]
         return set((d, self.virsh(h, "domuuid", d).strip()) for d in self.domains(h))
@@ -497,6 +512,7 @@ class Lab(H.MultiHostTestCase):
         argv = [self.vp_bin, "--json", "-v", "apply", path] + list(args)
         p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True, env=self.vp_env, start_new_session=True)
+        H.end_at_exit(p)
         lines, seen = [], threading.Event()
 
         def reader():
@@ -518,8 +534,10 @@ class Lab(H.MultiHostTestCase):
         self.addCleanup(self.lab, "apply", "--prune")
         self.assertTrue(seen.wait(120), "".join(lines))
         os.kill(pid, signal.SIGKILL)
+        t_kill = time.monotonic()
         out, _ = p.communicate(timeout=300)
         t.join(10)
+        log("the apply ended %.1f s after the kill" % (time.monotonic() - t_kill))
         self.assertEqual(p.returncode, 1, "".join(lines))
         doc = json.loads(out)
         acts = self.actions(doc)
@@ -615,63 +633,6 @@ class Lab(H.MultiHostTestCase):
             % (ssh, gone, bulk["bulk-1"]["error"]))
         self.assertTrue(gone, "the ssh child survived the group's SIGINT")
 
-    def test_ready_guest(self):
-        """A lab guest from the cloud image, booted under TCG with its seed;
-        wait: in the defaults waits for its agent's address, which status
-        --inventory then gives Ansible."""
-        img = cloud_image()
-        cloud_volume = content_volume(os.path.join(img, "debian-12.raw"))
-        # the base that the lab's destroy leaves (as it must) goes at cleanup,
-        # after that destroy
-        self.addCleanup(self.virsh, self.hosts[0], "vol-delete", "--pool", POOL,
-                        cloud_volume, check=False)
-        for f in ("vmlinuz", "initrd.img"):
-            # qemu runs as the host's user and must read them
-            shutil.copy(os.path.join(img, f), os.path.join(self.work, "cloud-" + f))
-            os.chmod(os.path.join(self.work, "cloud-" + f), 0o644)
-        with open(os.path.join(self.work, "ud-ready"), "w") as f:
-            f.write("#cloud-config\nruncmd:\n  - [sh, -c, 'echo ready > /var/tmp/vp-ready']\n")
-        path = os.path.join(self.work, "ready.yaml")
-        with open(path, "w") as f:
-            f.write("lab: ready-lab\nhosts:\n  h1: %s\n"
-                    "defaults:\n  pool: %s\n  virt-type: qemu\n  memory: 1024M\n"
-                    "  vcpus: 2\n  network: user\n  wait: 900\n"
-                    "  base: %s\n  size: 4G\n"
-                    "  kernel: %s\n  initrd: %s\n"
-                    "  cmdline: root=/dev/vda rw console=ttyS0\n"
-                    "  cloud-init: {user-data: ./ud-ready}\n"
-                    "guests:\n  - name: ready\n"
-                    % (json.dumps(self.hosts[0]["uri"]), POOL,
-                       os.path.join(img, "debian-12.raw"),
-                       os.path.join(self.work, "cloud-vmlinuz"),
-                       os.path.join(self.work, "cloud-initrd.img")))
-        # The cached image lies outside the manifest's folder.
-        allow = ("--allow-path", img)
-        self.addCleanup(self.lab, "destroy", *allow, manifest=path, lab="ready-lab")
-        t = time.monotonic()
-        doc = self.lab("apply", *allow, manifest=path, lab="ready-lab", timeout=1200)
-        log("ready guest answered after %.1f s of TCG" % (time.monotonic() - t))
-        g = doc["guests"][0]
-        self.assertEqual((g["name"], g["action"], g["domain"]["active"]),
-                         ("ready", "create", True))
-        addrs = [a["address"] for a in g["addresses"]]
-        self.assertTrue(addrs and not any(a.startswith("127.") for a in addrs), g)
-        host = json.loads(self.virsh(self.hosts[0], "qemu-agent-command", "ready",
-                                     '{"execute":"guest-get-host-name"}'))
-        self.assertEqual(host["return"]["host-name"], "ready")
-        r = run([self.vp_bin, "status", path, "--inventory"] + list(allow), check=False)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual(yaml.safe_load(r.stdout)["all"]["children"],
-                         {"ready": {"hosts": {"ready": {"ansible_host": addrs[0],
-                                                       "libvirt_host": "h1"}}}},
-                         r.stdout)
-        # a running guest of the lab is stopped and removed; the base stays
-        doc = self.lab("destroy", *allow, manifest=path, lab="ready-lab")
-        self.assertEqual(self.actions(doc), {"ready": "delete"})
-        self.assertNotIn("ready", self.domains(self.hosts[0]))
-        self.assertIn(cloud_volume, self.volumes(self.hosts[0]))
-        self.assertFalse({"ready.qcow2", "ready-cidata.iso"} & self.volumes(self.hosts[0]))
-
     def test_destroy(self):
         self.standard_lab()
         h2 = self.hosts[1]
@@ -695,10 +656,14 @@ class Lab(H.MultiHostTestCase):
 
     def test_missing_default_pool(self):
         """A host without the pool "default": it is created once for the
-        guests in flight at once, where a session daemon keeps it."""
+        guests in flight at once, where the host's daemon keeps it (a
+        session daemon under its XDG data dir, a system one in
+        /var/lib/libvirt/images)."""
         h1 = self.hosts[0]
-        self.virsh(h1, "pool-destroy", POOL)
-        self.virsh(h1, "pool-undefine", POOL)
+        # (a system host has none until a lab made it)
+        self.virsh(h1, "pool-destroy", POOL, check=False)
+        self.virsh(h1, "pool-undefine", POOL, check=False)
+        self.assertNotEqual(self.virsh(h1, "pool-info", POOL, check=False).returncode, 0)
         # hosts.sh start defines the pool again where it is missing
         self.addCleanup(self.restart_hosts)
         path = os.path.join(self.work, "pool.yaml")
@@ -708,11 +673,8 @@ class Lab(H.MultiHostTestCase):
                     "  memory: 256M\n  network: none\n  import: true\n"
                     "guests:\n  - name: p\n    count: 8\n"
                     % (json.dumps(h1["uri"]), POOL))
-        # the client names the path of a session daemon's default pool as
-        # libvirt does, from XDG_DATA_HOME: here the host's own
-        env = dict(self.vp_env, XDG_DATA_HOME=os.path.dirname(os.path.dirname(h1["images"])))
         r = run([self.vp_bin, "--json", "apply", path, "--jobs", "8"], check=False,
-                env=env, timeout=300)
+                env=self.pool_env(h1), timeout=300)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.addCleanup(self.lab, "destroy", manifest=path, lab="pool-lab")
         doc = json.loads(r.stdout)
@@ -721,6 +683,120 @@ class Lab(H.MultiHostTestCase):
                       self.virsh(h1, "pool-dumpxml", POOL))
         self.assertEqual(self.virsh(h1, "pool-info", POOL).count("running"), 1)
         self.assertTrue({"p-%d.qcow2" % i for i in range(1, 9)} <= self.volumes(h1))
+
+
+class ReadyGuest(LabBase):
+    """A booted guest of a lab: TCG minutes, so a test of its own where the
+    suite runs it in one build only."""
+
+    def test_ready_guest(self):
+        """A lab guest from the cloud image, booted under TCG with its seed;
+        wait: in the defaults waits for its agent's address, from the
+        network the host gives its guests (a system host: the DHCP of its
+        NAT network default), which status --inventory then gives Ansible;
+        the runner gets in the way it reaches a guest of that host (a
+        system host: ssh through the hypervisor, the guest's host key
+        pinned) once cloud-init is done."""
+        img = cloud_image()
+        h1 = self.hosts[0]
+        cloud_volume = content_volume(os.path.join(img, "debian-12.raw"))
+        # the base that the lab's destroy leaves (as it must) goes at cleanup,
+        # after that destroy
+        self.addCleanup(self.virsh, h1, "vol-delete", "--pool", POOL,
+                        cloud_volume, check=False)
+        # paths on the host, which its qemu reads
+        kernel, initrd = (self.host_file(h1, os.path.join(img, f), "cloud-" + f)
+                          for f in ("vmlinuz", "initrd.img"))
+        # the login key and the guest's own host key, known before it boots
+        key, host_key = (os.path.join(self.work, n) for n in ("ready-key", "ready-host-key"))
+        for k in (key, host_key):
+            if not os.path.exists(k):
+                run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "vp-ready", "-f", k])
+        with open(host_key) as f:
+            private = f.read()
+        with open(host_key + ".pub") as f:
+            public = " ".join(f.read().split()[:2])
+        with open(os.path.join(self.work, "ud-ready"), "w") as f:
+            # locale: the image has no locales package, and cloud-init's
+            # module would fail (update-locale exits 255)
+            f.write("#cloud-config\nlocale: false\n"
+                    "ssh_keys:\n  ed25519_private: |\n%s  ed25519_public: %s\n"
+                    "runcmd:\n  - [sh, -c, 'echo ready > /var/tmp/vp-ready']\n"
+                    % ("".join("    " + line + "\n" for line in private.splitlines()),
+                       public))
+        path = os.path.join(self.work, "ready.yaml")
+        with open(path, "w") as f:
+            f.write("lab: ready-lab\nhosts:\n  h1: %s\n"
+                    "defaults:\n  pool: %s\n  virt-type: qemu\n  memory: 1024M\n"
+                    "  vcpus: 2\n  network: %s\n  wait: 900\n"
+                    "  base: %s\n  size: 4G\n"
+                    "  kernel: %s\n  initrd: %s\n"
+                    "  cmdline: root=/dev/vda rw console=ttyS0\n"
+                    "  cloud-init: {user-data: ./ud-ready, clouduser-ssh-key: ./ready-key.pub}\n"
+                    "guests:\n  - name: ready\n"
+                    % (json.dumps(h1["uri"]), POOL, h1["guest_network"],
+                       os.path.join(img, "debian-12.raw"), kernel, initrd))
+        # The cached image lies outside the manifest's folder.
+        allow = ("--allow-path", img)
+        self.addCleanup(self.lab, "destroy", *allow, manifest=path, lab="ready-lab")
+        t = time.monotonic()
+        doc = self.lab("apply", *allow, manifest=path, lab="ready-lab", timeout=1200)
+        log("ready guest answered after %.1f s of TCG" % (time.monotonic() - t))
+        g = doc["guests"][0]
+        self.assertEqual((g["name"], g["action"], g["domain"]["active"]),
+                         ("ready", "create", True))
+        addrs = [a["address"] for a in g["addresses"]]
+        self.assertTrue(addrs and not any(a.startswith("127.") for a in addrs), g)
+        self.assertIn(ipaddress.ip_address(addrs[0]), ipaddress.ip_network(h1["guest_subnet"]),
+                      g)
+        host = json.loads(self.virsh(h1, "qemu-agent-command", "ready",
+                                     '{"execute":"guest-get-host-name"}'))
+        self.assertEqual(host["return"]["host-name"], "ready")
+        known = os.path.join(self.work, "ready-known-hosts")
+        with open(known, "w") as f:
+            f.write("%s %s\n" % (addrs[0], public))
+        t = time.monotonic()
+        r = self.in_guest(h1, "ready", addrs[0],
+                          {"user": "debian", "key": key, "known_hosts": known},
+                          # (--wait prints dots while it waits)
+                          "cloud-init status --wait >/dev/null; cloud-init status; "
+                          "cat /var/tmp/vp-ready")
+        log("in the guest %.1f s after its address: %r" % (time.monotonic() - t, r.stdout))
+        self.assertEqual((r.returncode, r.stdout.split()), (0, ["status:", "done", "ready"]),
+                         "%s\n%s" % (r.stdout, r.stderr))
+        r = run([self.vp_bin, "status", path, "--inventory"] + list(allow), check=False)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(yaml.safe_load(r.stdout)["all"]["children"],
+                         {"ready": {"hosts": {"ready": {"ansible_host": addrs[0],
+                                                       "libvirt_host": "h1"}}}},
+                         r.stdout)
+        # a running guest of the lab is stopped and removed; the base stays
+        doc = self.lab("destroy", *allow, manifest=path, lab="ready-lab")
+        self.assertEqual(self.actions(doc), {"ready": "delete"})
+        self.assertNotIn("ready", self.domains(h1))
+        self.assertIn(cloud_volume, self.volumes(h1))
+        self.assertFalse({"ready.qcow2", "ready-cidata.iso"} & self.volumes(h1))
+
+
+class SessionLab(LabCases, ReadyGuest, H.MultiHostTestCase):
+    """Session daemons (tests/libvirt/hosts.sh): h1 and h2 over qemu+unix, h3
+    over qemu+ssh."""
+
+
+class SystemLab(LabCases, H.SystemHostsTestCase):
+    """System daemons over qemu+ssh as root (tests/libvirt/system-hosts.sh),
+    each in namespaces of its own, without a pool until the lab makes one."""
+
+    TMP_PREFIX = "vpsl."
+
+
+class SystemLabGuest(ReadyGuest, H.SystemHostsTestCase):
+    """The ready guest on a system host: its address from the DHCP of the
+    host's NAT network default, reached over ssh through the hypervisor."""
+
+    N_HOSTS = 1
+    TMP_PREFIX = "vpsg."
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

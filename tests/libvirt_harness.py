@@ -48,8 +48,36 @@ Module level:
                                is a daemon of its own user vp-hostI); one
                                dict per host: name, uri, user, images,
                                transport ("unix" for 1..N-1, "ssh" for N),
-                               daemon_pid; raises unless all N answered
-    purge_hosts(dir, log=None) hosts.sh purge DIR; a failure is only logged
+                               daemon_pid, and the keys every kind of host
+                               has (HOST_VIEW below); raises unless all N
+                               answered
+    SYSTEM_HOSTS               tests/libvirt/system-hosts.sh
+    start_system_hosts(dir, n, timeout=600) -> list of dict
+                               system-hosts.sh start DIR N (as root only:
+                               system libvirtds in namespaces of their own,
+                               over qemu+ssh as root; no pool defined); the
+                               same keys, transport "ssh", user "root",
+                               images /var/lib/libvirt/images, plus address
+                               (the host's sshd), holder_pid and ssh_config
+                               (ssh -F it: the hosts by their addresses, with
+                               the suite's key and pinned host keys)
+    HOST_VIEW                  the keys of both kinds, so that a test reads
+                               what differs from the host, not from its kind:
+                               local_images (the images dir as this runner
+                               sees it), on_host (argv prefix running a
+                               command on the host: [] or nsenter into its
+                               namespaces), virsh (argv prefix of virsh
+                               talking to the host's daemon from the host),
+                               guest_network (the --network a booted guest
+                               gets there: "user" or "network=default") and
+                               guest_subnet (where its address comes from)
+    purge_hosts(dir, log=None, script=HOSTS)
+                               SCRIPT purge DIR; a failure is only logged
+    end_at_exit(proc)          ends a background Popen at exit if it still
+                               runs; at exit, an interrupted run (Ctrl-C,
+                               SIGTERM) also purges the host sets of the
+                               classes below, whose class cleanups do not
+                               run then
     cloud_image_dir() -> str   where tests/guest/make-cloud-image.sh keeps
                                the cloud image: $VP_CLOUD_IMAGE_DIR, else
                                ~/.cache/virt-provision-tests/cloud-image
@@ -87,10 +115,29 @@ cls.ssh_hosts and cls.vp_env.  Every test's duration is logged.
 Helpers (class methods, usable in setUpClass too): virsh(host, *args,
 check=True, timeout=120) -> stdout (the CompletedProcess with check=False),
 vp(host, *args, env=None, timeout=300) -> CompletedProcess with .argv and
-.seconds (never raises); instance helpers desc, ok, fails as above.
+.seconds (never raises), restart_hosts() -> the host dicts afresh (starts
+again what is not running: a killed daemon), daemon_pid(host) (its daemon
+now), pool_env(host) (the client's environment for a run that may create
+the pool default there), host_file(host, src, name) -> a copy of SRC on the
+host, readable by its qemu, by the path the host sees; instance helpers
+desc, ok, fails as above, and in_guest(host, dom, address, login, command,
+timeout=900) -> CompletedProcess: runs a shell command in a booted guest the
+way a runner reaches a guest of that kind of host (here through its agent:
+with user networking nothing else reaches it), retrying until the way in
+answers.
+
+class SystemHostsTestCase(unittest.TestCase): the same interface over N_HOSTS
+(default 3) hosts of tests/libvirt/system-hosts.sh: system daemons, all
+over qemu+ssh as root (cls.hosts, all in cls.ssh_hosts); virsh(host, ...)
+runs virsh on the host itself; in_guest goes over ssh through the
+hypervisor's sshd as ProxyJump, with the suite's key for the jump and LOGIN
+(a dict: user, key, known_hosts) for the guest.
 """
 
+import atexit
+import base64
 import hashlib
+import json
 import os
 import shlex
 import shutil
@@ -108,13 +155,15 @@ __all__ = [
     "default_signals", "run", "require_vp_bin", "require_programs",
     "require_scripts", "parse_assignments", "start_daemon", "purge_daemon",
     "make_guest_kit", "cloud_image_dir", "LibvirtTestCase", "HOSTS", "HOST_POOL", "start_hosts",
-    "purge_hosts", "MultiHostTestCase",
+    "purge_hosts", "MultiHostTestCase", "SYSTEM_HOSTS", "HOST_VIEW", "start_system_hosts",
+    "SystemHostsTestCase", "end_at_exit",
 ]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SESSION = os.path.join(HERE, "libvirt", "session-daemon.sh")
 MAKE_KIT = os.path.join(HERE, "guest", "make-guest-kit.sh")
 HOSTS = os.path.join(HERE, "libvirt", "hosts.sh")
+SYSTEM_HOSTS = os.path.join(HERE, "libvirt", "system-hosts.sh")
 HOST_POOL = "default"
 PREFIX = "virt-provision: "
 T0 = time.monotonic()
@@ -215,35 +264,65 @@ def purge_daemon(dir, log=None):
         log("WARNING: session-daemon.sh purge %s failed: %s" % (dir, r.stderr))
 
 
-def start_hosts(dir, n, timeout=300):
-    r = run([HOSTS, "start", dir, str(n)], check=False, timeout=timeout)
+HOST_KEYS = ("name", "uri", "user", "images", "transport", "daemon_pid")
+HOST_VIEW = ("local_images", "on_host", "virsh", "guest_network", "guest_subnet")
+
+
+def _start_host_set(script, dir, n, keys, timeout):
+    """SCRIPT start DIR N: its assignments, and one dict of KEYS per host."""
+    name = os.path.basename(script)
+    r = run([script, "start", dir, str(n)], check=False, timeout=timeout)
     if r.returncode != 0:
-        raise RuntimeError("hosts.sh start %s %d failed (exit %d):\n%s"
-                           % (dir, n, r.returncode, r.stderr))
+        raise RuntimeError("%s start %s %d failed (exit %d):\n%s"
+                           % (name, dir, n, r.returncode, r.stderr))
     envs = parse_assignments(r.stdout)
     if envs.get("VP_HOSTS_N") != str(n):
-        raise RuntimeError("hosts.sh start printed no VP_HOSTS_N=%d:\n%s" % (n, r.stdout))
+        raise RuntimeError("%s start printed no VP_HOSTS_N=%d:\n%s" % (name, n, r.stdout))
     hosts = []
     for i in range(1, n + 1):
         h = {}
-        for k in ("name", "uri", "user", "images", "transport", "daemon_pid"):
+        for k in keys:
             v = envs.get("VP_HOST%d_%s" % (i, k.upper()))
             if not v:
-                raise RuntimeError("hosts.sh start printed no VP_HOST%d_%s:\n%s"
-                                   % (i, k.upper(), r.stdout))
+                raise RuntimeError("%s start printed no VP_HOST%d_%s:\n%s"
+                                   % (name, i, k.upper(), r.stdout))
             h[k] = v
         h["daemon_pid"] = int(h["daemon_pid"])
+        hosts.append(h)
+    return envs, hosts
+
+
+def start_hosts(dir, n, timeout=300):
+    _, hosts = _start_host_set(HOSTS, dir, n, HOST_KEYS, timeout)
+    for i, h in enumerate(hosts, 1):
         want = "qemu+ssh://" if i == n else "qemu+unix://"
         if not h["uri"].startswith(want):
             raise RuntimeError("host %d: unexpected URI %r" % (i, h["uri"]))
-        hosts.append(h)
+        # HOST_VIEW: the runner shares the hosts' file system
+        h.update(local_images=h["images"], on_host=[],
+                 virsh=["virsh", "-q", "-c", h["uri"]],
+                 guest_network="user", guest_subnet="10.0.2.0/24")
     return hosts
 
 
-def purge_hosts(dir, log=None):
-    r = run([HOSTS, "purge", dir], check=False, timeout=180)
+def start_system_hosts(dir, n, timeout=600):
+    envs, hosts = _start_host_set(SYSTEM_HOSTS, dir, n, HOST_KEYS + (
+        "local_images", "address", "holder_pid", "guest_subnet"), timeout)
+    for i, h in enumerate(hosts, 1):
+        if not h["uri"].startswith("qemu+ssh://root@%s/system?" % h["address"]):
+            raise RuntimeError("host %d: unexpected URI %r" % (i, h["uri"]))
+        h["holder_pid"] = int(h["holder_pid"])
+        h["on_host"] = ["nsenter", "-t", str(h["holder_pid"]), "-m", "-n", "--"]
+        h["virsh"] = h["on_host"] + ["virsh", "-q", "-c", "qemu:///system"]
+        h["guest_network"] = "network=default"
+        h["ssh_config"] = envs["VP_HOSTS_SSH_CONFIG"]
+    return hosts
+
+
+def purge_hosts(dir, log=None, script=HOSTS):
+    r = run([script, "purge", dir], check=False, timeout=180)
     if r.returncode != 0 and log:
-        log("WARNING: hosts.sh purge %s failed: %s" % (dir, r.stderr))
+        log("WARNING: %s purge %s failed: %s" % (os.path.basename(script), dir, r.stderr))
 
 
 def make_guest_kit(tmp, log):
@@ -269,6 +348,39 @@ def cloud_image_dir():
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"),
                                                              ".cache")
     return os.path.join(cache, "virt-provision-tests", "cloud-image")
+
+
+# What an interrupted run leaves: class cleanups do not run after a
+# KeyboardInterrupt, atexit handlers do (and SIGTERM unwinds the same way).
+_LEFT = {"procs": [], "sets": []}
+
+
+def end_at_exit(proc):
+    """Ends the Popen PROC (by its pid, SIGTERM) at exit if it still runs:
+    a background run must not outlive an interrupted test, nor the hosts it
+    talks to."""
+    _LEFT["procs"].append(proc)
+
+
+@atexit.register
+def _at_exit():
+    for p in _LEFT["procs"]:
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+    for cls, dir, tmp in _LEFT["sets"]:
+        if os.path.isdir(dir):
+            cls.log("interrupted: purging %s" % dir)
+            purge_hosts(dir, cls.log, cls.SCRIPT)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+    signal.signal(signal.SIGTERM, lambda signo, frame: sys.exit(128 + signo))
 
 
 class TimedTestCase(unittest.TestCase):
@@ -551,9 +663,9 @@ class LibvirtTestCase(TimedTestCase):
             self.fail("session-daemon.sh restart failed: %s" % r.stderr)
 
 
-class MultiHostTestCase(TimedTestCase):
-    """Base class of a test class with N_HOSTS isolated hosts; see the module
-    docstring."""
+class HostSetTestCase(TimedTestCase):
+    """What MultiHostTestCase and SystemHostsTestCase share: a set of
+    N_HOSTS hosts that SCRIPT starts; see the module docstring."""
 
     maxDiff = None
     log = staticmethod(logger("libvirt_harness.py"))
@@ -561,27 +673,30 @@ class MultiHostTestCase(TimedTestCase):
     N_HOSTS = 3
     NEEDED = ()
     PACKAGES = ()
+    SCRIPT = None         # the hosts' script
+    HOST_NEEDED = ()      # what that script needs, and its packages
+    HOST_PACKAGES = ()
+    WHY_ROOT = ""         # the error without root
 
     @classmethod
     def setUpClass(cls):
         cls.vp_bin = require_vp_bin()
-        require_programs(tuple(cls.NEEDED) + ("virsh", "libvirtd", "sshd", "ssh"),
-                         tuple(cls.PACKAGES) + ("libvirt-daemon", "libvirt-clients",
-                                                "openssh-server", "openssh-client"))
-        if not os.access(HOSTS, os.X_OK):
-            raise RuntimeError("%s is missing or not executable" % HOSTS)
+        require_programs(tuple(cls.NEEDED) + tuple(cls.HOST_NEEDED),
+                         tuple(cls.PACKAGES) + tuple(cls.HOST_PACKAGES))
+        if not os.access(cls.SCRIPT, os.X_OK):
+            raise RuntimeError("%s is missing or not executable" % cls.SCRIPT)
         if os.getuid() != 0:
-            raise RuntimeError("the multi-host tests need root: every host is a "
-                               "libvirtd of its own user and the ssh host an sshd "
-                               "that logs in as that user (see tests/libvirt/hosts.sh)")
+            raise RuntimeError(cls.WHY_ROOT)
         cls.tmp = tempfile.mkdtemp(prefix=cls.TMP_PREFIX, dir="/tmp")
         cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
         os.chmod(cls.tmp, 0o755)   # the daemon users must traverse it
         cls.dir = os.path.join(cls.tmp, "d")
         # registered before the start: a half-started set is purged too
         cls.addClassCleanup(cls._purge_hosts)
+        # and when the run is interrupted (see at_exit)
+        _LEFT["sets"].append((cls, cls.dir, cls.tmp))
         t = time.monotonic()
-        cls.hosts = start_hosts(cls.dir, cls.N_HOSTS)
+        cls.hosts = cls.restart_hosts()
         cls.unix_hosts = [h for h in cls.hosts if h["transport"] == "unix"]
         cls.ssh_hosts = [h for h in cls.hosts if h["transport"] == "ssh"]
         cls.log("%d hosts (%d unix, %d ssh) in %.1f s" % (
@@ -591,14 +706,26 @@ class MultiHostTestCase(TimedTestCase):
 
     @classmethod
     def _purge_hosts(cls):
-        purge_hosts(cls.dir, cls.log)
+        purge_hosts(cls.dir, cls.log, cls.SCRIPT)
         cls.log("total runtime %.1f s" % (time.monotonic() - T0))
 
+    @classmethod
+    def restart_hosts(cls):
+        """Starts what of the set is not running (the script's start on a
+        started DIR does only that); the host dicts afresh."""
+        raise NotImplementedError
+
+    @classmethod
+    def daemon_pid(cls, host):
+        """The pid of HOST's daemon now (it changes when one is restarted)."""
+        for now in cls.restart_hosts():
+            if now["uri"] == host["uri"]:
+                return now["daemon_pid"]
+        raise AssertionError("no host %s" % host["uri"])
 
     @classmethod
     def virsh(cls, host, *args, check=True, timeout=120):
-        r = run(["virsh", "-q", "-c", host["uri"]] + list(args), check=check,
-                timeout=timeout)
+        r = run(host["virsh"] + list(args), check=check, timeout=timeout)
         return r if not check else r.stdout
 
     @classmethod
@@ -610,6 +737,115 @@ class MultiHostTestCase(TimedTestCase):
         r.argv = argv
         return r
 
+    @classmethod
+    def host_file(cls, host, src, name):
+        """Copies SRC into the boot dir beside HOST's images dir, readable by
+        the qemu of that host; the copy's path as the host sees it."""
+        local = os.path.join(os.path.dirname(host["local_images"]), "boot")
+        os.makedirs(local, mode=0o755, exist_ok=True)
+        shutil.copy(src, os.path.join(local, name))
+        os.chmod(os.path.join(local, name), 0o644)
+        return os.path.join(os.path.dirname(host["images"]), "boot", name)
+
+    def in_guest(self, host, dom, address, login, command, timeout=900):
+        """Runs the shell COMMAND in the guest DOM (at ADDRESS) of HOST once
+        the way in answers (retried until TIMEOUT); its CompletedProcess."""
+        end = time.monotonic() + timeout
+        while True:
+            r = self.try_guest(host, dom, address, login, command)
+            if r is not None:
+                return r
+            if time.monotonic() >= end:
+                self.fail("guest %s on %s: no way in within %d s: %s"
+                          % (dom, host["name"], timeout, self.guest_error))
+            time.sleep(5)
+
+    def try_guest(self, host, dom, address, login, command):
+        """One try of in_guest: None (and self.guest_error) if the way in
+        does not answer yet."""
+        raise NotImplementedError
+
     desc = LibvirtTestCase.desc
     ok = LibvirtTestCase.ok
     fails = LibvirtTestCase.fails
+
+
+class MultiHostTestCase(HostSetTestCase):
+    """Base class of a test class with N_HOSTS isolated hosts; see the module
+    docstring."""
+
+    SCRIPT = HOSTS
+    HOST_NEEDED = ("virsh", "libvirtd", "sshd", "ssh")
+    HOST_PACKAGES = ("libvirt-daemon", "libvirt-clients", "openssh-server", "openssh-client")
+    WHY_ROOT = ("the multi-host tests need root: every host is a libvirtd of its own "
+                "user and the ssh host an sshd that logs in as that user (see "
+                "tests/libvirt/hosts.sh)")
+
+    @classmethod
+    def restart_hosts(cls):
+        return start_hosts(cls.dir, cls.N_HOSTS)
+
+    @classmethod
+    def pool_env(cls, host):
+        # the client names the path of a session daemon's default pool as
+        # libvirt does, from XDG_DATA_HOME: here the host's own
+        return dict(cls.vp_env, XDG_DATA_HOME=os.path.dirname(os.path.dirname(host["images"])))
+
+    def try_guest(self, host, dom, address, login, command):
+        def agent(execute, **arguments):
+            r = self.virsh(host, "qemu-agent-command", dom,
+                           json.dumps({"execute": execute, "arguments": arguments}),
+                           check=False)
+            self.guest_error = r.stderr.strip()
+            return json.loads(r.stdout)["return"] if r.returncode == 0 else None
+        started = agent("guest-exec", path="/bin/sh", arg=["-c", command],
+                        **{"capture-output": True})
+        if started is None:
+            return None
+        while True:
+            st = agent("guest-exec-status", pid=started["pid"])
+            if st is None or st["exited"]:
+                break
+            time.sleep(2)
+        if st is None:
+            return None
+        text = [base64.b64decode(st.get(k, "")).decode(errors="replace")
+                for k in ("out-data", "err-data")]
+        return subprocess.CompletedProcess(["guest-exec", dom, command],
+                                           st["exitcode"], *text)
+
+
+class SystemHostsTestCase(HostSetTestCase):
+    """Base class of a test class with N_HOSTS simulated system hypervisors
+    over ssh; see the module docstring."""
+
+    TMP_PREFIX = "vps."
+    SCRIPT = SYSTEM_HOSTS
+    HOST_NEEDED = ("virsh", "libvirtd", "virtlogd", "sshd", "ssh", "ssh-keygen", "dnsmasq",
+                   "iptables", "ip", "unshare", "nsenter")
+    HOST_PACKAGES = ("libvirt-daemon", "libvirt-clients", "openssh-server", "openssh-client",
+                     "dnsmasq-base", "iptables", "iproute2", "util-linux")
+    WHY_ROOT = ("the system-host tests need root: every host is a system libvirtd in "
+                "network and mount namespaces of its own, reached as root over an sshd "
+                "of its own (see tests/libvirt/system-hosts.sh)")
+
+    @classmethod
+    def restart_hosts(cls):
+        return start_system_hosts(cls.dir, cls.N_HOSTS)
+
+    @classmethod
+    def pool_env(cls, host):
+        # a system daemon keeps its images where it says: nothing of the
+        # client's environment may matter
+        return cls.vp_env
+
+    def try_guest(self, host, dom, address, login, command):
+        argv = ["ssh", "-F", host["ssh_config"], "-J", "root@" + host["address"],
+                "-i", login["key"], "-o", "IdentitiesOnly=yes",
+                "-o", "UserKnownHostsFile=" + login["known_hosts"],
+                "-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=20",
+                "%s@%s" % (login["user"], address), command]
+        r = run(argv, check=False, timeout=120)
+        self.guest_error = r.stderr.strip()
+        # 255: ssh itself failed (no route, refused, closed early)
+        return None if r.returncode == 255 else r

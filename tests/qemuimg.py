@@ -11,11 +11,12 @@ below as a stable API (add to it, do not change it):
     require_tools()        raises unless qemu-img and qemu-io are on PATH
     create(path, size, fmt="qcow2", options=None, backing=None,
            backing_fmt=None)                         qemu-img create -q, raises
-    info(path, fmt=None, force_share=False) -> dict  qemu-img info --output=json
+    info(path, fmt=None, force_share=False, wrapper=()) -> dict
+                                                     qemu-img info --output=json
                                                      (-U: an image a guest holds)
     info_chain(path, fmt=None) -> list[dict]         ... info --backing-chain
     check(path, fmt=None) -> (rc, dict)              qemu-img check --output=json
-    check_ok(path, fmt=None) -> dict                 the same, raises unless exit 0
+    check_ok(path, fmt=None, wrapper=()) -> dict     the same, raises unless exit 0
     img_map(path, fmt=None) -> list[dict]            qemu-img map --output=json
     MapRun, normalise_map(entries) -> list[MapRun]   layout-independent map
     compare(a, b, fmt_a=None, fmt_b=None, strict=False) -> Result
@@ -25,7 +26,9 @@ below as a stable API (add to it, do not change it):
 
 Functions that "raise" raise QemuImgError (an AssertionError, so a unittest
 reports it as a failure) carrying the exact command line to reproduce.
-Every command runs with LC_ALL=C so messages are stable.
+Every command runs with LC_ALL=C so messages are stable.  wrapper: an argv
+prefix that runs qemu-img elsewhere, such as nsenter into the mount
+namespace of a test host whose images name backing files by its own paths.
 """
 
 import collections
@@ -156,13 +159,13 @@ def create(path, size, fmt="qcow2", options=None, backing=None,
     return _must(run(argv))
 
 
-def info(path, fmt=None, force_share=False):
+def info(path, fmt=None, force_share=False, wrapper=()):
     """qemu-img info --output=json, parsed; raises on failure.
 
     force_share: -U, to read an image that a running guest holds locked.
     """
     share = ["-U"] if force_share else []
-    return _json(_must(run([QEMU_IMG, "info", "--output=json"] + share
+    return _json(_must(run(list(wrapper) + [QEMU_IMG, "info", "--output=json"] + share
                            + _fmt_args(fmt) + [path])))
 
 
@@ -188,10 +191,10 @@ def check(path, fmt=None):
     return res.rc, data
 
 
-def check_ok(path, fmt=None):
+def check_ok(path, fmt=None, wrapper=()):
     """qemu-img check --output=json, parsed; raises unless it exits 0 (no
     corruption, no leak, and the image could be checked)."""
-    return _json(_must(run([QEMU_IMG, "check", "--output=json"]
+    return _json(_must(run(list(wrapper) + [QEMU_IMG, "check", "--output=json"]
                            + _fmt_args(fmt) + [path])))
 
 

@@ -44,6 +44,8 @@ export PATH="$PATH:/usr/sbin:/sbin"
 umask 022
 
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=common.sh
+. "$HERE/common.sh"
 SESSION=$HERE/session-daemon.sh
 SSHD=/usr/sbin/sshd
 START_TIMEOUT=${VP_TEST_START_TIMEOUT:-60}
@@ -80,8 +82,6 @@ need() {
 }
 PKGS="libvirt-daemon libvirt-clients libvirt-daemon-driver-qemu qemu-system-x86 openssh-server openssh-client"
 
-alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
-sq() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 
 require_root() {
     [ "$(id -u)" -eq 0 ] && return 0
@@ -217,10 +217,7 @@ start_sshd() {  # ssh-host-index
     install_client_key "$i"
     # ssh (no_verify=1) records the host key in the client's known_hosts:
     # note what existed before so that stop removes only what ssh added
-    local kh
-    kh=$(known_hosts)
-    [ -e "${kh%/*}" ] || : >"$SSHDIR/made-ssh-dir"
-    [ -e "$kh" ] || : >"$SSHDIR/made-known-hosts"
+    note_known_hosts
 
     if pid=$(sshd_pid); then
         log "sshd for $DIR already running (pid $pid, port $(cat "$SSHDIR/port"))"
@@ -249,10 +246,6 @@ start_sshd() {  # ssh-host-index
     die "sshd did not start (log: $SSHDIR/sshd.log)"
 }
 
-known_hosts() {  # the ssh client's file: from the passwd entry, not $HOME
-    echo "$(getent passwd "$(id -u)" | cut -d: -f6)/.ssh/known_hosts"
-}
-
 stop_sshd() {
     local pid procs port kh
     if pid=$(sshd_pid); then
@@ -277,20 +270,8 @@ stop_sshd() {
     # the ssh client (no_verify=1) added the host key to the invoking user's
     # known_hosts; drop that entry again, it names a port of this run only
     port=$(cat "$SSHDIR/port" 2>/dev/null || true)
-    kh=$(known_hosts)
-    if [ -n "$port" ] && [ -f "$kh" ] &&
-       ssh-keygen -F "[127.0.0.1]:$port" -f "$kh" >/dev/null 2>&1; then
-        ssh-keygen -q -R "[127.0.0.1]:$port" -f "$kh" >/dev/null 2>&1 || true
-        rm -f "$kh.old"
-    fi
-    if [ -f "$SSHDIR/made-known-hosts" ]; then
-        [ -s "$kh" ] || rm -f "$kh"
-        rm -f "$SSHDIR/made-known-hosts"
-    fi
-    if [ -f "$SSHDIR/made-ssh-dir" ]; then
-        rmdir "${kh%/*}" 2>/dev/null || true
-        rm -f "$SSHDIR/made-ssh-dir"
-    fi
+    [ -z "$port" ] || forget_known_hosts "[127.0.0.1]:$port"
+    tidy_known_hosts
 }
 
 remove_client_keys() {
@@ -402,13 +383,6 @@ do_start() {
     echo "$out"
 }
 
-known_n() {  # the number of hosts DIR was started with (or found in it)
-    if [ -f "$NFILE" ]; then cat "$NFILE"; return; fi
-    local n=0 d
-    for d in "$DIR"/h[0-9]*; do [ -d "$d" ] && n=$((n + 1)); done
-    echo "$n"
-}
-
 do_stop() {
     if [ ! -d "$DIR" ]; then
         log "$DIR does not exist: nothing to stop"
@@ -430,12 +404,6 @@ case $CMD in
     start) do_start ;;
     stop)  do_stop ;;
     purge) do_stop; rm -rf "$DIR" ;;
-    env)
-        [ -d "$DIR" ] || die "$DIR does not exist"
-        n=$(known_n)
-        [ "$n" -ge 1 ] || die "no hosts in $DIR"
-        out=$(print_all "$n") || exit 1   # all or nothing on stdout
-        echo "$out"
-        ;;
+    env)   hosts_env ;;
     *) usage ;;
 esac

@@ -31,6 +31,8 @@
 set -euo pipefail
 export PATH="$PATH:/usr/sbin:/sbin"
 umask 022
+# shellcheck source=common.sh
+. "$(cd "$(dirname "$0")" && pwd)/common.sh"
 
 # daemon user when invoked as root; hosts.sh picks one per host
 TEST_USER_ROOT=${VP_TEST_DAEMON_USER:-vp-test}
@@ -105,7 +107,6 @@ set_user_cmd() {
 }
 
 # --- process discovery --------------------------------------------------------
-alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 
 is_our_libvirtd() {  # pid: a libvirtd whose XDG_RUNTIME_DIR is ours
     local p=$1
@@ -141,20 +142,6 @@ dir_procs() {
         fi
     done
 }
-
-wait_gone() {  # timeout_s pid...
-    local t=$1 p left; shift
-    local end=$((SECONDS + t))
-    while :; do
-        left=
-        for p in "$@"; do alive "$p" && left="$left $p"; done
-        [ -z "$left" ] && return 0
-        [ $SECONDS -ge $end ] && { echo "$left"; return 1; }
-        sleep 0.1
-    done
-}
-
-sq() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 
 print_env() {
     local pid=$1 u=$2
