@@ -148,8 +148,11 @@ vp_virt_network_entry(VpVirt *virt, const char *name, VpNetSection section,
     }
     /* Both the running network and its definition: dnsmasq answers at once
      * and the entry outlives a restart of the network.  An inactive one
-     * has only its definition. */
-    unsigned int flags = VIR_NETWORK_UPDATE_AFFECT_CONFIG;
+     * has only its definition, a transient one only its running state. */
+    unsigned int flags = 0;
+    if (virNetworkIsPersistent(net) == 1) {
+        flags |= VIR_NETWORK_UPDATE_AFFECT_CONFIG;
+    }
     if (virNetworkIsActive(net) == 1) {
         flags |= VIR_NETWORK_UPDATE_AFFECT_LIVE;
     }
