@@ -84,18 +84,13 @@ class LabPlacement(H.MultiHostTestCase):
         self.assertEqual(doc["lab"], lab)
         return doc
 
-    def restart_hosts(self):
-        """Starts the daemons that are not running again."""
-        H.start_hosts(self.dir, self.N_HOSTS)
-
     def host_down(self, i):
         """Kills the daemon of host I (0-based) and waits until it no longer
         answers; every daemon is started again at cleanup."""
         h = self.hosts[i]
         self.assertEqual(h["transport"], "unix", "a killed ssh host's daemon "
                          "would be spawned again by virt-ssh-helper")
-        pid = [now for now in H.start_hosts(self.dir, self.N_HOSTS)
-               if now["uri"] == h["uri"]][0]["daemon_pid"]
+        pid = self.daemon_pid(h)
         self.addCleanup(self.restart_hosts)
         os.kill(pid, signal.SIGKILL)
         end = time.monotonic() + GONE_TIMEOUT
