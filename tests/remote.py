@@ -35,6 +35,13 @@ only the hosts are shared):
   failure_leaves_state   failures over ssh leave the host as it was: volume
       name taken (exit 1, one error line), domain name taken (no volume
       left), and the other hosts are untouched
+  missing_default_pool   (issue 16) no pool "default" on the ssh host, a
+      session daemon of another user: provision, --dry-run and a lab apply
+      refuse before creating anything, with one line naming the
+      pool and an ssh command; nothing is made on the host nor in the
+      client's XDG data dir (which that daemon could write); the command,
+      run as printed, creates the pool in the host user's data dir, and
+      provision then works
   timings   each command over ssh vs unix (logged for the report, with the
       timings of every other case run)
 
@@ -362,6 +369,80 @@ class Remote(H.MultiHostTestCase):
         self.assertNotIn("t07d.qcow2", self.vols(host))
         for h in (self.h1, self.h2):
             self.assertEqual(self.state(h), others[h["name"]])
+
+    def pool_back(self, host):
+        """Cleanup: the pool "default" as hosts.sh defines it."""
+        def do():
+            if POOL not in self.virsh(host, "pool-list", "--all", "--name").split():
+                self.virsh(host, "pool-define-as", POOL, "dir", "--target", host["images"])
+            if "running" not in self.virsh(host, "pool-info", POOL):
+                self.virsh(host, "pool-start", POOL)
+            self.virsh(host, "pool-autostart", POOL)
+        self.addCleanup(do)
+
+    def test_missing_default_pool(self):
+        host = self.h3
+        self.pool_back(host)
+        self.virsh(host, "pool-destroy", POOL)
+        self.virsh(host, "pool-undefine", POOL)
+        # The client's data dir, writable by the far side's user: before the
+        # fix, the tool had that daemon make its pool here.
+        client = os.path.join(self.tmp, "client-data")
+        os.mkdir(client)
+        os.chmod(client, 0o777)
+        env = H.child_env({"XDG_DATA_HOME": client})
+        before = self.state_without_pool(host)
+        want = ("'%s'" % POOL, "does not exist", "session daemon on another machine",
+                "ssh -p %d -i %s -o StrictHostKeyChecking=no %s@127.0.0.1 "
+                % (self.port, self.key, host["user"]),
+                "pool-define-as default dir --target")
+        runs = [("provision", "--pool", POOL, "--name", "m09", "--size", "1G",
+                 *self.DOMAIN),
+                ("provision", "--pool", POOL, "--name", "m09", "--size", "1G",
+                 "--no-define", "--dry-run")]
+        lines = []
+        for args in runs:
+            r = self.vp(host, *args, env=env)
+            self.assertEqual(r.returncode, 1, self.desc(r))
+            lines.append(self.fails(r, *want))
+            self.assertEqual(self.state_without_pool(host), before, self.desc(r))
+            self.assertEqual(os.listdir(client), [], self.desc(r))
+        self.assertEqual(len(set(lines)), 1, lines)
+        # a lab: the guest fails with that line, nothing else happens
+        lab = os.path.join(self.tmp, "m09.yaml")
+        with open(lab, "w") as f:
+            f.write("lab: m09\nhosts:\n  h3: %s\ndefaults:\n  pool: %s\n"
+                    "  size: 1G\n  virt-type: qemu\n  memory: 256M\n"
+                    "  network: none\n  import: true\nguests:\n  - name: m09l\n"
+                    % (json.dumps(host["uri"]), POOL))
+        argv = [self.vp_bin, "--json", "apply", lab]
+        r = run(argv, check=False, env=env)
+        r.argv = argv
+        self.assertEqual(r.returncode, 1, self.desc(r))
+        g = json.loads(r.stdout)["guests"]
+        self.assertEqual([(x["name"], x["action"]) for x in g], [("m09l", "failed")], g)
+        for w in want:
+            self.assertIn(w, g[0]["error"])
+        self.assertEqual(self.state_without_pool(host), before)
+        self.assertEqual(os.listdir(client), [])
+        # the command as printed creates the pool where that user keeps data
+        cmd = lines[0].split("create the pool there first: ", 1)[1]
+        r = run(["sh", "-c", cmd], check=False)
+        self.assertEqual(r.returncode, 0, "%s\n%s%s" % (cmd, r.stdout, r.stderr))
+        self.assertIn("<path>%s</path>" % host["images"],
+                      self.virsh(host, "pool-dumpxml", POOL))
+        self.drop(host, "m09")
+        r = self.ok(self.vp(host, "provision", "--pool", POOL, "--name", "m09",
+                            "--size", "1G", "--no-define", env=env))
+        self.assertNotIn("Created storage pool", r.stdout)
+        self.assertIn("m09.qcow2", self.vols(host))
+        self.assertEqual(os.listdir(client), [])
+
+    def state_without_pool(self, host):
+        """Pools, domains and files of HOST (whose pool "default" is gone)."""
+        return {"pools": self.virsh(host, "pool-list", "--all", "--name").split(),
+                "domains": self.virsh(host, "list", "--all", "--name").split(),
+                "files": sorted(os.listdir(host["images"]))}
 
     def test_timings(self):
         """Round trips: 5 runs each of virsh uri and a small provision."""
