@@ -36,8 +36,8 @@ only the hosts are shared):
       name taken (exit 1, one error line), domain name taken (no volume
       left), and the other hosts are untouched
   missing_default_pool   (issue 16) no pool "default" on the ssh host, a
-      session daemon of another user: provision, --dry-run and a lab apply
-      refuse before creating anything, with one line naming the
+      session daemon of another user: provision, --dry-run, import and a
+      lab apply refuse before creating anything, with one line naming the
       pool and an ssh command; nothing is made on the host nor in the
       client's XDG data dir (which that daemon could write); the command,
       run as printed, creates the pool in the host user's data dir, and
@@ -399,7 +399,8 @@ class Remote(H.MultiHostTestCase):
         runs = [("provision", "--pool", POOL, "--name", "m09", "--size", "1G",
                  *self.DOMAIN),
                 ("provision", "--pool", POOL, "--name", "m09", "--size", "1G",
-                 "--no-define", "--dry-run")]
+                 "--no-define", "--dry-run"),
+                ("import", self.make_base(), "--pool", POOL, "--name", "m09b.qcow2")]
         lines = []
         for args in runs:
             r = self.vp(host, *args, env=env)
