@@ -71,7 +71,8 @@ class Import(H.LibvirtTestCase):
     PACKAGES = ["libvirt-daemon", "libvirt-clients", "libvirt-daemon-driver-qemu",
                 "qemu-utils", "diffutils"]
     STEPS = ("connected to", "creating volume", "uploading", "importing",
-             "undoing what this run created")
+             "undoing what this run created",
+             "still waiting for", "waited ")
 
     @classmethod
     def setUpClass(cls):

@@ -42,6 +42,13 @@ only the hosts are shared):
       client's XDG data dir (which that daemon could write); the command,
       run as printed, creates the pool in the host user's data dir, and
       provision then works
+  slow_daemon_provision, slow_daemon_apply   (issue 16) a daemon that
+      stops answering for STALL (30) s, longer than keepalive used to allow
+      (20 s), is waited for: a provision over ssh and an apply over a unix
+      and the ssh host, their daemons SIGSTOPped mid-run, and an apply whose
+      first connection finds h1's daemon stopped, all succeed, saying with
+      -v step lines that they wait for that host and when it answered; how
+      long each waited is logged
   timings   each command over ssh vs unix (logged for the report, with the
       timings of every other case run)
 
@@ -54,8 +61,11 @@ import json
 import os
 import pwd
 import re
+import signal
 import statistics
+import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -370,6 +380,22 @@ class Remote(H.MultiHostTestCase):
         for h in (self.h1, self.h2):
             self.assertEqual(self.state(h), others[h["name"]])
 
+    def write_lab(self, lab, hosts, size, guest, count=None):
+        """TMP/LAB.yaml: lab LAB on HOSTS (name -> host), the define-only
+        guest GUEST of SIZE in the pool "default" (GUEST-1 .. GUEST-COUNT
+        with a count); its path."""
+        path = os.path.join(self.tmp, lab + ".yaml")
+        text = "lab: %s\nhosts:\n" % lab
+        text += "".join("  %s: %s\n" % (k, json.dumps(h["uri"])) for k, h in hosts.items())
+        text += ("defaults:\n  pool: %s\n  size: %s\n  virt-type: qemu\n  memory: 256M\n"
+                 "  network: none\n  import: true\nguests:\n  - name: %s\n"
+                 % (POOL, size, guest))
+        if count is not None:
+            text += "    count: %d\n" % count
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
     def pool_back(self, host):
         """Cleanup: the pool "default" as hosts.sh defines it."""
         def do():
@@ -410,12 +436,7 @@ class Remote(H.MultiHostTestCase):
             self.assertEqual(os.listdir(client), [], self.desc(r))
         self.assertEqual(len(set(lines)), 1, lines)
         # a lab: the guest fails with that line, nothing else happens
-        lab = os.path.join(self.tmp, "m09.yaml")
-        with open(lab, "w") as f:
-            f.write("lab: m09\nhosts:\n  h3: %s\ndefaults:\n  pool: %s\n"
-                    "  size: 1G\n  virt-type: qemu\n  memory: 256M\n"
-                    "  network: none\n  import: true\nguests:\n  - name: m09l\n"
-                    % (json.dumps(host["uri"]), POOL))
+        lab = self.write_lab("m09", {"h3": host}, "1G", "m09l")
         argv = [self.vp_bin, "--json", "apply", lab]
         r = run(argv, check=False, env=env)
         r.argv = argv
@@ -444,6 +465,103 @@ class Remote(H.MultiHostTestCase):
         return {"pools": self.virsh(host, "pool-list", "--all", "--name").split(),
                 "domains": self.virsh(host, "list", "--all", "--name").split(),
                 "files": sorted(os.listdir(host["images"]))}
+
+    # ------------------------------------------------------------------
+    # a daemon that answers late
+
+    STALL = 30   # s: longer than the old keepalive (20 s), shorter than 60 s
+
+    def stalled_run(self, argv, pids, trigger):
+        """Runs ARGV in the background (stderr read line by line, with the
+        time of each); SIGSTOPs PIDS at the first line holding TRIGGER (at
+        once when None), SIGCONTs them STALL s later (and at cleanup in any
+        case).  Returns (exit status, stdout, [(seconds since the stop,
+        line)])."""
+        def cont():
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
+        self.addCleanup(cont)
+        t0 = None
+        if trigger is None:
+            for pid in pids:
+                os.kill(pid, signal.SIGSTOP)
+            t0 = time.monotonic()
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=self.vp_env)
+        lines, out, seen = [], [], threading.Event()
+
+        def reader():
+            for line in p.stderr:
+                lines.append((time.monotonic(), line.rstrip("\n")))
+                if trigger is not None and trigger in line:
+                    seen.set()
+        threads = [threading.Thread(target=reader, daemon=True),
+                   threading.Thread(target=lambda: out.append(p.stdout.read()),
+                                    daemon=True)]
+        for t in threads:
+            t.start()
+        if trigger is not None:
+            if not seen.wait(120):
+                p.kill()
+                self.fail("no %r within 120 s: %s" % (trigger, lines))
+            for pid in pids:
+                os.kill(pid, signal.SIGSTOP)
+            t0 = time.monotonic()
+        time.sleep(self.STALL)
+        cont()
+        rc = p.wait(timeout=300)
+        for t in threads:
+            t.join(10)
+        p.stdout.close()
+        p.stderr.close()
+        return rc, "".join(out), [(round(at - t0, 1), l) for at, l in lines]
+
+    def assert_waited(self, rc, out, lines, waiting, answered):
+        """Success, with a step line holding WAITING while the daemon was
+        stopped and one holding ANSWERED once it ran again."""
+        text = "\n".join("%6.1f %s" % x for x in lines)
+        self.assertEqual(rc, 0, "exit %d\n%s\n%s" % (rc, out, text))
+        said = [l for _, l in lines]
+        self.assertTrue([l for l in said if waiting in l and "after 10 s" in l], text)
+        self.assertTrue([l for l in said if answered in l], text)
+        log("stalled %d s:\n%s" % (self.STALL, text))
+
+    def test_slow_daemon_provision(self):
+        host = self.h3
+        self.drop(host, "w10")
+        argv = [self.vp_bin, "-c", host["uri"], "-v", "provision", "--pool", POOL,
+                "--name", "w10", "--size", "8T", *self.DOMAIN]
+        rc, out, lines = self.stalled_run(argv, [host["daemon_pid"]],
+                                          "creating volume 'w10.qcow2'")
+        self.assert_waited(rc, out, lines, "still waiting for '%s'" % host["uri"],
+                           "for '%s', which answered" % host["uri"])
+        self.assertIn("Defined domain 'w10'", out)
+        self.assertIn("w10.qcow2", self.vols(host))
+
+    def test_slow_daemon_apply(self):
+        lab = self.write_lab("w11", {"h1": self.h1, "h3": self.h3}, "8T", "w11", 4)
+        argv = [self.vp_bin, "-v", "--json", "apply", lab]
+        self.addCleanup(run, [self.vp_bin, "destroy", lab], check=False, env=self.vp_env)
+        # mid-run: both daemons stop once the first guest is being made
+        rc, out, lines = self.stalled_run(
+            argv, [self.h1["daemon_pid"], self.h3["daemon_pid"]],
+            "recording domain 'w11-")
+        self.assert_waited(rc, out, lines, "still waiting for host 'h",
+                           "', which answered")
+        for h in ("h1", "h3"):
+            self.assertTrue([l for _, l in lines if "still waiting for host '%s'" % h in l],
+                            lines)
+        doc = json.loads(out)
+        self.assertEqual({g["name"]: g["action"] for g in doc["guests"]},
+                         {"w11-%d" % i: "create" for i in range(1, 5)})
+        # a first connection: h1's daemon stopped before the run starts
+        rc, out, lines = self.stalled_run(argv, [self.h1["daemon_pid"]], None)
+        self.assert_waited(rc, out, lines, "still waiting for host 'h1'",
+                           "for host 'h1', which answered")
+        self.assertEqual({g["action"] for g in json.loads(out)["guests"]}, {"keep"})
 
     def test_timings(self):
         """Round trips: 5 runs each of virsh uri and a small provision."""

@@ -535,8 +535,9 @@ vp_import_run(const VpImportPlan *plan, VpImportResult *r, GError **error)
     }
 
     /* Connected only now: a bad file is refused without a daemon. */
-    g_autoptr(VpVirt) own = plan->virt == NULL ? vp_virt_connect(plan->run.uri, error)
-                                               : NULL;
+    g_autoptr(VpVirt) own = plan->virt == NULL
+                                ? vp_workflow_connect(&plan->run, FALSE, error)
+                                : NULL;
     VpVirt *virt = plan->virt != NULL ? plan->virt : own;
     if (virt == NULL) {
         return FALSE;

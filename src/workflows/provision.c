@@ -528,8 +528,9 @@ vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
         r->seed_size = g_bytes_get_size(seed_iso);
     }
 
-    g_autoptr(VpVirt) own = plan->virt == NULL ? vp_virt_connect(plan->run.uri, error)
-                                               : NULL;
+    g_autoptr(VpVirt) own = plan->virt == NULL
+                                ? vp_workflow_connect(&plan->run, FALSE, error)
+                                : NULL;
     VpVirt *virt = plan->virt != NULL ? plan->virt : own;
     if (virt == NULL) {
         return FALSE;

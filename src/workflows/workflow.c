@@ -27,6 +27,33 @@ vp_workflow_step(const VpRunEnv *run, const char *format, ...)
     run->step(text, run->data);
 }
 
+/* VpVirtWaitFunc of a run on one host: a step line, from libvirt's event
+ * thread (steps may come from any thread). */
+static void
+vp_workflow_waited(const char *uri, guint seconds, gboolean answered,
+                   gpointer data)
+{
+    const VpRunEnv *run = data;
+
+    if (answered) {
+        vp_workflow_step(run, _("waited %2$u s for '%1$s', which answered"), uri,
+                         seconds);
+    } else {
+        vp_workflow_step(run, _("still waiting for '%1$s' after %2$u s"), uri,
+                         seconds);
+    }
+}
+
+VpVirt *
+vp_workflow_connect(const VpRunEnv *run, gboolean readonly, GError **error)
+{
+    gpointer data = (gpointer)run;
+
+    return readonly ? vp_virt_connect_readonly(run->uri, vp_workflow_waited,
+                                               data, error)
+                    : vp_virt_connect(run->uri, vp_workflow_waited, data, error);
+}
+
 /* What an undo step needs: the connection (borrowed: it outlives the
  * transaction) and copies of the names, which the caller's plan may not
  * outlive. */

@@ -21,6 +21,12 @@
 void vp_workflow_step(const VpRunEnv *run, const char *format, ...)
     G_GNUC_PRINTF(2, 3);
 
+/* Connects to RUN->uri (read-only when READONLY), telling RUN's front end,
+ * as steps, while the daemon keeps a call waiting (vp_virt_connect): RUN
+ * must outlive the connection. */
+VpVirt *vp_workflow_connect(const VpRunEnv *run, gboolean readonly,
+                            GError **error);
+
 /* What an undo step removes or restores, and which of the names it uses. */
 typedef enum {
     VP_UNDO_VOLUME,   /* delete volume NAME of POOL */
