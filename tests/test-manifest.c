@@ -737,6 +737,15 @@ test_uri_remote(void)
     }
     g_autofree char *on = vp_uri_on_host("qemu+ssh://u@h:22/session?keyfile=/k");
     g_assert_cmpstr(on, ==, "qemu:///session");
+    /* Who may ask on the terminal while a connection opens. */
+    g_assert_true(vp_uri_may_prompt(NULL));
+    g_assert_true(vp_uri_may_prompt("qemu+ssh://root@hv1/system"));
+    g_assert_true(vp_uri_may_prompt("qemu+ssh://root@hv1/system?no_tty=0"));
+    g_assert_true(vp_uri_may_prompt("qemu+tls://hv1/system?no_tty=1"));
+    g_assert_false(vp_uri_may_prompt("qemu+ssh://root@hv1/system?keyfile=/k&NO_TTY=1"));
+    g_assert_false(vp_uri_may_prompt("qemu+libssh2://root@hv1/system?no_tty=1"));
+    g_assert_false(vp_uri_may_prompt("qemu:///session"));
+    g_assert_false(vp_uri_may_prompt("qemu+unix:///system?socket=/s"));
 }
 
 static void

@@ -86,10 +86,24 @@ vp_virt_event_loop(gpointer data)
     return NULL;
 }
 
+static VpVirtOpenHook vp_virt_open_hook;
+
+void
+vp_virt_set_open_hook(VpVirtOpenHook hook)
+{
+    vp_virt_open_hook = hook;
+}
+
 static virConnectPtr
 vp_virt_open(const char *uri, unsigned int flags)
 {
+    if (vp_virt_open_hook != NULL) {
+        vp_virt_open_hook(uri, TRUE);
+    }
     virConnectPtr conn = virConnectOpenAuth(uri, virConnectAuthPtrDefault, flags);
+    if (vp_virt_open_hook != NULL) {
+        vp_virt_open_hook(uri, FALSE);
+    }
 
     /* Drivers without keepalive (test:///, a daemon too old for it) still
      * work, only without the protection. */

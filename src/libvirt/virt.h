@@ -34,6 +34,17 @@ typedef void (*VpVirtWaitFunc)(const char *uri, guint seconds,
                                gboolean answered, gpointer data);
 #define VP_VIRT_DEAD_SECONDS 60
 
+/* Told by the thread that opens a connection to URI (as asked, NULL for
+ * libvirt's default), a first one or a reconnect, just before (OPENING
+ * TRUE) and just after the opening, during which ssh or libvirt may ask
+ * the user for a password or about a host key on the terminal.  Several
+ * threads may open at once.  It must return at once and call nothing of
+ * this layer. */
+typedef void (*VpVirtOpenHook)(const char *uri, gboolean opening);
+/* Sets the hook of every later opening (NULL: none), once, before the
+ * first connection. */
+void vp_virt_set_open_hook(VpVirtOpenHook hook);
+
 /* Connects to URI, or LIBVIRT_DEFAULT_URI, or libvirt's default when both
  * are NULL; its waits are told to WAIT (may be NULL) with DATA, which must
  * outlive the connection.  The error names the URI tried and how to start

@@ -164,6 +164,43 @@ vp_uri_append_word(GString *line, const char *word)
     g_string_append(line, quoted);
 }
 
+/* The value of query parameter NAME (any case) of PARSED, decoded; NULL
+ * when it has none.  Caller frees. */
+static char *
+vp_uri_param(GUri *parsed, const char *name)
+{
+    const char *query = g_uri_get_query(parsed);
+    g_autoptr(GHashTable) params = query != NULL
+        ? g_uri_parse_params(query, -1, "&;", G_URI_PARAMS_CASE_INSENSITIVE, NULL)
+        : NULL;
+    return params != NULL ? g_strdup(g_hash_table_lookup(params, name)) : NULL;
+}
+
+/* Whether TRANSPORT is one of libvirt's ssh transports. */
+static gboolean
+vp_uri_transport_is_ssh(const char *transport)
+{
+    return transport != NULL &&
+           (strcmp(transport, "ssh") == 0 || strcmp(transport, "libssh") == 0 ||
+            strcmp(transport, "libssh2") == 0);
+}
+
+gboolean
+vp_uri_may_prompt(const char *uri)
+{
+    if (uri == NULL) {
+        return TRUE;
+    }
+    if (!vp_uri_is_remote(uri)) {
+        return FALSE;
+    }
+    g_autoptr(GUri) parsed = g_uri_parse(uri, G_URI_FLAGS_NONE, NULL);
+    g_autofree char *transport = vp_uri_transport(uri);
+    g_autofree char *no_tty = vp_uri_param(parsed, "no_tty");
+    return !(vp_uri_transport_is_ssh(transport) && no_tty != NULL &&
+             atoi(no_tty) != 0);
+}
+
 char *
 vp_uri_ssh_command(const char *uri, const char *command)
 {
@@ -172,20 +209,13 @@ vp_uri_ssh_command(const char *uri, const char *command)
     g_autofree char *transport = parsed != NULL ? vp_uri_transport(uri) : NULL;
     const char *host = parsed != NULL ? g_uri_get_host(parsed) : NULL;
 
-    if (transport == NULL || host == NULL || host[0] == '\0' ||
-        (strcmp(transport, "ssh") != 0 && strcmp(transport, "libssh") != 0 &&
-         strcmp(transport, "libssh2") != 0)) {
+    if (host == NULL || host[0] == '\0' || !vp_uri_transport_is_ssh(transport)) {
         return NULL;
     }
     /* libvirt reads its parameters by name in any case. */
-    const char *query = g_uri_get_query(parsed);
-    g_autoptr(GHashTable) params = query != NULL
-        ? g_uri_parse_params(query, -1, "&;", G_URI_PARAMS_CASE_INSENSITIVE, NULL)
-        : NULL;
-    const char *keyfile = params != NULL ? g_hash_table_lookup(params, "keyfile") : NULL;
-    const char *known = params != NULL ? g_hash_table_lookup(params, "known_hosts") : NULL;
-    const char *no_verify = params != NULL ? g_hash_table_lookup(params, "no_verify")
-                                           : NULL;
+    g_autofree char *keyfile = vp_uri_param(parsed, "keyfile");
+    g_autofree char *known = vp_uri_param(parsed, "known_hosts");
+    g_autofree char *no_verify = vp_uri_param(parsed, "no_verify");
     g_autoptr(GString) line = g_string_new(NULL);
 
     vp_uri_append_word(line, "ssh");

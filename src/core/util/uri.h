@@ -41,3 +41,11 @@ char *vp_uri_on_host(const char *uri);
  * through ssh (ssh, libssh or libssh2 transport and a host).  Caller
  * frees. */
 char *vp_uri_ssh_command(const char *uri, const char *command);
+
+/* Whether opening URI may ask the user something on the terminal: ssh's
+ * password and host key questions, libvirt's own credential prompts (SASL
+ * over tcp or tls).  FALSE for a daemon of this machine (not
+ * vp_uri_is_remote) and for the ssh transports told not to ask (a non-zero
+ * no_tty parameter, as libvirt reads it); TRUE for NULL, libvirt's default
+ * URI, which may name any host. */
+gboolean vp_uri_may_prompt(const char *uri);
