@@ -78,7 +78,8 @@ class Cloud(H.LibvirtTestCase):
                 "qemu-system-x86", "qemu-utils", "genisoimage", "e2fsprogs",
                 "openssh-client"]
     STEPS = ("connected to", "creating volume", "uploading", "defining domain",
-             "starting domain", "undoing what this run created", "waiting up to")
+             "starting domain", "undoing what this run created", "waiting up to",
+             "still waiting for", "waited ")
 
     @classmethod
     def setUpClass(cls):

@@ -106,7 +106,8 @@ class DomainOps(H.LibvirtTestCase):
     # the step lines of -v
     STEPS = ("connected to", "copying", "creating volume", "uploading",
              "redefining domain", "hot-plugging", "deleting the source volume",
-             "undoing what this run")
+             "undoing what this run",
+             "still waiting for", "waited ")
 
     # ------------------------------------------------------------------
     # class set-up (daemon, kit, users: libvirt_harness)

@@ -22,6 +22,13 @@ Cases (each makes its own source files and removes the volumes it made):
   name_and_summary   --name and the human summary
   streams_only   VIRT_PROVISION_STREAMS_ONLY=1 changes nothing (import reads
       the local file and always uploads through a stream)
+  default_pool_created   a missing pool "default" is created as provision
+      creates it (a dir pool, active, autostarted, where a session daemon of
+      this machine keeps it): pool-created in --json, the volume
+      byte-identical
+  default_pool_undone   a missing pool "default" created for an import that
+      then fails (a file of the volume's name already in the directory) is
+      removed again; the file stays
   refused_*   volume name taken (1), file missing (2), a directory (2), a
       qcow2 with a backing file (2, naming the convert that flattens it),
       pool missing (1), pool inactive (1), a raw file with a qcow2 header
@@ -64,7 +71,8 @@ class Import(H.LibvirtTestCase):
     PACKAGES = ["libvirt-daemon", "libvirt-clients", "libvirt-daemon-driver-qemu",
                 "qemu-utils", "diffutils"]
     STEPS = ("connected to", "creating volume", "uploading", "importing",
-             "undoing what this run created")
+             "undoing what this run created",
+             "still waiting for", "waited ")
 
     @classmethod
     def setUpClass(cls):
@@ -96,7 +104,8 @@ class Import(H.LibvirtTestCase):
     def state(self):
         pools = sorted(l.split()[0] + ":" + l.split()[1] for l in
                        self.virsh("pool-list", "--all").splitlines() if l.split())
-        return {"pools": pools, "vols": self.vols(), "dir": sorted(os.listdir(self.images))}
+        vols = self.vols() if POOL + ":active" in pools else None
+        return {"pools": pools, "vols": vols, "dir": sorted(os.listdir(self.images))}
 
     def drop(self, name):
         self.addCleanup(self.virsh, "vol-delete", "--pool", POOL, name, check=False)
@@ -279,6 +288,62 @@ class Import(H.LibvirtTestCase):
         env = dict(self.vp_env, VIRT_PROVISION_STREAMS_ONLY="1")
         self.ok(self.vp([src, "--pool", POOL], env=env))
         self.cmp(src, self.vol_xml("streams.qcow2")["path"])
+
+    def pools(self):
+        """{name: [state, autostart]} of pool-list --all."""
+        return {l.split()[0]: l.split()[1:] for l in
+                self.virsh("pool-list", "--all").splitlines() if l.split()}
+
+    def without_default_pool(self):
+        """No pool "default" now; at cleanup one as setUpClass defined it
+        (whatever the case's run left)."""
+        def restore():
+            if POOL not in self.pools():
+                self.virsh("pool-define-as", POOL, "dir", "--target", self.images)
+            if self.pools()[POOL][0] != "active":
+                self.virsh("pool-build", POOL)
+                self.virsh("pool-start", POOL)
+        self.addCleanup(restore)
+        self.virsh("pool-destroy", POOL)
+        self.virsh("pool-undefine", POOL)
+        self.assertNotIn(POOL, self.pools())
+
+    def test_default_pool_created(self):
+        # issue 16: import failed with "storage pool 'default' does not
+        # exist" where provision creates that pool
+        src = self.make_qcow2("dp.qcow2", 64 * MiB, [(MiB, 0x5d, MiB)])
+        self.without_default_pool()
+        self.drop("dp.qcow2")
+        r = self.ok(self.vp([src, "--pool", POOL], json_out=True))
+        j = json.loads(r.stdout)
+        self.assertIs(j["pool-created"], True, j)
+        self.assertEqual(self.pools()[POOL], ["active", "yes"])
+        x = ET.fromstring(self.virsh("pool-dumpxml", POOL))
+        self.assertEqual((x.get("type"), x.findtext("target/path")), ("dir", self.images))
+        self.cmp(src, self.vol_xml("dp.qcow2")["path"])
+        # with the pool there, nothing is created but the volume
+        self.drop("dp2.qcow2")
+        r = self.ok(self.vp([src, "--pool", POOL, "--name", "dp2.qcow2"], json_out=True))
+        self.assertIs(json.loads(r.stdout)["pool-created"], False, r.stdout)
+
+    def test_default_pool_undone(self):
+        src = self.make_raw("dpu.raw", MiB, [(0, 0x75, 4096)])
+        self.without_default_pool()
+        # a file the pool will list as a volume of that name once it exists:
+        # the volume cannot be created after the pool was
+        squat = os.path.join(self.images, "dpu.raw")
+        with open(squat, "wb") as f:
+            f.write(b"not an image")
+        self.addCleanup(os.unlink, squat)
+        before = self.state()
+        r = self.vp([src, "--pool", POOL, "-v"])
+        self.assertEqual(r.returncode, 1, self.desc(r))
+        self.assertIn("creating directory pool 'default'", r.stderr, self.desc(r))
+        self.assertIn("undoing what this run created", r.stderr, self.desc(r))
+        self.assertEqual(r.stdout, "", self.desc(r))
+        self.assertEqual(self.state(), before, self.desc(r))
+        with open(squat, "rb") as f:
+            self.assertEqual(f.read(), b"not an image")
 
     # ------------------------------------------------------------------
     # refusals

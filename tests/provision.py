@@ -34,8 +34,10 @@ a case left, those that need it make it, and each removes what it made):
       upload: undo after reconnecting, nothing left
   second_sigint_during_undo_kills   a second SIGINT while the undo hangs on a
       stopped daemon kills the tool
-  daemon_stopped_mid_upload   libvirtd stopped (SIGSTOP) during the upload:
-      keepalive notices, the undo reconnects once it continues, nothing left
+  daemon_stopped_mid_upload   libvirtd stopped (SIGSTOP) during the upload
+      for longer than a host may be silent (60 s): the tool says it waits,
+      keepalive then gives up, the undo reconnects once the daemon
+      continues, nothing left
 Every failure must exit non-zero with one `virt-provision: ...` line naming
 the problem, and leave `virsh pool-list --all`, `vol-list POOL`, `list --all`
 and the pool directory exactly as they were.
@@ -78,7 +80,8 @@ class Provision(H.LibvirtTestCase):
                 "qemu-system-x86", "qemu-utils", "libxml2-utils"]
     # step lines of -v (progress on stderr)
     STEPS = ("connected to", "creating volume", "uploading", "defining domain",
-             "starting domain", "creating directory pool", "undoing what this run created")
+             "starting domain", "creating directory pool", "undoing what this run created",
+             "still waiting for", "waited ")
 
     @classmethod
     def setUpClass(cls):
@@ -746,8 +749,9 @@ class Provision(H.LibvirtTestCase):
         self.forget(name)
         p, out, cont = self.upload_then_stop_daemon(name)
         p.send_signal(signal.SIGINT)
-        # keepalive gives up on the stopped daemon, then the undo starts
-        self.wait_line(p, out, "undoing what this run created", 60)
+        # keepalive gives up on the stopped daemon (after 60 s of silence),
+        # then the undo starts
+        self.wait_line(p, out, "undoing what this run created", 120)
         time.sleep(0.5)
         p.send_signal(signal.SIGINT)
         rc = self.finish_bg(p, out, 30)
@@ -755,15 +759,18 @@ class Provision(H.LibvirtTestCase):
         self.assertEqual(rc, -signal.SIGINT, self.bg_desc(rc, out))
 
     def test_daemon_stopped_mid_upload(self):
-        # Keepalive notices a daemon that no longer answers: the upload fails
-        # and the undo (which reconnects once the daemon runs again) leaves
-        # nothing behind, instead of the tool hanging for ever.
+        # Keepalive notices a daemon that no longer answers, not even its
+        # pings, for 60 s: the upload fails and the undo (which reconnects
+        # once the daemon runs again) leaves nothing behind, instead of the
+        # tool hanging for ever.  Meanwhile it says that it waits.
         self.ensure_default_pool()
         name = "vpt-stopped"
         self.forget(name)
         before = self.state()
         p, out, cont = self.upload_then_stop_daemon(name)
-        self.wait_line(p, out, "undoing what this run created", 60)
+        self.wait_line(p, out, "undoing what this run created", 120)
+        self.assertTrue([l for l in out["stderr"] if "still waiting for" in l],
+                        out["stderr"])
         cont()
         rc = self.finish_bg(p, out, 60)
         line = self.interrupted_error(rc, out, 1, name + ".qcow2")

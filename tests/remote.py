@@ -35,6 +35,20 @@ only the hosts are shared):
   failure_leaves_state   failures over ssh leave the host as it was: volume
       name taken (exit 1, one error line), domain name taken (no volume
       left), and the other hosts are untouched
+  missing_default_pool   (issue 16) no pool "default" on the ssh host, a
+      session daemon of another user: provision, --dry-run, import and a
+      lab apply refuse before creating anything, with one line naming the
+      pool and an ssh command; nothing is made on the host nor in the
+      client's XDG data dir (which that daemon could write); the command,
+      run as printed, creates the pool in the host user's data dir, and
+      provision then works
+  slow_daemon_provision, slow_daemon_apply   (issue 16) a daemon that
+      stops answering for STALL (30) s, longer than keepalive used to allow
+      (20 s), is waited for: a provision over ssh and an apply over a unix
+      and the ssh host, their daemons SIGSTOPped mid-run, and an apply whose
+      first connection finds h1's daemon stopped, all succeed, saying with
+      -v step lines that they wait for that host and when it answered; how
+      long each waited is logged
   timings   each command over ssh vs unix (logged for the report, with the
       timings of every other case run)
 
@@ -47,8 +61,11 @@ import json
 import os
 import pwd
 import re
+import signal
 import statistics
+import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -362,6 +379,189 @@ class Remote(H.MultiHostTestCase):
         self.assertNotIn("t07d.qcow2", self.vols(host))
         for h in (self.h1, self.h2):
             self.assertEqual(self.state(h), others[h["name"]])
+
+    def write_lab(self, lab, hosts, size, guest, count=None):
+        """TMP/LAB.yaml: lab LAB on HOSTS (name -> host), the define-only
+        guest GUEST of SIZE in the pool "default" (GUEST-1 .. GUEST-COUNT
+        with a count); its path."""
+        path = os.path.join(self.tmp, lab + ".yaml")
+        text = "lab: %s\nhosts:\n" % lab
+        text += "".join("  %s: %s\n" % (k, json.dumps(h["uri"])) for k, h in hosts.items())
+        text += ("defaults:\n  pool: %s\n  size: %s\n  virt-type: qemu\n  memory: 256M\n"
+                 "  network: none\n  import: true\nguests:\n  - name: %s\n"
+                 % (POOL, size, guest))
+        if count is not None:
+            text += "    count: %d\n" % count
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def pool_back(self, host):
+        """Cleanup: the pool "default" as hosts.sh defines it."""
+        def do():
+            if POOL not in self.virsh(host, "pool-list", "--all", "--name").split():
+                self.virsh(host, "pool-define-as", POOL, "dir", "--target", host["images"])
+            if "running" not in self.virsh(host, "pool-info", POOL):
+                self.virsh(host, "pool-start", POOL)
+            self.virsh(host, "pool-autostart", POOL)
+        self.addCleanup(do)
+
+    def test_missing_default_pool(self):
+        host = self.h3
+        self.pool_back(host)
+        self.virsh(host, "pool-destroy", POOL)
+        self.virsh(host, "pool-undefine", POOL)
+        # The client's data dir, writable by the far side's user: before the
+        # fix, the tool had that daemon make its pool here.
+        client = os.path.join(self.tmp, "client-data")
+        os.mkdir(client)
+        os.chmod(client, 0o777)
+        env = H.child_env({"XDG_DATA_HOME": client})
+        before = self.state_without_pool(host)
+        want = ("'%s'" % POOL, "does not exist", "session daemon on another machine",
+                "ssh -p %d -i %s -o StrictHostKeyChecking=no %s@127.0.0.1 "
+                % (self.port, self.key, host["user"]),
+                "pool-define-as default dir --target")
+        runs = [("provision", "--pool", POOL, "--name", "m09", "--size", "1G",
+                 *self.DOMAIN),
+                ("provision", "--pool", POOL, "--name", "m09", "--size", "1G",
+                 "--no-define", "--dry-run"),
+                ("import", self.make_base(), "--pool", POOL, "--name", "m09b.qcow2")]
+        lines = []
+        for args in runs:
+            r = self.vp(host, *args, env=env)
+            self.assertEqual(r.returncode, 1, self.desc(r))
+            lines.append(self.fails(r, *want))
+            self.assertEqual(self.state_without_pool(host), before, self.desc(r))
+            self.assertEqual(os.listdir(client), [], self.desc(r))
+        self.assertEqual(len(set(lines)), 1, lines)
+        # a lab: the guest fails with that line, nothing else happens
+        lab = self.write_lab("m09", {"h3": host}, "1G", "m09l")
+        argv = [self.vp_bin, "--json", "apply", lab]
+        r = run(argv, check=False, env=env)
+        r.argv = argv
+        self.assertEqual(r.returncode, 1, self.desc(r))
+        g = json.loads(r.stdout)["guests"]
+        self.assertEqual([(x["name"], x["action"]) for x in g], [("m09l", "failed")], g)
+        for w in want:
+            self.assertIn(w, g[0]["error"])
+        self.assertEqual(self.state_without_pool(host), before)
+        self.assertEqual(os.listdir(client), [])
+        # the command as printed creates the pool where that user keeps data
+        cmd = lines[0].split("create the pool there first: ", 1)[1]
+        r = run(["sh", "-c", cmd], check=False)
+        self.assertEqual(r.returncode, 0, "%s\n%s%s" % (cmd, r.stdout, r.stderr))
+        self.assertIn("<path>%s</path>" % host["images"],
+                      self.virsh(host, "pool-dumpxml", POOL))
+        self.drop(host, "m09")
+        r = self.ok(self.vp(host, "provision", "--pool", POOL, "--name", "m09",
+                            "--size", "1G", "--no-define", env=env))
+        self.assertNotIn("Created storage pool", r.stdout)
+        self.assertIn("m09.qcow2", self.vols(host))
+        self.assertEqual(os.listdir(client), [])
+
+    def state_without_pool(self, host):
+        """Pools, domains and files of HOST (whose pool "default" is gone)."""
+        return {"pools": self.virsh(host, "pool-list", "--all", "--name").split(),
+                "domains": self.virsh(host, "list", "--all", "--name").split(),
+                "files": sorted(os.listdir(host["images"]))}
+
+    # ------------------------------------------------------------------
+    # a daemon that answers late
+
+    STALL = 30   # s: longer than the old keepalive (20 s), shorter than 60 s
+
+    def stalled_run(self, argv, pids, trigger):
+        """Runs ARGV in the background (stderr read line by line, with the
+        time of each); SIGSTOPs PIDS at the first line holding TRIGGER (at
+        once when None), SIGCONTs them STALL s later (and at cleanup in any
+        case).  Returns (exit status, stdout, [(seconds since the stop,
+        line)])."""
+        def cont():
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
+        self.addCleanup(cont)
+        t0 = None
+        if trigger is None:
+            for pid in pids:
+                os.kill(pid, signal.SIGSTOP)
+            t0 = time.monotonic()
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=self.vp_env)
+        lines, out, seen = [], [], threading.Event()
+
+        def reader():
+            for line in p.stderr:
+                lines.append((time.monotonic(), line.rstrip("\n")))
+                if trigger is not None and trigger in line:
+                    seen.set()
+        threads = [threading.Thread(target=reader, daemon=True),
+                   threading.Thread(target=lambda: out.append(p.stdout.read()),
+                                    daemon=True)]
+        for t in threads:
+            t.start()
+        if trigger is not None:
+            if not seen.wait(120):
+                p.kill()
+                self.fail("no %r within 120 s: %s" % (trigger, lines))
+            for pid in pids:
+                os.kill(pid, signal.SIGSTOP)
+            t0 = time.monotonic()
+        time.sleep(self.STALL)
+        cont()
+        rc = p.wait(timeout=300)
+        for t in threads:
+            t.join(10)
+        p.stdout.close()
+        p.stderr.close()
+        return rc, "".join(out), [(round(at - t0, 1), l) for at, l in lines]
+
+    def assert_waited(self, rc, out, lines, waiting, answered):
+        """Success, with a step line holding WAITING while the daemon was
+        stopped and one holding ANSWERED once it ran again."""
+        text = "\n".join("%6.1f %s" % x for x in lines)
+        self.assertEqual(rc, 0, "exit %d\n%s\n%s" % (rc, out, text))
+        said = [l for _, l in lines]
+        self.assertTrue([l for l in said if waiting in l and "after 10 s" in l], text)
+        self.assertTrue([l for l in said if answered in l], text)
+        log("stalled %d s:\n%s" % (self.STALL, text))
+
+    def test_slow_daemon_provision(self):
+        host = self.h3
+        self.drop(host, "w10")
+        argv = [self.vp_bin, "-c", host["uri"], "-v", "provision", "--pool", POOL,
+                "--name", "w10", "--size", "8T", *self.DOMAIN]
+        rc, out, lines = self.stalled_run(argv, [host["daemon_pid"]],
+                                          "creating volume 'w10.qcow2'")
+        self.assert_waited(rc, out, lines, "still waiting for '%s'" % host["uri"],
+                           "for '%s', which answered" % host["uri"])
+        self.assertIn("Defined domain 'w10'", out)
+        self.assertIn("w10.qcow2", self.vols(host))
+
+    def test_slow_daemon_apply(self):
+        lab = self.write_lab("w11", {"h1": self.h1, "h3": self.h3}, "8T", "w11", 4)
+        argv = [self.vp_bin, "-v", "--json", "apply", lab]
+        self.addCleanup(run, [self.vp_bin, "destroy", lab], check=False, env=self.vp_env)
+        # mid-run: both daemons stop once the first guest is being made
+        rc, out, lines = self.stalled_run(
+            argv, [self.h1["daemon_pid"], self.h3["daemon_pid"]],
+            "recording domain 'w11-")
+        self.assert_waited(rc, out, lines, "still waiting for host 'h",
+                           "', which answered")
+        for h in ("h1", "h3"):
+            self.assertTrue([l for _, l in lines if "still waiting for host '%s'" % h in l],
+                            lines)
+        doc = json.loads(out)
+        self.assertEqual({g["name"]: g["action"] for g in doc["guests"]},
+                         {"w11-%d" % i: "create" for i in range(1, 5)})
+        # a first connection: h1's daemon stopped before the run starts
+        rc, out, lines = self.stalled_run(argv, [self.h1["daemon_pid"]], None)
+        self.assert_waited(rc, out, lines, "still waiting for host 'h1'",
+                           "for host 'h1', which answered")
+        self.assertEqual({g["action"] for g in json.loads(out)["guests"]}, {"keep"})
 
     def test_timings(self):
         """Round trips: 5 runs each of virsh uri and a small provision."""

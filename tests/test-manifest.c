@@ -795,6 +795,62 @@ test_uri_check(void)
     }
 }
 
+/* Which URIs reach another machine, and the ssh line that logs in there
+ * (a missing default pool of a remote session daemon names it). */
+static void
+test_uri_remote(void)
+{
+    static const char *const local[] = {
+        "qemu:///session", "qemu:///system", "qemu+unix:///session?socket=/s",
+        "QEMU+UNIX:///system", "test:///default", "", "not a uri",
+    };
+    static const char *const remote[] = {
+        "qemu+ssh://root@hv1/system", "qemu+ssh://u@127.0.0.1:2222/session",
+        "qemu://hv1/session", "qemu+tcp:///session", "qemu+tls://h/session",
+        "qemu+libssh2://u@h/session", "qemu+unix://h/session",
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(local); i++) {
+        g_assert_false(vp_uri_is_remote(local[i]));
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(remote); i++) {
+        g_assert_true(vp_uri_is_remote(remote[i]));
+    }
+    g_autofree char *on = vp_uri_on_host("qemu+ssh://u@h:22/session?keyfile=/k");
+    g_assert_cmpstr(on, ==, "qemu:///session");
+    /* Who may ask on the terminal while a connection opens. */
+    g_assert_true(vp_uri_may_prompt(NULL));
+    g_assert_true(vp_uri_may_prompt("qemu+ssh://root@hv1/system"));
+    g_assert_true(vp_uri_may_prompt("qemu+ssh://root@hv1/system?no_tty=0"));
+    g_assert_true(vp_uri_may_prompt("qemu+tls://hv1/system?no_tty=1"));
+    g_assert_false(vp_uri_may_prompt("qemu+ssh://root@hv1/system?keyfile=/k&NO_TTY=1"));
+    g_assert_false(vp_uri_may_prompt("qemu+libssh2://root@hv1/system?no_tty=1"));
+    g_assert_false(vp_uri_may_prompt("qemu:///session"));
+    g_assert_false(vp_uri_may_prompt("qemu+unix:///system?socket=/s"));
+}
+
+static void
+test_uri_ssh_command(void)
+{
+    static const struct {
+        const char *uri;
+        const char *want; /* NULL: no ssh line */
+    } rows[] = {
+        { "qemu+ssh://u@127.0.0.1:2222/session?keyfile=/k/id&no_verify=1&no_tty=1",
+          "ssh -p 2222 -i /k/id -o StrictHostKeyChecking=no u@127.0.0.1 'a \"$B\"'" },
+        { "qemu+ssh://h/session", "ssh h 'a \"$B\"'" },
+        { "qemu+libssh://u@h/session?KeyFile=/my%20key&known_hosts=/kh&no_verify=0",
+          "ssh -i '/my key' -o UserKnownHostsFile=/kh u@h 'a \"$B\"'" },
+        { "qemu+ssh://o%27b@h/session", "ssh 'o'\\''b@h' 'a \"$B\"'" },
+        { "qemu+tcp://h/session", NULL },
+        { "qemu+ssh:///session", NULL },
+        { "qemu:///session", NULL },
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(rows); i++) {
+        g_autofree char *got = vp_uri_ssh_command(rows[i].uri, "a \"$B\"");
+        g_assert_cmpstr(got, ==, rows[i].want);
+    }
+}
+
 /* ---------------------------------------------------------------- */
 /* Files a manifest names: beneath its folder, regular, bases images */
 
@@ -1037,6 +1093,8 @@ main(int argc, char **argv)
     g_test_add_func("/manifest/hash", test_hash);
     make_path_files();
     g_test_add_func("/uri/check", test_uri_check);
+    g_test_add_func("/uri/remote", test_uri_remote);
+    g_test_add_func("/uri/ssh-command", test_uri_ssh_command);
     g_test_add_func("/manifest/paths/outside", test_paths_outside);
     g_test_add_func("/manifest/paths/allowed", test_paths_allowed);
     g_test_add_func("/manifest/paths/base-files", test_base_files);

@@ -29,6 +29,7 @@ vp_import_json(const VpImportResult *r)
     vp_json_add_int(b, "file-length", r->file_length);
     vp_json_add_string(b, "uri", r->uri);
     vp_json_add_string(b, "pool", r->pool);
+    vp_json_add_bool(b, "pool-created", r->pool_created);
     vp_json_add_string(b, "volume", r->volume);
     vp_json_add_string(b, "path", r->volume_path);
     vp_json_add_int(b, "capacity", r->capacity);
@@ -49,6 +50,9 @@ vp_import_human(const VpImportResult *r)
     g_autofree char *sent = vp_size_format(r->bytes_sent);
     g_autofree char *length = vp_size_format(r->file_length);
 
+    if (r->pool_created) {
+        g_print(_("Created storage pool '%1$s'\n"), r->pool);
+    }
     g_print(_("Imported '%1$s' (%2$s) into volume '%3$s' in pool '%4$s'\n"),
             r->path, r->source_format, r->volume, r->pool);
     /* The indent of the detail lines is layout, not text: outside _(). */

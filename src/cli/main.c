@@ -18,6 +18,11 @@
 #include "command.h"
 #include "exit-codes.h"
 #include "interrupt.h"
+#ifndef VP_WITH_LIBVIRT
+#include "front.h"
+#else
+#include "terminal.h"
+#endif
 
 
 /* One command table for both programs: in the front program every libvirt
@@ -221,6 +226,17 @@ vp_libvirt_program(void)
     return g_build_filename(VP_LIBEXECDIR, "virt-provision-libvirt", NULL);
 }
 
+/* The command being handed to the libvirt program, for the message. */
+static const char *vp_exec_command;
+
+static void
+vp_exec_failed(const char *program, int err)
+{
+    g_printerr(_("%1$s: cannot run '%2$s' for the %3$s command: %4$s; "
+                 "reinstall virt-provision\n"),
+               g_get_prgname(), program, vp_exec_command, g_strerror(err));
+}
+
 static int
 vp_exec_libvirt(const VpCommand *cmd, int argc, char **argv)
 {
@@ -228,11 +244,15 @@ vp_exec_libvirt(const VpCommand *cmd, int argc, char **argv)
 
     /* The original argv, not the one with the command word removed: the
      * libvirt program repeats this dispatch and must see exactly what the user
-     * typed.  Nothing has been printed or changed yet, so exec is safe. */
+     * typed.  Nothing has been printed or changed yet, so exec is safe.  At
+     * a terminal it runs as a child, out of Ctrl-C's reach (front.h). */
+    vp_exec_command = cmd->name;
+    int code = vp_front_run(program, vp_original_argv, vp_exec_failed);
+    if (code >= 0) {
+        return code;
+    }
     execv(program, vp_original_argv);
-    g_printerr(_("%1$s: cannot run '%2$s' for the %3$s command: %4$s; "
-                 "reinstall virt-provision\n"),
-               g_get_prgname(), program, cmd->name, g_strerror(errno));
+    vp_exec_failed(program, errno);
     /* The user's command was fine; the installation is not: 1, not 2. */
     return VP_EXIT_FAILED;
 }
@@ -332,6 +352,8 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 #ifndef VP_WITH_LIBVIRT
     vp_original_argv = argv;
+#else
+    vp_terminal_init();
 #endif
 
     /* The command is the first argument that is not a global option (or

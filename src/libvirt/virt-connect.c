@@ -57,10 +57,14 @@ vp_virt_fail(GError **error, const char *format, ...)
 /* A daemon that stops answering (host down, network gone, daemon stopped)
  * keeps its socket open, so without keepalive a call would wait for ever.
  * A ping goes out after VP_KEEPALIVE_INTERVAL seconds of silence, and the
- * connection is closed after VP_KEEPALIVE_COUNT unanswered ones: a dead
- * daemon is noticed within about 20 s, and the run is undone. */
+ * connection is closed after VP_KEEPALIVE_COUNT unanswered ones, which
+ * libvirt counts from the last message received: a silence of
+ * VP_VIRT_DEAD_SECONDS, and the run is undone.  A daemon answers pings
+ * from its event loop even while it is busy with a call, so only a host
+ * that is gone, or a daemon stalled as a whole, is silent that long; 20 s
+ * (3 pings) took a daemon stalled by load for dead. */
 #define VP_KEEPALIVE_INTERVAL 5
-#define VP_KEEPALIVE_COUNT 3
+#define VP_KEEPALIVE_COUNT (VP_VIRT_DEAD_SECONDS / VP_KEEPALIVE_INTERVAL - 1)
 
 /* libvirt's keepalive timers run in its event loop, which must be kept
  * running for as long as any connection is open: here, for the whole
@@ -82,10 +86,24 @@ vp_virt_event_loop(gpointer data)
     return NULL;
 }
 
+static VpVirtOpenHook vp_virt_open_hook;
+
+void
+vp_virt_set_open_hook(VpVirtOpenHook hook)
+{
+    vp_virt_open_hook = hook;
+}
+
 static virConnectPtr
 vp_virt_open(const char *uri, unsigned int flags)
 {
+    if (vp_virt_open_hook != NULL) {
+        vp_virt_open_hook(uri, TRUE);
+    }
     virConnectPtr conn = virConnectOpenAuth(uri, virConnectAuthPtrDefault, flags);
+    if (vp_virt_open_hook != NULL) {
+        vp_virt_open_hook(uri, FALSE);
+    }
 
     /* Drivers without keepalive (test:///, a daemon too old for it) still
      * work, only without the protection. */
@@ -125,18 +143,21 @@ vp_virt_pool_lock(VpVirt *virt, const char *name)
 }
 
 static VpVirt *vp_virt_connect_flags(const char *uri, unsigned int flags,
+                                     VpVirtWaitFunc wait, gpointer data,
                                      GError **error);
 
 VpVirt *
-vp_virt_connect(const char *uri, GError **error)
+vp_virt_connect(const char *uri, VpVirtWaitFunc wait, gpointer data,
+                GError **error)
 {
-    return vp_virt_connect_flags(uri, 0, error);
+    return vp_virt_connect_flags(uri, 0, wait, data, error);
 }
 
 VpVirt *
-vp_virt_connect_readonly(const char *uri, GError **error)
+vp_virt_connect_readonly(const char *uri, VpVirtWaitFunc wait, gpointer data,
+                         GError **error)
 {
-    return vp_virt_connect_flags(uri, VIR_CONNECT_RO, error);
+    return vp_virt_connect_flags(uri, VIR_CONNECT_RO, wait, data, error);
 }
 
 /* Why libvirt's event thread could not be started; NULL once it runs. */
@@ -155,6 +176,7 @@ vp_virt_init(GError **error)
          * error, not GLib's abort. */
         if (virEventRegisterDefaultImpl() == 0) {
             GError *local = NULL;
+            vp_virt_watch_start();
             GThread *t = g_thread_try_new("vp-virt-events", vp_virt_event_loop,
                                           NULL, &local);
             if (t != NULL) {
@@ -176,7 +198,8 @@ vp_virt_init(GError **error)
 }
 
 static VpVirt *
-vp_virt_connect_flags(const char *uri, unsigned int flags, GError **error)
+vp_virt_connect_flags(const char *uri, unsigned int flags, VpVirtWaitFunc wait,
+                      gpointer data, GError **error)
 {
     if (!vp_virt_init(error)) {
         return NULL;
@@ -184,29 +207,37 @@ vp_virt_connect_flags(const char *uri, unsigned int flags, GError **error)
     if (uri == NULL) {
         uri = g_getenv("LIBVIRT_DEFAULT_URI");
     }
-    virConnectPtr conn = vp_virt_open(uri, flags);
-    if (conn == NULL) {
-        g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
-                    _("cannot connect to libvirt at '%1$s': %2$s; start a "
-                      "daemon (libvirtd -d as root) or choose another with "
-                      "-c URI, such as -c qemu:///session"),
-                    uri != NULL ? uri : _("the default URI"), vp_virt_reason());
-        return NULL;
-    }
-    VpVirt *virt = g_new0(VpVirt, 1);
+    const char *named = uri != NULL ? uri : _("the default URI");
+    /* Made first, so that a first connection that takes its time is told
+     * as any call would be. */
+    g_autoptr(VpVirt) virt = g_new0(VpVirt, 1);
     g_mutex_init(&virt->lock);
     g_rec_mutex_init(&virt->stream_lock);
     virt->dead = g_ptr_array_new_with_free_func(vp_virt_close);
     virt->pool_locks = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                              vp_virt_pool_lock_free);
-    virt->conn = conn;
     virt->flags = flags;
     virt->uri = g_strdup(uri);
-    virt->actual_uri = vp_virt_take(virConnectGetURI(conn));
+    vp_virt_watch_add(virt, named, wait, data);
+    VpVirtBusy *busy = vp_virt_busy_begin(virt);
+    virt->conn = vp_virt_open(uri, flags);
+    if (virt->conn == NULL) {
+        g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
+                    _("cannot connect to libvirt at '%1$s': %2$s; start a "
+                      "daemon (libvirtd -d as root) or choose another with "
+                      "-c URI, such as -c qemu:///session"),
+                    named, vp_virt_reason());
+    } else {
+        virt->actual_uri = vp_virt_take(virConnectGetURI(virt->conn));
+    }
+    vp_virt_busy_end(busy);
+    if (virt->conn == NULL) {
+        return NULL;
+    }
     if (virt->actual_uri == NULL) {
         virt->actual_uri = g_strdup(uri);
     }
-    return virt;
+    return g_steal_pointer(&virt);
 }
 
 void
@@ -215,6 +246,8 @@ vp_virt_free(VpVirt *virt)
     if (virt == NULL) {
         return;
     }
+    /* First: nobody is told of a connection being closed. */
+    vp_virt_watch_remove(virt);
     if (virt->conn != NULL) {
         virConnectClose(virt->conn);
     }
@@ -247,13 +280,14 @@ vp_virt_is_session(VpVirt *virt)
 gboolean
 vp_virt_ensure_alive(VpVirt *virt, guint timeout_ms, GError **error)
 {
-    /* One thread reconnects; the others wait and then find the new
-     * connection alive. */
+    /* One thread reconnects (told as a wait while it lasts); the others
+     * wait and then find the new connection alive. */
     G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&virt->lock);
 
     if (virConnectIsAlive(vp_virt_conn(virt)) == 1) {
         return TRUE;
     }
+    VP_VIRT_BUSY(virt);
     /* A new virConnectPtr: objects looked up on the old one must be looked up
      * again by the caller.  The old one is kept until the VpVirt goes, since
      * another thread may be in a call on it. */

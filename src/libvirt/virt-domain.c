@@ -15,6 +15,7 @@
 virDomainPtr
 vp_virt_domain(VpVirt *virt, const char *name, GError **error)
 {
+    VP_VIRT_BUSY(virt);
     virDomainPtr dom = virDomainLookupByName(vp_virt_conn(virt), name);
     if (dom == NULL) {
         vp_virt_fail(error, _("cannot find domain '%1$s'"), name);
@@ -29,6 +30,7 @@ gboolean
 vp_virt_domain_exists(VpVirt *virt, const char *name, gboolean *exists,
                       GError **error)
 {
+    VP_VIRT_BUSY(virt);
     g_autoptr(virDomain) dom = virDomainLookupByName(vp_virt_conn(virt), name);
 
     if (dom == NULL && vp_virt_code() != VIR_ERR_NO_DOMAIN) {
@@ -42,6 +44,7 @@ char *
 vp_virt_domain_xml(VpVirt *virt, const char *name, gboolean inactive,
                    GError **error)
 {
+    VP_VIRT_BUSY(virt);
     g_autoptr(virDomain) dom = vp_virt_domain(virt, name, error);
 
     if (dom == NULL) {
@@ -64,6 +67,7 @@ gboolean
 vp_virt_domain_is_active(VpVirt *virt, const char *name, gboolean *active,
                          GError **error)
 {
+    VP_VIRT_BUSY(virt);
     g_autoptr(virDomain) dom = vp_virt_domain(virt, name, error);
 
     if (dom == NULL) {
@@ -84,6 +88,7 @@ gboolean
  * check it against its schema before it replaces the old one. */
 vp_virt_domain_redefine(VpVirt *virt, const char *xml, GError **error)
 {
+    VP_VIRT_BUSY(virt);
     g_autoptr(virDomain) dom = virDomainDefineXMLFlags(vp_virt_conn(virt), xml,
                                                        VIR_DOMAIN_DEFINE_VALIDATE);
     if (dom == NULL) {
@@ -95,6 +100,7 @@ vp_virt_domain_redefine(VpVirt *virt, const char *xml, GError **error)
 char *
 vp_virt_domain_define(VpVirt *virt, const char *xml, GError **error)
 {
+    VP_VIRT_BUSY(virt);
     /* The UUID is returned because libvirt picks one when the XML has none,
      * and the user is told which it was. */
     char uuid[VIR_UUID_STRING_BUFLEN];
@@ -132,6 +138,7 @@ static gboolean
 vp_virt_domain_call(VpVirt *virt, const char *name, VpDomainCall call,
                     const char *device_xml, GError **error)
 {
+    VP_VIRT_BUSY(virt);
     g_autoptr(virDomain) dom = vp_virt_domain(virt, name, error);
 
     if (dom == NULL) {
@@ -191,6 +198,7 @@ gboolean
 vp_virt_domain_attach_live(VpVirt *virt, const char *name,
                            const char *device_xml, GError **error)
 {
+    VP_VIRT_BUSY(virt);
     return vp_virt_domain_call(virt, name, VP_DOMAIN_ATTACH_LIVE, device_xml,
                                error);
 }
@@ -199,6 +207,7 @@ gboolean
 vp_virt_domain_detach_live(VpVirt *virt, const char *name,
                            const char *device_xml, GError **error)
 {
+    VP_VIRT_BUSY(virt);
     return vp_virt_domain_call(virt, name, VP_DOMAIN_DETACH_LIVE, device_xml,
                                error);
 }
@@ -206,18 +215,21 @@ vp_virt_domain_detach_live(VpVirt *virt, const char *name,
 gboolean
 vp_virt_domain_undefine(VpVirt *virt, const char *name, GError **error)
 {
+    VP_VIRT_BUSY(virt);
     return vp_virt_domain_call(virt, name, VP_DOMAIN_UNDEFINE, NULL, error);
 }
 
 gboolean
 vp_virt_domain_start(VpVirt *virt, const char *name, GError **error)
 {
+    VP_VIRT_BUSY(virt);
     return vp_virt_domain_call(virt, name, VP_DOMAIN_START, NULL, error);
 }
 
 gboolean
 vp_virt_domain_destroy(VpVirt *virt, const char *name, GError **error)
 {
+    VP_VIRT_BUSY(virt);
     return vp_virt_domain_call(virt, name, VP_DOMAIN_DESTROY, NULL, error);
 }
 
@@ -225,6 +237,7 @@ gboolean
 vp_virt_domain_set_autostart(VpVirt *virt, const char *name,
                              gboolean autostart, GError **error)
 {
+    VP_VIRT_BUSY(virt);
     return vp_virt_domain_call(virt, name,
                                autostart ? VP_DOMAIN_AUTOSTART_ON
                                          : VP_DOMAIN_AUTOSTART_OFF,
@@ -238,6 +251,7 @@ char *
 vp_virt_domain_caps(VpVirt *virt, const char *virt_type, const char *arch,
                     const char *machine, GError **error)
 {
+    VP_VIRT_BUSY(virt);
     char *xml = virConnectGetDomainCapabilities(vp_virt_conn(virt), NULL, arch,
                                                 machine, virt_type, 0);
     if (xml == NULL) {
@@ -254,6 +268,7 @@ gboolean
 vp_virt_network_state(VpVirt *virt, const char *name, gboolean *exists,
                       gboolean *active, GError **error)
 {
+    VP_VIRT_BUSY(virt);
     g_autoptr(virNetwork) net = virNetworkLookupByName(vp_virt_conn(virt), name);
 
     /* Zeroed first so that a caller reading them after an early return of TRUE
@@ -302,6 +317,7 @@ vp_address_free(VpAddress *address)
 GPtrArray *
 vp_virt_domain_addresses(VpVirt *virt, const char *name, GError **error)
 {
+    VP_VIRT_BUSY(virt);
     g_autoptr(virDomain) dom = vp_virt_domain(virt, name, error);
     virDomainInterfacePtr *ifaces = NULL;
 
@@ -376,6 +392,7 @@ vp_domain_metadata(virDomainPtr dom, const char *ns, char **xml,
 GPtrArray *
 vp_virt_domain_list(VpVirt *virt, const char *ns, GError **error)
 {
+    VP_VIRT_BUSY(virt);
     virDomainPtr *doms = NULL;
     int n = virConnectListAllDomains(vp_virt_conn(virt), &doms, 0);
 

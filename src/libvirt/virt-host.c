@@ -13,6 +13,7 @@ gboolean
 vp_virt_host_identity(VpVirt *virt, char **hostname, GPtrArray **uuids,
                       GError **error)
 {
+    VP_VIRT_BUSY(virt);
     virConnectPtr conn = vp_virt_conn(virt);
     virStoragePoolPtr *pools = NULL;
     virNetworkPtr *nets = NULL;
@@ -104,6 +105,7 @@ gboolean
 vp_virt_domain_defs_by_uuid(VpVirt *virt, const char *uuid,
                             VpDomainDefs **defs, GError **error)
 {
+    VP_VIRT_BUSY(virt);
     g_autoptr(virDomain) dom = virDomainLookupByUUIDString(vp_virt_conn(virt),
                                                            uuid);
     g_autoptr(GError) local = NULL;
@@ -127,6 +129,7 @@ vp_virt_domain_defs_by_uuid(VpVirt *virt, const char *uuid,
 GPtrArray *
 vp_virt_domain_defs_all(VpVirt *virt, GError **error)
 {
+    VP_VIRT_BUSY(virt);
     virDomainPtr *doms = NULL;
     int n = virConnectListAllDomains(vp_virt_conn(virt), &doms, 0);
 
@@ -158,6 +161,7 @@ vp_virt_domain_defs_all(VpVirt *virt, GError **error)
 static virDomainPtr
 vp_domain_by_uuid(VpVirt *virt, const char *uuid, GError **error)
 {
+    VP_VIRT_BUSY(virt);
     virDomainPtr dom = virDomainLookupByUUIDString(vp_virt_conn(virt), uuid);
 
     if (dom == NULL) {
@@ -169,6 +173,7 @@ vp_domain_by_uuid(VpVirt *virt, const char *uuid, GError **error)
 gboolean
 vp_virt_domain_stop_by_uuid(VpVirt *virt, const char *uuid, GError **error)
 {
+    VP_VIRT_BUSY(virt);
     g_autoptr(virDomain) dom = vp_domain_by_uuid(virt, uuid, error);
 
     if (dom == NULL) {
@@ -186,6 +191,7 @@ gboolean
 vp_virt_domain_undefine_by_uuid(VpVirt *virt, const char *uuid,
                                 GError **error)
 {
+    VP_VIRT_BUSY(virt);
     g_autoptr(virDomain) dom = vp_domain_by_uuid(virt, uuid, error);
 
     if (dom == NULL) {
@@ -213,6 +219,7 @@ static gboolean
 vp_active_pool(VpVirt *virt, const char *pool, virStoragePoolPtr *p,
                GError **error)
 {
+    VP_VIRT_BUSY(virt);
     *p = virStoragePoolLookupByName(vp_virt_conn(virt), pool);
     if (*p == NULL) {
         return vp_virt_code() == VIR_ERR_NO_STORAGE_POOL ||
@@ -232,6 +239,7 @@ gboolean
 vp_virt_volume_path(VpVirt *virt, const char *pool, const char *name,
                     char **path, GError **error)
 {
+    VP_VIRT_BUSY(virt);
     g_autoptr(virStoragePool) p = NULL;
     virStorageVolInfo info;
 
@@ -259,6 +267,7 @@ gboolean
 vp_virt_pool_backing(VpVirt *virt, const char *pool, GHashTable *backing,
                      GError **error)
 {
+    VP_VIRT_BUSY(virt);
     g_autoptr(virStoragePool) p = NULL;
     virStorageVolPtr *vols = NULL;
 

@@ -21,6 +21,18 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(virStream, virStreamFree)
  * round trips. */
 #define VP_STREAM_CHUNK (256 * 1024 - 4096)
 
+/* How long the calls of a connection have waited for its daemon
+ * (virt-watch.c); every field under LOCK, which no call is made under. */
+typedef struct {
+    GMutex lock;
+    gint busy;          /* calls under way */
+    gint64 since;       /* monotonic, microseconds: when the wait began */
+    guint reported;     /* seconds of this wait already told */
+    VpVirtWaitFunc func; /* NULL: nobody is told */
+    gpointer data;
+    char *uri;          /* as the owner named it, for FUNC */
+} VpVirtWatch;
+
 /* One connection may serve several threads (a lab's guests on one host):
  * libvirt's connection is thread-safe, and LOCK guards what this struct
  * adds to it. */
@@ -45,7 +57,31 @@ struct VpVirt {
      * upload fails ("pool has asynchronous jobs running").  Recursive: a
      * convert reads one volume while it writes another. */
     GRecMutex stream_lock;
+    VpVirtWatch watch;
 };
+
+/* ---- waits (virt-watch.c) ---------------------------------------------- */
+
+/* Adds the timer that tells the waits; after virEventRegisterDefaultImpl,
+ * once. */
+void vp_virt_watch_start(void);
+/* Starts and ends the watch of VIRT (whose other fields need not be set
+ * yet): its waits are told to FUNC (may be NULL) as URI.  Remove before
+ * VIRT is freed; once it returns FUNC is not running and will not run. */
+void vp_virt_watch_add(VpVirt *virt, const char *uri, VpVirtWaitFunc func,
+                       gpointer data);
+void vp_virt_watch_remove(VpVirt *virt);
+
+/* A call of VIRT under way from begin to end (which says the daemon
+ * answered); calls nest and may run in several threads at once.  Use
+ * VP_VIRT_BUSY(virt) first thing in a function that calls the daemon: it
+ * ends when the function returns. */
+typedef struct VpVirt VpVirtBusy;
+VpVirtBusy *vp_virt_busy_begin(VpVirt *virt);
+void vp_virt_busy_end(VpVirtBusy *virt);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpVirtBusy, vp_virt_busy_end)
+#define VP_VIRT_BUSY(virt)                                                   \
+    G_GNUC_UNUSED g_autoptr(VpVirtBusy) vp_virt_busy_ = vp_virt_busy_begin(virt)
 
 /* The connection to use now.  A reconnect (vp_virt_ensure_alive) replaces
  * it under LOCK while other threads of a lab read it without: the pointer

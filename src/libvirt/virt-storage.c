@@ -22,6 +22,7 @@ vp_pool_info_clear(VpPoolInfo *info)
 virStoragePoolPtr
 vp_virt_pool(VpVirt *virt, const char *name, GError **error)
 {
+    VP_VIRT_BUSY(virt);
     virStoragePoolPtr pool = virStoragePoolLookupByName(vp_virt_conn(virt), name);
     if (pool == NULL) {
         /* A missing pool gets a hint on how to list pools; any other failure
@@ -41,6 +42,7 @@ gboolean
 vp_virt_pool_info(VpVirt *virt, const char *name, VpPoolInfo *info,
                   GError **error)
 {
+    VP_VIRT_BUSY(virt);
     *info = (VpPoolInfo){ 0 };
     g_autoptr(virStoragePool) pool = virStoragePoolLookupByName(vp_virt_conn(virt), name);
     if (pool == NULL) {
@@ -72,6 +74,7 @@ gboolean
 vp_virt_pool_create_dir(VpVirt *virt, const char *name, const char *path,
                         GError **error)
 {
+    VP_VIRT_BUSY(virt);
     g_autofree char *xml = vp_pool_dir_xml_build(name, path);
     g_autoptr(virStoragePool) pool = virStoragePoolDefineXML(vp_virt_conn(virt), xml, 0);
 
@@ -96,6 +99,7 @@ vp_virt_pool_create_dir(VpVirt *virt, const char *name, const char *path,
 gboolean
 vp_virt_pool_remove(VpVirt *virt, const char *name, GError **error)
 {
+    VP_VIRT_BUSY(virt);
     g_autoptr(virStoragePool) pool = vp_virt_pool(virt, name, error);
 
     if (pool == NULL) {
@@ -133,6 +137,7 @@ static gboolean
 vp_virt_pool_refresh(VpVirt *virt, virStoragePoolPtr pool, const char *name,
                      GError **error)
 {
+    VP_VIRT_BUSY(virt);
     G_GNUC_UNUSED g_autoptr(GRecMutexLocker) streams =
         g_rec_mutex_locker_new(&virt->stream_lock);
     G_GNUC_UNUSED g_autoptr(GMutexLocker) creations =
@@ -156,6 +161,7 @@ virStorageVolPtr
 vp_virt_volume(VpVirt *virt, const char *pool_name, const char *name,
                gboolean refresh, GError **error)
 {
+    VP_VIRT_BUSY(virt);
     g_autoptr(virStoragePool) pool = vp_virt_pool(virt, pool_name, error);
 
     if (pool == NULL) {
@@ -180,6 +186,7 @@ gboolean
 vp_virt_volume_exists(VpVirt *virt, const char *pool_name, const char *name,
                       gboolean *exists, GError **error)
 {
+    VP_VIRT_BUSY(virt);
     g_autoptr(virStoragePool) pool = vp_virt_pool(virt, pool_name, error);
 
     if (pool == NULL) {
@@ -200,6 +207,7 @@ char *
 vp_virt_volume_create(VpVirt *virt, const char *pool_name, const char *name,
                       guint64 capacity, gboolean *created, GError **error)
 {
+    VP_VIRT_BUSY(virt);
     *created = FALSE;
     g_autoptr(virStoragePool) pool = vp_virt_pool(virt, pool_name, error);
     g_autofree char *xml = vp_volume_xml_build(name, capacity);
@@ -241,6 +249,7 @@ gboolean
 vp_virt_volume_delete(VpVirt *virt, const char *pool_name, const char *name,
                       GError **error)
 {
+    VP_VIRT_BUSY(virt);
     g_autoptr(virStorageVol) vol = vp_virt_volume(virt, pool_name, name, FALSE,
                                                   error);
 
@@ -260,6 +269,7 @@ gboolean
 vp_virt_volume_info(VpVirt *virt, const char *pool_name, const char *name,
                     gboolean refresh, VpVolumeInfo *info, GError **error)
 {
+    VP_VIRT_BUSY(virt);
     g_autoptr(virStorageVol) vol = vp_virt_volume(virt, pool_name, name, refresh,
                                                   error);
     virStorageVolInfo vinfo;
@@ -327,6 +337,7 @@ gboolean
 vp_virt_volume_by_path(VpVirt *virt, const char *path, VpVolumeRef *ref,
                        gboolean *found, GError **error)
 {
+    VP_VIRT_BUSY(virt);
     g_autoptr(virStorageVol) vol = virStorageVolLookupByPath(vp_virt_conn(virt), path);
 
     *ref = (VpVolumeRef){ 0 };
@@ -346,6 +357,7 @@ gboolean
 vp_virt_volume_by_name(VpVirt *virt, const char *pool, const char *name,
                        VpVolumeRef *ref, GError **error)
 {
+    VP_VIRT_BUSY(virt);
     /* Refreshed: the volume may have changed since libvirt last looked, as
      * right after an upload. */
     g_autoptr(virStorageVol) vol = vp_virt_volume(virt, pool, name, TRUE, error);

@@ -29,6 +29,7 @@ typedef struct {
 static gboolean
 vp_upload_send(VpUploadSink *s, const guint8 *buf, gsize len, GError **error)
 {
+    VP_VIRT_BUSY(s->virt);
     while (len > 0) {
         /* At most one message's payload per call (VP_STREAM_CHUNK); a blocking
          * stream may still take fewer bytes, hence the loop. */
@@ -84,6 +85,7 @@ vp_upload_hole(VpSink *sink, guint64 offset, guint64 len, GError **error)
     if (s->write_holes) {
         return vp_upload_zero(sink, offset, len, error);
     }
+    VP_VIRT_BUSY(s->virt);
     if (virStreamSendHole(s->stream, (long long)len, 0) < 0) {
         return vp_virt_fail(error, _("cannot upload into volume '%1$s'"),
                             s->name);
@@ -103,6 +105,7 @@ static gboolean
 vp_upload_commit(VpSink *sink, guint64 length, GError **error)
 {
     VpUploadSink *s = (VpUploadSink *)sink;
+    VP_VIRT_BUSY(s->virt);
 
     /* Finish waits for the daemon to confirm the last byte: errors of its
      * writes (ENOSPC, EFBIG) surface here at the latest.  The length needs no
@@ -121,6 +124,7 @@ vp_upload_free(VpSink *sink)
     VpUploadSink *s = (VpUploadSink *)sink;
 
     if (s->stream != NULL) {
+        VP_VIRT_BUSY(s->virt);
         if (!s->finished) {
             /* Not finished: abort, so the daemon does not take a half-sent
              * image for a complete upload.  The partial volume itself is
@@ -151,6 +155,7 @@ VpSink *
 vp_virt_upload_sink_new(VpVirt *virt, const char *pool_name, const char *name,
                         gboolean write_holes, GError **error)
 {
+    VP_VIRT_BUSY(virt);
     g_autoptr(virStorageVol) vol = vp_virt_volume(virt, pool_name, name, FALSE,
                                                   error);
 
@@ -201,6 +206,7 @@ vp_download_fill(VpDownloadSource *d, GError **error)
     if (d->buf_used < d->buf_len || d->hole > 0 || d->eof) {
         return TRUE;
     }
+    VP_VIRT_BUSY(d->virt);
     int n = virStreamRecvFlags(d->stream, (char *)d->buf, VP_STREAM_CHUNK,
                                VIR_STREAM_RECV_STOP_AT_HOLE);
     /* STOP_AT_HOLE: at a hole Recv returns -3 and virStreamRecvHole gives its
@@ -280,6 +286,7 @@ vp_download_free(VpSource *src)
 {
     VpDownloadSource *d = (VpDownloadSource *)src;
     if (d->stream != NULL) {
+        VP_VIRT_BUSY(d->virt);
         if (d->eof) {
             /* All received: finish.  Otherwise abort, so the daemon stops
              * sending the rest. */
@@ -304,6 +311,7 @@ VpSource *
 vp_virt_download_source_new(VpVirt *virt, const char *pool, const char *name,
                             guint64 size, GError **error)
 {
+    VP_VIRT_BUSY(virt);
     g_autoptr(virStorageVol) vol = vp_virt_volume(virt, pool, name, FALSE, error);
 
     if (vol == NULL) {
@@ -332,6 +340,7 @@ gboolean
 vp_virt_volume_download(VpVirt *virt, const char *pool, const char *name,
                         int fd, const VpCancel *cancel, GError **error)
 {
+    VP_VIRT_BUSY(virt);
     g_auto(VpVolumeRef) ref = { 0 };
 
     if (!vp_virt_volume_by_name(virt, pool, name, &ref, error)) {
@@ -383,6 +392,7 @@ GBytes *
 vp_virt_volume_read_head(VpVirt *virt, const char *pool, const char *name,
                          gsize length, GError **error)
 {
+    VP_VIRT_BUSY(virt);
     g_autoptr(virStorageVol) vol = vp_virt_volume(virt, pool, name, FALSE, error);
 
     if (vol == NULL) {

@@ -19,11 +19,42 @@ typedef struct VpVirt VpVirt;
  * VP_ERROR_FAILED when that thread cannot be started. */
 gboolean vp_virt_init(GError **error);
 
+/* A connection's calls (or its opening) have waited SECONDS for an
+ * answer of its daemon at URI (as the connect was given it, else
+ * LIBVIRT_DEFAULT_URI or a phrase for libvirt's default): told every 10 s
+ * of a wait, from libvirt's event thread, while the calls go on waiting.
+ * Once an answer ends a wait that was told, ANSWERED is TRUE and SECONDS
+ * how long it lasted, told from the thread of the call that got it.  It
+ * must return at once and call nothing of this layer.
+ *
+ * A slow daemon is waited for as long as it takes; one that answers
+ * nothing at all, not even the keepalive pings libvirt's event thread
+ * sends, for 60 s (VP_VIRT_DEAD_SECONDS) counts as gone: its connection is
+ * closed, and the call under way fails. */
+typedef void (*VpVirtWaitFunc)(const char *uri, guint seconds,
+                               gboolean answered, gpointer data);
+#define VP_VIRT_DEAD_SECONDS 60
+
+/* Told by the thread that opens a connection to URI (as asked, NULL for
+ * libvirt's default), a first one or a reconnect, just before (OPENING
+ * TRUE) and just after the opening, during which ssh or libvirt may ask
+ * the user for a password or about a host key on the terminal.  Several
+ * threads may open at once.  It must return at once and call nothing of
+ * this layer. */
+typedef void (*VpVirtOpenHook)(const char *uri, gboolean opening);
+/* Sets the hook of every later opening (NULL: none), once, before the
+ * first connection. */
+void vp_virt_set_open_hook(VpVirtOpenHook hook);
+
 /* Connects to URI, or LIBVIRT_DEFAULT_URI, or libvirt's default when both
- * are NULL.  The error names the URI tried and how to start a daemon. */
-VpVirt *vp_virt_connect(const char *uri, GError **error);
+ * are NULL; its waits are told to WAIT (may be NULL) with DATA, which must
+ * outlive the connection.  The error names the URI tried and how to start
+ * a daemon. */
+VpVirt *vp_virt_connect(const char *uri, VpVirtWaitFunc wait, gpointer data,
+                        GError **error);
 /* The same, read-only: the daemon refuses every change (a dry run). */
-VpVirt *vp_virt_connect_readonly(const char *uri, GError **error);
+VpVirt *vp_virt_connect_readonly(const char *uri, VpVirtWaitFunc wait,
+                                 gpointer data, GError **error);
 void vp_virt_free(VpVirt *virt);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpVirt, vp_virt_free)
 

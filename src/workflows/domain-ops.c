@@ -85,7 +85,7 @@ static VpVirt *
 vp_open_domain(VpDomainOpPlan *plan, VpDomainOpResult *r, gboolean *active,
                VpDomainDoc **doc, char **xml, GError **error)
 {
-    g_autoptr(VpVirt) virt = vp_virt_connect(plan->run.uri, error);
+    g_autoptr(VpVirt) virt = vp_workflow_connect(&plan->run, FALSE, error);
 
     if (virt == NULL ||
         !vp_virt_domain_is_active(virt, plan->domain, active, error)) {

@@ -1,8 +1,9 @@
 /* import: an existing image file into a pool as a new volume, either byte for
  * byte (sparse) or, with --preallocate, rewritten as a preallocated qcow2
  * holding the same guest data.  The file is examined in full before the
- * connection is made; the volume is the only thing created, and the
- * transaction deletes it again if the upload fails. */
+ * connection is made; the volume is the only thing created (with the pool
+ * "default" when that is missing, as provision does), and the transaction
+ * deletes it again if the upload fails. */
 #include "import.h"
 
 #include <errno.h>
@@ -403,6 +404,31 @@ vp_import_open_source(const VpImportPlan *plan, VpImportResult *r,
     return g_steal_pointer(&src);
 }
 
+/* The pool the volume goes to, into POOL and *BLOCK: an existing active
+ * one, or, for a missing pool "default", the directory pool this run will
+ * create as provision does (R->pool_created), refused before anything is
+ * created where its place cannot be known (a remote session daemon). */
+static gboolean
+vp_import_plan_pool(const VpImportPlan *plan, VpVirt *virt,
+                    VpImageFormat format, VpPoolInfo *pool, gboolean *block,
+                    VpImportResult *r, GError **error)
+{
+    if (g_strcmp0(plan->pool, "default") == 0) {
+        if (!vp_virt_pool_info(virt, plan->pool, pool, error)) {
+            return FALSE;
+        }
+        if (!pool->exists) {
+            pool->path = vp_workflow_default_pool_path(virt, plan->pool, error);
+            *block = FALSE;
+            r->pool_created = pool->path != NULL;
+            return r->pool_created;
+        }
+        vp_pool_info_clear(pool);
+    }
+    return vp_workflow_active_pool(&plan->run, virt, plan->pool, format, pool,
+                                   block, error);
+}
+
 /* What the volume needs of POOL (of BLOCK devices or files): a
  * preallocated qcow2 its final layout (zeros written on a block device,
  * as convert does, since zero flags would hide the copied data too) and
@@ -435,25 +461,33 @@ vp_import_plan_volume(const VpImportPlan *plan, VpVirt *virt,
     }
     /* Checked for every import: even a sparse copy needs its data's worth of
      * room.  Never replaced: an existing volume of that name stops the
-     * import. */
-    return vp_check_room(plan, pool, block, allocated, error) &&
-           vp_workflow_volume_free(&plan->run, virt, plan->pool, r->volume,
-                                   error);
+     * import.  A pool this run creates is empty, and its room unknown. */
+    return r->pool_created ||
+           (vp_check_room(plan, pool, block, allocated, error) &&
+            vp_workflow_volume_free(&plan->run, virt, plan->pool, r->volume,
+                                    error));
 }
 
-/* Creates the volume and uploads FILL into it, as EXPECT says, removing it
- * again if that fails; R gets what libvirt reports of it. */
+/* Creates the pool at POOL_PATH when R->pool_created says so, then the
+ * volume, and uploads FILL into it, as EXPECT says, removing both again if
+ * that fails; R gets what libvirt reports of the volume. */
 static gboolean
 vp_import_upload(const VpImportPlan *plan, VpVirt *virt, gboolean block,
-                 const VpVolumeExpect *expect, VpImportFill *fill,
-                 VpImportResult *r, GError **error)
+                 const char *pool_path, const VpVolumeExpect *expect,
+                 VpImportFill *fill, VpImportResult *r, GError **error)
 {
     g_autoptr(VpTransaction) t = vp_transaction_new();
     g_auto(VpVolumeInfo) info = { 0 };
 
+    if (r->pool_created &&
+        !vp_workflow_create_pool(&plan->run, virt, plan->pool, pool_path, t,
+                                 error)) {
+        return FALSE;
+    }
     vp_workflow_step(&plan->run, _("importing '%1$s' (%2$s) as '%3$s'"),
                      plan->path, r->source_format, r->volume);
-    if (!vp_workflow_upload_volume(&plan->run, virt, plan->pool, r->volume,
+    if (!vp_cancel_check(plan->run.cancel, error) ||
+        !vp_workflow_upload_volume(&plan->run, virt, plan->pool, r->volume,
                                    expect, block, vp_import_fill, fill, t,
                                    &info, error)) {
         g_autoptr(GError) undo_error = NULL;
@@ -501,8 +535,9 @@ vp_import_run(const VpImportPlan *plan, VpImportResult *r, GError **error)
     }
 
     /* Connected only now: a bad file is refused without a daemon. */
-    g_autoptr(VpVirt) own = plan->virt == NULL ? vp_virt_connect(plan->run.uri, error)
-                                               : NULL;
+    g_autoptr(VpVirt) own = plan->virt == NULL
+                                ? vp_workflow_connect(&plan->run, FALSE, error)
+                                : NULL;
     VpVirt *virt = plan->virt != NULL ? plan->virt : own;
     if (virt == NULL) {
         return FALSE;
@@ -512,12 +547,13 @@ vp_import_run(const VpImportPlan *plan, VpImportResult *r, GError **error)
         vp_workflow_step(&plan->run, _("connected to '%1$s'"), r->uri);
     }
     VpImportFill fill = { .src = src };
-    if (!vp_workflow_active_pool(&plan->run, virt, plan->pool, expect.format,
-                                 &pool, &block, error) ||
+    if (!vp_import_plan_pool(plan, virt, expect.format, &pool, &block, r,
+                             error) ||
         !vp_import_plan_volume(plan, virt, &pool, block, allocated, r, &expect,
                                &fill, error)) {
         return FALSE;
     }
     fill.length = expect.length;
-    return vp_import_upload(plan, virt, block, &expect, &fill, r, error);
+    return vp_import_upload(plan, virt, block, pool.path, &expect, &fill, r,
+                            error);
 }

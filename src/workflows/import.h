@@ -36,6 +36,7 @@ typedef struct {
     char *source_format;      /* "raw" or "qcow2" */
     guint64 file_length;      /* of the file, bytes */
     char *pool;
+    gboolean pool_created;    /* the pool "default" was missing: created */
     char *volume;
     char *volume_path;        /* as libvirt reports it */
     char *format;             /* of the volume, as libvirt reports it */
@@ -57,7 +58,9 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VpImportResult, vp_import_result_clear)
  * file or name (missing, unreadable, a directory, empty, not the format
  * asked for, a qcow2 with a backing file), VP_ERROR_EXISTS when the volume
  * name is taken, VP_ERROR_CANCELLED when CANCEL fired, VP_ERROR_FAILED for
- * the rest (pool missing or inactive, libvirt, I/O).  On failure nothing
- * this run created remains. */
+ * the rest (pool missing or inactive, libvirt, I/O).  A missing pool
+ * "default" is created as provision creates it (and refused alike on a
+ * session daemon of another machine, see vp_workflow_default_pool_path).
+ * On failure nothing this run created remains. */
 gboolean vp_import_run(const VpImportPlan *plan, VpImportResult *result,
                        GError **error);

@@ -48,6 +48,24 @@ vp_lab_read_missing(VpLabHostState *h)
     }
 }
 
+/* VpVirtWaitFunc of a host of the lab (DATA): a step naming the host, for
+ * the whole run, its guests' work included. */
+static void
+vp_lab_host_waited(const char *uri, guint seconds, gboolean answered,
+                   gpointer data)
+{
+    const VpLabHostState *h = data;
+    const VpRunEnv *run = &h->run->plan->run;
+
+    if (answered) {
+        vp_workflow_step(run, _("waited %2$u s for host '%1$s', which answered"),
+                         h->host->name, seconds);
+    } else {
+        vp_workflow_step(run, _("still waiting for host '%1$s' (%2$s) after "
+                                "%3$u s"), h->host->name, uri, seconds);
+    }
+}
+
 /* Connects to H and reads its domains, this lab's records and what tells
  * its daemon apart.  A host that fails here is unreachable for the whole
  * run: nothing is planned there. */
@@ -59,8 +77,10 @@ vp_lab_read_host(gpointer data, gpointer unused)
 
     /* A dry run reads, and the daemon makes sure it only reads. */
     h->virt = h->run->plan->command == VP_LAB_APPLY && h->run->plan->dry_run
-                  ? vp_virt_connect_readonly(h->host->uri, &error)
-                  : vp_virt_connect(h->host->uri, &error);
+                  ? vp_virt_connect_readonly(h->host->uri, vp_lab_host_waited,
+                                             h, &error)
+                  : vp_virt_connect(h->host->uri, vp_lab_host_waited, h,
+                                    &error);
     GPtrArray *domains = NULL;
     if (h->virt != NULL &&
         vp_virt_host_identity(h->virt, &h->hostname, &h->ids, &error)) {

@@ -148,16 +148,6 @@ vp_fill_network(VpVirt *virt, VpDomainSpec *d, GError **error)
     return TRUE;
 }
 
-static char *
-vp_default_pool_path(VpVirt *virt)
-{
-    /* The paths libvirt itself gives the default pool of each daemon. */
-    if (vp_virt_is_session(virt)) {
-        return g_build_filename(g_get_user_data_dir(), "libvirt", "images", NULL);
-    }
-    return g_strdup("/var/lib/libvirt/images");
-}
-
 gboolean
 vp_provision_default_pool(const VpRunEnv *run, VpVirt *virt, gboolean *created,
                           GError **error)
@@ -171,7 +161,11 @@ vp_provision_default_pool(const VpRunEnv *run, VpVirt *virt, gboolean *created,
     if (pool.exists) {
         return TRUE;
     }
-    g_autofree char *path = vp_default_pool_path(virt);
+    g_autofree char *path = vp_workflow_default_pool_path(virt, "default",
+                                                          error);
+    if (path == NULL) {
+        return FALSE;
+    }
     vp_workflow_step(run, _("creating directory pool '%1$s' at '%2$s'"),
                      "default", path);
     *created = vp_virt_pool_create_dir(virt, "default", path, error);
@@ -189,8 +183,12 @@ vp_plan_pool(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
             return FALSE;
         }
         if (!pool->exists) {
-            /* As virt-install: a missing default pool becomes a directory. */
-            pool->path = vp_default_pool_path(virt);
+            /* As virt-install: a missing default pool becomes a directory,
+             * unless nobody here can tell where (a remote session). */
+            pool->path = vp_workflow_default_pool_path(virt, plan->pool, error);
+            if (pool->path == NULL) {
+                return FALSE;
+            }
             *block = FALSE;
             r->pool_created = TRUE;
             return TRUE;
@@ -534,8 +532,9 @@ vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
         r->seed_size = g_bytes_get_size(seed_iso);
     }
 
-    g_autoptr(VpVirt) own = plan->virt == NULL ? vp_virt_connect(plan->run.uri, error)
-                                               : NULL;
+    g_autoptr(VpVirt) own = plan->virt == NULL
+                                ? vp_workflow_connect(&plan->run, FALSE, error)
+                                : NULL;
     VpVirt *virt = plan->virt != NULL ? plan->virt : own;
     if (virt == NULL) {
         return FALSE;
@@ -560,14 +559,8 @@ vp_provision_run(VpProvisionPlan *plan, VpProvisionResult *r, GError **error)
      * in, which is removed only if this run created it. */
     if (r->pool_created) {
         g_autofree char *pool_path = g_path_get_dirname(r->volume_path);
-        g_autofree char *what = g_strdup_printf(_("storage pool '%1$s'"),
-                                                plan->pool);
-        vp_workflow_step(&plan->run, _("creating directory pool '%1$s' at '%2$s'"),
-                plan->pool, pool_path);
-        ok = vp_virt_pool_create_dir(virt, plan->pool, pool_path, error);
-        if (ok) {
-            vp_workflow_undo(t, what, VP_UNDO_POOL, virt, plan->pool, NULL, NULL);
-        }
+        ok = vp_workflow_create_pool(&plan->run, virt, plan->pool, pool_path, t,
+                                     error);
     }
     ok = ok && (plan->metadata_first == NULL ||
                 vp_define_record(virt, plan, r, t, error));

@@ -11,6 +11,7 @@
 #include <glib/gi18n.h>
 
 #include "virt.h"
+#include "workflow.h"
 
 /* A descriptor of PATH opened read-only, or -1 with ERROR set. */
 static int
@@ -58,7 +59,7 @@ vp_volume_fetch(const VpRunEnv *run, const char *pool, const char *volume,
 
     *fd = -1;
     *path = NULL;
-    g_autoptr(VpVirt) virt = vp_virt_connect(run->uri, error);
+    g_autoptr(VpVirt) virt = vp_workflow_connect(run, FALSE, error);
     if (virt == NULL || !vp_virt_volume_by_name(virt, pool, volume, &ref, error)) {
         return FALSE;
     }

@@ -9,6 +9,7 @@
 #include "error.h"
 #include "qcow2-emit.h"
 #include "size.h"
+#include "uri.h"
 
 void
 vp_workflow_step(const VpRunEnv *run, const char *format, ...)
@@ -24,6 +25,33 @@ vp_workflow_step(const VpRunEnv *run, const char *format, ...)
     /* The front end decides how a step reaches the user (the command line
      * writes a line on stderr when asked to); a workflow never prints. */
     run->step(text, run->data);
+}
+
+/* VpVirtWaitFunc of a run on one host: a step line, from libvirt's event
+ * thread (steps may come from any thread). */
+static void
+vp_workflow_waited(const char *uri, guint seconds, gboolean answered,
+                   gpointer data)
+{
+    const VpRunEnv *run = data;
+
+    if (answered) {
+        vp_workflow_step(run, _("waited %2$u s for '%1$s', which answered"), uri,
+                         seconds);
+    } else {
+        vp_workflow_step(run, _("still waiting for '%1$s' after %2$u s"), uri,
+                         seconds);
+    }
+}
+
+VpVirt *
+vp_workflow_connect(const VpRunEnv *run, gboolean readonly, GError **error)
+{
+    gpointer data = (gpointer)run;
+
+    return readonly ? vp_virt_connect_readonly(run->uri, vp_workflow_waited,
+                                               data, error)
+                    : vp_virt_connect(run->uri, vp_workflow_waited, data, error);
 }
 
 /* What an undo step needs: the connection (borrowed: it outlives the
@@ -149,6 +177,69 @@ vp_workflow_active_pool(const VpRunEnv *run, VpVirt *virt, const char *pool,
         return FALSE;
     }
     return vp_workflow_pool_kind(run, pool, info->type, format, block, error);
+}
+
+/* The shell commands that create POOL where a session daemon keeps its
+ * default pool, run on its host: libvirt's own rule for a session's data,
+ * evaluated by the far side's shell. */
+static char *
+vp_session_pool_commands(const char *uri_on_host, const char *pool)
+{
+    return g_strdup_printf("virsh -c %1$s pool-define-as %2$s dir --target "
+                           "\"${XDG_DATA_HOME:-$HOME/.local/share}/libvirt/images\""
+                           " && virsh -c %1$s pool-build %2$s"
+                           " && virsh -c %1$s pool-start %2$s"
+                           " && virsh -c %1$s pool-autostart %2$s",
+                           uri_on_host, pool);
+}
+
+char *
+vp_workflow_default_pool_path(VpVirt *virt, const char *pool, GError **error)
+{
+    const char *uri = vp_virt_uri(virt);
+
+    /* The paths libvirt itself gives the default pool of each daemon. */
+    if (!vp_virt_is_session(virt)) {
+        return g_strdup("/var/lib/libvirt/images");
+    }
+    if (!vp_uri_is_remote(uri)) {
+        return g_build_filename(g_get_user_data_dir(), "libvirt", "images", NULL);
+    }
+    /* This machine's $XDG_DATA_HOME means nothing on the far side, and no
+     * libvirt call reports that user's home: the user creates the pool. */
+    g_autofree char *on_host = vp_uri_on_host(uri);
+    g_autofree char *commands = vp_session_pool_commands(on_host, pool);
+    g_autofree char *ssh = vp_uri_ssh_command(uri, commands);
+    if (ssh != NULL) {
+        g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
+                    _("storage pool '%1$s' does not exist on '%2$s', a session "
+                      "daemon on another machine whose image directory cannot "
+                      "be known from here; create the pool there first: %3$s"),
+                    pool, uri, ssh);
+    } else {
+        g_set_error(error, VP_ERROR, VP_ERROR_FAILED,
+                    _("storage pool '%1$s' does not exist on '%2$s', a session "
+                      "daemon on another machine whose image directory cannot "
+                      "be known from here; create the pool first, as the "
+                      "daemon's user on its host: %3$s"),
+                    pool, uri, commands);
+    }
+    return NULL;
+}
+
+gboolean
+vp_workflow_create_pool(const VpRunEnv *run, VpVirt *virt, const char *pool,
+                        const char *path, VpTransaction *t, GError **error)
+{
+    g_autofree char *what = g_strdup_printf(_("storage pool '%1$s'"), pool);
+
+    vp_workflow_step(run, _("creating directory pool '%1$s' at '%2$s'"), pool,
+                     path);
+    if (!vp_virt_pool_create_dir(virt, pool, path, error)) {
+        return FALSE;
+    }
+    vp_workflow_undo(t, what, VP_UNDO_POOL, virt, pool, NULL, NULL);
+    return TRUE;
 }
 
 gboolean

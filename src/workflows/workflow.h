@@ -21,6 +21,12 @@
 void vp_workflow_step(const VpRunEnv *run, const char *format, ...)
     G_GNUC_PRINTF(2, 3);
 
+/* Connects to RUN->uri (read-only when READONLY), telling RUN's front end,
+ * as steps, while the daemon keeps a call waiting (vp_virt_connect): RUN
+ * must outlive the connection. */
+VpVirt *vp_workflow_connect(const VpRunEnv *run, gboolean readonly,
+                            GError **error);
+
 /* What an undo step removes or restores, and which of the names it uses. */
 typedef enum {
     VP_UNDO_VOLUME,   /* delete volume NAME of POOL */
@@ -72,6 +78,23 @@ gboolean vp_workflow_active_pool(const VpRunEnv *run, VpVirt *virt,
                                  const char *pool, VpImageFormat format,
                                  VpPoolInfo *info, gboolean *block,
                                  GError **error);
+
+/* Where a missing pool POOL ("default") of VIRT's host is created, as
+ * virt-install does: /var/lib/libvirt/images for a system daemon, the
+ * client's $XDG_DATA_HOME/libvirt/images for a session daemon on this
+ * machine.  A session daemon on another machine (vp_uri_is_remote) keeps
+ * its images in its user's home there, which nothing here reports (libvirt
+ * has no call for it): that fails with VP_ERROR_FAILED, naming the command
+ * that creates the pool on that host (through ssh when the URI uses it).
+ * Caller frees. */
+char *vp_workflow_default_pool_path(VpVirt *virt, const char *pool,
+                                    GError **error);
+
+/* Creates POOL as a directory pool at PATH (vp_virt_pool_create_dir),
+ * saying the step through RUN and registering its removal in T. */
+gboolean vp_workflow_create_pool(const VpRunEnv *run, VpVirt *virt,
+                                 const char *pool, const char *path,
+                                 VpTransaction *t, GError **error);
 
 /* Fails with VP_ERROR_FAILED, naming POOL, the sizes and the way out, when
  * LAYOUT reserves its whole file (falloc, full) in a file pool (not BLOCK)
