@@ -66,6 +66,11 @@ vp_lab_read_host(gpointer data, gpointer unused)
         vp_virt_host_identity(h->virt, &h->hostname, &h->ids, &error)) {
         domains = vp_virt_domain_list(h->virt, VP_LAB_RECORD_NS, &error);
     }
+    /* What lab networks need of it: part of reading it. */
+    if (domains != NULL && vp_lab_wants_networks(h->run) &&
+        !vp_lab_read_networks(h, &error)) {
+        g_clear_pointer(&domains, g_ptr_array_unref);
+    }
     if (domains == NULL) {
         h->report->error = g_strdup(error->message);
         g_clear_pointer(&h->virt, vp_virt_free);
@@ -216,7 +221,10 @@ vp_lab_remove(VpLabHostState *h, VpLabGuestReport *g, const char *uuid,
                     g->name, refused->str);
         return FALSE;
     }
-    if (!vp_virt_domain_stop_by_uuid(h->virt, uuid, error)) {
+    /* The entries it added to networks first: they name its MACs, which
+     * the definition proves only while it exists. */
+    if (!vp_lab_remove_entries(h, defs, rec, error) ||
+        !vp_virt_domain_stop_by_uuid(h->virt, uuid, error)) {
         return FALSE;
     }
     for (guint i = 0; i < doomed->len; i++) {
@@ -468,7 +476,8 @@ vp_lab_pass(VpLabHostState *h, gboolean deletes)
 
 /* A host's work: up to JOBS threads over its one connection, deletes
  * first so that a replaced or pruned guest frees its name and space
- * before the creates, which find the pool and their bases in place. */
+ * (and its network) before the lab's networks are removed and made, and
+ * the creates find their networks, the pool and their bases in place. */
 void
 vp_lab_run_host(gpointer data, gpointer unused)
 {
@@ -478,6 +487,7 @@ vp_lab_run_host(gpointer data, gpointer unused)
     g_autoptr(GPtrArray) creates = vp_lab_pass(h, FALSE);
 
     vp_lab_parallel(deletes, jobs, vp_lab_do_task, h->run);
+    vp_lab_run_networks(h);
     vp_lab_prepare_pools(h);
     vp_lab_prepare_bases(h);
     vp_lab_parallel(creates, jobs, vp_lab_do_task, h->run);
