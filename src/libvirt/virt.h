@@ -307,6 +307,13 @@ gboolean vp_virt_network_entry(VpVirt *virt, const char *name,
  * again when it cannot start.  Returns its UUID (caller frees). */
 char *vp_virt_network_create(VpVirt *virt, const char *xml, GError **error);
 
+/* Starts the network of UUID when it does not run, and marks it to start
+ * with the host: a copy whose creation was cut short between its
+ * definition and its start is finished.  *STARTED says whether it had to
+ * be started. */
+gboolean vp_virt_network_ensure_active(VpVirt *virt, const char *uuid,
+                                       gboolean *started, GError **error);
+
 /* Stops and undefines the network of UUID; one that is gone already is
  * no failure. */
 gboolean vp_virt_network_remove(VpVirt *virt, const char *uuid,

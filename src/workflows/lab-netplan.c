@@ -592,7 +592,8 @@ vp_lab_host_nets_busy(const VpLabHostState *h)
 {
     for (guint i = 0; h->nets != NULL && i < h->nets->len; i++) {
         const VpLabHostNet *hn = g_ptr_array_index(h->nets, i);
-        if (hn->report != NULL && (hn->remove || hn->xml != NULL)) {
+        if (hn->report != NULL && (hn->remove || hn->xml != NULL ||
+                                   hn->report->action == VP_LAB_KEEP)) {
             return TRUE;
         }
     }

@@ -76,11 +76,19 @@ vp_lab_read_networks(VpLabHostState *h, GError **error)
     /* Leases of the lab's copies: an address leased is not given. */
     for (guint i = 0; i < lab->networks->len; i++) {
         const VpLabNetwork *n = g_ptr_array_index(lab->networks, i);
-        GPtrArray *leases = vp_virt_network_leases(h->virt, n->name, error);
-        if (leases == NULL) {
+        gboolean exists, active;
+        if (!vp_virt_network_state(h->virt, n->name, &exists, &active, error)) {
             return FALSE;
         }
-        g_hash_table_insert(h->leases, g_strdup(n->name), leases);
+        /* A copy that does not run has no leases to ask for. */
+        GPtrArray *leases = !active ? NULL
+                                    : vp_virt_network_leases(h->virt, n->name, error);
+        if (active && leases == NULL) {
+            return FALSE;
+        }
+        if (leases != NULL) {
+            g_hash_table_insert(h->leases, g_strdup(n->name), leases);
+        }
     }
     return TRUE;
 }
@@ -190,7 +198,24 @@ vp_lab_run_networks(VpLabHostState *h)
     for (guint i = 0; h->nets != NULL && i < h->nets->len; i++) {
         VpLabHostNet *hn = g_ptr_array_index(h->nets, i);
         g_autoptr(GError) error = NULL;
-        if (hn->report == NULL || (!hn->remove && hn->xml == NULL)) {
+        gboolean started = FALSE;
+        if (hn->report == NULL) {
+            continue;
+        }
+        /* A copy kept runs: one whose making was cut short between its
+         * definition and its start is finished now. */
+        if (hn->report->action == VP_LAB_KEEP) {
+            if (!vp_virt_ensure_alive(h->virt, VP_RECONNECT_MS, &error) ||
+                !vp_virt_network_ensure_active(h->virt, hn->def->uuid, &started,
+                                               &error)) {
+                vp_fail_copy(h, hn, error);
+            } else if (started) {
+                vp_workflow_step(&h->run->plan->run, _("started network '%1$s' on host '%2$s'"),
+                                 hn->name, h->host->name);
+            }
+            continue;
+        }
+        if (!hn->remove && hn->xml == NULL) {
             continue;
         }
         if (!vp_virt_ensure_alive(h->virt, VP_RECONNECT_MS, &error) ||

@@ -163,7 +163,8 @@ const char *vp_lab_net_drifted(const VpLabHostState *h, const VpLabRecord *rec);
  * record, whose METADATA it then writes. */
 void vp_lab_plan_networks(VpLabRun *run);
 void vp_lab_host_net_free(gpointer data);
-/* Whether the run removes or makes a copy on H. */
+/* Whether the run removes, makes or keeps a copy on H (a kept copy is
+ * started when it does not run). */
 gboolean vp_lab_host_nets_busy(const VpLabHostState *h);
 
 /* lab-netrun.c: a host's networks, for vp_lab_read_host and the run. */
