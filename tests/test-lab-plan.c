@@ -513,8 +513,9 @@ vp_host_networks(VpLabHostState *h, guint i, GStrv items, GPtrArray *domains)
             }
         } else if (it[0] == '~') {
             g_auto(GStrv) range = g_strsplit(f[1], "-", 2);
-            guint32 first, last;
-            g_assert_true(vp_ipv4_parse(range[0], &first) && vp_ipv4_parse(range[1], &last));
+            guint32 first = 0, last = 0;
+            g_assert_true(vp_ipv4_parse(range[0], &first));
+            g_assert_true(vp_ipv4_parse(range[1], &last));
             GPtrArray *leases = g_ptr_array_new_with_free_func((GDestroyNotify)vp_net_lease_free);
             for (guint32 a = first; a <= last; a++) {
                 VpNetLease *l = g_new0(VpNetLease, 1);

@@ -240,6 +240,7 @@ test_nics(void)
     g_autoptr(VpLabNetRecord) stripped = vp_lab_net_record_parse(
         "<network><lab>ci-42</lab><key>lan</key><hash>h</hash></network>", &error);
     g_assert_no_error(error);
+    g_assert_cmpstr(stripped->hash, ==, "h");
     g_autoptr(VpLabNetRecord) no_hash = vp_lab_net_record_parse(
         "<network><lab>ci-42</lab><key>lan</key></network>", &error);
     g_assert_null(no_hash);
