@@ -485,9 +485,11 @@ vp_plan_address(VpLabHostNet *hn, const char *lab, const char *guest, guint k,
             return g_strdup(nic->ip);
         }
         const char *holder = g_hash_table_lookup(hn->taken, GUINT_TO_POINTER(addr));
-        *error = g_strdup_printf(_("the address %1$s is taken in network '%2$s' (by '%3$s'); choose another"),
-                                 nic->ip, hn->name,
-                                 holder != NULL ? holder : _("a DHCP lease"));
+        *error = holder != NULL
+            ? g_strdup_printf(_("the address %1$s is taken in network '%2$s' (by '%3$s'); choose another"),
+                              nic->ip, hn->name, holder)
+            : g_strdup_printf(_("the address %1$s is leased in network '%2$s'; choose another"),
+                              nic->ip, hn->name);
         return NULL;
     }
     if (old != NULL && old->ip != NULL && vp_ipv4_parse(old->ip, &addr) &&
