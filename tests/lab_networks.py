@@ -9,7 +9,7 @@ guests are defined, never booted.
       per host on its own /24 carrying the lab's record, distinct MACs, a
       reservation per guest on its host's copy and a DNS entry (NAME and
       NAME.DOMAIN) per guest on every copy, db's reservation and DNS entry
-      in default; a re-apply changes nothing (network XML byte-identical,
+      in default (--dry-run first: the same network actions, nothing made); a re-apply changes nothing (network XML byte-identical,
       UUIDs, MACs, addresses); destroy leaves no copy, reservation or DNS
       entry, and a foreign network and default exactly as they were
   foreign_name  a network of the lab network's name that is not the lab's:
@@ -24,6 +24,8 @@ guests are defined, never booted.
   forged        a domain with this lab's record naming a reservation in
       default that is another's (same MAC, another name), and a network of
       another name carrying this lab's record: destroy removes neither
+  addresses     a running guest without an agent: status and --inventory
+      give its reserved address (reservations and leases first)
   cycles        apply and destroy of a 20-guest lab, 5 times: every address
       distinct while it stands, no copy or entry left after each destroy
 
@@ -164,6 +166,13 @@ class LabNetworks(H.SystemHostsTestCase):
         for h in self.hosts:
             self.define_network(h, "foreign", "10.77.%d" % self.hosts.index(h))
         before = self.snapshot()
+        # --dry-run: the network actions beside the guests', nothing made
+        doc = self.lab("apply", "--dry-run")
+        self.assertEqual(self.nets(doc), {(NET, "h1"): ("create", "10.88.0.0/24"),
+                                          (NET, "h2"): ("create", "10.88.1.0/24")})
+        self.assertEqual(self.snapshot(), before)
+        for h in self.hosts:
+            self.assertNotIn(NET, self.net_names(h))
         doc = self.lab("apply")
         self.assertEqual(self.acts(doc), {"node-1": ("create", "h1"), "node-2": ("create", "h2"),
                                           "node-3": ("create", "h1"), "db": ("create", "h2")})
@@ -345,6 +354,24 @@ class LabNetworks(H.SystemHostsTestCase):
         self.assertIn((mac, "victim", ip), self.entries(h, "default")[0])
         self.assertIn("prod-lan", self.net_names(h))
         log("forged: %.1f s" % (time.monotonic() - t0))
+
+    def test_addresses(self):
+        t0 = time.monotonic()
+        # a running guest with nothing inside: no agent ever answers
+        self.write_lab("  - name: up\n    host: h1\n    start: true\n"
+                       "    network: [{network: lan, ip: 10.88.0.20}]\n")
+        doc = self.lab("apply")
+        self.assertEqual(self.acts(doc), {"up": ("create", "h1")})
+        doc = self.lab("status")
+        up = doc["guests"][0]
+        self.assertTrue(up["domain"]["active"], up)
+        self.assertEqual([(a["interface"], a["address"], a["prefix"])
+                          for a in up["addresses"]], [(NET, "10.88.0.20", 24)])
+        r = run([self.vp_bin, "status", self.manifest, "--inventory"], check=False,
+                env=self.vp_env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"ansible_host: [\"']?10\.88\.0\.20\b")
+        log("addresses: %.1f s" % (time.monotonic() - t0))
 
     def test_cycles(self):
         t0 = time.monotonic()

@@ -191,6 +191,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpAddress, vp_address_free)
 GPtrArray *vp_virt_domain_addresses(VpVirt *virt, const char *name,
                                     GError **error);
 
+/* The running guest's addresses as the DHCP leases of its interfaces'
+ * libvirt networks give them (the interface named as the host names it,
+ * "vnet3"): nothing in the guest is needed.  Empty while it has none. */
+GPtrArray *vp_virt_domain_lease_addresses(VpVirt *virt, const char *name,
+                                          GError **error);
+
 /* A domain of a host as a lab sees it. */
 typedef struct {
     char *name;

@@ -217,8 +217,38 @@ vp_lab_parallel(GPtrArray *items, guint workers, VpLabWorkFunc fn,
     }
 }
 
-/* status --addresses: what the agents of running guests report; a guest
- * without an answering agent has none, which is no failure. */
+/* The addresses G's record reserves for it (VpAddress *, the interface
+ * named by its network), with the prefix of that network on H when it
+ * was read, else a lab network's /24. */
+static GPtrArray *
+vp_lab_reserved(const VpLabHostState *h, const VpLabGuestReport *g)
+{
+    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)vp_address_free);
+
+    for (guint i = 0; g->nics != NULL && i < g->nics->len; i++) {
+        const VpLabNic *nic = g_ptr_array_index(g->nics, i);
+        guint32 addr;
+        if (nic->ip == NULL || !nic->dhcp || !vp_ipv4_parse(nic->ip, &addr)) {
+            continue;
+        }
+        VpAddress *a = g_new0(VpAddress, 1);
+        a->interface = g_strdup(nic->network);
+        a->address = g_strdup(nic->ip);
+        a->prefix = 24;
+        for (guint k = 0; h->net_defs != NULL && k < h->net_defs->len; k++) {
+            const VpNetworkDef *d = g_ptr_array_index(h->net_defs, k);
+            const VpNetIp *ip = strcmp(d->name, nic->network) == 0
+                                    ? vp_network_def_ip_for(d, addr) : NULL;
+            a->prefix = ip != NULL ? ip->net.prefix : a->prefix;
+        }
+        g_ptr_array_add(out, a);
+    }
+    return out;
+}
+
+/* status --addresses: of running guests, their reservations and leases
+ * first, their agents' answers last; a guest with none of them has none,
+ * which is no failure. */
 static void
 vp_lab_fill_addresses(VpLabRun *run)
 {
@@ -227,7 +257,9 @@ vp_lab_fill_addresses(VpLabRun *run)
         VpLabHostState *h = g->host != NULL ? vp_lab_host_by_name(run, g->host)
                                             : NULL;
         if (g->exists && g->active && h != NULL && h->virt != NULL) {
-            g->addresses = vp_virt_domain_addresses(h->virt, g->name, NULL);
+            g_autoptr(GPtrArray) reserved = vp_lab_reserved(h, g);
+            g->addresses = vp_workflow_guest_addresses(h->virt, g->name, reserved,
+                                                       NULL);
         }
     }
 }
