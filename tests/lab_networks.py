@@ -29,6 +29,11 @@ guests are defined, never booted.
   cycles        apply and destroy of a 20-guest lab, 5 times: every address
       distinct while it stands, no copy or entry left after each destroy
 
+LabNetworksBooted (ctest lab_networks_guest, one build only):
+  route_by_name   two guests of the test cloud image on two hosts on a route
+      network, with routes between the hosts: each gets its reserved address
+      by DHCP and reaches the other by NAME.DOMAIN
+
 Run as root.  The binary comes from $VP_BIN.  Nothing is skipped.
 """
 
@@ -393,6 +398,94 @@ class LabNetworks(H.SystemHostsTestCase):
                 self.assertNotIn(NET, self.net_names(h))
             self.assertEqual([self.net_xml(h, "default") for h in self.hosts], default)
         log("cycles: 5 apply/destroy of 20 guests in %.1f s" % (time.monotonic() - t0))
+
+
+class LabNetworksBooted(H.SystemHostsTestCase):
+    """Two guests of the test cloud image on two hosts, on a route lab
+    network: TCG minutes, so a ctest of its own in one build only."""
+
+    N_HOSTS = 2
+    TMP_PREFIX = "vplnb."
+    NEEDED = ("qemu-img", "qemu-system-x86_64", "libvirtd", "ssh-keygen")
+    PACKAGES = ("qemu-utils", "qemu-system-x86", "libvirt-daemon-driver-qemu",
+                "openssh-client")
+    log = staticmethod(log)
+
+    def route(self, h, via, subnet):
+        """A route on H to SUBNET through the host at VIA: the site's job,
+        which the test does for its hosts."""
+        run(h["on_host"] + ["ip", "route", "replace", subnet, "via", via])
+        self.addCleanup(run, h["on_host"] + ["ip", "route", "del", subnet], check=False)
+
+    def test_route_by_name(self):
+        """Each guest gets its reserved address by DHCP from its host's copy
+        and reaches the other, on the other host, by NAME.DOMAIN."""
+        img = run([os.path.join(HERE, "guest", "make-cloud-image.sh"),
+                   H.cloud_image_dir()], check=False, timeout=1800)
+        self.assertEqual(img.returncode, 0, img.stderr)
+        img = H.cloud_image_dir()
+        work = os.path.join(self.tmp, "w")
+        os.makedirs(work, exist_ok=True)
+        h1, h2 = self.hosts
+        self.route(h1, h2["address"], "10.88.1.0/24")
+        self.route(h2, h1["address"], "10.88.0.0/24")
+        for h in self.hosts:
+            kernel, initrd = (self.host_file(h, os.path.join(img, f), "cloud-" + f)
+                              for f in ("vmlinuz", "initrd.img"))
+        key, host_key = (os.path.join(work, n) for n in ("key", "host-key"))
+        for k in (key, host_key):
+            run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "vp-route", "-f", k])
+        with open(host_key) as f:
+            private = f.read()
+        with open(host_key + ".pub") as f:
+            public = " ".join(f.read().split()[:2])
+        with open(os.path.join(work, "ud"), "w") as f:
+            f.write("#cloud-config\nlocale: false\n"
+                    "ssh_keys:\n  ed25519_private: |\n%s  ed25519_public: %s\n"
+                    % ("".join("    " + line + "\n" for line in private.splitlines()),
+                       public))
+        path = os.path.join(work, "route.yaml")
+        with open(path, "w") as f:
+            f.write("lab: %s\nhosts:\n  h1: %s\n  h2: %s\n"
+                    "networks:\n  lan: {cidr: 10.88.0.0/16, mode: route, domain: %s}\n"
+                    "defaults:\n  pool: default\n  virt-type: qemu\n  memory: 1024M\n"
+                    "  network: [lan]\n  wait: 900\n  base: %s\n  size: 4G\n"
+                    "  kernel: %s\n  initrd: %s\n"
+                    "  cmdline: root=/dev/vda rw console=ttyS0\n"
+                    "  cloud-init: {user-data: ./ud, clouduser-ssh-key: ./key.pub}\n"
+                    "guests:\n  - name: a\n    host: h1\n  - name: b\n    host: h2\n"
+                    % (LAB, json.dumps(h1["uri"]), json.dumps(h2["uri"]), DOMAIN,
+                       os.path.join(img, "debian-12.raw"), kernel, initrd))
+        allow = ["--allow-path", img]
+        argv = [self.vp_bin, "--json", "apply", path] + allow
+        self.addCleanup(run, [self.vp_bin, "destroy", path] + allow, check=False,
+                        timeout=600)
+        t = time.monotonic()
+        r = run(argv, check=False, timeout=1800, env=self.vp_env)
+        log("route lab: apply exit %d after %.1f s of TCG" % (r.returncode,
+                                                               time.monotonic() - t))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        doc = json.loads(r.stdout)
+        ip = {}
+        for g in doc["guests"]:
+            reserved = g["nics"][0]["ip"]
+            # its address by DHCP is the one reserved for it
+            self.assertIn(reserved, [a["address"] for a in g["addresses"]], g)
+            ip[g["name"]] = reserved
+        known = os.path.join(work, "known-hosts")
+        with open(known, "w") as f:
+            f.write("".join("%s %s\n" % (a, public) for a in ip.values()))
+        login = {"user": "debian", "key": key, "known_hosts": known}
+        for me, other, h in (("a", "b", h1), ("b", "a", h2)):
+            t = time.monotonic()
+            r = self.in_guest(h, me, ip[me], login,
+                              "getent hosts %s.%s; ping -c 3 -W 5 %s.%s >/dev/null && "
+                              "echo reached" % (other, DOMAIN, other, DOMAIN))
+            log("%s -> %s.%s: %r after %.1f s" % (me, other, DOMAIN, r.stdout,
+                                                  time.monotonic() - t))
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertEqual(r.stdout.split(), [ip[other], "%s.%s" % (other, DOMAIN),
+                                                "reached"])
 
 
 if __name__ == "__main__":
