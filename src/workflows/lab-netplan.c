@@ -46,7 +46,7 @@ vp_lab_wants_networks(const VpLabRun *run)
     return FALSE;
 }
 
-/* The hash a copy of N on the host at INDEX carries when it is as the
+/* The hash a copy of N on the host of SUBNET carries when it is as the
  * manifest says.  Caller frees. */
 static char *
 vp_net_hash(const VpLabNetwork *n, const VpIpv4Net *subnet)
@@ -80,6 +80,9 @@ vp_host_net_add(VpLabHostState *h, const char *name, const VpLabNetwork *net,
     hn->net = net;
     hn->def = def;
     hn->taken = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+    if (net != NULL) {
+        vp_lab_host_subnet(&net->cidr, vp_host_index(h->run, h), &hn->subnet);
+    }
     if (def != NULL && def->record != NULL) {
         g_autoptr(VpLabNetRecord) rec = vp_lab_net_record_parse(def->record, NULL);
         g_autofree char *own = rec != NULL ? g_strdup_printf("%s-%s", lab, rec->key)
@@ -89,13 +92,9 @@ vp_host_net_add(VpLabHostState *h, const char *name, const VpLabNetwork *net,
         hn->ours = rec != NULL && strcmp(rec->lab, lab) == 0 &&
                    strcmp(own, name) == 0;
         if (hn->ours && net != NULL) {
-            vp_lab_host_subnet(&net->cidr, vp_host_index(h->run, h), &hn->subnet);
             g_autofree char *hash = vp_net_hash(net, &hn->subnet);
             hn->drifted = strcmp(hash, rec->hash) != 0;
         }
-    }
-    if (net != NULL) {
-        vp_lab_host_subnet(&net->cidr, vp_host_index(h->run, h), &hn->subnet);
     }
     /* What no new guest may be given: reservations and leases there. */
     for (guint i = 0; def != NULL && i < def->dhcp_hosts->len; i++) {
