@@ -24,6 +24,12 @@ guests are defined, never booted.
   forged        a domain with this lab's record naming a reservation in
       default that is another's (same MAC, another name), and a network of
       another name carrying this lab's record: destroy removes neither
+  drift_replace a changed domain: drift for both copies and their guests
+      (status and apply, exit 1); --replace makes both again with their
+      guests, which keep their MACs and addresses, under the new names
+  prune         guests dropped from the manifest, --prune: their reservations
+      go from their host's copy and their names from every copy, and db's
+      entries from default
   addresses     a running guest without an agent: status and --inventory
       give its reserved address (reservations and leases first)
   cycles        apply and destroy of a 20-guest lab, 5 times: every address
@@ -359,6 +365,57 @@ class LabNetworks(H.SystemHostsTestCase):
         self.assertIn((mac, "victim", ip), self.entries(h, "default")[0])
         self.assertIn("prod-lan", self.net_names(h))
         log("forged: %.1f s" % (time.monotonic() - t0))
+
+    def ident(self, doc):
+        """guest -> (MAC, address) on the lab network, as the report says."""
+        return {g["name"]: next((n["mac"], n["ip"]) for n in g["nics"] if n["network"] == NET)
+                for g in doc["guests"] if g.get("nics")}
+
+    def test_drift_replace(self):
+        t0 = time.monotonic()
+        ident = self.ident(self.lab("apply"))
+        uuid = self.virsh(self.hosts[0], "net-uuid", NET)
+        # the network's domain changes: drift for every copy and its guests
+        with open(self.manifest) as f:
+            text = f.read()
+        with open(self.manifest, "w") as f:
+            f.write(text.replace("domain: %s" % DOMAIN, "domain: other.test"))
+        for cmd in ("status", "apply"):
+            doc = self.lab(cmd, expect=1)
+            self.assertEqual({a for a, _ in self.nets(doc).values()}, {"drift"}, cmd)
+            self.assertEqual({a for a, _ in self.acts(doc).values()}, {"drift"}, cmd)
+        doc = self.lab("apply", "--replace")
+        self.assertEqual({a for a, _ in self.nets(doc).values()}, {"replace"})
+        self.assertEqual({a for a, _ in self.acts(doc).values()}, {"replace"})
+        # made again, the guests with the MACs and addresses they had
+        self.assertNotEqual(self.virsh(self.hosts[0], "net-uuid", NET), uuid)
+        self.assertEqual(self.ident(doc), ident)
+        for h in self.hosts:
+            dns = self.entries(h, NET)[1]
+            self.assertEqual(dns, {(ip, (name, name + ".other.test"))
+                                   for name, (_, ip) in ident.items()})
+        doc = self.lab("apply")
+        self.assertEqual({a for a, _ in self.acts(doc).values()}, {"keep"})
+        log("drift_replace: %.1f s" % (time.monotonic() - t0))
+
+    def test_prune(self):
+        t0 = time.monotonic()
+        ident = self.ident(self.lab("apply"))
+        self.write_lab("  - name: node\n    count: 2\n")
+        doc = self.lab("apply", "--prune")
+        acts = self.acts(doc)
+        self.assertEqual(acts["db"], ("delete", "h2"))
+        self.assertEqual(acts["node-3"], ("delete", "h1"))
+        gone = {n: ident[n] for n in ("db", "node-3")}
+        for h in self.hosts:
+            dhcp, dns = self.entries(h, NET)
+            self.assertFalse({(m, n, ip) for n, (m, ip) in gone.items()} & dhcp)
+            self.assertEqual({ip for ip, _ in dns}, {ident["node-1"][1], ident["node-2"][1]})
+        # db's entries in default went with it, exactly those
+        dhcp, dns = self.entries(self.hosts[1], "default")
+        self.assertFalse([e for e in dhcp if e[1] == "db"])
+        self.assertFalse([e for e in dns if "db" in e[1]])
+        log("prune: %.1f s" % (time.monotonic() - t0))
 
     def test_addresses(self):
         t0 = time.monotonic()

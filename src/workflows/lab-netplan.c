@@ -600,3 +600,15 @@ vp_lab_host_nets_busy(const VpLabHostState *h)
     }
     return FALSE;
 }
+
+gboolean
+vp_lab_host_nets_remove(const VpLabHostState *h)
+{
+    for (guint i = 0; h->nets != NULL && i < h->nets->len; i++) {
+        const VpLabHostNet *hn = g_ptr_array_index(h->nets, i);
+        if (hn->report != NULL && hn->remove) {
+            return TRUE;
+        }
+    }
+    return FALSE;
+}

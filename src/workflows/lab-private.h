@@ -78,6 +78,7 @@ typedef struct {
                               * has given it its NICs and made METADATA */
     char *base;              /* the base volume a local base file became */
     GError *prepare_error;   /* why the host could not prepare for it */
+    gboolean removed;        /* the guest's old copy is gone already */
 } VpLabTask;
 
 struct VpLabRun {
@@ -163,6 +164,8 @@ const char *vp_lab_net_drifted(const VpLabHostState *h, const VpLabRecord *rec);
  * record, whose METADATA it then writes. */
 void vp_lab_plan_networks(VpLabRun *run);
 void vp_lab_host_net_free(gpointer data);
+/* Whether the run removes a copy on H. */
+gboolean vp_lab_host_nets_remove(const VpLabHostState *h);
 /* Whether the run removes, makes or keeps a copy on H (a kept copy is
  * started when it does not run). */
 gboolean vp_lab_host_nets_busy(const VpLabHostState *h);
