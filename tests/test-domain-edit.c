@@ -38,6 +38,35 @@ test_disks(void)
     g_assert_null(c->path);
 }
 
+/* Interfaces: a network's name and the MAC, lower case, when one is set;
+ * a bridge has no network. */
+static void
+test_interfaces(void)
+{
+    g_autoptr(VpDomainDoc) doc = input();
+    g_autoptr(GPtrArray) ifaces = vp_domain_interfaces(doc);
+    g_assert_cmpuint(ifaces->len, ==, 1);
+    const VpIfaceInfo *i = g_ptr_array_index(ifaces, 0);
+    g_assert_cmpstr(i->network, ==, "default");
+    g_assert_null(i->mac);
+
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VpDomainDoc) two = vp_domain_doc_parse(
+        "<domain><devices><interface type='bridge'><mac address='52:54:00:AB:00:01'/>"
+        "<source bridge='br0'/></interface><interface type='network'>"
+        "<mac address='52:54:00:ab:00:02'/><source network='ci-lan'/></interface>"
+        "</devices></domain>", &error);
+    g_assert_no_error(error);
+    g_autoptr(GPtrArray) both = vp_domain_interfaces(two);
+    g_assert_cmpuint(both->len, ==, 2);
+    i = g_ptr_array_index(both, 0);
+    g_assert_cmpstr(i->mac, ==, "52:54:00:ab:00:01");
+    g_assert_null(i->network);
+    i = g_ptr_array_index(both, 1);
+    g_assert_cmpstr(i->mac, ==, "52:54:00:ab:00:02");
+    g_assert_cmpstr(i->network, ==, "ci-lan");
+}
+
 /* convert: only the disk's type, source naming attribute and driver type
  * change; its seclabel, serial and address stay; <backingStore> goes. */
 static void
@@ -112,6 +141,7 @@ main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/domain-edit/disks", test_disks);
     g_test_add_func("/domain-edit/switch", test_switch);
+    g_test_add_func("/domain-edit/interfaces", test_interfaces);
     g_test_add_func("/domain-edit/append", test_append);
     g_test_add_func("/domain-edit/free-targets", test_free_targets);
     g_test_add_func("/domain-edit/diff", test_diff);

@@ -121,6 +121,8 @@ test_escaped(void)
     g_assert_cmpuint(back->volumes->len, ==, 0);
 }
 
+#define NIC_HEAD "<guest><lab>l</lab><entry>e</entry><options-hash>h</options-hash>"
+
 static const char *const refused[] = {
     "",
     "not xml",
@@ -135,6 +137,15 @@ static const char *const refused[] = {
     "<volume>v.qcow2</volume></guest>",                            /* no pool */
     "<guest><lab>l</lab><entry>e</entry><options-hash>h</options-hash>"
     "<volume pool=\"p\"></volume></guest>",                        /* no name */
+    /* A nic teardown could not act on safely refuses the whole record. */
+    NIC_HEAD "<nic index=\"0\" mac=\"52:54:00:00:00:01\"/></guest>", /* no network */
+    NIC_HEAD "<nic index=\"0\" network=\"n\"/></guest>",            /* no MAC */
+    NIC_HEAD "<nic index=\"0\" network=\"n\" mac=\"52:54:00:00:00\"/></guest>",
+    NIC_HEAD "<nic network=\"n\" mac=\"52:54:00:00:00:01\"/></guest>", /* no index */
+    NIC_HEAD "<nic index=\"0\" network=\"n\" mac=\"52:54:00:00:00:01\" "
+    "ip=\"10.1.1.300\"/></guest>",
+    NIC_HEAD "<nic index=\"0\" network=\"n\" mac=\"52:54:00:00:00:01\" "
+    "dhcp=\"yes\"/></guest>",                                     /* no ip */
     "<!DOCTYPE guest [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>"
     "<guest><lab>&e;</lab><entry>e</entry><options-hash>h</options-hash></guest>",
 };
@@ -185,6 +196,77 @@ test_in_domain(void)
     vp_domain_spec_clear(&spec);
 }
 
+/* NICs keep their identity and the entries they added, in order; a
+ * network's record round-trips and its hash tells every input apart. */
+static void
+test_nics(void)
+{
+    g_autoptr(VpLabRecord) r = vp_sample(TRUE);
+    const VpLabNic lan = { .index = 0, .network = "ci-42-lan",
+                           .mac = "52:54:00:AA:0c:91", .ip = "10.88.1.141",
+                           .dhcp = TRUE };
+    const VpLabNic def = { .index = 2, .network = "default",
+                           .mac = "52:54:00:01:02:03", .ip = "192.168.122.9",
+                           .dhcp = TRUE, .dns = TRUE };
+    g_autoptr(GError) error = NULL;
+
+    vp_lab_record_add_nic(r, &lan);
+    vp_lab_record_add_nic(r, &def);
+    g_autofree char *xml = vp_lab_record_to_xml(r);
+    g_assert_nonnull(strstr(xml, "<vp:nic index=\"0\" network=\"ci-42-lan\" "
+                                 "mac=\"52:54:00:aa:0c:91\" ip=\"10.88.1.141\" "
+                                 "dhcp=\"yes\" dns=\"no\"/>"));
+    g_autoptr(VpLabRecord) back = vp_lab_record_parse(xml, &error);
+    g_assert_no_error(error);
+    vp_assert_sample(back, TRUE);
+    g_assert_cmpuint(back->nics->len, ==, 2);
+    const VpLabNic *n = vp_lab_record_nic(back, "default");
+    g_assert_nonnull(n);
+    g_assert_cmpuint(n->index, ==, 2);
+    g_assert_cmpstr(n->mac, ==, "52:54:00:01:02:03");
+    g_assert_cmpstr(n->ip, ==, "192.168.122.9");
+    g_assert_true(n->dhcp && n->dns);
+    n = vp_lab_record_nic(back, "ci-42-lan");
+    g_assert_true(n->dhcp && !n->dns);
+    g_assert_null(vp_lab_record_nic(back, "other"));
+
+    VpLabNetRecord net = { .lab = "ci-42", .key = "lan", .hash = "41c7" };
+    g_autofree char *net_xml = vp_lab_net_record_to_xml(&net);
+    g_autoptr(VpLabNetRecord) net_back = vp_lab_net_record_parse(net_xml, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(net_back->lab, ==, "ci-42");
+    g_assert_cmpstr(net_back->key, ==, "lan");
+    g_assert_cmpstr(net_back->hash, ==, "41c7");
+    g_autoptr(VpLabNetRecord) stripped = vp_lab_net_record_parse(
+        "<network><lab>ci-42</lab><key>lan</key><hash>h</hash></network>", &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(stripped->hash, ==, "h");
+    g_autoptr(VpLabNetRecord) no_hash = vp_lab_net_record_parse(
+        "<network><lab>ci-42</lab><key>lan</key></network>", &error);
+    g_assert_null(no_hash);
+    g_assert_error(error, VP_ERROR, VP_ERROR_INVALID);
+    g_clear_error(&error);
+    g_autoptr(VpLabNetRecord) guest = vp_lab_net_record_parse(xml, &error);
+    g_assert_null(guest);
+    g_assert_error(error, VP_ERROR, VP_ERROR_INVALID);
+
+    g_autofree char *h = vp_lab_net_hash("10.88.0.0/16", "nat", NULL, "10.88.1.0/24");
+    const char *const other[][4] = {
+        { "10.89.0.0/16", "nat", NULL, "10.88.1.0/24" },
+        { "10.88.0.0/16", "route", NULL, "10.88.1.0/24" },
+        { "10.88.0.0/16", "nat", "ci.test", "10.88.1.0/24" },
+        { "10.88.0.0/16", "nat", NULL, "10.88.2.0/24" },
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(other); i++) {
+        g_autofree char *o = vp_lab_net_hash(other[i][0], other[i][1], other[i][2],
+                                             other[i][3]);
+        g_assert_cmpstr(o, !=, h);
+    }
+    g_autofree char *again = vp_lab_net_hash("10.88.0.0/16", "nat", NULL,
+                                             "10.88.1.0/24");
+    g_assert_cmpstr(again, ==, h);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -195,5 +277,6 @@ main(int argc, char **argv)
     g_test_add_func("/lab-record/escaped", test_escaped);
     g_test_add_func("/lab-record/refused", test_refused);
     g_test_add_func("/lab-record/in-domain", test_in_domain);
+    g_test_add_func("/lab-record/nics", test_nics);
     return g_test_run();
 }

@@ -548,6 +548,8 @@ static const RejectCase rejected[] = {
     { "networks-domain", HEAD "networks: {lan: {cidr: 10.88.0.0/16, domain: Lab_1}}\n" GUEST, 0, "invalid 'domain' value 'Lab_1'", 8, 46 },
     { "networks-key", HEAD "networks: {lan: {cidr: 10.88.0.0/16, cdir: x}}\n" GUEST, 0, "unknown key 'cdir'; did you mean 'cidr'?", 8, 38 },
     { "networks-overlap", HEAD "networks: {a: {cidr: 10.88.0.0/16}, b: {cidr: 10.88.4.0/22}}\n" GUEST, 0, "lab network 'b' (10.88.4.0/22) overlaps 'a' (10.88.0.0/16)", 8, 37 },
+    { "network-ip-unpinned", HEAD "networks: {lan: {cidr: 10.88.0.0/16}}\n" GUEST "    network: 'network=lan,ip=10.88.0.130'\n", 0, "guest 'a' has the fixed address 10.88.0.130 on lab network 'lan', but each host has its own subnet of it; pin the guest with 'host:'", 11, 5 },
+    { "network-ip-subnet", HEAD "networks: {lan: {cidr: 10.88.0.0/16}}\n" GUEST "    host: hv2\n    network: [{network: lan, ip: 10.88.0.130}]\n", 0, "the address 10.88.0.130 of guest 'a' is not in the subnet 10.88.1.0/24 of lab network 'lan' on host 'hv2'", 12, 5 },
     { "network-unknown-key", HEAD GUEST "    network: [lan]\n", 0, "invalid 'network' value 'lan'", 10, 15 },
     { "network-ip-user", HEAD GUEST "    network: user,ip=10.0.0.5\n", 0, "invalid 'network' value 'user,ip=10.0.0.5'", 10, 14 },
     { "network-ip-bad", HEAD GUEST "    network: network=default,ip=10.0.0.256\n", 0, "invalid 'network' value", 10, 14 },

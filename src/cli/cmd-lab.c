@@ -157,6 +157,20 @@ vp_lab_json_guest(JsonBuilder *b, const VpLabGuestReport *g)
         vp_json_add_bool(b, "active", g->active);
         json_builder_end_object(b);
     }
+    /* Its identity on networks: MACs and reserved addresses. */
+    if (g->nics != NULL) {
+        json_builder_set_member_name(b, "nics");
+        json_builder_begin_array(b);
+        for (guint i = 0; i < g->nics->len; i++) {
+            const VpLabNic *nic = g_ptr_array_index(g->nics, i);
+            json_builder_begin_object(b);
+            vp_json_add_string(b, "network", nic->network);
+            vp_json_add_string(b, "mac", nic->mac);
+            vp_json_add_string(b, "ip", nic->ip);
+            json_builder_end_object(b);
+        }
+        json_builder_end_array(b);
+    }
     if (g->addresses != NULL) {
         vp_json_add_addresses(b, g->addresses);
     }
@@ -188,6 +202,19 @@ vp_lab_json(const VpLabResult *r)
         vp_lab_json_guest(b, g_ptr_array_index(r->guests, i));
     }
     json_builder_end_array(b);
+    json_builder_set_member_name(b, "networks");
+    json_builder_begin_array(b);
+    for (guint i = 0; i < r->networks->len; i++) {
+        const VpLabNetReport *n = g_ptr_array_index(r->networks, i);
+        json_builder_begin_object(b);
+        vp_json_add_string(b, "name", n->name);
+        vp_json_add_string(b, "host", n->host);
+        vp_json_add_string(b, "action", vp_lab_action_to_string(n->action));
+        vp_json_add_string(b, "subnet", n->subnet);
+        vp_json_add_string(b, "error", n->error);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
     vp_json_add_bool(b, "interrupted", r->interrupted);
     json_builder_end_object(b);
     return json_builder_get_root(b);
@@ -204,6 +231,13 @@ vp_lab_human(const VpLabPlan *plan, const VpLabResult *r)
             g_print(_("host %1$s (%2$s) is unreachable: %3$s\n"), h->name,
                     h->uri, h->error);
         }
+    }
+    /* The networks first: the guests on them come after. */
+    for (guint i = 0; i < r->networks->len; i++) {
+        const VpLabNetReport *n = g_ptr_array_index(r->networks, i);
+        g_print("%-24s %-12s %-9s %s%s%s\n", n->name, n->host,
+                vp_lab_action_to_string(n->action), n->subnet != NULL ? n->subnet : "-",
+                n->error != NULL ? "  " : "", n->error != NULL ? n->error : "");
     }
     for (guint i = 0; i < r->guests->len; i++) {
         const VpLabGuestReport *g = g_ptr_array_index(r->guests, i);
@@ -318,15 +352,6 @@ vp_lab_prepare(const char *path, const char *const *allowed, GPtrArray *args,
 {
     g_autoptr(VpLab) lab = vp_lab_load(path, allowed, error);
     if (lab == NULL) {
-        return NULL;
-    }
-    /* Read and checked, but not made on the hosts yet: refused rather than
-     * leaving guests on networks that do not exist. */
-    if (lab->networks->len > 0) {
-        const VpLabNetwork *n = g_ptr_array_index(lab->networks, 0);
-        g_set_error(error, VP_ERROR, VP_ERROR_INVALID,
-                    _("%1$s:%2$u:%3$u: lab networks are not created by this version yet; remove 'networks' and name existing networks instead"),
-                    lab->path, n->line, n->column);
         return NULL;
     }
     for (guint i = 0; i < lab->guests->len; i++) {

@@ -310,12 +310,13 @@ vp_address_free(VpAddress *address)
     }
 }
 
-/* Only the guest agent is asked: it knows the addresses on every kind of
- * network (bridge, user), where the DHCP lease source only knows the networks
- * whose dnsmasq libvirt runs.  A guest without an agent is an error, which
- * --wait keeps polling through. */
-GPtrArray *
-vp_virt_domain_addresses(VpVirt *virt, const char *name, GError **error)
+/* The addresses of domain NAME from SOURCE (VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_*):
+ * the agent knows them on every kind of network (bridge, user), the DHCP
+ * leases only on networks whose dnsmasq libvirt runs, but need nothing in
+ * the guest. */
+static GPtrArray *
+vp_domain_addresses(VpVirt *virt, const char *name, unsigned int source,
+                    GError **error)
 {
     VP_VIRT_BUSY(virt);
     g_autoptr(virDomain) dom = vp_virt_domain(virt, name, error);
@@ -324,12 +325,15 @@ vp_virt_domain_addresses(VpVirt *virt, const char *name, GError **error)
     if (dom == NULL) {
         return NULL;
     }
-    int n = virDomainInterfaceAddresses(dom, &ifaces,
-                                        VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT,
-                                        0);
+    int n = virDomainInterfaceAddresses(dom, &ifaces, source, 0);
     if (n < 0) {
-        vp_virt_fail(error, _("the guest agent of domain '%1$s' does not "
-                              "answer"), name);
+        if (source == VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE) {
+            vp_virt_fail(error, _("cannot read the DHCP leases of domain '%1$s'"),
+                         name);
+        } else {
+            vp_virt_fail(error, _("the guest agent of domain '%1$s' does not "
+                                  "answer"), name);
+        }
         return NULL;
     }
     GPtrArray *found = g_ptr_array_new_with_free_func((GDestroyNotify)vp_address_free);
@@ -349,6 +353,22 @@ vp_virt_domain_addresses(VpVirt *virt, const char *name, GError **error)
     }
     free(ifaces);
     return found;
+}
+
+/* A guest without an agent is an error, which --wait keeps polling
+ * through. */
+GPtrArray *
+vp_virt_domain_addresses(VpVirt *virt, const char *name, GError **error)
+{
+    return vp_domain_addresses(virt, name, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT,
+                               error);
+}
+
+GPtrArray *
+vp_virt_domain_lease_addresses(VpVirt *virt, const char *name, GError **error)
+{
+    return vp_domain_addresses(virt, name, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE,
+                               error);
 }
 
 void

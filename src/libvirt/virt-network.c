@@ -198,6 +198,33 @@ vp_virt_network_create(VpVirt *virt, const char *xml, GError **error)
 }
 
 gboolean
+vp_virt_network_ensure_active(VpVirt *virt, const char *uuid, gboolean *started,
+                              GError **error)
+{
+    g_autoptr(virNetwork) net = virNetworkLookupByUUIDString(vp_virt_conn(virt),
+                                                             uuid);
+    int autostart = 0;
+
+    *started = FALSE;
+    if (net == NULL) {
+        return vp_virt_fail(error, _("cannot look up network %1$s"), uuid);
+    }
+    if (virNetworkIsActive(net) != 1) {
+        if (virNetworkCreate(net) < 0) {
+            return vp_virt_fail(error, _("cannot start network '%1$s'"),
+                                virNetworkGetName(net));
+        }
+        *started = TRUE;
+    }
+    if (virNetworkGetAutostart(net, &autostart) < 0 ||
+        (!autostart && virNetworkSetAutostart(net, 1) < 0)) {
+        return vp_virt_fail(error, _("cannot mark network '%1$s' to start with the host"),
+                            virNetworkGetName(net));
+    }
+    return TRUE;
+}
+
+gboolean
 vp_virt_network_remove(VpVirt *virt, const char *uuid, GError **error)
 {
     g_autoptr(virNetwork) net = virNetworkLookupByUUIDString(vp_virt_conn(virt),

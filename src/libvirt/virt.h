@@ -222,6 +222,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpAddress, vp_address_free)
 GPtrArray *vp_virt_domain_addresses(VpVirt *virt, const char *name,
                                     GError **error);
 
+/* The running guest's addresses as the DHCP leases of its interfaces'
+ * libvirt networks give them (the interface named as the host names it,
+ * "vnet3"): nothing in the guest is needed.  Empty while it has none. */
+GPtrArray *vp_virt_domain_lease_addresses(VpVirt *virt, const char *name,
+                                          GError **error);
+
 /* A domain of a host as a lab sees it. */
 typedef struct {
     char *name;
@@ -337,6 +343,13 @@ gboolean vp_virt_network_entry(VpVirt *virt, const char *name,
 /* Defines the network XML, starts it and marks it autostart; undefined
  * again when it cannot start.  Returns its UUID (caller frees). */
 char *vp_virt_network_create(VpVirt *virt, const char *xml, GError **error);
+
+/* Starts the network of UUID when it does not run, and marks it to start
+ * with the host: a copy whose creation was cut short between its
+ * definition and its start is finished.  *STARTED says whether it had to
+ * be started. */
+gboolean vp_virt_network_ensure_active(VpVirt *virt, const char *uuid,
+                                       gboolean *started, GError **error);
 
 /* Stops and undefines the network of UUID; one that is gone already is
  * no failure. */

@@ -86,6 +86,11 @@ vp_lab_read_host(gpointer data, gpointer unused)
         vp_virt_host_identity(h->virt, &h->hostname, &h->ids, &error)) {
         domains = vp_virt_domain_list(h->virt, VP_LAB_RECORD_NS, &error);
     }
+    /* What lab networks need of it: part of reading it. */
+    if (domains != NULL && vp_lab_wants_networks(h->run) &&
+        !vp_lab_read_networks(h, &error)) {
+        g_clear_pointer(&domains, g_ptr_array_unref);
+    }
     if (domains == NULL) {
         h->report->error = g_strdup(error->message);
         g_clear_pointer(&h->virt, vp_virt_free);
@@ -236,7 +241,10 @@ vp_lab_remove(VpLabHostState *h, VpLabGuestReport *g, const char *uuid,
                     g->name, refused->str);
         return FALSE;
     }
-    if (!vp_virt_domain_stop_by_uuid(h->virt, uuid, error)) {
+    /* The entries it added to networks first: they name its MACs, which
+     * the definition proves only while it exists. */
+    if (!vp_lab_remove_entries(h, defs, rec, error) ||
+        !vp_virt_domain_stop_by_uuid(h->virt, uuid, error)) {
         return FALSE;
     }
     for (guint i = 0; i < doomed->len; i++) {
@@ -250,6 +258,41 @@ vp_lab_remove(VpLabHostState *h, VpLabGuestReport *g, const char *uuid,
         g->note = g_strdup_printf(_("volumes gone already: %1$s"), gone->str);
     }
     return vp_virt_domain_undefine_by_uuid(h->virt, uuid, error);
+}
+
+/* The removal of T's guest from its old host as its record names it. */
+static gboolean
+vp_lab_task_remove(VpLabTask *t, const VpRunEnv *run, GError **error)
+{
+    VpLabGuestReport *g = t->report;
+
+    if (!vp_lab_remove(t->old_host, g, g->uuid, t->record, run, error)) {
+        return FALSE;
+    }
+    t->removed = TRUE;
+    g->exists = FALSE;
+    g->active = FALSE;
+    g_clear_pointer(&g->uuid, g_free);
+    return TRUE;
+}
+
+/* The removal half of replace T, ahead of its host's networks: a copy
+ * made again must have no guest on it.  Its failure is T's, reported
+ * when T runs. */
+static void
+vp_lab_do_removal(gpointer data, gpointer user_data)
+{
+    VpLabTask *t = data;
+    VpLabRun *run = user_data;
+    g_autoptr(GError) error = NULL;
+
+    if (!vp_cancel_check(run->plan->run.cancel, NULL) || t->prepare_error != NULL) {
+        return;
+    }
+    if (!vp_virt_ensure_alive(t->old_host->virt, VP_RECONNECT_MS, &error) ||
+        !vp_lab_task_remove(t, &run->plan->run, &error)) {
+        t->prepare_error = g_steal_pointer(&error);
+    }
 }
 
 static void
@@ -283,14 +326,8 @@ vp_lab_do_task(gpointer data, gpointer user_data)
     ok = vp_virt_ensure_alive(t->host->virt, VP_RECONNECT_MS, &error) &&
          (t->old_host == NULL || t->old_host == t->host ||
           vp_virt_ensure_alive(t->old_host->virt, VP_RECONNECT_MS, &error));
-    if (ok && t->record != NULL) {
-        ok = vp_lab_remove(t->old_host, g, g->uuid, t->record, &plan->run,
-                           &error);
-        if (ok) {
-            g->exists = FALSE;
-            g->active = FALSE;
-            g_clear_pointer(&g->uuid, g_free);
-        }
+    if (ok && t->record != NULL && !t->removed) {
+        ok = vp_lab_task_remove(t, &plan->run, &error);
     }
     if (ok && t->plan != NULL) {
         VpProvisionPlan *p = t->plan;
@@ -488,7 +525,8 @@ vp_lab_pass(VpLabHostState *h, gboolean deletes)
 
 /* A host's work: up to JOBS threads over its one connection, deletes
  * first so that a replaced or pruned guest frees its name and space
- * before the creates, which find the pool and their bases in place. */
+ * (and its network) before the lab's networks are removed and made, and
+ * the creates find their networks, the pool and their bases in place. */
 void
 vp_lab_run_host(gpointer data, gpointer unused)
 {
@@ -498,6 +536,19 @@ vp_lab_run_host(gpointer data, gpointer unused)
     g_autoptr(GPtrArray) creates = vp_lab_pass(h, FALSE);
 
     vp_lab_parallel(deletes, jobs, vp_lab_do_task, h->run);
+    /* A copy of a lab network made again: its guests are replaced, and
+     * removed first. */
+    if (vp_lab_host_nets_remove(h)) {
+        g_autoptr(GPtrArray) early = g_ptr_array_new();
+        for (guint i = 0; i < creates->len; i++) {
+            VpLabTask *t = g_ptr_array_index(creates, i);
+            if (t->record != NULL && t->old_host == h) {
+                g_ptr_array_add(early, t);
+            }
+        }
+        vp_lab_parallel(early, jobs, vp_lab_do_removal, h->run);
+    }
+    vp_lab_run_networks(h);
     vp_lab_prepare_pools(h);
     vp_lab_prepare_bases(h);
     vp_lab_parallel(creates, jobs, vp_lab_do_task, h->run);

@@ -157,6 +157,8 @@ vp_lab_report_existing(VpLabGuestReport *g, VpLabHostState *h,
     g->active = e->active;
     g_clear_pointer(&g->volumes, g_ptr_array_unref);
     g->volumes = g_ptr_array_ref(rec->volumes);
+    g_clear_pointer(&g->nics, g_ptr_array_unref);
+    g->nics = g_ptr_array_ref(rec->nics);
 }
 
 static VpLabTask *
@@ -296,6 +298,7 @@ typedef enum {
     VP_LAB_MOVED,      /* pinned to another host than its own */
     VP_LAB_CHANGED,    /* its options (or entry) changed */
     VP_LAB_MISSING,    /* volumes of its record are gone */
+    VP_LAB_NET_CHANGED, /* a lab network it uses changed on its host */
 } VpLabDiff;
 
 static VpLabDiff
@@ -315,6 +318,9 @@ vp_lab_difference(const VpLabGuest *lg, const char *hash, VpLabHostState *h,
     }
     if (g_hash_table_contains(h->missing, lg->name)) {
         return VP_LAB_MISSING;
+    }
+    if (vp_lab_net_drifted(h, rec) != NULL) {
+        return VP_LAB_NET_CHANGED;
     }
     return VP_LAB_SAME;
 }
@@ -392,10 +398,30 @@ vp_lab_prepare_records(VpLabRun *run, VpLabTask *t, const VpLabGuest *lg,
         g_autofree char *seed = vp_provision_seed_name(lg->name);
         vp_lab_record_add_volume(rec, p->pool, seed);
     }
-    t->metadata_first = vp_lab_record_to_xml(rec);
-    rec->complete = TRUE;
-    t->metadata = vp_lab_record_to_xml(rec);
     t->volumes = g_ptr_array_ref(rec->volumes);
+    /* Its NICs are given once every network is planned. */
+    t->new_record = g_steal_pointer(&rec);
+}
+
+/* The two definitions' records of every create that is still to run:
+ * the first one unfinished, the final one complete. */
+static void
+vp_lab_write_records(VpLabRun *run)
+{
+    for (guint i = 0; i < run->tasks->len; i++) {
+        VpLabTask *t = g_ptr_array_index(run->tasks, i);
+        if (t->new_record == NULL) {
+            continue;
+        }
+        t->metadata_first = vp_lab_record_to_xml(t->new_record);
+        t->new_record->complete = TRUE;
+        t->metadata = vp_lab_record_to_xml(t->new_record);
+        /* What the guest will be: reported as planned. */
+        g_clear_pointer(&t->report->nics, g_ptr_array_unref);
+        if (t->new_record->nics->len > 0) {
+            t->report->nics = g_ptr_array_ref(t->new_record->nics);
+        }
+    }
 }
 
 static void
@@ -443,6 +469,12 @@ vp_lab_plan_guest(VpLabRun *run, guint i, const char *hash)
                 g->error = g_strdup_printf(_("it is pinned to host '%1$s' but is "
                                              "on '%2$s'; use %3$s to move it"),
                                            lg->host, owner->host->name,
+                                           vp_run_option(&plan->run,
+                                                         VP_OPTION_ERROR_REPLACE));
+            } else if (diff == VP_LAB_NET_CHANGED) {
+                g->error = g_strdup_printf(_("lab network '%1$s' on host '%2$s' changed since it was created; use %3$s to create it and the guest again"),
+                                           vp_lab_net_drifted(owner, rec),
+                                           owner->host->name,
                                            vp_run_option(&plan->run,
                                                          VP_OPTION_ERROR_REPLACE));
             } else if (diff == VP_LAB_MISSING) {
@@ -566,11 +598,16 @@ vp_lab_plan_all(VpLabRun *run, GStrv hashes, gboolean act)
 {
     const VpLabResult *r = run->result;
 
+    if (vp_lab_wants_networks(run)) {
+        vp_lab_find_networks(run);
+    }
     vp_lab_choose_copies(run, hashes);
     for (guint i = 0; i < run->plan->lab->guests->len; i++) {
         vp_lab_plan_guest(run, i, hashes[i]);
     }
     vp_lab_plan_unlisted(run);
+    vp_lab_plan_networks(run);
+    vp_lab_write_records(run);
     for (guint i = 0; i < r->guests->len; i++) {
         VpLabGuestReport *g = g_ptr_array_index(r->guests, i);
         if (!act || !g_hash_table_contains(run->busy, g)) {

@@ -10,7 +10,9 @@
  *   3. the plan, in manifest order, on this thread alone: placement needs
  *      every host's count, and a conflict every host's names;
  *   4. a bounded set of threads runs the hosts' work, each host's guests
- *      through up to JOBS threads sharing the host's one connection.
+ *      through up to JOBS threads sharing the host's one connection (the
+ *      lab's networks of a host made before its guests);
+ *   5. the names of every guest on every copy of the lab's networks.
  *
  * Nothing is deleted on a record's word alone: a removal proves, against
  * what the host says just before, that each volume is the guest's own
@@ -73,7 +75,20 @@ vp_lab_guest_report_free(gpointer data)
     g_clear_pointer(&g->volumes, g_ptr_array_unref);
     vp_provision_result_clear(&g->result);
     g_clear_pointer(&g->addresses, g_ptr_array_unref);
+    g_clear_pointer(&g->nics, g_ptr_array_unref);
     g_free(g);
+}
+
+void
+vp_lab_net_report_free(gpointer data)
+{
+    VpLabNetReport *n = data;
+
+    g_free(n->name);
+    g_free(n->host);
+    g_free(n->subnet);
+    g_free(n->error);
+    g_free(n);
 }
 
 void
@@ -82,6 +97,7 @@ vp_lab_result_clear(VpLabResult *r)
     g_free(r->lab);
     g_clear_pointer(&r->hosts, g_ptr_array_unref);
     g_clear_pointer(&r->guests, g_ptr_array_unref);
+    g_clear_pointer(&r->networks, g_ptr_array_unref);
     *r = (VpLabResult){ 0 };
 }
 
@@ -93,6 +109,7 @@ vp_lab_task_free(gpointer data)
     g_free(t->metadata_first);
     g_free(t->metadata);
     g_clear_pointer(&t->volumes, g_ptr_array_unref);
+    vp_lab_record_free(t->new_record);
     g_free(t->base);
     g_clear_error(&t->prepare_error);
     g_free(t);
@@ -106,6 +123,11 @@ vp_lab_host_state_free(gpointer data)
     g_clear_pointer(&h->tasks, g_ptr_array_unref);
     g_free(h->hostname);
     g_clear_pointer(&h->ids, g_ptr_array_unref);
+    g_clear_pointer(&h->nets, g_ptr_array_unref);
+    g_clear_pointer(&h->net_defs, g_ptr_array_unref);
+    g_clear_pointer(&h->macs, g_hash_table_unref);
+    g_clear_pointer(&h->net_users, g_hash_table_unref);
+    g_clear_pointer(&h->leases, g_hash_table_unref);
     g_clear_pointer(&h->missing, g_hash_table_unref);
     g_clear_pointer(&h->users, g_hash_table_unref);
     g_clear_pointer(&h->backing, g_hash_table_unref);
@@ -195,8 +217,38 @@ vp_lab_parallel(GPtrArray *items, guint workers, VpLabWorkFunc fn,
     }
 }
 
-/* status --addresses: what the agents of running guests report; a guest
- * without an answering agent has none, which is no failure. */
+/* The addresses G's record reserves for it (VpAddress *, the interface
+ * named by its network), with the prefix of that network on H when it
+ * was read, else a lab network's /24. */
+static GPtrArray *
+vp_lab_reserved(const VpLabHostState *h, const VpLabGuestReport *g)
+{
+    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)vp_address_free);
+
+    for (guint i = 0; g->nics != NULL && i < g->nics->len; i++) {
+        const VpLabNic *nic = g_ptr_array_index(g->nics, i);
+        guint32 addr;
+        if (nic->ip == NULL || !nic->dhcp || !vp_ipv4_parse(nic->ip, &addr)) {
+            continue;
+        }
+        VpAddress *a = g_new0(VpAddress, 1);
+        a->interface = g_strdup(nic->network);
+        a->address = g_strdup(nic->ip);
+        a->prefix = 24;
+        for (guint k = 0; h->net_defs != NULL && k < h->net_defs->len; k++) {
+            const VpNetworkDef *d = g_ptr_array_index(h->net_defs, k);
+            const VpNetIp *ip = strcmp(d->name, nic->network) == 0
+                                    ? vp_network_def_ip_for(d, addr) : NULL;
+            a->prefix = ip != NULL ? ip->net.prefix : a->prefix;
+        }
+        g_ptr_array_add(out, a);
+    }
+    return out;
+}
+
+/* status --addresses: of running guests, their reservations and leases
+ * first, their agents' answers last; a guest with none of them has none,
+ * which is no failure. */
 static void
 vp_lab_fill_addresses(VpLabRun *run)
 {
@@ -205,7 +257,9 @@ vp_lab_fill_addresses(VpLabRun *run)
         VpLabHostState *h = g->host != NULL ? vp_lab_host_by_name(run, g->host)
                                             : NULL;
         if (g->exists && g->active && h != NULL && h->virt != NULL) {
-            g->addresses = vp_virt_domain_addresses(h->virt, g->name, NULL);
+            g_autoptr(GPtrArray) reserved = vp_lab_reserved(h, g);
+            g->addresses = vp_workflow_guest_addresses(h->virt, g->name, reserved,
+                                                       NULL);
         }
     }
 }
@@ -361,6 +415,7 @@ vp_lab_run_init(VpLabRun *run, const VpLabPlan *plan, VpLabResult *r)
     r->lab = g_strdup(lab->lab);
     r->hosts = g_ptr_array_new_with_free_func(vp_lab_host_report_free);
     r->guests = g_ptr_array_new_with_free_func(vp_lab_guest_report_free);
+    r->networks = g_ptr_array_new_with_free_func(vp_lab_net_report_free);
     for (guint i = 0; i < lab->guests->len; i++) {
         const VpLabGuest *lg = g_ptr_array_index(lab->guests, i);
         g_hash_table_insert(run->listed, lg->name, (gpointer)lg);
@@ -418,11 +473,15 @@ vp_lab_run(const VpLabPlan *plan, VpLabResult *r, GError **error)
         g_autoptr(GPtrArray) busy_hosts = g_ptr_array_new();
         for (guint i = 0; i < run.hosts->len; i++) {
             VpLabHostState *h = g_ptr_array_index(run.hosts, i);
-            if (h->tasks->len > 0) {
+            if (h->tasks->len > 0 || vp_lab_host_nets_busy(h)) {
                 g_ptr_array_add(busy_hosts, h);
             }
         }
         vp_lab_parallel(busy_hosts, host_workers, vp_lab_run_host, NULL);
+        /* 5. Every guest's name on every copy of the lab's networks. */
+        if (vp_lab_wants_networks(&run)) {
+            vp_lab_sync_dns(&run);
+        }
     }
     if (plan->command == VP_LAB_STATUS && plan->addresses) {
         vp_lab_fill_addresses(&run);
@@ -441,9 +500,12 @@ vp_lab_result_ok(const VpLabPlan *plan, const VpLabResult *r, guint *guests,
         const VpLabHostReport *h = g_ptr_array_index(r->hosts, i);
         *hosts += !h->reachable;
     }
-    for (guint i = 0; i < r->guests->len; i++) {
-        const VpLabGuestReport *g = g_ptr_array_index(r->guests, i);
-        switch (g->action) {
+    for (guint i = 0; i < r->guests->len + r->networks->len; i++) {
+        const VpLabGuestReport *g = i < r->guests->len ? g_ptr_array_index(r->guests, i)
+                                                       : NULL;
+        const VpLabNetReport *n = g == NULL
+            ? g_ptr_array_index(r->networks, i - r->guests->len) : NULL;
+        switch (g != NULL ? g->action : n->action) {
         case VP_LAB_KEEP:
             break;
         /* For status, anything to do means the lab is not as written. */

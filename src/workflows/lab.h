@@ -62,7 +62,24 @@ typedef struct {
     VpProvisionResult result;
     gboolean created;     /* RESULT holds a guest made by this run */
     GPtrArray *addresses; /* VpAddress *, NULL when not asked or unknown */
+    /* Its identity on networks as its record says, or as this run made
+     * it (VpLabNic *): MACs and reserved addresses; NULL: none. */
+    GPtrArray *nics;
 } VpLabGuestReport;
+
+/* A lab network's copy on one host (design.md, "Lab networks, guest
+ * identity and readiness"): create (missing, planned), keep (the lab's
+ * record, as the manifest says), replace (changed, made again with
+ * --replace), delete (no guest of the lab uses it: destroy, --prune),
+ * drift (changed, or unused without --prune), conflict (the name is not
+ * the lab's, or the subnet overlaps another network of the host), failed. */
+typedef struct {
+    char *name;           /* LAB-KEY */
+    char *host;
+    VpLabAction action;
+    char *subnet;         /* "10.88.1.0/24"; NULL when not known */
+    char *error;          /* NULL unless failed, drift or conflict */
+} VpLabNetReport;
 
 /* Called when GUEST's outcome is known, one call at a time (never
  * concurrently), from whichever thread did the work.  TOTAL is the number
@@ -92,6 +109,9 @@ typedef struct {
     GPtrArray *hosts;      /* VpLabHostReport *, in manifest order */
     GPtrArray *guests;     /* VpLabGuestReport *: the manifest's in its
                             * order, then owned guests it does not list */
+    GPtrArray *networks;   /* VpLabNetReport *: host by host in manifest
+                            * order, each in the manifest's network order,
+                            * then copies of keys it no longer has */
     gboolean interrupted;  /* CANCEL fired: guests not started are failed */
 } VpLabResult;
 
@@ -111,7 +131,8 @@ gboolean vp_lab_run(const VpLabPlan *plan, VpLabResult *result,
 /* Whether every host was reachable and every guest ended as the command
  * wanted (for status: the lab is as the manifest says), and the run was
  * not interrupted.  *GUESTS counts the guests that did not (failed,
- * conflicting, drifted; for status every one not kept), *HOSTS the hosts
- * not reached. */
+ * conflicting, drifted; for status every one not kept) and lab network
+ * copies that did not (counted with them), *HOSTS the hosts not
+ * reached. */
 gboolean vp_lab_result_ok(const VpLabPlan *plan, const VpLabResult *result,
                           guint *guests, guint *hosts);

@@ -339,8 +339,8 @@ vp_wait_for_address(VpVirt *virt, VpProvisionPlan *plan, VpProvisionResult *r,
                      plan->wait_seconds, plan->name);
     for (;;) {
         g_autoptr(GError) local = NULL;
-        g_autoptr(GPtrArray) found = vp_virt_domain_addresses(virt, plan->name,
-                                                              &local);
+        g_autoptr(GPtrArray) found = vp_workflow_guest_addresses(virt, plan->name,
+                                                                 NULL, &local);
         if (found != NULL && found->len > 0) {
             r->addresses = g_steal_pointer(&found);
             return TRUE;

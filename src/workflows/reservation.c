@@ -88,7 +88,10 @@ vp_check_address(const VpNetworkDef *def, GPtrArray *leases, const char *name,
             return FALSE;
         }
     }
-    if (vp_dns_has_name(def, name)) {
+    /* A lab network's names are the lab's, kept for every guest at once
+     * (a replaced guest's name is there already): not the guest's to
+     * check or add. */
+    if (!nic->lab_dns && vp_dns_has_name(def, name)) {
         g_set_error(error, VP_ERROR, VP_ERROR_EXISTS,
                     _("network '%1$s' already resolves the name '%2$s'; rename the guest, or remove that DNS entry"),
                     def->name, name);
@@ -161,6 +164,9 @@ vp_reservations_make(const VpRunEnv *run, VpVirt *virt, const char *name,
         }
         vp_workflow_undo(t, what, VP_UNDO_NETWORK_DHCP, virt, NULL, nic->source,
                          dhcp);
+        if (nic->lab_dns) {
+            continue;
+        }
         g_autofree char *fqdn = nic->dns_domain != NULL
                                 ? g_strdup_printf("%s.%s", name, nic->dns_domain) : NULL;
         const char *names[] = { name, fqdn, NULL };

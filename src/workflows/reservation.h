@@ -16,7 +16,8 @@
  * now: the network exists and runs DHCP on a subnet holding the address,
  * which is not the network's own, its broadcast, reserved for another
  * MAC or name, leased to another MAC, or a DNS name of another address;
- * the guest's NAME is not reserved or a DNS name there already.  A NIC
+ * the guest's NAME is not reserved, nor a DNS name there already (but on
+ * a NIC with lab_dns, whose names the lab keeps).  A NIC
  * without a MAC gets one (QEMU's 52:54:00 prefix, random, reserved by
  * nobody), since the reservation needs it before the domain exists.
  * VP_ERROR_INVALID (bad input) or VP_ERROR_EXISTS (taken) naming the
@@ -24,8 +25,8 @@
 gboolean vp_reservations_plan(VpVirt *virt, const char *name, VpDomainSpec *d,
                               GError **error);
 
-/* Adds the reservations and DNS entries planned for D's NICs, each with
- * its undo in T.  Says its steps through RUN. */
+/* Adds the reservations and DNS entries (none with lab_dns) planned for
+ * D's NICs, each with its undo in T.  Says its steps through RUN. */
 gboolean vp_reservations_make(const VpRunEnv *run, VpVirt *virt,
                               const char *name, const VpDomainSpec *d,
                               VpTransaction *t, GError **error);

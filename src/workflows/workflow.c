@@ -460,3 +460,51 @@ vp_workflow_add_undo_error(GError **error, const GError *undo_error)
     g_free((*error)->message);
     (*error)->message = g_steal_pointer(&text);
 }
+
+/* Whether FOUND holds ADDRESS. */
+static gboolean
+vp_has_address(const GPtrArray *found, const char *address)
+{
+    for (guint i = 0; i < found->len; i++) {
+        if (g_strcmp0(((const VpAddress *)g_ptr_array_index(found, i))->address,
+                      address) == 0) {
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+static void
+vp_add_address(GPtrArray *found, const VpAddress *a)
+{
+    if (vp_has_address(found, a->address)) {
+        return;
+    }
+    VpAddress *copy = g_new0(VpAddress, 1);
+    *copy = *a;
+    copy->interface = g_strdup(a->interface);
+    copy->address = g_strdup(a->address);
+    g_ptr_array_add(found, copy);
+}
+
+GPtrArray *
+vp_workflow_guest_addresses(VpVirt *virt, const char *name,
+                            const GPtrArray *reserved, GError **error)
+{
+    g_autoptr(GPtrArray) found =
+        g_ptr_array_new_with_free_func((GDestroyNotify)vp_address_free);
+    /* A network without leases (a bridge, user mode) is no failure: the
+     * agent is asked next. */
+    g_autoptr(GPtrArray) leases = vp_virt_domain_lease_addresses(virt, name, NULL);
+
+    for (guint i = 0; reserved != NULL && i < reserved->len; i++) {
+        vp_add_address(found, g_ptr_array_index(reserved, i));
+    }
+    for (guint i = 0; leases != NULL && i < leases->len; i++) {
+        vp_add_address(found, g_ptr_array_index(leases, i));
+    }
+    if (found->len > 0) {
+        return g_steal_pointer(&found);
+    }
+    return vp_virt_domain_addresses(virt, name, error);
+}

@@ -142,3 +142,12 @@ gboolean vp_workflow_upload_volume(const VpRunEnv *run, VpVirt *virt,
                                    gboolean block, VpVolumeFill fill,
                                    gpointer fill_data, VpTransaction *t,
                                    VpVolumeInfo *info, GError **error);
+
+/* A running guest's addresses, as design.md orders their sources: RESERVED
+ * (VpAddress *, copied: the reservations the caller knows of; NULL: none)
+ * and its DHCP leases first, then, only when those give none, its guest
+ * agent, so that a guest without one (Ubuntu's cloud images ship none)
+ * has its address too.  Fails as vp_virt_domain_addresses() when all
+ * three give nothing and the agent does not answer. */
+GPtrArray *vp_workflow_guest_addresses(VpVirt *virt, const char *name,
+                                       const GPtrArray *reserved, GError **error);

@@ -344,6 +344,15 @@ vp_parse_guest(VpLabBuild *b, const VpYNode *entry, GError **error)
         return FALSE;
     }
 
+    const VpOptValue *net = g_hash_table_lookup(merged, "network");
+    if (!vp_lab_check_addresses(b->ctx, b->lab, e.name->text,
+                                e.host != NULL ? e.host->text : NULL,
+                                net != NULL ? net->text : NULL,
+                                net != NULL ? net->line : entry->line,
+                                net != NULL ? net->column : entry->column, error)) {
+        return FALSE;
+    }
+
     /* An explicit count expands even when it is 1, so that raising it
      * later does not rename the guest that exists. */
     guint n = e.count > 0 ? (guint)e.count : 1;

@@ -212,3 +212,66 @@ vp_lab_find_network(const VpLab *lab, const char *name)
     }
     return NULL;
 }
+
+/* The network and ip= of LINE, a network value as the hosts see it
+ * ("network=NAME,...,ip=ADDR"); FALSE when it has no ip=. */
+static gboolean
+vp_value_address(const char *line, char **network, char **ip)
+{
+    g_auto(GStrv) parts = g_strsplit(line, ",", -1);
+
+    *network = *ip = NULL;
+    for (guint i = 0; parts[i] != NULL; i++) {
+        if (g_str_has_prefix(parts[i], "network=") && *network == NULL) {
+            *network = g_strdup(parts[i] + 8);
+        } else if (g_str_has_prefix(parts[i], "ip=") && *ip == NULL) {
+            *ip = g_strdup(parts[i] + 3);
+        }
+    }
+    if (*ip == NULL) {
+        g_clear_pointer(network, g_free);
+    }
+    return *ip != NULL;
+}
+
+gboolean
+vp_lab_check_addresses(const VpLabCtx *ctx, const VpLab *lab,
+                       const char *name, const char *host, const char *network,
+                       guint line, guint column, GError **error)
+{
+    g_auto(GStrv) lines = g_strsplit(network != NULL ? network : "", "\n", -1);
+
+    for (guint i = 0; lines[i] != NULL; i++) {
+        g_autofree char *net = NULL;
+        g_autofree char *ip = NULL;
+        const VpLabNetwork *n = NULL;
+        guint32 addr;
+        VpIpv4Net subnet = { 0 };
+        guint index = 0;
+
+        if (!vp_value_address(lines[i], &net, &ip) ||
+            (n = vp_lab_find_network(lab, net)) == NULL) {
+            continue;
+        }
+        if (host == NULL) {
+            vp_lab_error(error, ctx, line, column,
+                         _("guest '%1$s' has the fixed address %2$s on lab network '%3$s', but each host has its own subnet of it; pin the guest with 'host:'"),
+                         name, ip, n->key);
+            return FALSE;
+        }
+        while (index < lab->hosts->len &&
+               !g_str_equal(((const VpLabHost *)g_ptr_array_index(lab->hosts, index))->name,
+                            host)) {
+            index++;
+        }
+        if (!vp_lab_host_subnet(&n->cidr, index, &subnet) ||
+            !vp_ipv4_parse(ip, &addr) || !vp_ipv4_net_contains(&subnet, addr)) {
+            g_autofree char *first = vp_ipv4_format(subnet.addr);
+            vp_lab_error(error, ctx, line, column,
+                         _("the address %1$s of guest '%2$s' is not in the subnet %3$s/24 of lab network '%4$s' on host '%5$s'; use an address of it"),
+                         ip, name, first, n->key, host);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}

@@ -234,6 +234,16 @@ gboolean vp_parse_networks(const VpLabCtx *ctx, VpLab *lab, const VpYNode *key,
  * frees. */
 char *vp_lab_network_value(const VpLabCtx *ctx, const char *text);
 
+/* The fixed addresses of guest NAME (pinned to HOST, NULL: placed) on
+ * lab networks, in NETWORK (its network option's lines, NULL: none): a
+ * placed guest has none (its host, and so its /24, is not known before
+ * the plan), a pinned one's is in its host's /24 of the network.  The
+ * error is at LINE:COLUMN. */
+gboolean vp_lab_check_addresses(const VpLabCtx *ctx, const VpLab *lab,
+                                const char *name, const char *host,
+                                const char *network, guint line, guint column,
+                                GError **error);
+
 /* Frees DATA, a VpLabNetwork. */
 void vp_lab_network_free(gpointer data);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpLabNetwork, vp_lab_network_free)

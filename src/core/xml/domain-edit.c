@@ -127,6 +127,40 @@ vp_domain_disks(VpDomainDoc *doc)
     return disks;
 }
 
+void
+vp_iface_info_free(VpIfaceInfo *iface)
+{
+    if (iface != NULL) {
+        g_free(iface->mac);
+        g_free(iface->network);
+        g_free(iface);
+    }
+}
+
+GPtrArray *
+vp_domain_interfaces(VpDomainDoc *doc)
+{
+    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)vp_iface_info_free);
+    xmlNodePtr devices = vp_child(xmlDocGetRootElement(doc->xml), "devices");
+
+    for (xmlNodePtr c = devices != NULL ? devices->children : NULL; c != NULL;
+         c = c->next) {
+        if (c->type != XML_ELEMENT_NODE ||
+            !xmlStrEqual(c->name, BAD_CAST "interface")) {
+            continue;
+        }
+        VpIfaceInfo *i = g_new0(VpIfaceInfo, 1);
+        g_autofree char *type = vp_xml_prop(c, "type");
+        g_autofree char *mac = vp_xml_prop(vp_child(c, "mac"), "address");
+        i->mac = mac != NULL ? g_ascii_strdown(mac, -1) : NULL;
+        if (g_strcmp0(type, "network") == 0) {
+            i->network = vp_xml_prop(vp_child(c, "source"), "network");
+        }
+        g_ptr_array_add(out, i);
+    }
+    return out;
+}
+
 /* "vd" + 0 -> "vda", 25 -> "vdz", 26 -> "vdaa", as libvirt numbers disks. */
 static char *
 vp_target_name(const char *prefix, guint index)

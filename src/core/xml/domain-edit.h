@@ -36,6 +36,18 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpDomainDoc, vp_domain_doc_free)
 /* Every <disk> of DOC, in document order (VpDiskInfo *, owned). */
 GPtrArray *vp_domain_disks(VpDomainDoc *doc);
 
+/* One <interface> of a domain: its MAC (lower case; NULL: none given)
+ * and, for type='network', the network's name (else NULL). */
+typedef struct {
+    char *mac;
+    char *network;
+} VpIfaceInfo;
+
+void vp_iface_info_free(VpIfaceInfo *iface);
+
+/* Every <interface> of DOC, in document order (VpIfaceInfo *, owned). */
+GPtrArray *vp_domain_interfaces(VpDomainDoc *doc);
+
 /* The first free target name on BUS ("vd" names for virtio, "sd" for scsi,
  * sata and usb, "hd" for ide): vda..vdz, vdaa, ...  Names in TAKEN
  * (strings; may be NULL) count as used besides DOC's own.  Caller frees. */

@@ -32,6 +32,9 @@ typedef struct {
     char *ip;             /* IPv4 reserved for it in the network; NULL: none */
     char *dns_domain;     /* the network's DNS domain, for the guest's name
                            * there (the workflow reads it); NULL: none */
+    gboolean lab_dns;     /* the network is a lab's own, whose DNS names
+                           * the lab keeps for all its guests at once: the
+                           * guest adds only its reservation */
 } VpNic;
 
 VpNic *vp_nic_new(VpNetKind kind, const char *source);
