@@ -76,7 +76,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from benchlib import (  # noqa: E402 (after the sys.path change)
     add_json_option, add_vp_option, best_run, CommandFailed, floor_line, fmt_x, fs_of,
-    human, parse_args, parse_size, ratio, reporters, rotated, run, run_measured,
+    human, parse_args, parse_size, ratio, reporters, rotated, run, run_measured_tree,
     summarize, tool_version, Verdicts, vp_binary, write_json, unwind_on_signals)
 
 HOSTS_SH = os.path.join(HERE, "..", "tests", "libvirt", "hosts.sh")
@@ -289,6 +289,21 @@ class Hosts:
                 except OSError:
                     continue
         raise CommandFailed("no link of %s found (%r)" % (host["name"], out))
+
+    def keep_logs(self):
+        """Copies the hosts' logs (libvirtd, sshd) next to DIR before a purge removes
+        them; returns where, or None when there was nothing to copy."""
+        if self.dir is None:
+            return None
+        dest = self.dir + "-logs"
+        for root, _, files in os.walk(self.dir):
+            for f in files:
+                if f.endswith(".log"):
+                    src = os.path.join(root, f)
+                    rel = os.path.relpath(src, self.dir)
+                    os.makedirs(os.path.dirname(os.path.join(dest, rel)), exist_ok=True)
+                    shutil.copy(src, os.path.join(dest, rel))
+        return dest if os.path.isdir(dest) else None
 
     def purge(self):
         if self.dir is None:
@@ -532,8 +547,8 @@ class Bench:
         out = os.path.join(self.hosts.dir, "stdout.txt")
         a = self.probe.snap()
         try:
-            wall, rss, user, sys_ = run_measured(argv, self.hosts.dir, ok_codes, out,
-                                                 timeout or self.args.timeout)
+            wall, rss, user, sys_, orphans = run_measured_tree(
+                argv, self.hosts.dir, ok_codes, out, timeout or self.args.timeout)
         except CommandFailed as e:
             # apply and status print a guest's error in their table on stdout
             with open(out, errors="replace") as f:
@@ -545,7 +560,7 @@ class Bench:
                                     "\n    ".join(lines[-5:]) or "-"))
         b = self.probe.snap()
         r = dict(wall_s=wall, peak_rss_kib=rss, client_user_s=user, client_sys_s=sys_,
-                 client_cpu_s=user + sys_)
+                 client_cpu_s=user + sys_, client_orphans=orphans)
         r.update(CpuProbe.delta(a, b, [h["name"] for h in hosts]))
         return r
 
@@ -1103,6 +1118,11 @@ def main():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         if shaper:
             shaper.unshape()
+        if b.failed:
+            kept = b.hosts.keep_logs()
+            if kept:
+                print("bench-lab: the hosts' logs are kept in %s" % kept, file=sys.stderr)
+                meta["logs_kept"] = kept
         b.hosts.purge()
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
@@ -1277,8 +1297,9 @@ def report_phase(args, b, meta, ph, scaling, say):
         else:
             say("  %-34s %8s" % (label, "failed" if label.startswith(("virt-p", "xargs"))
                                  else "-"))
-    say("  (CPU s of the best run: client = the command and the children it reaped "
-        "(virt-install processes, ssh); daemons = the hosts' libvirtd with what they "
+    say("  (CPU s of the best run: client = the command and every process it started, "
+        "also those left for others to reap (virt-install processes, ssh: "
+        "run_measured_tree); daemons = the hosts' libvirtd with what they "
         "reaped (qemu-img); sshd = the hosts' sshd and sessions (virt-ssh-helper); "
         "busy = all CPUs of the machine during the run, other jobs included. "
         "virsh undefine: one virsh per host, hosts at once%s)" % (
