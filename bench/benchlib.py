@@ -10,6 +10,7 @@ What lives here:
 
   RUNNER, run_measured()  time one command around fork()/wait4() in a minimal
                           interpreter and return (wall s, ru_maxrss KiB, user s, sys s);
+  run_measured_tree()     the same, CPU also of the processes it left behind;
   run_measured_synced()   the same, then fsync() a file the command wrote, at once;
   best_run()              the fastest of a few such runs (the spawn floor, start-up);
   summarize()             best/median/worst wall-clock, CPU and peak RSS of a list of runs;
@@ -55,14 +56,29 @@ import time
 # running /bin/true the same way) and print it.  It also keeps the bench's own
 # start-up out of the times.
 # Arguments: the pipe's fd, a file to fsync() right after a successful command
-# ("" for none: bench-convert times what making a copy durable still costs), the
-# command.  It reports: exit code, wall ns, ru_maxrss KiB, user s, sys s, fsync ns.
+# ("" for none: bench-convert times what making a copy durable still costs),
+# "tree" or "" (below), the command.  It reports: exit code, wall ns, ru_maxrss
+# KiB, user s, sys s, fsync ns, orphans reaped.
+# "tree": the CPU of every process the command started, also of those it did
+# not reap itself.  A process whose parent exits first is reparented to the
+# nearest subreaper, and its CPU never reaches the command's wait4() figures:
+# libvirt's client reaps the ssh of a qemu+ssh connection only when that
+# connection is disposed of, which a client that exits with it open never does.
+# So the runner makes itself a subreaper (prctl PR_SET_CHILD_SUBREAPER), and
+# once the command has exited (the wall time ends there) it reaps whatever was
+# reparented to it, for up to 10 s, adding their user and sys time.
 RUNNER = r"""
 import os, sys, time
 rfd = int(sys.argv[1])
 sync_path = sys.argv[2]
-argv = sys.argv[3:]
+tree = sys.argv[3] == "tree"
+argv = sys.argv[4:]
 os.set_inheritable(rfd, False)
+if tree:
+    import ctypes
+    if ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) != 0:
+        os.write(2, b"runner: prctl(PR_SET_CHILD_SUBREAPER) failed\n")
+        os._exit(126)
 t0 = time.perf_counter_ns()
 pid = os.fork()
 if pid == 0:
@@ -79,8 +95,21 @@ if sync_path and code == 0:
     os.fsync(fd)
     t2 = time.perf_counter_ns()
     os.close(fd)
-os.write(rfd, ("%d %d %d %.6f %.6f %d" % (code,
-    t1 - t0, ru.ru_maxrss, ru.ru_utime, ru.ru_stime, t2 - t1)).encode())
+utime, stime, orphans = ru.ru_utime, ru.ru_stime, 0
+deadline = time.monotonic() + 10
+while tree:
+    try:
+        p, _, r = os.wait4(-1, os.WNOHANG)
+    except ChildProcessError:
+        break
+    if p == 0:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.005)
+        continue
+    utime, stime, orphans = utime + r.ru_utime, stime + r.ru_stime, orphans + 1
+os.write(rfd, ("%d %d %d %.6f %.6f %d %d" % (code,
+    t1 - t0, ru.ru_maxrss, utime, stime, t2 - t1, orphans)).encode())
 """
 
 SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTPE]?)(iB)?\s*$", re.IGNORECASE)
@@ -160,11 +189,20 @@ def run_measured(argv, cwd, ok_codes=(0,), stdout_path=None, timeout=None):
     return _run_runner(argv, cwd, "", ok_codes, stdout_path, timeout)[:4]
 
 
+def run_measured_tree(argv, cwd, ok_codes=(0,), stdout_path=None, timeout=None):
+    """As run_measured(), but user and sys also count the processes the command
+    started and left to others to reap, such as the ssh of a libvirt connection
+    still open at exit (RUNNER's "tree"); returns (wall s, ru_maxrss KiB of the
+    command, user s, sys s, how many such processes were reaped)."""
+    r = _run_runner(argv, cwd, "", ok_codes, stdout_path, timeout, tree=True)
+    return r[:4] + r[5:]
+
+
 def run_measured_synced(argv, cwd, path):
     """As run_measured(), then fsync() `path` as soon as the command has exited
     (in the runner, so no gap lets write-back run for free); return (wall s,
     ru_maxrss KiB, user s, sys s, fsync s).  The fsync is not in the wall time."""
-    return _run_runner(argv, cwd, path)
+    return _run_runner(argv, cwd, path)[:5]
 
 
 def _end_group(proc):
@@ -182,14 +220,16 @@ def _end_group(proc):
             pass
 
 
-def _run_runner(argv, cwd, sync_path, ok_codes=(0,), stdout_path=None, timeout=None):
+def _run_runner(argv, cwd, sync_path, ok_codes=(0,), stdout_path=None, timeout=None,
+                tree=False):
     rfd, wfd = os.pipe()
     out = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL
     try:
         # With a timeout the runner leads a session of its own, so that the
         # command it forks can be ended with it (os.killpg).
         proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", RUNNER, str(wfd), sync_path] + argv,
+            [sys.executable, "-I", "-S", "-c", RUNNER, str(wfd), sync_path,
+             "tree" if tree else ""] + argv,
             cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
             stderr=subprocess.PIPE, pass_fds=(wfd,), start_new_session=timeout is not None)
         os.close(wfd)
@@ -218,14 +258,14 @@ def _run_runner(argv, cwd, sync_path, ok_codes=(0,), stdout_path=None, timeout=N
         if stdout_path:
             out.close()
     report = b"".join(chunks).decode().split()
-    if proc.returncode != 0 or len(report) != 6:
+    if proc.returncode != 0 or len(report) != 7:
         raise CommandFailed("runner failed (exit %s): %s" % (proc.returncode, err.decode().strip()))
-    code, wall_ns, maxrss, utime, stime, sync_ns = report
+    code, wall_ns, maxrss, utime, stime, sync_ns, orphans = report
     if int(code) not in ok_codes:
         raise CommandFailed("`%s` exited with %s: %s" % (
             " ".join(argv), code, err.decode(errors="replace").strip()[-2000:]))
     return (int(wall_ns) / 1e9, int(maxrss), float(utime), float(stime),
-            int(sync_ns) / 1e9)
+            int(sync_ns) / 1e9, int(orphans))
 
 
 def best_run(argv, cwd, times=3):

@@ -22,6 +22,8 @@ a case left, those that need it make it, and each removes what it made):
       qemu-img and virt-xml-validate see them; --json checked field by field
   no_define_and_dry_runs_with_pool   --no-define creates only the volume;
       --dry-run / --print-xml with a pool
+  upload_closed_before_volume_queries   the upload's stream is closed when
+      it is committed, before the volume is queried (traced under gdb)
   guest_installs_onto_volume   a TCG guest writes patterns onto the volume
       (checked from the host with qemu-io; no cluster allocated), then
       verifies them in a second boot
@@ -75,9 +77,9 @@ class Provision(H.LibvirtTestCase):
     log = staticmethod(log)
     TMP_PREFIX = "vpt."
     NEEDED = ["virsh", "qemu-img", "qemu-io", "virt-xml-validate", "setpriv", "libvirtd",
-              "qemu-system-x86_64"]
+              "qemu-system-x86_64", "gdb"]
     PACKAGES = ["libvirt-daemon", "libvirt-clients", "libvirt-daemon-driver-qemu",
-                "qemu-system-x86", "qemu-utils", "libxml2-utils"]
+                "qemu-system-x86", "qemu-utils", "libxml2-utils", "gdb"]
     # step lines of -v (progress on stderr)
     STEPS = ("connected to", "creating volume", "uploading", "defining domain",
              "starting domain", "creating directory pool", "undoing what this run created",
@@ -380,6 +382,33 @@ class Provision(H.LibvirtTestCase):
         self.assertEqual(after["vols"]["default"],
                          sorted(before["vols"]["default"] + [name + ".qcow2"]))
         self.assert_preallocated(path, 3 * GiB)
+
+    def test_upload_closed_before_volume_queries(self):
+        """An upload's stream is closed once it is committed, before the volume
+        is queried: an open stream holds its connection's stream lock, and over
+        those round trips it kept a lab's other guests on that host from
+        uploading (issue 16).  Traced with gdb's dprintf, in call order."""
+        self.ensure_default_pool()
+        name = "vpt-order"
+        self.forget(name)
+        commands = os.path.join(self.dir, "order.gdb")
+        with open(commands, "w") as f:
+            f.write("set pagination off\nset breakpoint pending on\n"
+                    "dprintf vp_upload_commit,\"VPT committed\\n\"\n"
+                    "dprintf vp_upload_free,\"VPT closed\\n\"\n"
+                    "dprintf vp_virt_volume_info,\"VPT queried\\n\"\n"
+                    "run\n")
+        argv = ["gdb", "-q", "-batch", "-x", commands, "--args", self.vp_bin, "-c",
+                self.uri, "provision", "--pool", "default", "--name", name, "--size", "1G",
+                "--no-define"]
+        r = run(argv, check=False, timeout=300, env=self.vp_env)
+        r.argv = argv
+        events = [l.strip() for l in r.stdout.splitlines() if l.startswith("VPT ")]
+        self.assertIn("VPT committed", events, self.desc(r))
+        after = events[events.index("VPT committed"):]
+        self.assertEqual(after[:3], ["VPT committed", "VPT closed", "VPT queried"],
+                         self.desc(r))
+        self.assert_preallocated(os.path.join(self.images, name + ".qcow2"), GiB)
 
     def test_guest_installs_onto_volume(self):
         self.ensure_default_pool()

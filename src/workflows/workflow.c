@@ -356,6 +356,12 @@ vp_workflow_upload_volume(const VpRunEnv *run, VpVirt *virt, const char *pool,
     if (sink == NULL || !fill(sink, fill_data, run->cancel, error)) {
         return FALSE;
     }
+    /* Committed: the stream is closed now, not when this function returns.
+     * An open stream holds the connection's stream lock, and the queries
+     * below are round trips: held over them, the lock kept every other
+     * guest's upload on this connection waiting and the link idle (issue
+     * 16: 0.22 s of each 0.6 s per guest at a 40 ms round trip). */
+    g_clear_pointer(&sink, vp_sink_free);
     const char *want = vp_image_format_to_string(expect->format);
     /* libvirt refreshes a volume once an upload ends and probes the header;
      * only when it has not got round to it yet is the pool refreshed. */
