@@ -749,9 +749,6 @@ class ReadyGuest(LabBase):
         self.assertTrue(addrs and not any(a.startswith("127.") for a in addrs), g)
         self.assertIn(ipaddress.ip_address(addrs[0]), ipaddress.ip_network(h1["guest_subnet"]),
                       g)
-        host = json.loads(self.virsh(h1, "qemu-agent-command", "ready",
-                                     '{"execute":"guest-get-host-name"}'))
-        self.assertEqual(host["return"]["host-name"], "ready")
         known = os.path.join(self.work, "ready-known-hosts")
         with open(known, "w") as f:
             f.write("%s %s\n" % (addrs[0], public))
@@ -764,6 +761,17 @@ class ReadyGuest(LabBase):
         log("in the guest %.1f s after its address: %r" % (time.monotonic() - t, r.stdout))
         self.assertEqual((r.returncode, r.stdout.split()), (0, ["status:", "done", "ready"]),
                          "%s\n%s" % (r.stdout, r.stderr))
+        # The address came from the lease, which precedes the agent: once
+        # cloud-init is done the agent is up, or comes within a minute.
+        deadline = time.monotonic() + 60
+        while True:
+            r = self.virsh(h1, "qemu-agent-command", "ready",
+                           '{"execute":"guest-get-host-name"}', check=False)
+            if r.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["return"]["host-name"], "ready")
         r = run([self.vp_bin, "status", path, "--inventory"] + list(allow), check=False)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(yaml.safe_load(r.stdout)["all"]["children"],
