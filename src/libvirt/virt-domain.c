@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 
 #include "error.h"
+#include "parallel.h"
 #include "virt-private.h"
 
 /* ---- domains ---------------------------------------------------------- */
@@ -409,6 +410,57 @@ vp_domain_metadata(virDomainPtr dom, const char *ns, char **xml,
                         virDomainGetName(dom));
 }
 
+/* One domain of a listing, read from a thread of vp_parallel_for. */
+typedef struct {
+    virDomainPtr *doms;
+    const char *ns;
+    GHashTable *active; /* UUIDs of the running domains */
+    VpDomainEntry **entries; /* NULL where the domain vanished */
+    GError **errors;
+} VpDomainListing;
+
+static void
+vp_domain_list_one(guint i, gpointer data)
+{
+    VpDomainListing *l = data;
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    g_autoptr(VpDomainEntry) e = g_new0(VpDomainEntry, 1);
+
+    if (vp_domain_metadata(l->doms[i], l->ns, &e->metadata, &l->errors[i]) &&
+        virDomainGetUUIDString(l->doms[i], uuid) == 0) {
+        e->name = g_strdup(virDomainGetName(l->doms[i]));
+        e->uuid = g_strdup(uuid);
+        e->active = g_hash_table_contains(l->active, uuid);
+        l->entries[i] = g_steal_pointer(&e);
+    }
+}
+
+/* The UUIDs of VIRT's running domains, one call for all. */
+static GHashTable *
+vp_domains_active(VpVirt *virt, GError **error)
+{
+    virDomainPtr *doms = NULL;
+    int n = virConnectListAllDomains(vp_virt_conn(virt), &doms,
+                                     VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+
+    if (n < 0) {
+        vp_virt_fail(error, _("cannot list the domains of '%1$s'"),
+                     virt->actual_uri);
+        return NULL;
+    }
+    GHashTable *active = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                               NULL);
+    for (int i = 0; i < n; i++) {
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        if (virDomainGetUUIDString(doms[i], uuid) == 0) {
+            g_hash_table_add(active, g_strdup(uuid));
+        }
+        virDomainFree(doms[i]);
+    }
+    free(doms);
+    return active;
+}
+
 GPtrArray *
 vp_virt_domain_list(VpVirt *virt, const char *ns, GError **error)
 {
@@ -421,26 +473,29 @@ vp_virt_domain_list(VpVirt *virt, const char *ns, GError **error)
                      virt->actual_uri);
         return NULL;
     }
+    g_autoptr(GHashTable) active = vp_domains_active(virt, error);
+    VpDomainListing l = { doms, ns, active, g_new0(VpDomainEntry *, n),
+                          g_new0(GError *, n) };
+    /* The records are read from several threads: each a round trip. */
+    if (active != NULL) {
+        vp_parallel_for((guint)n, VP_PARALLEL_CALLS, vp_domain_list_one, &l);
+    }
     g_autoptr(GPtrArray) list =
         g_ptr_array_new_with_free_func((GDestroyNotify)vp_domain_entry_free);
-    gboolean ok = TRUE;
+    gboolean ok = active != NULL;
     for (int i = 0; i < n; i++) {
-        char uuid[VIR_UUID_STRING_BUFLEN];
-        g_autoptr(VpDomainEntry) e = g_new0(VpDomainEntry, 1);
-        g_autoptr(GError) local = NULL;
-
-        if (ok && vp_domain_metadata(doms[i], ns, &e->metadata, &local) &&
-            virDomainGetUUIDString(doms[i], uuid) == 0) {
-            e->name = g_strdup(virDomainGetName(doms[i]));
-            e->uuid = g_strdup(uuid);
-            e->active = virDomainIsActive(doms[i]) == 1;
-            g_ptr_array_add(list, g_steal_pointer(&e));
-        } else if (ok && local != NULL) {
-            g_propagate_error(error, g_steal_pointer(&local));
+        if (ok && l.errors[i] != NULL) {
+            g_propagate_error(error, g_steal_pointer(&l.errors[i]));
             ok = FALSE;
+        }
+        g_clear_error(&l.errors[i]);
+        if (l.entries[i] != NULL) {
+            g_ptr_array_add(list, l.entries[i]);
         }
         virDomainFree(doms[i]);
     }
+    g_free(l.entries);
+    g_free(l.errors);
     free(doms);
     return ok ? g_steal_pointer(&list) : NULL;
 }

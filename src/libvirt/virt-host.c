@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 
 #include "error.h"
+#include "parallel.h"
 #include "virt-private.h"
 #include "xml-util.h"
 
@@ -126,6 +127,22 @@ vp_virt_domain_defs_by_uuid(VpVirt *virt, const char *uuid,
     return TRUE;
 }
 
+/* The definitions of a listing's domains, read from threads of
+ * vp_parallel_for. */
+typedef struct {
+    virDomainPtr *doms;
+    VpDomainDefs **defs; /* NULL where the domain vanished or failed */
+    GError **errors;
+} VpDefsReading;
+
+static void
+vp_domain_defs_one(guint i, gpointer data)
+{
+    VpDefsReading *r = data;
+
+    r->defs[i] = vp_domain_defs(r->doms[i], &r->errors[i]);
+}
+
 GPtrArray *
 vp_virt_domain_defs_all(VpVirt *virt, GError **error)
 {
@@ -138,22 +155,27 @@ vp_virt_domain_defs_all(VpVirt *virt, GError **error)
                      virt->actual_uri);
         return NULL;
     }
+    VpDefsReading r = { doms, g_new0(VpDomainDefs *, n), g_new0(GError *, n) };
+    /* Two or three round trips a domain, several domains at once. */
+    vp_parallel_for((guint)n, VP_PARALLEL_CALLS, vp_domain_defs_one, &r);
     g_autoptr(GPtrArray) list =
         g_ptr_array_new_with_free_func((GDestroyNotify)vp_domain_defs_free);
-    g_autoptr(GError) local = NULL;
+    gboolean ok = TRUE;
     for (int i = 0; i < n; i++) {
-        VpDomainDefs *d = local == NULL ? vp_domain_defs(doms[i], &local) : NULL;
-        if (d != NULL) {
-            g_ptr_array_add(list, d);
+        if (ok && r.errors[i] != NULL) {
+            g_propagate_error(error, g_steal_pointer(&r.errors[i]));
+            ok = FALSE;
+        }
+        g_clear_error(&r.errors[i]);
+        if (r.defs[i] != NULL) {
+            g_ptr_array_add(list, r.defs[i]);
         }
         virDomainFree(doms[i]);
     }
+    g_free(r.defs);
+    g_free(r.errors);
     free(doms);
-    if (local != NULL) {
-        g_propagate_error(error, g_steal_pointer(&local));
-        return NULL;
-    }
-    return g_steal_pointer(&list);
+    return ok ? g_steal_pointer(&list) : NULL;
 }
 
 /* Looks up the domain of UUID for a change; NULL with an error naming
@@ -263,43 +285,123 @@ vp_virt_volume_path(VpVirt *virt, const char *pool, const char *name,
     return TRUE;
 }
 
+/* Every volume of a pool, asked about from threads of vp_parallel_for:
+ * its definition (WANT_XML) or only whether it is there. */
+typedef struct {
+    VpVirt *virt;
+    gboolean want_xml;
+    int n;
+    virStorageVolPtr *vols;
+    gboolean *there;
+    char **xml;
+    GError **errors;
+} VpPoolReading;
+
+static void
+vp_pool_reading_one(guint i, gpointer data)
+{
+    VpPoolReading *r = data;
+    virStorageVolInfo info;
+    char *xml = NULL;
+
+    /* libvirt re-reads a file volume when asked: a file removed behind
+     * its back fails here. */
+    if (r->want_xml) {
+        xml = virStorageVolGetXMLDesc(r->vols[i], 0);
+        r->there[i] = xml != NULL;
+        r->xml[i] = xml != NULL ? vp_virt_take(xml) : NULL;
+    } else {
+        r->there[i] = virStorageVolGetInfo(r->vols[i], &info) == 0;
+    }
+    if (!r->there[i] && !vp_volume_gone(r->virt)) {
+        vp_virt_fail(&r->errors[i], _("cannot read volume '%1$s'"),
+                     virStorageVolGetName(r->vols[i]));
+    }
+}
+
+/* Lists POOL's volumes into R and asks about each, a round trip a volume
+ * with several in flight; a missing pool has none.  FALSE with the first
+ * error; vp_pool_reading_clear frees R either way. */
+static gboolean
+vp_pool_read(VpVirt *virt, const char *pool, VpPoolReading *r, GError **error)
+{
+    VP_VIRT_BUSY(virt);
+    g_autoptr(virStoragePool) p = NULL;
+
+    r->virt = virt;
+    if (!vp_active_pool(virt, pool, &p, error)) {
+        return FALSE;
+    }
+    r->n = p != NULL ? virStoragePoolListAllVolumes(p, &r->vols, 0) : 0;
+    if (r->n < 0) {
+        r->n = 0;
+        return vp_virt_fail(error, _("cannot list the volumes of pool '%1$s'"),
+                            pool);
+    }
+    r->there = g_new0(gboolean, r->n);
+    r->xml = g_new0(char *, r->n);
+    r->errors = g_new0(GError *, r->n);
+    vp_parallel_for((guint)r->n, VP_PARALLEL_CALLS, vp_pool_reading_one, r);
+    for (int i = 0; i < r->n; i++) {
+        if (r->errors[i] != NULL) {
+            g_propagate_error(error, g_steal_pointer(&r->errors[i]));
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static void
+vp_pool_reading_clear(VpPoolReading *r)
+{
+    for (int i = 0; i < r->n; i++) {
+        g_clear_error(&r->errors[i]);
+        g_free(r->xml[i]);
+        virStorageVolFree(r->vols[i]);
+    }
+    g_free(r->there);
+    g_free(r->xml);
+    g_free(r->errors);
+    free(r->vols);
+}
+
+gboolean
+vp_virt_pool_present(VpVirt *virt, const char *pool, GHashTable *present,
+                     GError **error)
+{
+    VpPoolReading r = { 0 };
+    gboolean ok = vp_pool_read(virt, pool, &r, error);
+
+    for (int i = 0; ok && i < r.n; i++) {
+        if (r.there[i]) {
+            g_hash_table_add(present, g_strdup(virStorageVolGetName(r.vols[i])));
+        }
+    }
+    vp_pool_reading_clear(&r);
+    return ok;
+}
+
 gboolean
 vp_virt_pool_backing(VpVirt *virt, const char *pool, GHashTable *backing,
                      GError **error)
 {
-    VP_VIRT_BUSY(virt);
-    g_autoptr(virStoragePool) p = NULL;
-    virStorageVolPtr *vols = NULL;
+    VpPoolReading r = { .want_xml = TRUE };
+    gboolean ok = vp_pool_read(virt, pool, &r, error);
 
-    if (!vp_active_pool(virt, pool, &p, error)) {
-        return FALSE;
-    }
-    int n = p != NULL ? virStoragePoolListAllVolumes(p, &vols, 0) : 0;
-    if (n < 0) {
-        return vp_virt_fail(error, _("cannot list the volumes of pool '%1$s'"),
-                            pool);
-    }
-    gboolean ok = TRUE;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; ok && i < r.n; i++) {
         /* The definition holds the backing file as libvirt probed it. */
-        char *xml = ok ? virStorageVolGetXMLDesc(vols[i], 0) : NULL;
-        if (xml != NULL) {
-            g_autofree char *text = vp_virt_take(xml);
-            g_autoptr(xmlDoc) doc = vp_xml_parse(text, "volume definition", NULL);
-            char *file = doc != NULL
-                ? vp_xml_xpath_string(doc, "string(/volume/backingStore/path)")
-                : NULL;
-            if (file != NULL) {
-                g_hash_table_insert(backing, file,
-                                    g_strdup_printf("%s/%s", pool,
-                                                    virStorageVolGetName(vols[i])));
-            }
-        } else if (ok && !vp_volume_gone(virt)) {
-            ok = vp_virt_fail(error, _("cannot read volume '%1$s'"),
-                              virStorageVolGetName(vols[i]));
+        g_autoptr(xmlDoc) doc = r.xml[i] != NULL
+            ? vp_xml_parse(r.xml[i], "volume definition", NULL)
+            : NULL;
+        char *file = doc != NULL
+            ? vp_xml_xpath_string(doc, "string(/volume/backingStore/path)")
+            : NULL;
+        if (file != NULL) {
+            g_hash_table_insert(backing, file,
+                                g_strdup_printf("%s/%s", pool,
+                                                virStorageVolGetName(r.vols[i])));
         }
-        virStorageVolFree(vols[i]);
     }
-    free(vols);
+    vp_pool_reading_clear(&r);
     return ok;
 }

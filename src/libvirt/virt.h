@@ -294,6 +294,13 @@ gboolean vp_virt_domain_undefine_by_uuid(VpVirt *virt, const char *uuid,
 gboolean vp_virt_volume_path(VpVirt *virt, const char *pool,
                              const char *name, char **path, GError **error);
 
+/* Adds to PRESENT (a set of names, g_free) every volume of POOL that is
+ * there to use now, as vp_virt_volume_path tells one, for all of them at
+ * once: one listing and a round trip a volume, several in flight.  A
+ * missing pool adds nothing; fails as vp_virt_volume_path does. */
+gboolean vp_virt_pool_present(VpVirt *virt, const char *pool,
+                              GHashTable *present, GError **error);
+
 /* Adds to BACKING, for each volume of POOL that has a backing file, the
  * backing file's path -> "POOL/VOLUME" (both owned by BACKING, g_free).
  * A missing pool adds nothing; a volume that cannot be read is skipped

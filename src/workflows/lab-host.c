@@ -16,12 +16,17 @@
 /* Which volumes of the complete records of H are gone, into H->missing:
  * a guest that lost its disk behind the lab's back is not as the manifest
  * says.  A volume that cannot be told (its pool inactive) counts as gone,
- * with the reason. */
+ * with the reason.  Each pool is asked once, for all its volumes. */
 static void
 vp_lab_read_missing(VpLabHostState *h)
 {
     GHashTableIter it;
     gpointer name, value;
+    /* pool -> names there, or the reason none can be told (a string) */
+    g_autoptr(GHashTable) pools = g_hash_table_new_full(
+        g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_hash_table_unref);
+    g_autoptr(GHashTable) why = g_hash_table_new_full(g_str_hash, g_str_equal,
+                                                      g_free, g_free);
 
     g_hash_table_iter_init(&it, h->records);
     while (g_hash_table_iter_next(&it, &name, &value)) {
@@ -29,16 +34,25 @@ vp_lab_read_missing(VpLabHostState *h)
         g_autoptr(GString) gone = g_string_new(NULL);
         for (guint i = 0; rec->complete && i < rec->volumes->len; i++) {
             const VpLabVolume *v = g_ptr_array_index(rec->volumes, i);
-            g_autofree char *path = NULL;
-            g_autoptr(GError) error = NULL;
-            if (vp_virt_volume_path(h->virt, v->pool, v->name, &path, &error) &&
-                path != NULL) {
+            if (!g_hash_table_contains(pools, v->pool)) {
+                GHashTable *there = g_hash_table_new_full(g_str_hash, g_str_equal,
+                                                          g_free, NULL);
+                g_autoptr(GError) error = NULL;
+                if (!vp_virt_pool_present(h->virt, v->pool, there, &error)) {
+                    g_hash_table_insert(why, g_strdup(v->pool),
+                                        g_strdup(error->message));
+                }
+                g_hash_table_insert(pools, g_strdup(v->pool), there);
+            }
+            const char *reason = g_hash_table_lookup(why, v->pool);
+            if (reason == NULL &&
+                g_hash_table_contains(g_hash_table_lookup(pools, v->pool), v->name)) {
                 continue;
             }
             g_string_append_printf(gone, "%s'%s/%s'", gone->len > 0 ? ", " : "",
                                    v->pool, v->name);
-            if (error != NULL) {
-                g_string_append_printf(gone, " (%s)", error->message);
+            if (reason != NULL) {
+                g_string_append_printf(gone, " (%s)", reason);
             }
         }
         if (gone->len > 0) {
