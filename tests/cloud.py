@@ -403,6 +403,7 @@ class Cloud(H.LibvirtTestCase):
     # ------------------------------------------------------------------
     # cloud-init really runs
 
+    @H.boots_guest
     def test_cloud_init_guest(self):
         img = H.cloud_image_dir()
         t = time.monotonic()
@@ -504,4 +505,4 @@ class Cloud(H.LibvirtTestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    H.main()

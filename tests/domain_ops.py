@@ -228,6 +228,7 @@ class DomainOps(H.LibvirtTestCase):
     # ------------------------------------------------------------------
     # a: convert a real guest's raw disk
 
+    @H.boots_guest
     def test_a1_convert_real_guest(self):
         name = "vpt-conv"
         old = self.provision(name, "64M", self.kernel_args("write") + ["--start"])
@@ -382,6 +383,7 @@ class DomainOps(H.LibvirtTestCase):
                               "already has a disk", t, rc=1)
             self.assertEqual(self.state(name), before, line)
 
+    @H.boots_guest
     def test_b3_attach_live_guest_sees_disk(self):
         # Evidence 1: the guest.  A diskless kit guest with vp.action=write
         # waits up to 10 s for /dev/vda: the disk hot-plugged meanwhile is
@@ -777,4 +779,4 @@ class DomainOps(H.LibvirtTestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    H.main()

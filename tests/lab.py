@@ -689,6 +689,7 @@ class ReadyGuest(LabBase):
     """A booted guest of a lab: TCG minutes, so a test of its own where the
     suite runs it in one build only."""
 
+    @H.boots_guest
     def test_ready_guest(self):
         """A lab guest from the cloud image, booted under TCG with its seed;
         wait: in the defaults waits for its agent's address, from the
@@ -807,4 +808,4 @@ class SystemLabGuest(ReadyGuest, H.SystemHostsTestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    H.main()

@@ -86,6 +86,14 @@ Module level:
                                $VP_GUEST_KIT_DIR (else TMP/kit) and checks
                                vmlinuz, initrd.img, pattern-offsets.sh
 
+boots_guest(method)             marks a test method that boots a TCG guest
+main()                         unittest.main, where --guests runs only the
+                               marked methods and --no-guests every other
+                               one: the suite runs the CPU-heavy boots in
+                               one build, alone, and the rest in both
+                               builds beside other tests; a selection that
+                               finds no test fails
+
 class LibvirtTestCase(unittest.TestCase): the base of a test class that owns
 one daemon.  Its setUpClass (call it first from a subclass's: super()
 .setUpClass()) checks the class attributes NEEDED programs (PACKAGES name their
@@ -381,6 +389,47 @@ def _at_exit():
 
 if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
     signal.signal(signal.SIGTERM, lambda signo, frame: sys.exit(128 + signo))
+
+
+def boots_guest(method):
+    """Marks a test method that boots a TCG guest (see main)."""
+    method.vp_boots_guest = True
+    return method
+
+
+def _flatten(suite):
+    for t in suite:
+        if isinstance(t, unittest.TestSuite):
+            yield from _flatten(t)
+        else:
+            yield t
+
+
+def main():
+    """unittest.main(verbosity=2), except that --guests selects the test
+    methods marked boots_guest and --no-guests the others, among the
+    classes named (default: all of the module).  An empty selection fails:
+    a ctest that ran nothing must not pass."""
+    argv = list(sys.argv)
+    modes = [a for a in argv[1:] if a in ("--guests", "--no-guests")]
+    if not modes:
+        unittest.main(verbosity=2)
+        return
+    names = [a for a in argv[1:] if a not in modes]
+    module = sys.modules["__main__"]
+    loader = unittest.TestLoader()
+    suite = (loader.loadTestsFromNames(names, module) if names
+             else loader.loadTestsFromModule(module))
+    want = modes[-1] == "--guests"
+    chosen = [t for t in _flatten(suite)
+              if getattr(getattr(t, t._testMethodName, None), "vp_boots_guest",
+                         False) == want]
+    if not chosen:
+        print("%s: no test selected by %s %s" % (argv[0], modes[-1], " ".join(names)),
+              file=sys.stderr)
+        sys.exit(1)
+    result = unittest.TextTestRunner(verbosity=2).run(unittest.TestSuite(chosen))
+    sys.exit(0 if result.wasSuccessful() else 1)
 
 
 class TimedTestCase(unittest.TestCase):

@@ -410,6 +410,7 @@ class Provision(H.LibvirtTestCase):
                          self.desc(r))
         self.assert_preallocated(os.path.join(self.images, name + ".qcow2"), GiB)
 
+    @H.boots_guest
     def test_guest_installs_onto_volume(self):
         self.ensure_default_pool()
         name = "vpt-guest"
@@ -807,4 +808,4 @@ class Provision(H.LibvirtTestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    H.main()
