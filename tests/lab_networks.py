@@ -32,7 +32,8 @@ guests are defined, never booted.
       entries from default
   addresses     a running guest without an agent: status and --inventory
       give its reserved address (reservations and leases first)
-  cycles        apply and destroy of a 20-guest lab, 20 times: every address
+  cycles        apply and destroy of a 20-guest lab, 20 times ($VP_LAB_CYCLES,
+      5 in the suite's sanitizer build): every address
       distinct while it stands, no copy or entry left after each destroy
 
 LabNetworksBooted (ctest lab_networks_guest, one build only):
@@ -435,7 +436,8 @@ class LabNetworks(H.SystemHostsTestCase):
         self.assertRegex(r.stdout, r"ansible_host: [\"']?10\.88\.0\.20\b")
         log("addresses: %.1f s" % (time.monotonic() - t0))
 
-    CYCLES = 20
+    # 20 (issue 17); the suite's sanitizer build sets fewer (tests/CMakeLists.txt)
+    CYCLES = int(os.environ.get("VP_LAB_CYCLES", "20"))
 
     def test_cycles(self):
         t0 = time.monotonic()
